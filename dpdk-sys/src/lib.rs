@@ -1,0 +1,16 @@
+//! Rust access to the installed DPDK: raw bindings ([`ffi`]), the C shim for DPDK's inline
+//! hot-path functions, and a small safe API over both. All of vflag's `unsafe` lives here.
+
+pub mod clock;
+pub mod eal;
+pub mod error;
+pub mod ffi;
+pub mod link_events;
+pub mod mbuf;
+pub mod mempool;
+pub mod port;
+
+pub use error::{DpdkError, Result};
+
+/// The DPDK version this crate was built against (pkg-config's `--modversion libdpdk`).
+pub const BUILD_VERSION: &str = env!("VFLAG_DPDK_BUILD_VERSION");

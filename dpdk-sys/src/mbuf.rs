@@ -1,0 +1,216 @@
+//! Bursts of mbufs: the unit the hot path works in. A [`Burst`] owns the mbufs it holds and
+//! frees them when dropped, so no packet leaks on an early return.
+
+use crate::ffi;
+use crate::mempool::Mempool;
+
+/// Largest burst a [`Burst`] holds (testpmd's MAX_PKT_BURST).
+pub const MAX_BURST: usize = 512;
+
+/// Owned mbufs, plus scratch arrays for their data pointers (kept here so the hot path never
+/// initialises a stack array per burst).
+pub struct Burst {
+    pkts: [*mut ffi::rte_mbuf; MAX_BURST],
+    len: usize,
+    data: [*mut u8; MAX_BURST],
+    lens: [u16; MAX_BURST],
+}
+
+// SAFETY: a Burst exclusively owns its mbufs; DPDK mbufs may be freed or sent from any lcore.
+unsafe impl Send for Burst {}
+
+/// What `--verbose` shows about one received packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MbufInfo {
+    pub pkt_len: u32,
+    pub data_len: u16,
+    pub nb_segs: u16,
+    pub rss_hash: Option<u32>,
+    pub packet_type: u32,
+    pub ol_flags: u64,
+}
+
+impl Default for Burst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Burst {
+    pub fn new() -> Self {
+        Burst {
+            pkts: [std::ptr::null_mut(); MAX_BURST],
+            len: 0,
+            data: [std::ptr::null_mut(); MAX_BURST],
+            lens: [0; MAX_BURST],
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Receives up to `max` packets from `port`/`queue`, appended to those held.
+    #[inline]
+    pub fn rx(&mut self, port: u16, queue: u16, max: u16) -> u16 {
+        let room = (MAX_BURST - self.len).min(max as usize) as u16;
+        // SAFETY: the array has room for `room` more pointers from index len.
+        let n =
+            unsafe { ffi::vflag_rx_burst(port, queue, self.pkts.as_mut_ptr().add(self.len), room) };
+        self.len += n as usize;
+        n
+    }
+
+    /// Offers every held packet to `port`/`queue`. Packets the driver took are no longer ours;
+    /// those it refused stay held (moved to the front). Returns how many were sent.
+    #[inline]
+    pub fn tx(&mut self, port: u16, queue: u16) -> u16 {
+        if self.len == 0 {
+            return 0;
+        }
+        // SAFETY: pkts[..len] are valid mbufs we own; the driver takes ownership of those sent.
+        let sent =
+            unsafe { ffi::vflag_tx_burst(port, queue, self.pkts.as_mut_ptr(), self.len as u16) };
+        let sent_us = sent as usize;
+        if sent_us < self.len {
+            self.pkts.copy_within(sent_us..self.len, 0);
+        }
+        self.len -= sent_us;
+        sent
+    }
+
+    /// Frees every held packet (one bulk call).
+    #[inline]
+    pub fn free_all(&mut self) {
+        if self.len != 0 {
+            // SAFETY: pkts[..len] are valid mbufs we own.
+            unsafe { ffi::vflag_mbufs_free(self.pkts.as_mut_ptr(), self.len as u32) };
+            self.len = 0;
+        }
+    }
+
+    /// Allocates `n` fresh mbufs from `pool`, appended; all or nothing.
+    #[inline]
+    pub fn alloc(&mut self, pool: &Mempool, n: u16) -> bool {
+        let n = n.min((MAX_BURST - self.len) as u16);
+        // SAFETY: room for n pointers from index len; the pool is valid.
+        let ret = unsafe {
+            ffi::vflag_mbuf_alloc_bulk(
+                pool.as_ptr(),
+                self.pkts.as_mut_ptr().add(self.len),
+                n as u32,
+            )
+        };
+        if ret == 0 {
+            self.len += n as usize;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Makes packets `from..` single-segment frames of `len` bytes and lets `fill` write each
+    /// one. Returns false (and writes nothing) if `len` does not fit an mbuf's data room.
+    #[inline]
+    pub fn fill_from(
+        &mut self,
+        from: usize,
+        len: u16,
+        mut fill: impl FnMut(usize, &mut [u8]),
+    ) -> bool {
+        let n = self.len.saturating_sub(from);
+        if n == 0 {
+            return true;
+        }
+        // SAFETY: pkts[from..len] are ours; the shim checks room before writing lengths.
+        let ok = unsafe {
+            ffi::vflag_mbufs_set_len(
+                self.pkts.as_mut_ptr().add(from),
+                n as u16,
+                len,
+                self.data.as_mut_ptr(),
+            )
+        };
+        if ok == 0 {
+            return false;
+        }
+        for (i, &p) in self.data[..n].iter().enumerate() {
+            // SAFETY: each pointer addresses `len` bytes of an mbuf we own exclusively, and the
+            // shim verified they fit in its data room.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(p, len as usize) };
+            fill(from + i, bytes);
+        }
+        true
+    }
+
+    /// Lets `f` read and write the first segment of every held packet.
+    #[inline]
+    pub fn for_each_data(&mut self, mut f: impl FnMut(usize, &mut [u8])) {
+        let n = self.len;
+        // SAFETY: pkts[..n] are ours; the shim writes n entries into each array.
+        unsafe {
+            ffi::vflag_mbufs_data(
+                self.pkts.as_mut_ptr(),
+                n as u16,
+                self.data.as_mut_ptr(),
+                self.lens.as_mut_ptr(),
+            )
+        };
+        for i in 0..n {
+            // SAFETY: data[i] addresses lens[i] bytes of the first segment of an mbuf we own.
+            let bytes =
+                unsafe { std::slice::from_raw_parts_mut(self.data[i], self.lens[i] as usize) };
+            f(i, bytes);
+        }
+    }
+
+    /// The first-segment bytes of held packet `i` (off the hot path: one shim call per packet).
+    pub fn packet(&self, i: usize) -> &[u8] {
+        assert!(
+            i < self.len,
+            "packet index {i} out of burst of {}",
+            self.len
+        );
+        let mut pkt = self.pkts[i];
+        let mut data: *mut u8 = std::ptr::null_mut();
+        let mut len: u16 = 0;
+        // SAFETY: one valid mbuf in, one pointer and length out.
+        unsafe { ffi::vflag_mbufs_data(&mut pkt, 1, &mut data, &mut len) };
+        // SAFETY: data addresses len bytes of an mbuf we own; the borrow of self keeps it alive.
+        unsafe { std::slice::from_raw_parts(data, len as usize) }
+    }
+
+    /// Metadata of held packet `i` (off the hot path: one shim call per packet).
+    pub fn info(&self, i: usize) -> MbufInfo {
+        assert!(
+            i < self.len,
+            "packet index {i} out of burst of {}",
+            self.len
+        );
+        let mut raw = ffi::vflag_mbuf_info::default();
+        // SAFETY: pkts[i] is a valid mbuf we own; raw is a valid out-pointer.
+        unsafe { ffi::vflag_mbuf_info(self.pkts[i], &mut raw) };
+        // SAFETY: reads a constant.
+        let rss_flag = unsafe { ffi::vflag_MBUF_F_RX_RSS_HASH };
+        MbufInfo {
+            pkt_len: raw.pkt_len,
+            data_len: raw.data_len,
+            nb_segs: raw.nb_segs,
+            rss_hash: (raw.ol_flags & rss_flag != 0).then_some(raw.rss_hash),
+            packet_type: raw.packet_type,
+            ol_flags: raw.ol_flags,
+        }
+    }
+}
+
+impl Drop for Burst {
+    fn drop(&mut self) {
+        self.free_all();
+    }
+}

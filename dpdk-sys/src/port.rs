@@ -1,0 +1,314 @@
+//! Ethernet ports: discovery, configuration, start/stop/close, MAC, link and statistics.
+
+use std::ffi::{c_char, CStr};
+
+use crate::error::{DpdkError, Result};
+use crate::ffi;
+use crate::mempool::Mempool;
+
+pub type PortId = u16;
+
+/// Ports the application may use, in id order (bond members, owned by their bond, excluded).
+pub fn available_ports() -> Vec<PortId> {
+    let mut ports = Vec::new();
+    let mut next: u64 = 0;
+    loop {
+        // SAFETY: iterates the ethdev table; returns RTE_MAX_ETHPORTS past the last port.
+        let p = unsafe { ffi::rte_eth_find_next_owned_by(next as u16, 0) };
+        if p >= ffi::RTE_MAX_ETHPORTS as u64 {
+            break;
+        }
+        ports.push(p as PortId);
+        next = p + 1;
+    }
+    ports
+}
+
+/// What the application needs to know about a port before configuring it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortInfo {
+    pub id: PortId,
+    /// The device name: a PCI address (0000:01:00.2) or a vdev name (net_null0).
+    pub name: String,
+    pub driver: String,
+    pub max_rx_queues: u16,
+    pub max_tx_queues: u16,
+    pub rss_offloads: u64,
+    pub tx_offload_capa: u64,
+    /// The device raises link-state-change interrupts (else its link must be polled).
+    pub lsc_interrupt: bool,
+    pub socket: i32,
+}
+
+pub fn info(port: PortId) -> Result<PortInfo> {
+    let mut raw = ffi::rte_eth_dev_info::default();
+    // SAFETY: raw is a valid out-struct.
+    let ret = unsafe { ffi::rte_eth_dev_info_get(port, &mut raw) };
+    DpdkError::check(ret, || format!("rte_eth_dev_info_get(port {port})"))?;
+    let mut name = [0 as c_char; 128];
+    let mut driver = [0 as c_char; 128];
+    // SAFETY: buffers are valid for the lengths given; the shim NUL-terminates.
+    let ret = unsafe {
+        ffi::vflag_port_names(
+            port,
+            name.as_mut_ptr(),
+            name.len() as u32,
+            driver.as_mut_ptr(),
+            driver.len() as u32,
+        )
+    };
+    DpdkError::check(ret, || format!("port names (port {port})"))?;
+    // SAFETY: plain getters on a valid port.
+    let (flags, socket) = unsafe {
+        (
+            ffi::vflag_port_dev_flags(port),
+            ffi::rte_eth_dev_socket_id(port),
+        )
+    };
+    // SAFETY: reads a constant.
+    let lsc_flag = unsafe { ffi::vflag_DEV_FLAG_INTR_LSC };
+    Ok(PortInfo {
+        id: port,
+        name: c_buf_to_string(&name),
+        driver: c_buf_to_string(&driver),
+        max_rx_queues: raw.max_rx_queues,
+        max_tx_queues: raw.max_tx_queues,
+        rss_offloads: raw.flow_type_rss_offloads,
+        tx_offload_capa: raw.tx_offload_capa,
+        lsc_interrupt: flags & lsc_flag != 0,
+        socket,
+    })
+}
+
+fn c_buf_to_string(buf: &[c_char]) -> String {
+    // SAFETY: the shim wrote a NUL-terminated string within the buffer.
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Queue and offload settings for [`configure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortConfig {
+    pub rx_queues: u16,
+    pub tx_queues: u16,
+    pub rx_desc: u16,
+    pub tx_desc: u16,
+    /// Spread received flows over the rx queues by IP/UDP/TCP hash (needs rx_queues > 1).
+    pub rss: bool,
+    pub lsc_interrupt: bool,
+    /// Tx mbufs all come from one pool and are not shared (lets the driver free them in bulk).
+    pub fast_free: bool,
+}
+
+/// Descriptor counts the driver accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Descriptors {
+    pub rx: u16,
+    pub tx: u16,
+}
+
+/// Configures `port` and sets up its queues, receiving into `pool`.
+pub fn configure(port: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Descriptors> {
+    let info = info(port)?;
+    // SAFETY: reads constants.
+    let (rss_all, fast_free) = unsafe {
+        (
+            ffi::vflag_RSS_HF_IP_UDP_TCP,
+            ffi::vflag_TX_OFFLOAD_MBUF_FAST_FREE,
+        )
+    };
+    let conf = ffi::vflag_port_conf {
+        nb_rxq: cfg.rx_queues,
+        nb_txq: cfg.tx_queues,
+        rss_hf: if cfg.rss && cfg.rx_queues > 1 {
+            rss_all & info.rss_offloads
+        } else {
+            0
+        },
+        tx_offloads: if cfg.fast_free {
+            fast_free & info.tx_offload_capa
+        } else {
+            0
+        },
+        lsc_intr: u8::from(cfg.lsc_interrupt && info.lsc_interrupt),
+    };
+    // SAFETY: conf is a valid struct for the duration of the call.
+    let ret = unsafe { ffi::vflag_port_configure(port, &conf) };
+    DpdkError::check(ret, || {
+        format!(
+            "rte_eth_dev_configure(port {port}, {} rxq, {} txq)",
+            cfg.rx_queues, cfg.tx_queues
+        )
+    })?;
+    let (mut rxd, mut txd) = (cfg.rx_desc, cfg.tx_desc);
+    // SAFETY: valid out-pointers.
+    let ret = unsafe { ffi::rte_eth_dev_adjust_nb_rx_tx_desc(port, &mut rxd, &mut txd) };
+    DpdkError::check(ret, || {
+        format!("rte_eth_dev_adjust_nb_rx_tx_desc(port {port})")
+    })?;
+    let socket = info.socket.max(-1);
+    for q in 0..cfg.rx_queues {
+        // SAFETY: NULL rx_conf selects the driver's defaults; the pool outlives the port.
+        let ret = unsafe {
+            ffi::rte_eth_rx_queue_setup(
+                port,
+                q,
+                rxd,
+                socket as u32,
+                std::ptr::null(),
+                pool.as_ptr(),
+            )
+        };
+        DpdkError::check(ret, || {
+            format!("rte_eth_rx_queue_setup(port {port}, queue {q}, {rxd} descriptors)")
+        })?;
+    }
+    for q in 0..cfg.tx_queues {
+        // SAFETY: NULL tx_conf selects the driver's defaults (port-level offloads apply).
+        let ret =
+            unsafe { ffi::rte_eth_tx_queue_setup(port, q, txd, socket as u32, std::ptr::null()) };
+        DpdkError::check(ret, || {
+            format!("rte_eth_tx_queue_setup(port {port}, queue {q}, {txd} descriptors)")
+        })?;
+    }
+    Ok(Descriptors { rx: rxd, tx: txd })
+}
+
+pub fn start(port: PortId) -> Result<()> {
+    // SAFETY: valid port id.
+    let ret = unsafe { ffi::rte_eth_dev_start(port) };
+    DpdkError::check(ret, || format!("rte_eth_dev_start(port {port})"))
+}
+
+pub fn stop(port: PortId) -> Result<()> {
+    // SAFETY: valid port id.
+    let ret = unsafe { ffi::rte_eth_dev_stop(port) };
+    DpdkError::check(ret, || format!("rte_eth_dev_stop(port {port})"))
+}
+
+pub fn close(port: PortId) -> Result<()> {
+    // SAFETY: valid port id; no lcore uses it any more (caller's ordering).
+    let ret = unsafe { ffi::rte_eth_dev_close(port) };
+    DpdkError::check(ret, || format!("rte_eth_dev_close(port {port})"))
+}
+
+pub fn set_mac(port: PortId, mac: [u8; 6]) -> Result<()> {
+    let mut addr = ffi::rte_ether_addr { addr_bytes: mac };
+    // SAFETY: addr is a valid address struct.
+    let ret = unsafe { ffi::rte_eth_dev_default_mac_addr_set(port, &mut addr) };
+    DpdkError::check(ret, || {
+        format!("rte_eth_dev_default_mac_addr_set(port {port})")
+    })
+}
+
+pub fn mac(port: PortId) -> Result<[u8; 6]> {
+    let mut addr = ffi::rte_ether_addr { addr_bytes: [0; 6] };
+    // SAFETY: addr is a valid out-struct.
+    let ret = unsafe { ffi::rte_eth_macaddr_get(port, &mut addr) };
+    DpdkError::check(ret, || format!("rte_eth_macaddr_get(port {port})"))?;
+    Ok(addr.addr_bytes)
+}
+
+/// Turns promiscuous mode on or off. Drivers without it return ENOTSUP.
+pub fn set_promiscuous(port: PortId, on: bool) -> Result<()> {
+    // SAFETY: valid port id.
+    let ret = unsafe {
+        if on {
+            ffi::rte_eth_promiscuous_enable(port)
+        } else {
+            ffi::rte_eth_promiscuous_disable(port)
+        }
+    };
+    DpdkError::check(ret, || {
+        format!(
+            "promiscuous {} (port {port})",
+            if on { "on" } else { "off" }
+        )
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Link {
+    pub up: bool,
+    pub speed_mbps: u32,
+    pub full_duplex: bool,
+    pub autoneg: bool,
+}
+
+/// The port's link. `wait` lets the driver take up to ~9 s to settle (as rte_eth_link_get).
+pub fn link(port: PortId, wait: bool) -> Result<Link> {
+    let mut raw = ffi::vflag_link::default();
+    // SAFETY: raw is a valid out-struct.
+    let ret = unsafe { ffi::vflag_link_get(port, i32::from(wait), &mut raw) };
+    DpdkError::check(ret, || format!("rte_eth_link_get(port {port})"))?;
+    Ok(Link {
+        up: raw.up != 0,
+        speed_mbps: raw.speed_mbps,
+        full_duplex: raw.full_duplex != 0,
+        autoneg: raw.autoneg != 0,
+    })
+}
+
+/// The port's basic counters (`rte_eth_stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    /// Dropped by the hardware because no rx descriptor was free.
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_nombuf: u64,
+}
+
+pub fn stats(port: PortId) -> Result<Stats> {
+    let mut raw = ffi::rte_eth_stats::default();
+    // SAFETY: raw is a valid out-struct.
+    let ret = unsafe { ffi::rte_eth_stats_get(port, &mut raw) };
+    DpdkError::check(ret, || format!("rte_eth_stats_get(port {port})"))?;
+    Ok(Stats {
+        rx_packets: raw.ipackets,
+        tx_packets: raw.opackets,
+        rx_bytes: raw.ibytes,
+        tx_bytes: raw.obytes,
+        rx_missed: raw.imissed,
+        rx_errors: raw.ierrors,
+        tx_errors: raw.oerrors,
+        rx_nombuf: raw.rx_nombuf,
+    })
+}
+
+pub fn stats_reset(port: PortId) -> Result<()> {
+    // SAFETY: valid port id.
+    let ret = unsafe { ffi::rte_eth_stats_reset(port) };
+    DpdkError::check(ret, || format!("rte_eth_stats_reset(port {port})"))
+}
+
+/// The driver's extended statistics, by name.
+pub fn xstats(port: PortId) -> Result<Vec<(String, u64)>> {
+    // SAFETY: a NULL array asks for the count.
+    let n = unsafe { ffi::rte_eth_xstats_get_names(port, std::ptr::null_mut(), 0) };
+    DpdkError::check(n, || format!("rte_eth_xstats_get_names(port {port})"))?;
+    let n = n as usize;
+    let mut names = vec![ffi::rte_eth_xstat_name::default(); n];
+    let mut values = vec![ffi::rte_eth_xstat::default(); n];
+    // SAFETY: both arrays hold n entries.
+    let got_names = unsafe { ffi::rte_eth_xstats_get_names(port, names.as_mut_ptr(), n as u32) };
+    DpdkError::check(got_names, || {
+        format!("rte_eth_xstats_get_names(port {port})")
+    })?;
+    // SAFETY: as above.
+    let got = unsafe { ffi::rte_eth_xstats_get(port, values.as_mut_ptr(), n as u32) };
+    DpdkError::check(got, || format!("rte_eth_xstats_get(port {port})"))?;
+    let count = (got as usize).min(got_names as usize).min(n);
+    Ok(values[..count]
+        .iter()
+        .filter_map(|v| {
+            let name = names.get(v.id as usize)?;
+            Some((c_buf_to_string(&name.name), v.value))
+        })
+        .collect())
+}

@@ -1,0 +1,73 @@
+/*
+ * vflag's C shim: DPDK's `static inline` functions and macros (rx/tx burst, mbuf data pointers,
+ * lcore id, TSC, rte_errno) cannot be bound by bindgen, and some structs change layout between
+ * releases (rte_mbuf, rte_eth_link). The shim exports them as plain functions over
+ * release-independent types. Hot-path functions take whole bursts, so the call cost is paid
+ * once per burst, not per packet.
+ */
+#ifndef VFLAG_SHIM_H
+#define VFLAG_SHIM_H
+
+#include <stdint.h>
+
+struct rte_mbuf;
+struct rte_mempool;
+
+/* Constants that DPDK defines with function-like macros (RTE_BIT64), which bindgen skips. */
+extern const uint64_t vflag_RSS_HF_IP_UDP_TCP;
+extern const uint64_t vflag_TX_OFFLOAD_MBUF_FAST_FREE;
+extern const uint32_t vflag_DEV_FLAG_INTR_LSC;
+extern const uint16_t vflag_MBUF_DEFAULT_BUF_SIZE;
+extern const uint16_t vflag_PKTMBUF_HEADROOM;
+extern const uint64_t vflag_MBUF_F_RX_RSS_HASH;
+
+struct vflag_link {
+	uint32_t speed_mbps;
+	uint8_t up;
+	uint8_t full_duplex;
+	uint8_t autoneg;
+};
+
+/* What --verbose prints about one received mbuf. */
+struct vflag_mbuf_info {
+	uint64_t ol_flags;
+	uint32_t pkt_len;
+	uint32_t rss_hash;
+	uint32_t packet_type;
+	uint16_t data_len;
+	uint16_t nb_segs;
+};
+
+struct vflag_port_conf {
+	uint16_t nb_rxq;
+	uint16_t nb_txq;
+	uint64_t rss_hf;      /* 0: no RSS */
+	uint64_t tx_offloads;
+	uint8_t lsc_intr;     /* link-state-change interrupts (only if the device supports them) */
+};
+
+int vflag_errno(void);
+unsigned vflag_lcore_id(void);
+uint64_t vflag_tsc(void);
+
+uint16_t vflag_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+uint16_t vflag_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+int vflag_mbuf_alloc_bulk(struct rte_mempool *pool, struct rte_mbuf **pkts, unsigned n);
+void vflag_mbuf_free(struct rte_mbuf *m);
+/* Frees a burst (every segment), returning mbufs to their pools in bulk. */
+void vflag_mbufs_free(struct rte_mbuf **pkts, unsigned n);
+
+/* Data pointer and data length of each mbuf of a burst (first segment). */
+void vflag_mbufs_data(struct rte_mbuf **pkts, uint16_t n, uint8_t **data, uint16_t *len);
+/* Gives each freshly allocated mbuf a single segment of `len` bytes and returns the data
+ * pointers; returns 0 (changing nothing) if `len` does not fit in every mbuf's data room. */
+int vflag_mbufs_set_len(struct rte_mbuf **pkts, uint16_t n, uint16_t len, uint8_t **data);
+void vflag_mbuf_info(const struct rte_mbuf *m, struct vflag_mbuf_info *info);
+
+int vflag_link_get(uint16_t port, int wait, struct vflag_link *link);
+int vflag_port_configure(uint16_t port, const struct vflag_port_conf *conf);
+/* The device's own name (e.g. 0000:01:00.2 or net_null0) and its driver. */
+int vflag_port_names(uint16_t port, char *name, unsigned name_len, char *driver, unsigned driver_len);
+uint32_t vflag_port_dev_flags(uint16_t port);
+
+#endif

@@ -1,0 +1,394 @@
+//! The command line: clap options, and their validation into a [`Config`] before EAL starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+
+use crate::parse;
+
+/// Forwarding modes, as dpdk-testpmd's `--forward-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FwdMode {
+    /// Receive and free (count only).
+    Rxonly,
+    /// Forward unchanged to the peer port.
+    Io,
+    /// Forward to the peer port with src = its MAC, dst = --dst-mac.
+    Mac,
+    /// Forward to the peer port with source and destination MAC swapped.
+    Macswap,
+    /// Generate Eth/IPv4/UDP frames on every port.
+    Txonly,
+}
+
+impl FwdMode {
+    /// The name used on the command line.
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vflag-dp",
+    version,
+    about = "testpmd-style DPDK dataplane for VF-LAG: forward, generate, receive and count",
+    after_help = "Example, on the VF of an mlx5 VF-LAG:\n  vflag-dp --lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01\n\
+                  On virtual devices:\n  vflag-dp --lcores 0-1 --vdev net_null0 --vdev net_null1 --fwd io --no-huge -m 512 --duration 5"
+)]
+pub struct Cli {
+    /// Lcores to use (list/ranges, e.g. 1-2 or 0,2-3): the first is the main lcore, the rest forward.
+    #[arg(long, value_name = "LIST", value_parser = parse_lcores)]
+    pub lcores: Option<Lcores>,
+    /// PCI device to use (EAL allow-list), e.g. 0000:01:00.2; repeatable.
+    #[arg(short = 'a', long = "allow", value_name = "PCI", value_parser = parse::pci_device)]
+    pub allow: Vec<String>,
+    /// Virtual device, e.g. net_null0 or net_memif0,role=server; repeatable.
+    #[arg(long, value_name = "DEV")]
+    pub vdev: Vec<String>,
+    /// Set port 0's MAC address (like testpmd `mac_addr set 0 MAC`).
+    #[arg(long, value_name = "MAC", value_parser = parse::mac)]
+    pub mac: Option<[u8; 6]>,
+    /// Destination MAC of generated (txonly) and mac-mode frames [default: 02:00:00:00:00:PORT].
+    #[arg(long, value_name = "MAC", value_parser = parse::any_mac)]
+    pub dst_mac: Option<[u8; 6]>,
+    /// Forwarding mode.
+    #[arg(long, value_enum, default_value = "rxonly")]
+    pub fwd: FwdMode,
+    /// Rx queues per port (RSS spreads flows over them; queues are spread over forwarding lcores).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub rxq: u16,
+    /// Tx queues per port [default: same as --rxq].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub txq: Option<u16>,
+    /// Rx descriptors per queue.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(16..))]
+    pub rxd: u16,
+    /// Tx descriptors per queue.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(16..))]
+    pub txd: u16,
+    /// Packets per rx/tx burst (1-512).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub burst: u16,
+    /// Mbufs in the pool [default: enough for all queues, lcore caches and bursts].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub mbufs: Option<u32>,
+    /// Frame length of generated packets in bytes, without FCS (txonly).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(60..=2048))]
+    pub pkt_size: u16,
+    /// Stop after this many packets: sent (txonly: never dropped, retried; with --duration the
+    /// ports then stay up until it ends) or received (other modes).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Leave promiscuous mode off.
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// Run this long (e.g. 30, 30s, 500ms, 2m) [default: until Ctrl-C].
+    #[arg(long, value_parser = parse::duration)]
+    pub duration: Option<Duration>,
+    /// Print per-port rates this often; 0 turns them off.
+    #[arg(long, default_value = "1s", value_parser = parse::duration)]
+    pub stats_interval: Duration,
+    /// How long to wait at start for every port's link to come up.
+    #[arg(long, default_value = "5s", value_parser = parse::duration)]
+    pub link_wait: Duration,
+    /// Print every received packet (port/queue, MACs, ethertype, length, RSS hash).
+    #[arg(long)]
+    pub verbose: bool,
+    /// Write the final report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// EAL --file-prefix (needed to run two DPDK processes side by side).
+    #[arg(long, value_name = "NAME")]
+    pub file_prefix: Option<String>,
+    /// Run without hugepages (EAL --no-huge); pair it with -m.
+    #[arg(long)]
+    pub no_huge: bool,
+    /// Memory to reserve in MB (EAL -m).
+    #[arg(short = 'm', long, value_name = "MB", value_parser = clap::value_parser!(u32).range(16..))]
+    pub memory: Option<u32>,
+    /// Any other EAL options, as one string (e.g. --eal "--log-level=pmd.net.mlx5:debug").
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub eal: Option<String>,
+}
+
+/// An lcore list as given on the command line (one value, many lcores).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lcores(pub Vec<u32>);
+
+fn parse_lcores(s: &str) -> Result<Lcores, String> {
+    parse::lcore_list(s).map(Lcores)
+}
+
+/// Validated settings; everything the run needs, checked before the EAL starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub main_lcore: u32,
+    pub fwd_lcores: Vec<u32>,
+    pub allow: Vec<String>,
+    pub vdevs: Vec<String>,
+    #[serde(serialize_with = "ser_opt_mac")]
+    pub mac: Option<[u8; 6]>,
+    #[serde(serialize_with = "ser_opt_mac")]
+    pub dst_mac: Option<[u8; 6]>,
+    pub fwd: FwdMode,
+    pub rxq: u16,
+    pub txq: u16,
+    pub rxd: u16,
+    pub txd: u16,
+    pub burst: u16,
+    pub mbufs: Option<u32>,
+    pub pkt_size: u16,
+    pub count: Option<u64>,
+    pub promisc: bool,
+    pub duration_s: Option<f64>,
+    pub stats_interval_s: f64,
+    pub link_wait_s: f64,
+    pub verbose: bool,
+    pub json: Option<PathBuf>,
+    pub file_prefix: Option<String>,
+    pub no_huge: bool,
+    pub memory_mb: Option<u32>,
+    pub eal_extra: Vec<String>,
+}
+
+fn ser_opt_mac<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_some(&parse::format_mac(m)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Config {
+    /// Checks what clap cannot: lcores against this machine, queue counts, file paths.
+    /// `online` is the set of CPUs that exist (None: unknown, not checked).
+    pub fn from_cli(cli: Cli, online: Option<&[u32]>) -> Result<Config, String> {
+        let Some(Lcores(lcores)) = cli.lcores else {
+            return Err(
+                "--lcores is required (e.g. --lcores 1-2: main lcore 1, forwarding lcore 2)".into(),
+            );
+        };
+        if lcores.len() < 2 {
+            return Err(format!(
+                "--lcores {} gives no forwarding lcore: list the main lcore and at least one more",
+                lcores[0]
+            ));
+        }
+        if let Some(online) = online {
+            if let Some(bad) = lcores.iter().find(|l| !online.contains(l)) {
+                return Err(format!(
+                    "lcore {bad} does not exist on this machine (online CPUs: {})",
+                    online
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ));
+            }
+        }
+        let txq = cli.txq.unwrap_or(cli.rxq);
+        if txq < cli.rxq {
+            return Err(format!(
+                "--txq {txq} is less than --rxq {}: each forwarding stream needs its own tx queue",
+                cli.rxq
+            ));
+        }
+        if cli.allow.is_empty() && cli.vdev.is_empty() {
+            // Probing every device on the host would take NICs the user did not name.
+            return Err("no device given: name the port with -a PCI or --vdev DEV".into());
+        }
+        if let Some(v) = cli
+            .vdev
+            .iter()
+            .find(|v| v.trim().is_empty() || v.starts_with('-'))
+        {
+            return Err(format!(
+                "--vdev '{v}' is not a device name (e.g. net_null0)"
+            ));
+        }
+        if let Some(path) = &cli.json {
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            if !parent.is_dir() {
+                return Err(format!(
+                    "--json {}: directory {} does not exist",
+                    path.display(),
+                    parent.display()
+                ));
+            }
+        }
+        if let Some(p) = &cli.file_prefix {
+            if p.is_empty() || p.contains('/') {
+                return Err(format!(
+                    "--file-prefix '{p}' must be a non-empty name without '/'"
+                ));
+            }
+        }
+        let eal_extra = match &cli.eal {
+            Some(s) => {
+                shlex::split(s).ok_or_else(|| format!("--eal '{s}' has unbalanced quotes"))?
+            }
+            None => Vec::new(),
+        };
+        Ok(Config {
+            main_lcore: lcores[0],
+            fwd_lcores: lcores[1..].to_vec(),
+            allow: cli.allow,
+            vdevs: cli.vdev,
+            mac: cli.mac,
+            dst_mac: cli.dst_mac,
+            fwd: cli.fwd,
+            rxq: cli.rxq,
+            txq,
+            rxd: cli.rxd,
+            txd: cli.txd,
+            burst: cli.burst,
+            mbufs: cli.mbufs,
+            pkt_size: cli.pkt_size,
+            count: cli.count,
+            promisc: !cli.no_promisc,
+            duration_s: cli.duration.map(|d| d.as_secs_f64()),
+            stats_interval_s: cli.stats_interval.as_secs_f64(),
+            link_wait_s: cli.link_wait.as_secs_f64(),
+            verbose: cli.verbose,
+            json: cli.json,
+            file_prefix: cli.file_prefix,
+            no_huge: cli.no_huge,
+            memory_mb: cli.memory,
+            eal_extra,
+        })
+    }
+
+    /// The EAL's argv (without argv[0]) for these settings.
+    pub fn eal_args(&self) -> Vec<String> {
+        let lcores: Vec<String> = std::iter::once(self.main_lcore)
+            .chain(self.fwd_lcores.iter().copied())
+            .map(|l| l.to_string())
+            .collect();
+        let mut a = vec![
+            "-l".to_string(),
+            lcores.join(","),
+            "--main-lcore".into(),
+            self.main_lcore.to_string(),
+        ];
+        for dev in &self.allow {
+            a.extend(["-a".into(), dev.clone()]);
+        }
+        if self.allow.is_empty() {
+            a.push("--no-pci".into());
+        }
+        for v in &self.vdevs {
+            a.extend(["--vdev".into(), v.clone()]);
+        }
+        if let Some(p) = &self.file_prefix {
+            a.extend(["--file-prefix".into(), p.clone()]);
+        }
+        if self.no_huge {
+            a.push("--no-huge".into());
+        }
+        if let Some(m) = self.memory_mb {
+            a.extend(["-m".into(), m.to_string()]);
+        }
+        a.extend(self.eal_extra.iter().cloned());
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(args: &str) -> Result<Config, String> {
+        let argv = std::iter::once("vflag-dp").chain(args.split_whitespace());
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        Config::from_cli(cli, Some(&[0, 1, 2, 3]))
+    }
+
+    #[test]
+    fn the_hardware_command_maps_to_eal_args() {
+        let c = cfg("--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01").unwrap();
+        assert_eq!(c.main_lcore, 1);
+        assert_eq!(c.fwd_lcores, vec![2]);
+        assert_eq!(c.fwd, FwdMode::Rxonly);
+        assert_eq!(c.mac, Some([0x52, 0x54, 0, 0, 0, 1]));
+        assert_eq!(
+            c.eal_args(),
+            ["-l", "1,2", "--main-lcore", "1", "-a", "0000:01:00.2"]
+        );
+    }
+
+    #[test]
+    fn vdevs_only_skip_pci_and_pass_memory_options() {
+        let c =
+            cfg("--lcores 0-1 --vdev net_null0 --vdev net_null1 --no-huge -m 512 --file-prefix t1")
+                .unwrap();
+        assert_eq!(
+            c.eal_args(),
+            [
+                "-l",
+                "0,1",
+                "--main-lcore",
+                "0",
+                "--no-pci",
+                "--vdev",
+                "net_null0",
+                "--vdev",
+                "net_null1",
+                "--file-prefix",
+                "t1",
+                "--no-huge",
+                "-m",
+                "512"
+            ]
+        );
+    }
+
+    #[test]
+    fn extra_eal_args_are_split_like_a_shell() {
+        let argv = [
+            "vflag-dp",
+            "--lcores",
+            "0-1",
+            "--vdev",
+            "net_null0",
+            "--eal",
+            "--log-level='lib.eal:debug' -n 4",
+        ];
+        let c = Config::from_cli(Cli::try_parse_from(argv).unwrap(), None).unwrap();
+        assert_eq!(c.eal_extra, ["--log-level=lib.eal:debug", "-n", "4"]);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        assert!(cfg("--lcores 1 --vdev net_null0")
+            .unwrap_err()
+            .contains("no forwarding lcore"));
+        assert!(cfg("--lcores 1-5 --vdev net_null0")
+            .unwrap_err()
+            .contains("lcore 4 does not exist"));
+        assert!(cfg("--lcores 0-1").unwrap_err().contains("no device"));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --rxq 2 --txq 1")
+            .unwrap_err()
+            .contains("--txq 1"));
+        assert!(
+            cfg("--lcores 0-1 --vdev net_null0 --json /nonexistent/dir/r.json")
+                .unwrap_err()
+                .contains("/nonexistent/dir")
+        );
+        assert!(cfg("--vdev net_null0")
+            .unwrap_err()
+            .contains("--lcores is required"));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --fwd bogus")
+            .unwrap_err()
+            .contains("bogus"));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --burst 0").is_err());
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --burst 513").is_err());
+    }
+}

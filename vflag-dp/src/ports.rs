@@ -1,0 +1,185 @@
+//! Port set-up for a run: find the ports the EAL probed, create the mbuf pool, configure and
+//! start every port (stopped and closed again on drop), and read their final counters.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use dpdk_sys::link_events::LinkWatch;
+use dpdk_sys::mempool::Mempool;
+use dpdk_sys::port::{self, PortConfig, PortInfo};
+
+use crate::cli::Config;
+use crate::parse::format_mac;
+use crate::report::PortReport;
+use crate::stats;
+
+const MEMPOOL_CACHE: u32 = 250;
+
+pub fn discover_ports(cfg: &Config) -> Result<Vec<PortInfo>> {
+    let ids = port::available_ports();
+    if ids.is_empty() {
+        let asked: Vec<&str> = cfg
+            .allow
+            .iter()
+            .chain(&cfg.vdevs)
+            .map(String::as_str)
+            .collect();
+        bail!(
+            "no ethernet port found for {}: is the device present and bound to a DPDK-capable driver \
+             (vfio-pci; for mlx5, mlx5_core with rdma-core)?",
+            asked.join(", ")
+        );
+    }
+    let infos = ids
+        .iter()
+        .map(|&p| port::info(p))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    for dev in &cfg.allow {
+        let addr = dev.split(',').next().unwrap_or(dev);
+        if !infos.iter().any(|i| i.name.starts_with(addr)) {
+            bail!("device {addr} gave no port: is it present and bound to a DPDK-capable driver?");
+        }
+    }
+    for p in &infos {
+        if cfg.rxq > p.max_rx_queues || cfg.txq > p.max_tx_queues {
+            bail!(
+                "port {} ({}) has at most {} rx / {} tx queues: --rxq {} --txq {} is too many",
+                p.id,
+                p.name,
+                p.max_rx_queues,
+                p.max_tx_queues,
+                cfg.rxq,
+                cfg.txq
+            );
+        }
+    }
+    Ok(infos)
+}
+
+pub fn create_pool(cfg: &Config, infos: &[PortInfo]) -> Result<Mempool> {
+    let buf_size = Mempool::default_buf_size();
+    let per_port =
+        u32::from(cfg.rxq) * u32::from(cfg.rxd) + u32::from(cfg.txq) * u32::from(cfg.txd);
+    let lcores = cfg.fwd_lcores.len() as u32 + 1;
+    let streams = infos.len() as u32 * u32::from(cfg.rxq);
+    let wanted = per_port * infos.len() as u32
+        + lcores * (MEMPOOL_CACHE + u32::from(cfg.burst))
+        + streams * u32::from(cfg.burst)
+        + 1024;
+    let count = cfg.mbufs.unwrap_or(wanted.max(8192));
+    let socket = infos.first().map_or(-1, |p| p.socket);
+    let pool =
+        Mempool::pktmbuf("vflag_mbufs", count, MEMPOOL_CACHE, buf_size, socket).map_err(|e| {
+            anyhow::anyhow!("{e}: lower --mbufs or give DPDK more memory (hugepages, -m)")
+        })?;
+    Ok(pool)
+}
+
+/// Ports that are started; stopped and closed on drop, on every path out of a run.
+pub struct OpenPorts(pub Vec<u16>);
+
+impl Drop for OpenPorts {
+    fn drop(&mut self) {
+        for &p in &self.0 {
+            if let Err(e) = port::stop(p) {
+                eprintln!("vflag-dp: warning: {e}");
+            }
+            if let Err(e) = port::close(p) {
+                eprintln!("vflag-dp: warning: {e}");
+            }
+        }
+    }
+}
+
+pub fn setup_ports(
+    cfg: &Config,
+    infos: &[PortInfo],
+    pool: &Mempool,
+    open: &mut OpenPorts,
+    watch: &mut LinkWatch,
+) -> Result<Vec<port::Descriptors>> {
+    let mut descs = Vec::new();
+    for (i, p) in infos.iter().enumerate() {
+        let pc = PortConfig {
+            rx_queues: cfg.rxq,
+            tx_queues: cfg.txq,
+            rx_desc: cfg.rxd,
+            tx_desc: cfg.txd,
+            rss: cfg.rxq > 1,
+            lsc_interrupt: true,
+            fast_free: true,
+        };
+        let d = port::configure(p.id, &pc, pool)
+            .with_context(|| format!("port {} ({})", p.id, p.name))?;
+        descs.push(d);
+        if i == 0 {
+            if let Some(mac) = cfg.mac {
+                port::set_mac(p.id, mac).with_context(|| {
+                    format!("setting port {} MAC to {}", p.id, format_mac(&mac))
+                })?;
+            }
+        }
+        match port::set_promiscuous(p.id, cfg.promisc) {
+            Ok(()) => {}
+            Err(e) if e.errno == libc::ENOTSUP => {}
+            Err(e) => return Err(e.into()),
+        }
+        watch.watch(p.id, p.lsc_interrupt)?;
+        port::start(p.id).with_context(|| format!("starting port {} ({})", p.id, p.name))?;
+        open.0.push(p.id);
+        let mac = port::mac(p.id).map(|m| format_mac(&m)).unwrap_or_default();
+        println!(
+            "port {}: {} ({}) mac {mac}, {} rxq x {} desc, {} txq x {} desc",
+            p.id, p.name, p.driver, cfg.rxq, d.rx, cfg.txq, d.tx
+        );
+    }
+    Ok(descs)
+}
+
+pub fn wait_for_links(cfg: &Config, infos: &[PortInfo], signalled: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_secs_f64(cfg.link_wait_s);
+    loop {
+        let links: Vec<_> = infos.iter().map(|p| port::link(p.id, false).ok()).collect();
+        let all_up = links.iter().all(|l| l.is_some_and(|l| l.up));
+        if all_up || Instant::now() >= deadline || signalled.load(Ordering::Relaxed) {
+            for (p, l) in infos.iter().zip(&links) {
+                println!("port {}: link {}", p.id, stats::link_text(l.as_ref()));
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn port_report(info: &PortInfo, d: port::Descriptors, mac: &[u8; 6]) -> PortReport {
+    let s = port::stats(info.id).unwrap_or_default();
+    let link = port::link(info.id, false).unwrap_or_default();
+    let xstats = port::xstats(info.id)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .collect();
+    PortReport {
+        id: info.id,
+        name: info.name.clone(),
+        driver: info.driver.clone(),
+        mac: format_mac(mac),
+        rx_desc: d.rx,
+        tx_desc: d.tx,
+        link_up: link.up,
+        link_speed_mbps: link.speed_mbps,
+        rx_packets: s.rx_packets,
+        rx_missed: s.rx_missed,
+        rx_nombuf: s.rx_nombuf,
+        rx_errors: s.rx_errors,
+        rx_bytes: s.rx_bytes,
+        tx_packets: s.tx_packets,
+        tx_dropped: 0,
+        tx_errors: s.tx_errors,
+        tx_bytes: s.tx_bytes,
+        rx_pps_avg: 0.0,
+        tx_pps_avg: 0.0,
+        xstats,
+    }
+}

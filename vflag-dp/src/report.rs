@@ -1,0 +1,371 @@
+//! The final report: built from port counters and stream counters at the end of a run, printed
+//! as testpmd-style blocks and written as JSON (`--json`, schema [`SCHEMA`]).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::cli::Config;
+use crate::counters::StreamSnapshot;
+use crate::topology::Stream;
+
+/// Version tag of the JSON layout; bumped on any incompatible change.
+pub const SCHEMA: &str = "vflag-dp.report.v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// --duration elapsed.
+    Duration,
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// --count packets received.
+    Count,
+    /// Every forwarding lcore finished (txonly --count sent).
+    Done,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub vflag_version: &'static str,
+    pub dpdk_version: String,
+    pub settings: Config,
+    pub started_unix_s: f64,
+    pub duration_s: f64,
+    pub stop_reason: StopReason,
+    pub ports: Vec<PortReport>,
+    pub streams: Vec<StreamReport>,
+    pub link_events: Vec<LinkEventReport>,
+    pub totals: Totals,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PortReport {
+    pub id: u16,
+    pub name: String,
+    pub driver: String,
+    pub mac: String,
+    pub rx_desc: u16,
+    pub tx_desc: u16,
+    pub link_up: bool,
+    pub link_speed_mbps: u32,
+    pub rx_packets: u64,
+    pub rx_missed: u64,
+    pub rx_nombuf: u64,
+    pub rx_errors: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    /// Refused by the driver's tx queue and freed by vflag-dp (testpmd's TX-dropped).
+    pub tx_dropped: u64,
+    pub tx_errors: u64,
+    pub tx_bytes: u64,
+    pub rx_pps_avg: f64,
+    pub tx_pps_avg: f64,
+    /// The driver's extended statistics that are non-zero.
+    pub xstats: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamReport {
+    pub lcore: u32,
+    #[serde(flatten)]
+    pub stream: Stream,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub tx_dropped: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkEventReport {
+    /// Seconds since the ports started.
+    pub t_s: f64,
+    pub port: u16,
+    pub up: bool,
+    pub speed_mbps: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Totals {
+    pub rx_packets: u64,
+    pub rx_missed: u64,
+    pub rx_nombuf: u64,
+    pub rx_errors: u64,
+    pub tx_packets: u64,
+    pub tx_dropped: u64,
+    pub tx_errors: u64,
+    pub rx_pps_avg: f64,
+    pub tx_pps_avg: f64,
+}
+
+/// Per-stream results with their lcore, in lcore order.
+pub fn stream_reports(streams: &[(u32, Stream, StreamSnapshot)]) -> Vec<StreamReport> {
+    streams
+        .iter()
+        .map(|(lcore, s, snap)| StreamReport {
+            lcore: *lcore,
+            stream: *s,
+            rx_packets: snap.rx_packets,
+            tx_packets: snap.tx_packets,
+            tx_dropped: snap.tx_dropped,
+        })
+        .collect()
+}
+
+/// Fills each port's TX-dropped from the streams that send on it, its average rates, and the totals.
+pub fn finish(ports: &mut [PortReport], streams: &[StreamReport], duration_s: f64) -> Totals {
+    let per_s = |n: u64| {
+        if duration_s > 0.0 {
+            n as f64 / duration_s
+        } else {
+            0.0
+        }
+    };
+    let mut t = Totals::default();
+    for p in ports.iter_mut() {
+        p.tx_dropped = streams
+            .iter()
+            .filter(|s| s.stream.tx_port == p.id)
+            .map(|s| s.tx_dropped)
+            .sum();
+        p.rx_pps_avg = per_s(p.rx_packets);
+        p.tx_pps_avg = per_s(p.tx_packets);
+        t.rx_packets += p.rx_packets;
+        t.rx_missed += p.rx_missed;
+        t.rx_nombuf += p.rx_nombuf;
+        t.rx_errors += p.rx_errors;
+        t.tx_packets += p.tx_packets;
+        t.tx_dropped += p.tx_dropped;
+        t.tx_errors += p.tx_errors;
+    }
+    t.rx_pps_avg = per_s(t.rx_packets);
+    t.tx_pps_avg = per_s(t.tx_packets);
+    t
+}
+
+/// The end-of-run text, laid out as testpmd's forward statistics.
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    for p in &r.ports {
+        let _ = writeln!(
+            s,
+            "\n  ---------------------- Forward statistics for port {:<2} ----------------------",
+            p.id
+        );
+        let _ = writeln!(
+            s,
+            "  ({} {}, {}, link {})",
+            p.driver,
+            p.name,
+            p.mac,
+            if p.link_up { "up" } else { "down" }
+        );
+        let _ = writeln!(
+            s,
+            "  RX-packets: {:<14} RX-missed: {:<14} RX-bytes:  {}",
+            p.rx_packets, p.rx_missed, p.rx_bytes
+        );
+        let _ = writeln!(
+            s,
+            "  RX-errors:  {:<14} RX-nombuf: {}",
+            p.rx_errors, p.rx_nombuf
+        );
+        let _ = writeln!(
+            s,
+            "  TX-packets: {:<14} TX-dropped: {:<13} TX-bytes:  {}",
+            p.tx_packets, p.tx_dropped, p.tx_bytes
+        );
+        let _ = writeln!(s, "  TX-errors:  {}", p.tx_errors);
+        let _ = writeln!(
+            s,
+            "  Average: RX {:.3} Mpps, TX {:.3} Mpps",
+            p.rx_pps_avg / 1e6,
+            p.tx_pps_avg / 1e6
+        );
+    }
+    let _ = writeln!(s, "\n  Per lcore/stream:");
+    for st in &r.streams {
+        let _ = writeln!(
+            s,
+            "  lcore {:<3} port {}/queue {} -> port {}/queue {}: RX-packets: {:<14} TX-packets: {:<14} TX-dropped: {}",
+            st.lcore,
+            st.stream.rx_port,
+            st.stream.rx_queue,
+            st.stream.tx_port,
+            st.stream.tx_queue,
+            st.rx_packets,
+            st.tx_packets,
+            st.tx_dropped
+        );
+    }
+    let t = &r.totals;
+    let _ = writeln!(
+        s,
+        "\n  +++++++++++++++ Accumulated forward statistics for all ports +++++++++++++++"
+    );
+    let _ = writeln!(
+        s,
+        "  RX-packets: {:<14} RX-missed: {:<14} RX-nombuf: {}",
+        t.rx_packets, t.rx_missed, t.rx_nombuf
+    );
+    let _ = writeln!(
+        s,
+        "  TX-packets: {:<14} TX-dropped: {:<13} TX-errors: {}",
+        t.tx_packets, t.tx_dropped, t.tx_errors
+    );
+    let _ = writeln!(
+        s,
+        "  Duration: {:.3} s ({}), RX {:.3} Mpps, TX {:.3} Mpps",
+        r.duration_s,
+        serde_json::to_value(r.stop_reason)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        t.rx_pps_avg / 1e6,
+        t.tx_pps_avg / 1e6
+    );
+    let _ = writeln!(
+        s,
+        "  ++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
+    );
+    s
+}
+
+/// Writes the report atomically (temporary file, then rename), so a reader never sees half.
+pub fn write_json(r: &Report, path: &Path) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text + "\n")?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn stream(rx_port: u16, tx_port: u16) -> Stream {
+        Stream {
+            rx_port,
+            rx_queue: 0,
+            tx_port,
+            tx_queue: 0,
+        }
+    }
+
+    fn sample_report() -> Report {
+        let streams = stream_reports(&[
+            (
+                1,
+                stream(0, 1),
+                StreamSnapshot {
+                    rx_packets: 100,
+                    tx_packets: 90,
+                    tx_dropped: 10,
+                },
+            ),
+            (
+                1,
+                stream(1, 0),
+                StreamSnapshot {
+                    rx_packets: 50,
+                    tx_packets: 50,
+                    tx_dropped: 0,
+                },
+            ),
+        ]);
+        let mut ports = vec![
+            PortReport {
+                id: 0,
+                rx_packets: 100,
+                tx_packets: 50,
+                ..Default::default()
+            },
+            PortReport {
+                id: 1,
+                rx_packets: 50,
+                tx_packets: 90,
+                rx_missed: 3,
+                ..Default::default()
+            },
+        ];
+        let totals = finish(&mut ports, &streams, 2.0);
+        let cli =
+            crate::cli::Cli::parse_from(["vflag-dp", "--lcores", "0-1", "--vdev", "net_null0"]);
+        Report {
+            schema: SCHEMA,
+            vflag_version: "test",
+            dpdk_version: "DPDK test".into(),
+            settings: Config::from_cli(cli, None).unwrap(),
+            started_unix_s: 0.0,
+            duration_s: 2.0,
+            stop_reason: StopReason::Duration,
+            ports,
+            streams,
+            link_events: vec![LinkEventReport {
+                t_s: 1.5,
+                port: 1,
+                up: false,
+                speed_mbps: 0,
+            }],
+            totals,
+        }
+    }
+
+    #[test]
+    fn tx_dropped_goes_to_the_sending_port_and_totals_add_up() {
+        let r = sample_report();
+        assert_eq!(
+            r.ports[1].tx_dropped, 10,
+            "stream 0->1 dropped 10 on port 1"
+        );
+        assert_eq!(r.ports[0].tx_dropped, 0);
+        assert_eq!(r.totals.rx_packets, 150);
+        assert_eq!(r.totals.tx_packets, 140);
+        assert_eq!(r.totals.tx_dropped, 10);
+        assert_eq!(r.totals.rx_missed, 3);
+        assert_eq!(r.totals.rx_pps_avg, 75.0);
+        assert_eq!(r.ports[0].rx_pps_avg, 50.0);
+    }
+
+    #[test]
+    fn json_has_schema_settings_and_flat_streams() {
+        let v = serde_json::to_value(sample_report()).unwrap();
+        assert_eq!(v["schema"], SCHEMA);
+        assert_eq!(v["settings"]["fwd"], "rxonly");
+        assert_eq!(v["settings"]["main_lcore"], 0);
+        assert_eq!(v["stop_reason"], "duration");
+        assert_eq!(v["streams"][0]["rx_port"], 0);
+        assert_eq!(v["streams"][0]["tx_port"], 1);
+        assert_eq!(v["streams"][0]["tx_dropped"], 10);
+        assert_eq!(v["link_events"][0]["up"], false);
+    }
+
+    #[test]
+    fn rendered_text_has_testpmd_labels() {
+        let text = render(&sample_report());
+        for label in [
+            "Forward statistics for port 0",
+            "RX-packets: 100",
+            "TX-dropped: 10",
+            "RX-missed: 3",
+        ] {
+            assert!(text.contains(label), "missing {label:?} in\n{text}");
+        }
+        assert!(text.contains("Accumulated forward statistics for all ports"));
+        assert!(text.contains("Duration: 2.000 s (duration)"));
+    }
+
+    #[test]
+    fn json_is_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        write_json(&sample_report(), &path).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["totals"]["rx_packets"], 150);
+        assert!(!dir.path().join("r.json.tmp").exists());
+    }
+}

@@ -1,0 +1,171 @@
+//! Helpers for the integration tests: run the built vflag-dp (and dpdk-testpmd) with bounded
+//! time, read their JSON reports, and make network namespaces that are always removed.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vflag-dp");
+
+/// DPDK processes busy-poll their lcores: the tests of one binary take turns.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A name unique to this test process and call site, for file prefixes, sockets, namespaces.
+pub fn unique(tag: &str) -> String {
+    format!("vft{}{}", std::process::id() % 100_000, tag)
+}
+
+/// EAL options every test run uses: no hugepages needed, little memory, its own prefix.
+pub fn eal_light(prefix: &str) -> Vec<String> {
+    [
+        "--no-huge",
+        "-m",
+        "256",
+        "--mbufs",
+        "8192",
+        "--file-prefix",
+        prefix,
+        "--stats-interval",
+        "0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+pub fn vflag(args: &[String]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args).stdin(Stdio::null());
+    c
+}
+
+/// Runs a command to completion, killing it after `limit`.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_bounded(child, limit)
+}
+
+pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "process did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let s =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&s).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+pub fn u(v: &serde_json::Value) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| panic!("not an unsigned number: {v}"))
+}
+
+pub fn sig(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success(), "kill -{name} failed");
+}
+
+pub fn tmp_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+pub fn have_testpmd() -> bool {
+    Command::new("dpdk-testpmd")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// A network namespace with a veth pair `va`/`vb` inside it, IPv6 off (no stray router or
+/// neighbour solicitations). Removed on drop, whether the test passed or not.
+pub struct VethNs {
+    pub name: String,
+}
+
+impl VethNs {
+    pub fn new(tag: &str) -> VethNs {
+        let name = unique(tag);
+        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        let ns = VethNs { name };
+        ns.ip(&["netns", "add", &ns.name]);
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+        ns.ip(&[
+            "-n", &ns.name, "link", "add", "va", "type", "veth", "peer", "name", "vb",
+        ]);
+        for dev in ["va", "vb"] {
+            ns.ip(&["-n", &ns.name, "link", "set", dev, "up"]);
+        }
+        ns
+    }
+
+    fn ip(&self, args: &[&str]) {
+        let st = Command::new("ip").args(args).status().expect("run ip");
+        assert!(st.success(), "ip {args:?} failed");
+    }
+
+    fn exec(&self, args: &[&str]) {
+        let st = Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .status()
+            .expect("run ip");
+        assert!(st.success(), "ip netns exec {args:?} failed");
+    }
+
+    /// vflag-dp inside the namespace.
+    pub fn vflag(&self, args: &[String]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, BIN])
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+}
+
+impl Drop for VethNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}

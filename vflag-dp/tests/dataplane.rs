@@ -1,0 +1,364 @@
+//! vflag-dp on real DPDK virtual devices: net_null, a memif pair across two processes,
+//! dpdk-testpmd as a foreign peer, net_af_packet over a veth pair in a test-made namespace,
+//! and a clean stop on SIGTERM.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn null_ports_in_every_forwarding_mode() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    for mode in ["io", "mac", "macswap", "rxonly", "txonly"] {
+        let json = tmp_path(&dir, &format!("{mode}.json"));
+        let mut a = args(&[
+            "--lcores",
+            "0-1",
+            "--vdev",
+            "net_null0",
+            "--vdev",
+            "net_null1",
+            "--fwd",
+            mode,
+        ]);
+        a.extend(eal_light(&unique(mode)));
+        a.extend(args(&["--duration", "1", "--json", json.to_str().unwrap()]));
+        let out = run_bounded(vflag(&a), Duration::from_secs(30));
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{mode}: {all}");
+        let r = read_json(&json);
+        assert_eq!(r["stop_reason"], "duration", "{mode}");
+        assert_eq!(r["settings"]["fwd"], mode);
+        assert!(r["duration_s"].as_f64().unwrap() >= 1.0);
+        for p in r["ports"].as_array().unwrap() {
+            match mode {
+                "rxonly" => assert!(
+                    u(&p["rx_packets"]) > 0 && u(&p["tx_packets"]) == 0,
+                    "{mode}: {p}"
+                ),
+                "txonly" => assert!(
+                    u(&p["tx_packets"]) > 0 && u(&p["rx_packets"]) == 0,
+                    "{mode}: {p}"
+                ),
+                _ => assert!(
+                    u(&p["rx_packets"]) > 0 && u(&p["tx_packets"]) > 0,
+                    "{mode}: {p}"
+                ),
+            }
+            assert!(
+                p["rx_pps_avg"].as_f64().unwrap() > 0.0 || p["tx_pps_avg"].as_f64().unwrap() > 0.0
+            );
+        }
+        let t = &r["totals"];
+        // What the app counted per stream matches what the ports counted.
+        let streams = r["streams"].as_array().unwrap();
+        let rx_streams: u64 = streams.iter().map(|s| u(&s["rx_packets"])).sum();
+        assert_eq!(rx_streams, u(&t["rx_packets"]), "{mode}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("Forward statistics for port 0"), "{all}");
+        assert!(stdout.contains("ports stopped and closed"), "{all}");
+    }
+}
+
+#[test]
+fn periodic_rates_are_printed() {
+    let _g = serial();
+    let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--fwd", "io"]);
+    a.extend(eal_light(&unique("rates")));
+    a.retain(|s| s != "--stats-interval" && s != "0");
+    a.extend(args(&["--duration", "1.5", "--stats-interval", "500ms"]));
+    let out = run_bounded(vflag(&a), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("] port 0 rx"))
+        .collect();
+    assert!(lines.len() >= 2, "{}", text(&out));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("Mpps") && l.contains("link up")),
+        "{}",
+        text(&out)
+    );
+}
+
+/// txonly --count N into rxonly --count N over a memif pair: exactly N arrive.
+#[test]
+fn memif_pair_delivers_an_exact_count() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = tmp_path(&dir, "memif.sock");
+    let (rx_json, tx_json) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"));
+    let n = "250000";
+    let mut rx = args(&["--lcores", "0-1", "--vdev"]);
+    rx.push(format!("net_memif0,role=server,socket={}", sock.display()));
+    rx.extend(eal_light(&unique("mrx")));
+    rx.extend(args(&[
+        "--count",
+        n,
+        "--duration",
+        "20",
+        "--json",
+        rx_json.to_str().unwrap(),
+    ]));
+    let rx_child = vflag(&rx)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let mut tx = args(&["--lcores", "0-1", "--fwd", "txonly", "--vdev"]);
+    tx.push(format!("net_memif0,role=client,socket={}", sock.display()));
+    tx.extend(eal_light(&unique("mtx")));
+    tx.extend(args(&["--count", n, "--json", tx_json.to_str().unwrap()]));
+    let tx_out = run_bounded(vflag(&tx), Duration::from_secs(40));
+    let rx_out = wait_bounded(rx_child, Duration::from_secs(40));
+    assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
+    assert_eq!(rx_out.status.code(), Some(0), "{}", text(&rx_out));
+
+    let (t, r) = (read_json(&tx_json), read_json(&rx_json));
+    assert_eq!(t["stop_reason"], "done");
+    assert_eq!(u(&t["totals"]["tx_packets"]), 250_000);
+    assert_eq!(u(&t["totals"]["tx_dropped"]), 0);
+    assert_eq!(r["stop_reason"], "count");
+    assert_eq!(
+        u(&r["totals"]["rx_packets"]),
+        250_000,
+        "receiver got exactly what was sent"
+    );
+    assert_eq!(u(&r["ports"][0]["rx_bytes"]), 250_000 * 64);
+}
+
+/// The highest RX-packets of testpmd's periodic port statistics (memif's counters vanish when
+/// the peer disconnects, so the final block cannot be used).
+fn testpmd_rx_max(log: &str) -> Option<u64> {
+    log.match_indices("RX-packets:")
+        .filter_map(|(i, m)| log[i + m.len()..].split_whitespace().next()?.parse().ok())
+        .max()
+}
+
+fn testpmd(prefix: &str, vdev: &str, mode: &str) -> std::process::Command {
+    // testpmd re-raises SIGINT after its final statistics; line-buffer its stdout so they are
+    // not lost in a pipe buffer.
+    let mut c = std::process::Command::new("stdbuf");
+    c.args([
+        "-oL",
+        "dpdk-testpmd",
+        "-l",
+        "0,1",
+        "--no-pci",
+        "--no-huge",
+        "-m",
+        "256",
+        "--file-prefix",
+        prefix,
+        "--vdev",
+        vdev,
+        "--",
+    ])
+    .args([
+        "--forward-mode",
+        mode,
+        "--total-num-mbufs=8192",
+        "--stats-period",
+        "1",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    c
+}
+
+/// vflag-dp txonly -> dpdk-testpmd rxonly, and dpdk-testpmd txonly -> vflag-dp rxonly.
+#[test]
+fn testpmd_is_a_peer_in_both_directions() {
+    let _g = serial();
+    assert!(
+        have_testpmd(),
+        "dpdk-testpmd not installed (apt-get install dpdk-dev)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+
+    // vflag-dp generates, testpmd receives: testpmd counts exactly what vflag-dp sent.
+    let sock = tmp_path(&dir, "a.sock");
+    let tp = testpmd(
+        &unique("tprx"),
+        &format!("net_memif0,role=server,socket={}", sock.display()),
+        "rxonly",
+    )
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let json = tmp_path(&dir, "tx.json");
+    let mut tx = args(&["--lcores", "0-1", "--fwd", "txonly", "--vdev"]);
+    tx.push(format!("net_memif0,role=client,socket={}", sock.display()));
+    tx.extend(eal_light(&unique("dptx")));
+    // --duration holds the link up after the count is sent, while testpmd prints its counters.
+    tx.extend(args(&[
+        "--count",
+        "100000",
+        "--duration",
+        "4",
+        "--json",
+        json.to_str().unwrap(),
+    ]));
+    let out = run_bounded(vflag(&tx), Duration::from_secs(40));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = read_json(&json);
+    assert_eq!(u(&t["totals"]["tx_packets"]), 100_000);
+    assert_eq!(t["stop_reason"], "duration");
+    sig(&tp, "INT");
+    let tp_out = wait_bounded(tp, Duration::from_secs(20));
+    let log = String::from_utf8_lossy(&tp_out.stdout).to_string();
+    assert_eq!(testpmd_rx_max(&log), Some(100_000), "testpmd log:\n{log}");
+
+    // testpmd generates, vflag-dp receives until it has 200000 frames.
+    let sock = tmp_path(&dir, "b.sock");
+    let json = tmp_path(&dir, "rx.json");
+    let mut rx = args(&["--lcores", "0-1", "--vdev"]);
+    rx.push(format!("net_memif0,role=server,socket={}", sock.display()));
+    rx.extend(eal_light(&unique("dprx")));
+    rx.extend(args(&[
+        "--count",
+        "200000",
+        "--duration",
+        "30",
+        "--json",
+        json.to_str().unwrap(),
+    ]));
+    let rx_child = vflag(&rx)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let tp = testpmd(
+        &unique("tptx"),
+        &format!("net_memif0,role=client,socket={}", sock.display()),
+        "txonly",
+    )
+    .spawn()
+    .unwrap();
+    let out = wait_bounded(rx_child, Duration::from_secs(45));
+    sig(&tp, "INT");
+    let _ = wait_bounded(tp, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = read_json(&json);
+    assert_eq!(r["stop_reason"], "count", "{}", text(&out));
+    assert!(u(&r["totals"]["rx_packets"]) >= 200_000);
+    // testpmd's txonly frames: 64 bytes, IPv4/UDP.
+    let rx_bytes = u(&r["ports"][0]["rx_bytes"]);
+    assert_eq!(rx_bytes, u(&r["ports"][0]["rx_packets"]) * 64);
+}
+
+/// txonly over af_packet on one end of a veth pair, rxonly on the other, in a test-made namespace.
+#[test]
+fn af_packet_over_a_veth_pair_in_a_namespace() {
+    let _g = serial();
+    let ns = VethNs::new("afp");
+    let dir = tempfile::tempdir().unwrap();
+    let (rx_json, tx_json) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"));
+    let mut rx = args(&["--lcores", "0-1", "--vdev", "net_af_packet0,iface=vb"]);
+    rx.extend(eal_light(&unique("arx")));
+    rx.extend(args(&[
+        "--duration",
+        "6",
+        "--json",
+        rx_json.to_str().unwrap(),
+    ]));
+    let rx_child = ns
+        .vflag(&rx)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+
+    let mut tx = args(&[
+        "--lcores",
+        "0-1",
+        "--fwd",
+        "txonly",
+        "--vdev",
+        "net_af_packet0,iface=va",
+    ]);
+    tx.extend(eal_light(&unique("atx")));
+    tx.extend(args(&[
+        "--count",
+        "20000",
+        "--duration",
+        "10",
+        "--json",
+        tx_json.to_str().unwrap(),
+    ]));
+    let tx_out = run_bounded(ns.vflag(&tx), Duration::from_secs(30));
+    let rx_out = wait_bounded(rx_child, Duration::from_secs(30));
+    assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
+    assert_eq!(rx_out.status.code(), Some(0), "{}", text(&rx_out));
+    let (t, r) = (read_json(&tx_json), read_json(&rx_json));
+    assert_eq!(u(&t["totals"]["tx_packets"]), 20_000, "{t}");
+    let got = u(&r["totals"]["rx_packets"]);
+    // The kernel may drop some when the receiver's socket ring is full, never invent any.
+    assert!(got > 0 && got <= 20_000, "received {got} of 20000: {r}");
+    assert_eq!(r["ports"][0]["driver"], "net_af_packet");
+}
+
+/// SIGTERM mid-run: lcores stop, final stats and JSON are written, ports closed, exit 0.
+#[test]
+fn sigterm_stops_cleanly_with_a_report() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let json = tmp_path(&dir, "r.json");
+    let mut a = args(&[
+        "--lcores",
+        "0-1",
+        "--vdev",
+        "net_null0",
+        "--vdev",
+        "net_null1",
+        "--fwd",
+        "io",
+    ]);
+    a.extend(eal_light(&unique("term")));
+    a.extend(args(&["--json", json.to_str().unwrap()]));
+    let child = vflag(&a)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    sig(&child, "TERM");
+    let t = std::time::Instant::now();
+    let out = wait_bounded(child, Duration::from_secs(10));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?} to stop",
+        t.elapsed()
+    );
+    let r = read_json(&json);
+    assert_eq!(r["stop_reason"], "signal");
+    assert!(u(&r["totals"]["rx_packets"]) > 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Accumulated forward statistics"), "{all}");
+    assert!(stdout.contains("ports stopped and closed"), "{all}");
+}
+
+#[test]
+fn testpmd_log_parser() {
+    let log = "  RX-packets: 5          RX-missed: 0\n  RX-packets: 100000     RX-missed: 0\n  RX-packets: 0\n";
+    assert_eq!(testpmd_rx_max(log), Some(100_000));
+    assert_eq!(testpmd_rx_max("nothing"), None);
+}
