@@ -23,16 +23,10 @@ fn main() {
         eprintln!("\nerror: {msg}\n");
         std::process::exit(1);
     });
-    println!(
-        "cargo:warning=dpdk-sys: linking DPDK {} (libdir {})",
-        dpdk.version, dpdk.libdir
-    );
+    println!("cargo:warning=dpdk-sys: linking DPDK {} (libdir {})", dpdk.version, dpdk.libdir);
 
     let (major, minor) = parse_version(&dpdk.version).unwrap_or_else(|| {
-        eprintln!(
-            "\nerror: pkg-config reports an unreadable DPDK version '{}'\n",
-            dpdk.version
-        );
+        eprintln!("\nerror: pkg-config reports an unreadable DPDK version '{}'\n", dpdk.version);
         std::process::exit(1);
     });
     for (m, n) in VERSION_CFGS {
@@ -68,11 +62,7 @@ impl Dpdk {
                     prefix.display()
                 ));
             }
-            for sub in [
-                "lib/x86_64-linux-gnu/pkgconfig",
-                "lib64/pkgconfig",
-                "lib/pkgconfig",
-            ] {
+            for sub in ["lib/x86_64-linux-gnu/pkgconfig", "lib64/pkgconfig", "lib/pkgconfig"] {
                 pkg_path.push(prefix.join(sub).display().to_string());
             }
         }
@@ -80,15 +70,10 @@ impl Dpdk {
             pkg_path.push(p);
         }
         let run = |args: &[&str]| -> Result<String, String> {
-            let out = Command::new("pkg-config")
-                .args(args)
-                .env("PKG_CONFIG_PATH", pkg_path.join(":"))
-                .output()
-                .map_err(|e| {
-                    format!(
-                        "cannot run pkg-config ({e}): install it with `apt-get install pkg-config`"
-                    )
-                })?;
+            let out =
+                Command::new("pkg-config").args(args).env("PKG_CONFIG_PATH", pkg_path.join(":")).output().map_err(
+                    |e| format!("cannot run pkg-config ({e}): install it with `apt-get install pkg-config`"),
+                )?;
             if !out.status.success() {
                 return Err(format!(
                     "DPDK not found: `pkg-config {}` failed ({}). Install DPDK's development files \
@@ -104,12 +89,7 @@ impl Dpdk {
         let cflags = split_flags(&run(&["--cflags", "libdpdk"])?);
         let libs = split_flags(&run(&["--libs", "libdpdk"])?);
         let libdir = run(&["--variable=libdir", "libdpdk"])?;
-        Ok(Dpdk {
-            version,
-            cflags,
-            libs,
-            libdir,
-        })
+        Ok(Dpdk { version, cflags, libs, libdir })
     }
 }
 

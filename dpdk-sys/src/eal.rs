@@ -22,16 +22,14 @@ impl Eal {
     /// Starts the EAL with `args` (EAL options only; argv[0] is added). Once per process.
     pub fn init(args: &[String]) -> Result<Eal> {
         if INITIALISED.swap(true, Ordering::SeqCst) {
-            return Err(DpdkError::new(
-                "rte_eal_init (called twice)",
-                libc::EALREADY,
-            ));
+            return Err(DpdkError::new("rte_eal_init (called twice)", libc::EALREADY));
         }
         let mut argv: Vec<CString> = vec![CString::new("vflag").unwrap()];
         for a in args {
-            argv.push(CString::new(a.as_str()).map_err(|_| {
-                DpdkError::new(format!("EAL argument {a:?} contains NUL"), libc::EINVAL)
-            })?);
+            argv.push(
+                CString::new(a.as_str())
+                    .map_err(|_| DpdkError::new(format!("EAL argument {a:?} contains NUL"), libc::EINVAL))?,
+            );
         }
         let mut ptrs: Vec<*mut c_char> = argv.iter().map(|s| s.as_ptr() as *mut c_char).collect();
         ptrs.push(std::ptr::null_mut());
@@ -63,10 +61,7 @@ impl Eal {
             // Not launched: reclaim the closure so it is dropped here.
             // SAFETY: `arg` came from Box::into_raw above and was not consumed.
             drop(unsafe { Box::from_raw(arg as *mut Job) });
-            return Err(DpdkError::new(
-                format!("rte_eal_remote_launch(lcore {lcore})"),
-                ret,
-            ));
+            return Err(DpdkError::new(format!("rte_eal_remote_launch(lcore {lcore})"), ret));
         }
         Ok(())
     }
@@ -81,9 +76,7 @@ impl Eal {
     /// The DPDK version string of the running library (e.g. "DPDK 22.11.11").
     pub fn version(&self) -> String {
         // SAFETY: rte_version returns a static NUL-terminated string.
-        unsafe { CStr::from_ptr(ffi::rte_version()) }
-            .to_string_lossy()
-            .into_owned()
+        unsafe { CStr::from_ptr(ffi::rte_version()) }.to_string_lossy().into_owned()
     }
 }
 

@@ -16,10 +16,7 @@ pub type Result<T> = std::result::Result<T, DpdkError>;
 
 impl DpdkError {
     pub fn new(call: impl Into<String>, errno: i32) -> Self {
-        DpdkError {
-            call: call.into(),
-            errno: errno.abs(),
-        }
+        DpdkError { call: call.into(), errno: errno.abs() }
     }
 
     /// For calls that return -1 and set `rte_errno`.
@@ -43,13 +40,7 @@ impl fmt::Display for DpdkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // SAFETY: rte_strerror returns a pointer to a static or thread-local NUL-terminated string.
         let msg = unsafe { CStr::from_ptr(ffi::rte_strerror(self.errno)) };
-        write!(
-            f,
-            "{} failed: {} (errno {})",
-            self.call,
-            msg.to_string_lossy(),
-            self.errno
-        )
+        write!(f, "{} failed: {} (errno {})", self.call, msg.to_string_lossy(), self.errno)
     }
 }
 
@@ -72,10 +63,7 @@ mod tests {
     fn display_names_the_call_and_the_reason() {
         let e = DpdkError::new("rte_eth_dev_configure(port 0)", -libc::EINVAL);
         let s = e.to_string();
-        assert!(
-            s.starts_with("rte_eth_dev_configure(port 0) failed: "),
-            "{s}"
-        );
+        assert!(s.starts_with("rte_eth_dev_configure(port 0) failed: "), "{s}");
         assert!(s.contains("Invalid argument"), "{s}");
         assert!(s.ends_with("(errno 22)"), "{s}");
     }

@@ -9,8 +9,7 @@ pub mod link_events;
 pub mod mbuf;
 pub mod mempool;
 pub mod port;
+pub mod version;
 
 pub use error::{DpdkError, Result};
-
-/// The DPDK version this crate was built against (pkg-config's `--modversion libdpdk`).
-pub const BUILD_VERSION: &str = env!("VFLAG_DPDK_BUILD_VERSION");
+pub use version::BUILD_VERSION;

@@ -35,10 +35,7 @@ pub struct LinkWatch {
 impl LinkWatch {
     pub fn new(capacity: usize) -> Self {
         LinkWatch {
-            shared: Arc::new(Shared {
-                queue: ArrayQueue::new(capacity.max(1)),
-                overflow: AtomicU64::new(0),
-            }),
+            shared: Arc::new(Shared { queue: ArrayQueue::new(capacity.max(1)), overflow: AtomicU64::new(0) }),
             interrupt_ports: Vec::new(),
             polled: Vec::new(),
         }
@@ -53,12 +50,8 @@ impl LinkWatch {
         }
         let arg = Arc::as_ptr(&self.shared) as *mut c_void;
         // SAFETY: `arg` points into `shared`, which this watch keeps alive until it unregisters.
-        let ret = unsafe {
-            ffi::rte_eth_dev_callback_register(port, ffi::RTE_ETH_EVENT_INTR_LSC, Some(on_lsc), arg)
-        };
-        DpdkError::check(ret, || {
-            format!("rte_eth_dev_callback_register(port {port}, LSC)")
-        })?;
+        let ret = unsafe { ffi::rte_eth_dev_callback_register(port, ffi::RTE_ETH_EVENT_INTR_LSC, Some(on_lsc), arg) };
+        DpdkError::check(ret, || format!("rte_eth_dev_callback_register(port {port}, LSC)"))?;
         self.interrupt_ports.push(port);
         Ok(())
     }
@@ -69,14 +62,7 @@ impl LinkWatch {
             if let Ok(now) = port::link(*port, false) {
                 if last.is_none_or(|l| l.up != now.up) {
                     if last.is_some() {
-                        push(
-                            &self.shared,
-                            LinkEvent {
-                                port: *port,
-                                tsc: clock::tsc(),
-                                link: now,
-                            },
-                        );
+                        push(&self.shared, LinkEvent { port: *port, tsc: clock::tsc(), link: now });
                     }
                     *last = Some(now);
                 }
@@ -103,12 +89,7 @@ impl Drop for LinkWatch {
             for _ in 0..1000 {
                 // SAFETY: unregisters the callback registered with the same arguments.
                 let ret = unsafe {
-                    ffi::rte_eth_dev_callback_unregister(
-                        port,
-                        ffi::RTE_ETH_EVENT_INTR_LSC,
-                        Some(on_lsc),
-                        arg,
-                    )
+                    ffi::rte_eth_dev_callback_unregister(port, ffi::RTE_ETH_EVENT_INTR_LSC, Some(on_lsc), arg)
                 };
                 if ret != -libc::EAGAIN {
                     break;
@@ -125,12 +106,7 @@ fn push(shared: &Shared, ev: LinkEvent) {
     }
 }
 
-unsafe extern "C" fn on_lsc(
-    port: u16,
-    _event: ffi::rte_eth_event_type,
-    arg: *mut c_void,
-    _ret: *mut c_void,
-) -> c_int {
+unsafe extern "C" fn on_lsc(port: u16, _event: ffi::rte_eth_event_type, arg: *mut c_void, _ret: *mut c_void) -> c_int {
     let tsc = clock::tsc();
     // Never unwind into DPDK's interrupt thread.
     let _ = std::panic::catch_unwind(|| {

@@ -61,8 +61,7 @@ impl Burst {
     pub fn rx(&mut self, port: u16, queue: u16, max: u16) -> u16 {
         let room = (MAX_BURST - self.len).min(max as usize) as u16;
         // SAFETY: the array has room for `room` more pointers from index len.
-        let n =
-            unsafe { ffi::vflag_rx_burst(port, queue, self.pkts.as_mut_ptr().add(self.len), room) };
+        let n = unsafe { ffi::vflag_rx_burst(port, queue, self.pkts.as_mut_ptr().add(self.len), room) };
         self.len += n as usize;
         n
     }
@@ -75,8 +74,7 @@ impl Burst {
             return 0;
         }
         // SAFETY: pkts[..len] are valid mbufs we own; the driver takes ownership of those sent.
-        let sent =
-            unsafe { ffi::vflag_tx_burst(port, queue, self.pkts.as_mut_ptr(), self.len as u16) };
+        let sent = unsafe { ffi::vflag_tx_burst(port, queue, self.pkts.as_mut_ptr(), self.len as u16) };
         let sent_us = sent as usize;
         if sent_us < self.len {
             self.pkts.copy_within(sent_us..self.len, 0);
@@ -100,13 +98,7 @@ impl Burst {
     pub fn alloc(&mut self, pool: &Mempool, n: u16) -> bool {
         let n = n.min((MAX_BURST - self.len) as u16);
         // SAFETY: room for n pointers from index len; the pool is valid.
-        let ret = unsafe {
-            ffi::vflag_mbuf_alloc_bulk(
-                pool.as_ptr(),
-                self.pkts.as_mut_ptr().add(self.len),
-                n as u32,
-            )
-        };
+        let ret = unsafe { ffi::vflag_mbuf_alloc_bulk(pool.as_ptr(), self.pkts.as_mut_ptr().add(self.len), n as u32) };
         if ret == 0 {
             self.len += n as usize;
             true
@@ -118,24 +110,14 @@ impl Burst {
     /// Makes packets `from..` single-segment frames of `len` bytes and lets `fill` write each
     /// one. Returns false (and writes nothing) if `len` does not fit an mbuf's data room.
     #[inline]
-    pub fn fill_from(
-        &mut self,
-        from: usize,
-        len: u16,
-        mut fill: impl FnMut(usize, &mut [u8]),
-    ) -> bool {
+    pub fn fill_from(&mut self, from: usize, len: u16, mut fill: impl FnMut(usize, &mut [u8])) -> bool {
         let n = self.len.saturating_sub(from);
         if n == 0 {
             return true;
         }
         // SAFETY: pkts[from..len] are ours; the shim checks room before writing lengths.
         let ok = unsafe {
-            ffi::vflag_mbufs_set_len(
-                self.pkts.as_mut_ptr().add(from),
-                n as u16,
-                len,
-                self.data.as_mut_ptr(),
-            )
+            ffi::vflag_mbufs_set_len(self.pkts.as_mut_ptr().add(from), n as u16, len, self.data.as_mut_ptr())
         };
         if ok == 0 {
             return false;
@@ -155,28 +137,18 @@ impl Burst {
         let n = self.len;
         // SAFETY: pkts[..n] are ours; the shim writes n entries into each array.
         unsafe {
-            ffi::vflag_mbufs_data(
-                self.pkts.as_mut_ptr(),
-                n as u16,
-                self.data.as_mut_ptr(),
-                self.lens.as_mut_ptr(),
-            )
+            ffi::vflag_mbufs_data(self.pkts.as_mut_ptr(), n as u16, self.data.as_mut_ptr(), self.lens.as_mut_ptr())
         };
         for i in 0..n {
             // SAFETY: data[i] addresses lens[i] bytes of the first segment of an mbuf we own.
-            let bytes =
-                unsafe { std::slice::from_raw_parts_mut(self.data[i], self.lens[i] as usize) };
+            let bytes = unsafe { std::slice::from_raw_parts_mut(self.data[i], self.lens[i] as usize) };
             f(i, bytes);
         }
     }
 
     /// The first-segment bytes of held packet `i` (off the hot path: one shim call per packet).
     pub fn packet(&self, i: usize) -> &[u8] {
-        assert!(
-            i < self.len,
-            "packet index {i} out of burst of {}",
-            self.len
-        );
+        assert!(i < self.len, "packet index {i} out of burst of {}", self.len);
         let mut pkt = self.pkts[i];
         let mut data: *mut u8 = std::ptr::null_mut();
         let mut len: u16 = 0;
@@ -188,11 +160,7 @@ impl Burst {
 
     /// Metadata of held packet `i` (off the hot path: one shim call per packet).
     pub fn info(&self, i: usize) -> MbufInfo {
-        assert!(
-            i < self.len,
-            "packet index {i} out of burst of {}",
-            self.len
-        );
+        assert!(i < self.len, "packet index {i} out of burst of {}", self.len);
         let mut raw = ffi::vflag_mbuf_info::default();
         // SAFETY: pkts[i] is a valid mbuf we own; raw is a valid out-pointer.
         unsafe { ffi::vflag_mbuf_info(self.pkts[i], &mut raw) };

@@ -22,22 +22,12 @@ impl Mempool {
         unsafe { ffi::vflag_MBUF_DEFAULT_BUF_SIZE }
     }
 
-    pub fn pktmbuf(
-        name: &str,
-        count: u32,
-        cache: u32,
-        buf_size: u16,
-        socket: i32,
-    ) -> Result<Mempool> {
+    pub fn pktmbuf(name: &str, count: u32, cache: u32, buf_size: u16, socket: i32) -> Result<Mempool> {
         let cname = CString::new(name).map_err(|_| DpdkError::new("mempool name", libc::EINVAL))?;
         // SAFETY: valid NUL-terminated name; DPDK copies it.
-        let raw = unsafe {
-            ffi::rte_pktmbuf_pool_create(cname.as_ptr(), count, cache, 0, buf_size, socket)
-        };
+        let raw = unsafe { ffi::rte_pktmbuf_pool_create(cname.as_ptr(), count, cache, 0, buf_size, socket) };
         if raw.is_null() {
-            return Err(DpdkError::from_rte_errno(format!(
-                "rte_pktmbuf_pool_create({name}, {count} mbufs)"
-            )));
+            return Err(DpdkError::from_rte_errno(format!("rte_pktmbuf_pool_create({name}, {count} mbufs)")));
         }
         Ok(Mempool { raw })
     }

@@ -49,22 +49,11 @@ pub fn info(port: PortId) -> Result<PortInfo> {
     let mut driver = [0 as c_char; 128];
     // SAFETY: buffers are valid for the lengths given; the shim NUL-terminates.
     let ret = unsafe {
-        ffi::vflag_port_names(
-            port,
-            name.as_mut_ptr(),
-            name.len() as u32,
-            driver.as_mut_ptr(),
-            driver.len() as u32,
-        )
+        ffi::vflag_port_names(port, name.as_mut_ptr(), name.len() as u32, driver.as_mut_ptr(), driver.len() as u32)
     };
     DpdkError::check(ret, || format!("port names (port {port})"))?;
     // SAFETY: plain getters on a valid port.
-    let (flags, socket) = unsafe {
-        (
-            ffi::vflag_port_dev_flags(port),
-            ffi::rte_eth_dev_socket_id(port),
-        )
-    };
+    let (flags, socket) = unsafe { (ffi::vflag_port_dev_flags(port), ffi::rte_eth_dev_socket_id(port)) };
     // SAFETY: reads a constant.
     let lsc_flag = unsafe { ffi::vflag_DEV_FLAG_INTR_LSC };
     Ok(PortInfo {
@@ -82,9 +71,7 @@ pub fn info(port: PortId) -> Result<PortInfo> {
 
 fn c_buf_to_string(buf: &[c_char]) -> String {
     // SAFETY: the shim wrote a NUL-terminated string within the buffer.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
 }
 
 /// Queue and offload settings for [`configure`].
@@ -112,65 +99,33 @@ pub struct Descriptors {
 pub fn configure(port: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Descriptors> {
     let info = info(port)?;
     // SAFETY: reads constants.
-    let (rss_all, fast_free) = unsafe {
-        (
-            ffi::vflag_RSS_HF_IP_UDP_TCP,
-            ffi::vflag_TX_OFFLOAD_MBUF_FAST_FREE,
-        )
-    };
+    let (rss_all, fast_free) = unsafe { (ffi::vflag_RSS_HF_IP_UDP_TCP, ffi::vflag_TX_OFFLOAD_MBUF_FAST_FREE) };
     let conf = ffi::vflag_port_conf {
         nb_rxq: cfg.rx_queues,
         nb_txq: cfg.tx_queues,
-        rss_hf: if cfg.rss && cfg.rx_queues > 1 {
-            rss_all & info.rss_offloads
-        } else {
-            0
-        },
-        tx_offloads: if cfg.fast_free {
-            fast_free & info.tx_offload_capa
-        } else {
-            0
-        },
+        rss_hf: if cfg.rss && cfg.rx_queues > 1 { rss_all & info.rss_offloads } else { 0 },
+        tx_offloads: if cfg.fast_free { fast_free & info.tx_offload_capa } else { 0 },
         lsc_intr: u8::from(cfg.lsc_interrupt && info.lsc_interrupt),
     };
     // SAFETY: conf is a valid struct for the duration of the call.
     let ret = unsafe { ffi::vflag_port_configure(port, &conf) };
     DpdkError::check(ret, || {
-        format!(
-            "rte_eth_dev_configure(port {port}, {} rxq, {} txq)",
-            cfg.rx_queues, cfg.tx_queues
-        )
+        format!("rte_eth_dev_configure(port {port}, {} rxq, {} txq)", cfg.rx_queues, cfg.tx_queues)
     })?;
     let (mut rxd, mut txd) = (cfg.rx_desc, cfg.tx_desc);
     // SAFETY: valid out-pointers.
     let ret = unsafe { ffi::rte_eth_dev_adjust_nb_rx_tx_desc(port, &mut rxd, &mut txd) };
-    DpdkError::check(ret, || {
-        format!("rte_eth_dev_adjust_nb_rx_tx_desc(port {port})")
-    })?;
+    DpdkError::check(ret, || format!("rte_eth_dev_adjust_nb_rx_tx_desc(port {port})"))?;
     let socket = info.socket.max(-1);
     for q in 0..cfg.rx_queues {
         // SAFETY: NULL rx_conf selects the driver's defaults; the pool outlives the port.
-        let ret = unsafe {
-            ffi::rte_eth_rx_queue_setup(
-                port,
-                q,
-                rxd,
-                socket as u32,
-                std::ptr::null(),
-                pool.as_ptr(),
-            )
-        };
-        DpdkError::check(ret, || {
-            format!("rte_eth_rx_queue_setup(port {port}, queue {q}, {rxd} descriptors)")
-        })?;
+        let ret = unsafe { ffi::rte_eth_rx_queue_setup(port, q, rxd, socket as u32, std::ptr::null(), pool.as_ptr()) };
+        DpdkError::check(ret, || format!("rte_eth_rx_queue_setup(port {port}, queue {q}, {rxd} descriptors)"))?;
     }
     for q in 0..cfg.tx_queues {
         // SAFETY: NULL tx_conf selects the driver's defaults (port-level offloads apply).
-        let ret =
-            unsafe { ffi::rte_eth_tx_queue_setup(port, q, txd, socket as u32, std::ptr::null()) };
-        DpdkError::check(ret, || {
-            format!("rte_eth_tx_queue_setup(port {port}, queue {q}, {txd} descriptors)")
-        })?;
+        let ret = unsafe { ffi::rte_eth_tx_queue_setup(port, q, txd, socket as u32, std::ptr::null()) };
+        DpdkError::check(ret, || format!("rte_eth_tx_queue_setup(port {port}, queue {q}, {txd} descriptors)"))?;
     }
     Ok(Descriptors { rx: rxd, tx: txd })
 }
@@ -197,9 +152,7 @@ pub fn set_mac(port: PortId, mac: [u8; 6]) -> Result<()> {
     let mut addr = ffi::rte_ether_addr { addr_bytes: mac };
     // SAFETY: addr is a valid address struct.
     let ret = unsafe { ffi::rte_eth_dev_default_mac_addr_set(port, &mut addr) };
-    DpdkError::check(ret, || {
-        format!("rte_eth_dev_default_mac_addr_set(port {port})")
-    })
+    DpdkError::check(ret, || format!("rte_eth_dev_default_mac_addr_set(port {port})"))
 }
 
 pub fn mac(port: PortId) -> Result<[u8; 6]> {
@@ -220,12 +173,7 @@ pub fn set_promiscuous(port: PortId, on: bool) -> Result<()> {
             ffi::rte_eth_promiscuous_disable(port)
         }
     };
-    DpdkError::check(ret, || {
-        format!(
-            "promiscuous {} (port {port})",
-            if on { "on" } else { "off" }
-        )
-    })
+    DpdkError::check(ret, || format!("promiscuous {} (port {port})", if on { "on" } else { "off" }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -297,9 +245,7 @@ pub fn xstats(port: PortId) -> Result<Vec<(String, u64)>> {
     let mut values = vec![ffi::rte_eth_xstat::default(); n];
     // SAFETY: both arrays hold n entries.
     let got_names = unsafe { ffi::rte_eth_xstats_get_names(port, names.as_mut_ptr(), n as u32) };
-    DpdkError::check(got_names, || {
-        format!("rte_eth_xstats_get_names(port {port})")
-    })?;
+    DpdkError::check(got_names, || format!("rte_eth_xstats_get_names(port {port})"))?;
     // SAFETY: as above.
     let got = unsafe { ffi::rte_eth_xstats_get(port, values.as_mut_ptr(), n as u32) };
     DpdkError::check(got, || format!("rte_eth_xstats_get(port {port})"))?;

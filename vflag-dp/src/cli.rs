@@ -27,9 +27,7 @@ pub enum FwdMode {
 impl FwdMode {
     /// The name used on the command line.
     pub fn name(self) -> String {
-        self.to_possible_value()
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default()
+        self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
     }
 }
 
@@ -169,9 +167,7 @@ impl Config {
     /// `online` is the set of CPUs that exist (None: unknown, not checked).
     pub fn from_cli(cli: Cli, online: Option<&[u32]>) -> Result<Config, String> {
         let Some(Lcores(lcores)) = cli.lcores else {
-            return Err(
-                "--lcores is required (e.g. --lcores 1-2: main lcore 1, forwarding lcore 2)".into(),
-            );
+            return Err("--lcores is required (e.g. --lcores 1-2: main lcore 1, forwarding lcore 2)".into());
         };
         if lcores.len() < 2 {
             return Err(format!(
@@ -183,11 +179,7 @@ impl Config {
             if let Some(bad) = lcores.iter().find(|l| !online.contains(l)) {
                 return Err(format!(
                     "lcore {bad} does not exist on this machine (online CPUs: {})",
-                    online
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
+                    online.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
                 ));
             }
         }
@@ -202,14 +194,8 @@ impl Config {
             // Probing every device on the host would take NICs the user did not name.
             return Err("no device given: name the port with -a PCI or --vdev DEV".into());
         }
-        if let Some(v) = cli
-            .vdev
-            .iter()
-            .find(|v| v.trim().is_empty() || v.starts_with('-'))
-        {
-            return Err(format!(
-                "--vdev '{v}' is not a device name (e.g. net_null0)"
-            ));
+        if let Some(v) = cli.vdev.iter().find(|v| v.trim().is_empty() || v.starts_with('-')) {
+            return Err(format!("--vdev '{v}' is not a device name (e.g. net_null0)"));
         }
         if let Some(path) = &cli.json {
             let parent = match path.parent() {
@@ -217,24 +203,16 @@ impl Config {
                 _ => PathBuf::from("."),
             };
             if !parent.is_dir() {
-                return Err(format!(
-                    "--json {}: directory {} does not exist",
-                    path.display(),
-                    parent.display()
-                ));
+                return Err(format!("--json {}: directory {} does not exist", path.display(), parent.display()));
             }
         }
         if let Some(p) = &cli.file_prefix {
             if p.is_empty() || p.contains('/') {
-                return Err(format!(
-                    "--file-prefix '{p}' must be a non-empty name without '/'"
-                ));
+                return Err(format!("--file-prefix '{p}' must be a non-empty name without '/'"));
             }
         }
         let eal_extra = match &cli.eal {
-            Some(s) => {
-                shlex::split(s).ok_or_else(|| format!("--eal '{s}' has unbalanced quotes"))?
-            }
+            Some(s) => shlex::split(s).ok_or_else(|| format!("--eal '{s}' has unbalanced quotes"))?,
             None => Vec::new(),
         };
         Ok(Config {
@@ -268,16 +246,9 @@ impl Config {
 
     /// The EAL's argv (without argv[0]) for these settings.
     pub fn eal_args(&self) -> Vec<String> {
-        let lcores: Vec<String> = std::iter::once(self.main_lcore)
-            .chain(self.fwd_lcores.iter().copied())
-            .map(|l| l.to_string())
-            .collect();
-        let mut a = vec![
-            "-l".to_string(),
-            lcores.join(","),
-            "--main-lcore".into(),
-            self.main_lcore.to_string(),
-        ];
+        let lcores: Vec<String> =
+            std::iter::once(self.main_lcore).chain(self.fwd_lcores.iter().copied()).map(|l| l.to_string()).collect();
+        let mut a = vec!["-l".to_string(), lcores.join(","), "--main-lcore".into(), self.main_lcore.to_string()];
         for dev in &self.allow {
             a.extend(["-a".into(), dev.clone()]);
         }
@@ -318,17 +289,12 @@ mod tests {
         assert_eq!(c.fwd_lcores, vec![2]);
         assert_eq!(c.fwd, FwdMode::Rxonly);
         assert_eq!(c.mac, Some([0x52, 0x54, 0, 0, 0, 1]));
-        assert_eq!(
-            c.eal_args(),
-            ["-l", "1,2", "--main-lcore", "1", "-a", "0000:01:00.2"]
-        );
+        assert_eq!(c.eal_args(), ["-l", "1,2", "--main-lcore", "1", "-a", "0000:01:00.2"]);
     }
 
     #[test]
     fn vdevs_only_skip_pci_and_pass_memory_options() {
-        let c =
-            cfg("--lcores 0-1 --vdev net_null0 --vdev net_null1 --no-huge -m 512 --file-prefix t1")
-                .unwrap();
+        let c = cfg("--lcores 0-1 --vdev net_null0 --vdev net_null1 --no-huge -m 512 --file-prefix t1").unwrap();
         assert_eq!(
             c.eal_args(),
             [
@@ -352,42 +318,22 @@ mod tests {
 
     #[test]
     fn extra_eal_args_are_split_like_a_shell() {
-        let argv = [
-            "vflag-dp",
-            "--lcores",
-            "0-1",
-            "--vdev",
-            "net_null0",
-            "--eal",
-            "--log-level='lib.eal:debug' -n 4",
-        ];
+        let argv = ["vflag-dp", "--lcores", "0-1", "--vdev", "net_null0", "--eal", "--log-level='lib.eal:debug' -n 4"];
         let c = Config::from_cli(Cli::try_parse_from(argv).unwrap(), None).unwrap();
         assert_eq!(c.eal_extra, ["--log-level=lib.eal:debug", "-n", "4"]);
     }
 
     #[test]
     fn bad_settings_are_named() {
-        assert!(cfg("--lcores 1 --vdev net_null0")
-            .unwrap_err()
-            .contains("no forwarding lcore"));
-        assert!(cfg("--lcores 1-5 --vdev net_null0")
-            .unwrap_err()
-            .contains("lcore 4 does not exist"));
+        assert!(cfg("--lcores 1 --vdev net_null0").unwrap_err().contains("no forwarding lcore"));
+        assert!(cfg("--lcores 1-5 --vdev net_null0").unwrap_err().contains("lcore 4 does not exist"));
         assert!(cfg("--lcores 0-1").unwrap_err().contains("no device"));
-        assert!(cfg("--lcores 0-1 --vdev net_null0 --rxq 2 --txq 1")
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --rxq 2 --txq 1").unwrap_err().contains("--txq 1"));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --json /nonexistent/dir/r.json")
             .unwrap_err()
-            .contains("--txq 1"));
-        assert!(
-            cfg("--lcores 0-1 --vdev net_null0 --json /nonexistent/dir/r.json")
-                .unwrap_err()
-                .contains("/nonexistent/dir")
-        );
-        assert!(cfg("--vdev net_null0")
-            .unwrap_err()
-            .contains("--lcores is required"));
-        assert!(cfg("--lcores 0-1 --vdev net_null0 --fwd bogus")
-            .unwrap_err()
-            .contains("bogus"));
+            .contains("/nonexistent/dir"));
+        assert!(cfg("--vdev net_null0").unwrap_err().contains("--lcores is required"));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --fwd bogus").unwrap_err().contains("bogus"));
         assert!(cfg("--lcores 0-1 --vdev net_null0 --burst 0").is_err());
         assert!(cfg("--lcores 0-1 --vdev net_null0 --burst 513").is_err());
     }

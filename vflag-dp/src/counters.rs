@@ -68,14 +68,7 @@ mod tests {
         t.tx_packets += 30;
         t.tx_dropped += 2;
         c.publish(&t);
-        assert_eq!(
-            c.snapshot(),
-            StreamSnapshot {
-                rx_packets: 32,
-                tx_packets: 30,
-                tx_dropped: 2
-            }
-        );
+        assert_eq!(c.snapshot(), StreamSnapshot { rx_packets: 32, tx_packets: 30, tx_dropped: 2 });
         assert!(!c.is_done());
         c.mark_done();
         assert!(c.is_done());

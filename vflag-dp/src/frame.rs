@@ -92,22 +92,11 @@ mod tests {
         assert_eq!(&h[0..6], &DST);
         assert_eq!(&h[6..12], &SRC);
         assert_eq!(&h[12..14], &[0x08, 0x00]);
-        assert_eq!(
-            u16::from_be_bytes([h[16], h[17]]),
-            50,
-            "IP total length = 64 - 14"
-        );
-        assert_eq!(
-            u16::from_be_bytes([h[38], h[39]]),
-            30,
-            "UDP length = 50 - 20"
-        );
+        assert_eq!(u16::from_be_bytes([h[16], h[17]]), 50, "IP total length = 64 - 14");
+        assert_eq!(u16::from_be_bytes([h[38], h[39]]), 30, "UDP length = 50 - 20");
         // A correct header sums (with its checksum) to 0xffff.
         let ip = &h[14..34];
-        let mut sum: u32 = ip
-            .chunks(2)
-            .map(|p| u32::from(u16::from_be_bytes([p[0], p[1]])))
-            .sum();
+        let mut sum: u32 = ip.chunks(2).map(|p| u32::from(u16::from_be_bytes([p[0], p[1]]))).sum();
         while sum > 0xffff {
             sum = (sum & 0xffff) + (sum >> 16);
         }
@@ -118,8 +107,8 @@ mod tests {
     fn checksum_matches_a_known_header() {
         // The classic example header from RFC 1071 discussions: 0xb861 expected.
         let hdr = [
-            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
-            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8,
+            0x00, 0xc7,
         ];
         assert_eq!(ipv4_checksum(&hdr), 0xb861);
     }
@@ -131,10 +120,7 @@ mod tests {
         assert_eq!(&f[0..6], &SRC);
         assert_eq!(&f[6..12], &DST);
         set_macs(&mut f, &[0xff; 6], &[2; 6]);
-        assert_eq!(
-            &f[0..12],
-            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 2, 2, 2, 2, 2]
-        );
+        assert_eq!(&f[0..12], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 2, 2, 2, 2, 2]);
         let mut short = [1u8, 2, 3];
         swap_macs(&mut short);
         set_macs(&mut short, &DST, &SRC);

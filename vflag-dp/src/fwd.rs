@@ -46,15 +46,8 @@ struct Lane<'a> {
 impl LcoreJob {
     /// Runs until `stop` is set (or every stream's quota is met). Returns 0.
     pub fn run(self) -> i32 {
-        let mut lanes: Vec<Lane> = self
-            .streams
-            .iter()
-            .map(|job| Lane {
-                job,
-                tally: StreamTally::default(),
-                burst: Burst::new(),
-            })
-            .collect();
+        let mut lanes: Vec<Lane> =
+            self.streams.iter().map(|job| Lane { job, tally: StreamTally::default(), burst: Burst::new() }).collect();
         match self.mode {
             FwdMode::Rxonly => self.poll(&mut lanes, |_, b, _| b.free_all()),
             FwdMode::Io => self.poll(&mut lanes, forward),
@@ -120,9 +113,7 @@ impl LcoreJob {
                 let held = burst.len();
                 if want > 0 && burst.alloc(&self.pool, want) {
                     let hdr = &job.template;
-                    burst.fill_from(held, self.pkt_size, |_, f| {
-                        f[..hdr.len()].copy_from_slice(hdr)
-                    });
+                    burst.fill_from(held, self.pkt_size, |_, f| f[..hdr.len()].copy_from_slice(hdr));
                 }
                 tally.tx_packets += u64::from(burst.tx(job.stream.tx_port, job.stream.tx_queue));
                 if job.quota.is_none() {

@@ -21,9 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!("vflag-dp: internal error: {info}")
-    }));
+    std::panic::set_hook(Box::new(|info| eprintln!("vflag-dp: internal error: {info}")));
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_exit(e),
@@ -59,9 +57,7 @@ fn clap_exit(e: clap::Error) -> ExitCode {
 fn one_line(msg: &str) -> String {
     msg.lines()
         .map(str::trim)
-        .filter(|l| {
-            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
-        })
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
         .collect::<Vec<_>>()
         .join(" ")
 }

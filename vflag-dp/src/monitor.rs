@@ -12,7 +12,7 @@ use crate::cli::{Config, FwdMode};
 use crate::counters::StreamCounters;
 use crate::report::{LinkEventReport, StopReason};
 use crate::run::LaunchedLcore;
-use crate::stats::{self, Rates};
+use crate::stats::{self, MonotonicStats, Rates};
 
 /// How often the main lcore wakes to check signals, links and stop conditions.
 const TICK: Duration = Duration::from_millis(10);
@@ -25,6 +25,7 @@ pub struct Monitor<'a> {
     tsc0: u64,
     tsc_hz: f64,
     pub link_events: Vec<LinkEventReport>,
+    counters: Vec<MonotonicStats>,
 }
 
 impl<'a> Monitor<'a> {
@@ -36,22 +37,15 @@ impl<'a> Monitor<'a> {
             tsc0,
             tsc_hz: clock::tsc_hz().max(1) as f64,
             link_events: Vec::new(),
+            counters: vec![MonotonicStats::default(); infos.len()],
         }
     }
 
     /// Runs until a stop condition holds and says which.
-    pub fn watch(
-        &mut self,
-        launched: &[LaunchedLcore],
-        signalled: &AtomicBool,
-        links: &mut LinkWatch,
-    ) -> StopReason {
-        let all: Vec<&StreamCounters> = launched
-            .iter()
-            .flat_map(|l| l.streams.iter().map(|(_, c)| c.as_ref()))
-            .collect();
-        let interval = (self.cfg.stats_interval_s > 0.0)
-            .then(|| Duration::from_secs_f64(self.cfg.stats_interval_s));
+    pub fn watch(&mut self, launched: &[LaunchedLcore], signalled: &AtomicBool, links: &mut LinkWatch) -> StopReason {
+        let all: Vec<&StreamCounters> =
+            launched.iter().flat_map(|l| l.streams.iter().map(|(_, c)| c.as_ref())).collect();
+        let interval = (self.cfg.stats_interval_s > 0.0).then(|| Duration::from_secs_f64(self.cfg.stats_interval_s));
         let mut last = (Instant::now(), self.sample());
         let rx_target = match self.cfg.fwd {
             FwdMode::Txonly => None,
@@ -59,16 +53,14 @@ impl<'a> Monitor<'a> {
         };
         loop {
             std::thread::sleep(TICK);
+            // Every tick, so a driver's counter reset loses at most one tick of counts.
+            let totals = self.sample();
             links.poll();
             self.take_link_events(links);
             if signalled.load(Ordering::Relaxed) {
                 return StopReason::Signal;
             }
-            if self
-                .cfg
-                .duration_s
-                .is_some_and(|d| self.t0.elapsed().as_secs_f64() >= d)
-            {
+            if self.cfg.duration_s.is_some_and(|d| self.t0.elapsed().as_secs_f64() >= d) {
                 return StopReason::Duration;
             }
             // A generator that has sent its --count holds its ports up until --duration ends,
@@ -76,14 +68,12 @@ impl<'a> Monitor<'a> {
             if self.cfg.duration_s.is_none() && all.iter().all(|c| c.is_done()) {
                 return StopReason::Done;
             }
-            if rx_target
-                .is_some_and(|n| all.iter().map(|c| c.snapshot().rx_packets).sum::<u64>() >= n)
-            {
+            if rx_target.is_some_and(|n| all.iter().map(|c| c.snapshot().rx_packets).sum::<u64>() >= n) {
                 return StopReason::Count;
             }
             if let Some(iv) = interval {
                 if last.0.elapsed() >= iv {
-                    let now = (Instant::now(), self.sample());
+                    let now = (Instant::now(), totals);
                     self.print_rates(&last, &now, launched);
                     last = now;
                 }
@@ -91,11 +81,14 @@ impl<'a> Monitor<'a> {
         }
     }
 
-    fn sample(&self) -> Vec<port::Stats> {
-        self.infos
-            .iter()
-            .map(|p| port::stats(p.id).unwrap_or_default())
-            .collect()
+    /// Reads every port's counters; returns their totals since the run started.
+    pub fn sample(&mut self) -> Vec<port::Stats> {
+        for (p, m) in self.infos.iter().zip(&mut self.counters) {
+            if let Ok(s) = port::stats(p.id) {
+                m.update(s);
+            }
+        }
+        self.counters.iter().map(MonotonicStats::total).collect()
     }
 
     fn print_rates(
@@ -130,21 +123,9 @@ impl<'a> Monitor<'a> {
     pub fn take_link_events(&mut self, links: &LinkWatch) {
         for LinkEvent { port, tsc, link } in links.drain() {
             let t_s = (tsc as i128 - self.tsc0 as i128) as f64 / self.tsc_hz;
-            let name = self
-                .infos
-                .iter()
-                .find(|p| p.id == port)
-                .map_or("?", |p| p.name.as_str());
-            println!(
-                "[{t_s:9.3}s] port {port} ({name}): link {}",
-                stats::link_text(Some(&link))
-            );
-            self.link_events.push(LinkEventReport {
-                t_s,
-                port,
-                up: link.up,
-                speed_mbps: link.speed_mbps,
-            });
+            let name = self.infos.iter().find(|p| p.id == port).map_or("?", |p| p.name.as_str());
+            println!("[{t_s:9.3}s] port {port} ({name}): link {}", stats::link_text(Some(&link)));
+            self.link_events.push(LinkEventReport { t_s, port, up: link.up, speed_mbps: link.speed_mbps });
         }
     }
 }

@@ -43,9 +43,7 @@ fn lcore_id(tok: &str, whole: &str) -> Result<u32, String> {
 pub fn mac(s: &str) -> Result<[u8; 6], String> {
     let addr = any_mac(s)?;
     if addr[0] & 1 != 0 {
-        return Err(format!(
-            "MAC address '{s}' is multicast; a port address must be unicast"
-        ));
+        return Err(format!("MAC address '{s}' is multicast; a port address must be unicast"));
     }
     Ok(addr)
 }
@@ -68,10 +66,7 @@ pub fn any_mac(s: &str) -> Result<[u8; 6], String> {
 }
 
 pub fn format_mac(m: &[u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        m[0], m[1], m[2], m[3], m[4], m[5]
-    )
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
 /// A PCI device for the EAL allow-list: `[DDDD:]BB:DD.F[,devargs]`. Returns it with the domain
@@ -125,10 +120,7 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     } else {
         (t, 1.0)
     };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (e.g. 10, 10s, 500ms, 2m)"))?;
+    let v: f64 = num.trim().parse().map_err(|_| format!("'{s}' is not a duration (e.g. 10, 10s, 500ms, 2m)"))?;
     if !v.is_finite() || v < 0.0 {
         return Err(format!("duration '{s}' must be zero or positive"));
     }
@@ -157,9 +149,7 @@ mod tests {
     fn bad_lcore_lists_name_the_value() {
         assert!(lcore_list("1-x").unwrap_err().contains("'x'"));
         assert!(lcore_list("2-1").unwrap_err().contains("backwards"));
-        assert!(lcore_list("1,1")
-            .unwrap_err()
-            .contains("lcore 1 appears twice"));
+        assert!(lcore_list("1,1").unwrap_err().contains("lcore 1 appears twice"));
         assert!(lcore_list("0-2,2").unwrap_err().contains("appears twice"));
         assert!(lcore_list("").unwrap_err().contains("empty"));
         assert!(lcore_list("4096").unwrap_err().contains("too large"));
@@ -169,13 +159,8 @@ mod tests {
     #[test]
     fn macs() {
         assert_eq!(mac("52:54:00:00:00:01").unwrap(), [0x52, 0x54, 0, 0, 0, 1]);
-        assert_eq!(
-            mac("52-54-00-AB-cd-0F").unwrap(),
-            [0x52, 0x54, 0, 0xab, 0xcd, 0x0f]
-        );
-        assert!(mac("52:54:00:00:00")
-            .unwrap_err()
-            .contains("'52:54:00:00:00'"));
+        assert_eq!(mac("52-54-00-AB-cd-0F").unwrap(), [0x52, 0x54, 0, 0xab, 0xcd, 0x0f]);
+        assert!(mac("52:54:00:00:00").unwrap_err().contains("'52:54:00:00:00'"));
         assert!(mac("52:54:00:00:00:0g").is_err());
         assert!(mac("52:54:00:00:00:001").is_err());
         assert!(mac("01:00:5e:00:00:01").unwrap_err().contains("multicast"));
@@ -188,22 +173,9 @@ mod tests {
         assert_eq!(pci_device("0000:01:00.2").unwrap(), "0000:01:00.2");
         assert_eq!(pci_device("01:00.2").unwrap(), "0000:01:00.2");
         assert_eq!(pci_device("0000:3B:00.1").unwrap(), "0000:3b:00.1");
-        assert_eq!(
-            pci_device("0000:01:00.2,dv_flow_en=1").unwrap(),
-            "0000:01:00.2,dv_flow_en=1"
-        );
-        for bad in [
-            "0000:01:00",
-            "0000:01:20.0",
-            "0000:01:00.8",
-            "zz:00.0",
-            "1:2:3:4.0",
-            "0000:01:00.2,",
-        ] {
-            assert!(
-                pci_device(bad).unwrap_err().contains(&format!("'{bad}'")),
-                "{bad}"
-            );
+        assert_eq!(pci_device("0000:01:00.2,dv_flow_en=1").unwrap(), "0000:01:00.2,dv_flow_en=1");
+        for bad in ["0000:01:00", "0000:01:20.0", "0000:01:00.8", "zz:00.0", "1:2:3:4.0", "0000:01:00.2,"] {
+            assert!(pci_device(bad).unwrap_err().contains(&format!("'{bad}'")), "{bad}");
         }
     }
 

@@ -19,22 +19,14 @@ const MEMPOOL_CACHE: u32 = 250;
 pub fn discover_ports(cfg: &Config) -> Result<Vec<PortInfo>> {
     let ids = port::available_ports();
     if ids.is_empty() {
-        let asked: Vec<&str> = cfg
-            .allow
-            .iter()
-            .chain(&cfg.vdevs)
-            .map(String::as_str)
-            .collect();
+        let asked: Vec<&str> = cfg.allow.iter().chain(&cfg.vdevs).map(String::as_str).collect();
         bail!(
             "no ethernet port found for {}: is the device present and bound to a DPDK-capable driver \
              (vfio-pci; for mlx5, mlx5_core with rdma-core)?",
             asked.join(", ")
         );
     }
-    let infos = ids
-        .iter()
-        .map(|&p| port::info(p))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let infos = ids.iter().map(|&p| port::info(p)).collect::<std::result::Result<Vec<_>, _>>()?;
     for dev in &cfg.allow {
         let addr = dev.split(',').next().unwrap_or(dev);
         if !infos.iter().any(|i| i.name.starts_with(addr)) {
@@ -59,8 +51,7 @@ pub fn discover_ports(cfg: &Config) -> Result<Vec<PortInfo>> {
 
 pub fn create_pool(cfg: &Config, infos: &[PortInfo]) -> Result<Mempool> {
     let buf_size = Mempool::default_buf_size();
-    let per_port =
-        u32::from(cfg.rxq) * u32::from(cfg.rxd) + u32::from(cfg.txq) * u32::from(cfg.txd);
+    let per_port = u32::from(cfg.rxq) * u32::from(cfg.rxd) + u32::from(cfg.txq) * u32::from(cfg.txd);
     let lcores = cfg.fwd_lcores.len() as u32 + 1;
     let streams = infos.len() as u32 * u32::from(cfg.rxq);
     let wanted = per_port * infos.len() as u32
@@ -69,10 +60,8 @@ pub fn create_pool(cfg: &Config, infos: &[PortInfo]) -> Result<Mempool> {
         + 1024;
     let count = cfg.mbufs.unwrap_or(wanted.max(8192));
     let socket = infos.first().map_or(-1, |p| p.socket);
-    let pool =
-        Mempool::pktmbuf("vflag_mbufs", count, MEMPOOL_CACHE, buf_size, socket).map_err(|e| {
-            anyhow::anyhow!("{e}: lower --mbufs or give DPDK more memory (hugepages, -m)")
-        })?;
+    let pool = Mempool::pktmbuf("vflag_mbufs", count, MEMPOOL_CACHE, buf_size, socket)
+        .map_err(|e| anyhow::anyhow!("{e}: lower --mbufs or give DPDK more memory (hugepages, -m)"))?;
     Ok(pool)
 }
 
@@ -110,14 +99,12 @@ pub fn setup_ports(
             lsc_interrupt: true,
             fast_free: true,
         };
-        let d = port::configure(p.id, &pc, pool)
-            .with_context(|| format!("port {} ({})", p.id, p.name))?;
+        let d = port::configure(p.id, &pc, pool).with_context(|| format!("port {} ({})", p.id, p.name))?;
         descs.push(d);
         if i == 0 {
             if let Some(mac) = cfg.mac {
-                port::set_mac(p.id, mac).with_context(|| {
-                    format!("setting port {} MAC to {}", p.id, format_mac(&mac))
-                })?;
+                port::set_mac(p.id, mac)
+                    .with_context(|| format!("setting port {} MAC to {}", p.id, format_mac(&mac)))?;
             }
         }
         match port::set_promiscuous(p.id, cfg.promisc) {
@@ -152,14 +139,10 @@ pub fn wait_for_links(cfg: &Config, infos: &[PortInfo], signalled: &AtomicBool) 
     }
 }
 
-pub fn port_report(info: &PortInfo, d: port::Descriptors, mac: &[u8; 6]) -> PortReport {
-    let s = port::stats(info.id).unwrap_or_default();
+/// The report of one port, with its counters `s` as totalled over the run.
+pub fn port_report(info: &PortInfo, d: port::Descriptors, mac: &[u8; 6], s: &port::Stats) -> PortReport {
     let link = port::link(info.id, false).unwrap_or_default();
-    let xstats = port::xstats(info.id)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(_, v)| *v != 0)
-        .collect();
+    let xstats = port::xstats(info.id).unwrap_or_default().into_iter().filter(|(_, v)| *v != 0).collect();
     PortReport {
         id: info.id,
         name: info.name.clone(),

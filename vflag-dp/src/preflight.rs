@@ -16,19 +16,15 @@ pub fn free_hugepages(sysfs: &Path) -> Option<u64> {
 
 /// Whether a hugetlbfs is mounted, from a /proc/mounts text.
 pub fn hugetlbfs_mounted(mounts: &str) -> bool {
-    mounts
-        .lines()
-        .any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs"))
+    mounts.lines().any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs"))
 }
 
 /// Errors with a hint when the EAL could not get hugepages.
 pub fn check_hugepages() -> Result<(), String> {
     if free_hugepages(Path::new("/sys")) == Some(0) {
-        return Err(
-            "no free hugepages: reserve some (echo 1024 > /proc/sys/vm/nr_hugepages) \
+        return Err("no free hugepages: reserve some (echo 1024 > /proc/sys/vm/nr_hugepages) \
                     or run without them (--no-huge -m 512)"
-                .into(),
-        );
+            .into());
     }
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     if !mounts.is_empty() && !hugetlbfs_mounted(&mounts) {
@@ -55,8 +51,7 @@ mod tests {
 
     #[test]
     fn finds_hugetlbfs_mounts() {
-        let with =
-            "sysfs /sys sysfs rw 0 0\nnone /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0\n";
+        let with = "sysfs /sys sysfs rw 0 0\nnone /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0\n";
         assert!(hugetlbfs_mounted(with));
         assert!(!hugetlbfs_mounted("sysfs /sys sysfs rw 0 0\n"));
     }

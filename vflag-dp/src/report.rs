@@ -125,11 +125,7 @@ pub fn finish(ports: &mut [PortReport], streams: &[StreamReport], duration_s: f6
     };
     let mut t = Totals::default();
     for p in ports.iter_mut() {
-        p.tx_dropped = streams
-            .iter()
-            .filter(|s| s.stream.tx_port == p.id)
-            .map(|s| s.tx_dropped)
-            .sum();
+        p.tx_dropped = streams.iter().filter(|s| s.stream.tx_port == p.id).map(|s| s.tx_dropped).sum();
         p.rx_pps_avg = per_s(p.rx_packets);
         p.tx_pps_avg = per_s(p.tx_packets);
         t.rx_packets += p.rx_packets;
@@ -149,41 +145,19 @@ pub fn finish(ports: &mut [PortReport], streams: &[StreamReport], duration_s: f6
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     for p in &r.ports {
-        let _ = writeln!(
-            s,
-            "\n  ---------------------- Forward statistics for port {:<2} ----------------------",
-            p.id
-        );
-        let _ = writeln!(
-            s,
-            "  ({} {}, {}, link {})",
-            p.driver,
-            p.name,
-            p.mac,
-            if p.link_up { "up" } else { "down" }
-        );
-        let _ = writeln!(
-            s,
-            "  RX-packets: {:<14} RX-missed: {:<14} RX-bytes:  {}",
-            p.rx_packets, p.rx_missed, p.rx_bytes
-        );
-        let _ = writeln!(
-            s,
-            "  RX-errors:  {:<14} RX-nombuf: {}",
-            p.rx_errors, p.rx_nombuf
-        );
+        let _ =
+            writeln!(s, "\n  ---------------------- Forward statistics for port {:<2} ----------------------", p.id);
+        let _ = writeln!(s, "  ({} {}, {}, link {})", p.driver, p.name, p.mac, if p.link_up { "up" } else { "down" });
+        let _ =
+            writeln!(s, "  RX-packets: {:<14} RX-missed: {:<14} RX-bytes:  {}", p.rx_packets, p.rx_missed, p.rx_bytes);
+        let _ = writeln!(s, "  RX-errors:  {:<14} RX-nombuf: {}", p.rx_errors, p.rx_nombuf);
         let _ = writeln!(
             s,
             "  TX-packets: {:<14} TX-dropped: {:<13} TX-bytes:  {}",
             p.tx_packets, p.tx_dropped, p.tx_bytes
         );
         let _ = writeln!(s, "  TX-errors:  {}", p.tx_errors);
-        let _ = writeln!(
-            s,
-            "  Average: RX {:.3} Mpps, TX {:.3} Mpps",
-            p.rx_pps_avg / 1e6,
-            p.tx_pps_avg / 1e6
-        );
+        let _ = writeln!(s, "  Average: RX {:.3} Mpps, TX {:.3} Mpps", p.rx_pps_avg / 1e6, p.tx_pps_avg / 1e6);
     }
     let _ = writeln!(s, "\n  Per lcore/stream:");
     for st in &r.streams {
@@ -201,35 +175,19 @@ pub fn render(r: &Report) -> String {
         );
     }
     let t = &r.totals;
-    let _ = writeln!(
-        s,
-        "\n  +++++++++++++++ Accumulated forward statistics for all ports +++++++++++++++"
-    );
-    let _ = writeln!(
-        s,
-        "  RX-packets: {:<14} RX-missed: {:<14} RX-nombuf: {}",
-        t.rx_packets, t.rx_missed, t.rx_nombuf
-    );
-    let _ = writeln!(
-        s,
-        "  TX-packets: {:<14} TX-dropped: {:<13} TX-errors: {}",
-        t.tx_packets, t.tx_dropped, t.tx_errors
-    );
+    let _ = writeln!(s, "\n  +++++++++++++++ Accumulated forward statistics for all ports +++++++++++++++");
+    let _ = writeln!(s, "  RX-packets: {:<14} RX-missed: {:<14} RX-nombuf: {}", t.rx_packets, t.rx_missed, t.rx_nombuf);
+    let _ =
+        writeln!(s, "  TX-packets: {:<14} TX-dropped: {:<13} TX-errors: {}", t.tx_packets, t.tx_dropped, t.tx_errors);
     let _ = writeln!(
         s,
         "  Duration: {:.3} s ({}), RX {:.3} Mpps, TX {:.3} Mpps",
         r.duration_s,
-        serde_json::to_value(r.stop_reason)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        serde_json::to_value(r.stop_reason).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
         t.rx_pps_avg / 1e6,
         t.tx_pps_avg / 1e6
     );
-    let _ = writeln!(
-        s,
-        "  ++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
-    );
+    let _ = writeln!(s, "  ++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++");
     s
 }
 
@@ -247,53 +205,20 @@ mod tests {
     use clap::Parser;
 
     fn stream(rx_port: u16, tx_port: u16) -> Stream {
-        Stream {
-            rx_port,
-            rx_queue: 0,
-            tx_port,
-            tx_queue: 0,
-        }
+        Stream { rx_port, rx_queue: 0, tx_port, tx_queue: 0 }
     }
 
     fn sample_report() -> Report {
         let streams = stream_reports(&[
-            (
-                1,
-                stream(0, 1),
-                StreamSnapshot {
-                    rx_packets: 100,
-                    tx_packets: 90,
-                    tx_dropped: 10,
-                },
-            ),
-            (
-                1,
-                stream(1, 0),
-                StreamSnapshot {
-                    rx_packets: 50,
-                    tx_packets: 50,
-                    tx_dropped: 0,
-                },
-            ),
+            (1, stream(0, 1), StreamSnapshot { rx_packets: 100, tx_packets: 90, tx_dropped: 10 }),
+            (1, stream(1, 0), StreamSnapshot { rx_packets: 50, tx_packets: 50, tx_dropped: 0 }),
         ]);
         let mut ports = vec![
-            PortReport {
-                id: 0,
-                rx_packets: 100,
-                tx_packets: 50,
-                ..Default::default()
-            },
-            PortReport {
-                id: 1,
-                rx_packets: 50,
-                tx_packets: 90,
-                rx_missed: 3,
-                ..Default::default()
-            },
+            PortReport { id: 0, rx_packets: 100, tx_packets: 50, ..Default::default() },
+            PortReport { id: 1, rx_packets: 50, tx_packets: 90, rx_missed: 3, ..Default::default() },
         ];
         let totals = finish(&mut ports, &streams, 2.0);
-        let cli =
-            crate::cli::Cli::parse_from(["vflag-dp", "--lcores", "0-1", "--vdev", "net_null0"]);
+        let cli = crate::cli::Cli::parse_from(["vflag-dp", "--lcores", "0-1", "--vdev", "net_null0"]);
         Report {
             schema: SCHEMA,
             vflag_version: "test",
@@ -304,12 +229,7 @@ mod tests {
             stop_reason: StopReason::Duration,
             ports,
             streams,
-            link_events: vec![LinkEventReport {
-                t_s: 1.5,
-                port: 1,
-                up: false,
-                speed_mbps: 0,
-            }],
+            link_events: vec![LinkEventReport { t_s: 1.5, port: 1, up: false, speed_mbps: 0 }],
             totals,
         }
     }
@@ -317,10 +237,7 @@ mod tests {
     #[test]
     fn tx_dropped_goes_to_the_sending_port_and_totals_add_up() {
         let r = sample_report();
-        assert_eq!(
-            r.ports[1].tx_dropped, 10,
-            "stream 0->1 dropped 10 on port 1"
-        );
+        assert_eq!(r.ports[1].tx_dropped, 10, "stream 0->1 dropped 10 on port 1");
         assert_eq!(r.ports[0].tx_dropped, 0);
         assert_eq!(r.totals.rx_packets, 150);
         assert_eq!(r.totals.tx_packets, 140);
@@ -346,12 +263,7 @@ mod tests {
     #[test]
     fn rendered_text_has_testpmd_labels() {
         let text = render(&sample_report());
-        for label in [
-            "Forward statistics for port 0",
-            "RX-packets: 100",
-            "TX-dropped: 10",
-            "RX-missed: 3",
-        ] {
+        for label in ["Forward statistics for port 0", "RX-packets: 100", "TX-dropped: 10", "RX-missed: 3"] {
             assert!(text.contains(label), "missing {label:?} in\n{text}");
         }
         assert!(text.contains("Accumulated forward statistics for all ports"));
@@ -363,8 +275,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.json");
         write_json(&sample_report(), &path).unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(v["totals"]["rx_packets"], 150);
         assert!(!dir.path().join("r.json.tmp").exists());
     }

@@ -51,17 +51,11 @@ pub fn run(cfg: Config) -> Result<()> {
     ports::wait_for_links(&cfg, &infos, &signalled);
 
     let port_ids: Vec<u16> = infos.iter().map(|p| p.id).collect();
-    let macs: Vec<[u8; 6]> = port_ids
-        .iter()
-        .map(|&p| port::mac(p).unwrap_or_default())
-        .collect();
+    let macs: Vec<[u8; 6]> = port_ids.iter().map(|&p| port::mac(p).unwrap_or_default()).collect();
     let streams = topology::streams(&port_ids, cfg.rxq, cfg.fwd);
     let per_lcore = topology::assign(&streams, cfg.fwd_lcores.len());
     let quotas = match (cfg.fwd, cfg.count) {
-        (FwdMode::Txonly, Some(n)) => topology::split_count(n, streams.len())
-            .into_iter()
-            .map(Some)
-            .collect(),
+        (FwdMode::Txonly, Some(n)) => topology::split_count(n, streams.len()).into_iter().map(Some).collect(),
         _ => vec![None; streams.len()],
     };
 
@@ -71,10 +65,7 @@ pub fn run(cfg: Config) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut launched: Vec<LaunchedLcore> = Vec::new();
     let mut quota_iter = quotas.into_iter();
-    let started_unix_s = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let started_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
     let (t0, tsc0) = (Instant::now(), clock::tsc());
     for (lcore, lcore_streams) in cfg.fwd_lcores.iter().zip(per_lcore) {
         if lcore_streams.is_empty() {
@@ -95,10 +86,7 @@ pub fn run(cfg: Config) -> Result<()> {
             .collect();
         launched.push(LaunchedLcore {
             lcore: *lcore,
-            streams: jobs
-                .iter()
-                .map(|j| (j.stream, Arc::clone(&j.counters)))
-                .collect(),
+            streams: jobs.iter().map(|j| (j.stream, Arc::clone(&j.counters))).collect(),
         });
         let job = LcoreJob {
             mode: cfg.fwd,
@@ -131,21 +119,17 @@ pub fn run(cfg: Config) -> Result<()> {
     std::thread::sleep(DRAIN);
     watch.poll();
     monitor.take_link_events(&watch);
+    let final_stats = monitor.sample();
 
-    let snapshots: Vec<_> = launched
-        .iter()
-        .flat_map(|l| {
-            l.streams
-                .iter()
-                .map(move |(s, c)| (l.lcore, *s, c.snapshot()))
-        })
-        .collect();
+    let snapshots: Vec<_> =
+        launched.iter().flat_map(|l| l.streams.iter().map(move |(s, c)| (l.lcore, *s, c.snapshot()))).collect();
     let stream_reports = report::stream_reports(&snapshots);
     let mut ports: Vec<PortReport> = infos
         .iter()
         .zip(&descs)
         .zip(&macs)
-        .map(|((i, d), m)| ports::port_report(i, *d, m))
+        .zip(&final_stats)
+        .map(|(((i, d), m), s)| ports::port_report(i, *d, m, s))
         .collect();
     let totals = report::finish(&mut ports, &stream_reports, duration_s);
     let report = Report {
@@ -163,8 +147,7 @@ pub fn run(cfg: Config) -> Result<()> {
     };
     print!("{}", report::render(&report));
     let written = match &cfg.json {
-        Some(path) => report::write_json(&report, path)
-            .with_context(|| format!("writing --json {}", path.display())),
+        Some(path) => report::write_json(&report, path).with_context(|| format!("writing --json {}", path.display())),
         None => Ok(()),
     };
     drop(watch);
@@ -197,9 +180,5 @@ fn dst_mac(cfg: &Config, tx_port: u16) -> [u8; 6] {
 
 /// Waits for every launched lcore; returns those that panicked.
 fn join(eal: &Eal, launched: &[LaunchedLcore]) -> Vec<u32> {
-    launched
-        .iter()
-        .filter(|l| eal.wait(l.lcore) == LCORE_PANICKED)
-        .map(|l| l.lcore)
-        .collect()
+    launched.iter().filter(|l| eal.wait(l.lcore) == LCORE_PANICKED).map(|l| l.lcore).collect()
 }

@@ -34,12 +34,7 @@ pub fn streams(ports: &[u16], queues: u16, mode: FwdMode) -> Vec<Stream> {
                 FwdMode::Io | FwdMode::Mac | FwdMode::Macswap => peer(ports, i),
                 FwdMode::Rxonly | FwdMode::Txonly => p,
             };
-            out.push(Stream {
-                rx_port: p,
-                rx_queue: q,
-                tx_port,
-                tx_queue: q,
-            });
+            out.push(Stream { rx_port: p, rx_queue: q, tx_port, tx_queue: q });
         }
     }
     out
@@ -57,9 +52,7 @@ pub fn assign(streams: &[Stream], lcores: usize) -> Vec<Vec<Stream>> {
 /// Splits `total` over `n` shares as evenly as possible (the first ones get the remainder).
 pub fn split_count(total: u64, n: usize) -> Vec<u64> {
     let n64 = n as u64;
-    (0..n64)
-        .map(|i| total / n64 + u64::from(i < total % n64))
-        .collect()
+    (0..n64).map(|i| total / n64 + u64::from(i < total % n64)).collect()
 }
 
 #[cfg(test)]
@@ -78,24 +71,8 @@ mod tests {
     fn io_streams_cross_ports_and_keep_queue_index() {
         let s = streams(&[0, 1], 2, FwdMode::Io);
         assert_eq!(s.len(), 4);
-        assert_eq!(
-            s[0],
-            Stream {
-                rx_port: 0,
-                rx_queue: 0,
-                tx_port: 1,
-                tx_queue: 0
-            }
-        );
-        assert_eq!(
-            s[3],
-            Stream {
-                rx_port: 1,
-                rx_queue: 1,
-                tx_port: 0,
-                tx_queue: 1
-            }
-        );
+        assert_eq!(s[0], Stream { rx_port: 0, rx_queue: 0, tx_port: 1, tx_queue: 0 });
+        assert_eq!(s[3], Stream { rx_port: 1, rx_queue: 1, tx_port: 0, tx_queue: 1 });
         // Every tx queue is written by exactly one stream: no locks needed.
         let mut tx: Vec<(u16, u16)> = s.iter().map(|s| (s.tx_port, s.tx_queue)).collect();
         tx.sort();
@@ -106,9 +83,7 @@ mod tests {
     #[test]
     fn txonly_and_rxonly_stay_on_their_port() {
         for m in [FwdMode::Txonly, FwdMode::Rxonly] {
-            assert!(streams(&[0, 1], 1, m)
-                .iter()
-                .all(|s| s.tx_port == s.rx_port));
+            assert!(streams(&[0, 1], 1, m).iter().all(|s| s.tx_port == s.rx_port));
         }
     }
 

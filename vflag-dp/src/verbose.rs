@@ -11,11 +11,7 @@ use crate::parse::format_mac;
 pub fn print_burst(port: u16, queue: u16, burst: &Burst) {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let _ = writeln!(
-        out,
-        "port {port}/queue {queue}: received {} packets",
-        burst.len()
-    );
+    let _ = writeln!(out, "port {port}/queue {queue}: received {} packets", burst.len());
     for i in 0..burst.len() {
         let _ = writeln!(out, "  {}", packet_line(burst.packet(i), &burst.info(i)));
     }
@@ -24,17 +20,10 @@ pub fn print_burst(port: u16, queue: u16, burst: &Burst) {
 /// `src=.. - dst=.. - type=0x0800 - length=60 - nb_segs=1 - RSS hash=0x..`
 pub fn packet_line(bytes: &[u8], info: &MbufInfo) -> String {
     let mut line = match frame::eth_summary(bytes) {
-        Some((dst, src, ty)) => format!(
-            "src={} - dst={} - type=0x{ty:04x}",
-            format_mac(&src),
-            format_mac(&dst)
-        ),
+        Some((dst, src, ty)) => format!("src={} - dst={} - type=0x{ty:04x}", format_mac(&src), format_mac(&dst)),
         None => format!("runt frame of {} bytes", bytes.len()),
     };
-    line.push_str(&format!(
-        " - length={} - nb_segs={}",
-        info.pkt_len, info.nb_segs
-    ));
+    line.push_str(&format!(" - length={} - nb_segs={}", info.pkt_len, info.nb_segs));
     if let Some(h) = info.rss_hash {
         line.push_str(&format!(" - RSS hash=0x{h:x}"));
     }
@@ -46,14 +35,7 @@ mod tests {
     use super::*;
 
     fn info(len: u32, rss: Option<u32>) -> MbufInfo {
-        MbufInfo {
-            pkt_len: len,
-            data_len: len as u16,
-            nb_segs: 1,
-            rss_hash: rss,
-            packet_type: 0,
-            ol_flags: 0,
-        }
+        MbufInfo { pkt_len: len, data_len: len as u16, nb_segs: 1, rss_hash: rss, packet_type: 0, ol_flags: 0 }
     }
 
     #[test]
@@ -64,9 +46,6 @@ mod tests {
             l,
             "src=52:54:00:00:00:02 - dst=52:54:00:00:00:01 - type=0x0800 - length=64 - nb_segs=1 - RSS hash=0xbeef"
         );
-        assert_eq!(
-            packet_line(&f[..5], &info(5, None)),
-            "runt frame of 5 bytes - length=5 - nb_segs=1"
-        );
+        assert_eq!(packet_line(&f[..5], &info(5, None)), "runt frame of 5 bytes - length=5 - nb_segs=1");
     }
 }

@@ -20,10 +20,7 @@ fn assert_usage_error(args: &[&str], needle: &str) {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "want exactly one line for {args:?}\n{all}");
     assert!(lines[0].starts_with("vflag-dp: "), "{all}");
-    assert!(
-        lines[0].contains(needle),
-        "line should name {needle:?}: {all}"
-    );
+    assert!(lines[0].contains(needle), "line should name {needle:?}: {all}");
     assert!(out.stdout.is_empty(), "nothing on stdout: {all}");
     assert!(!stderr.contains("EAL:"), "EAL must not start: {all}");
 }
@@ -31,104 +28,32 @@ fn assert_usage_error(args: &[&str], needle: &str) {
 #[test]
 fn bad_lcore_lists() {
     assert_usage_error(&["--lcores", "1-x", "--vdev", "net_null0"], "'x'");
-    assert_usage_error(
-        &["--lcores", "0,0", "--vdev", "net_null0"],
-        "lcore 0 appears twice",
-    );
-    assert_usage_error(
-        &["--lcores", "0-1,1", "--vdev", "net_null0"],
-        "lcore 1 appears twice",
-    );
-    assert_usage_error(
-        &["--lcores", "0,999", "--vdev", "net_null0"],
-        "lcore 999 does not exist",
-    );
-    assert_usage_error(
-        &["--lcores", "0", "--vdev", "net_null0"],
-        "no forwarding lcore",
-    );
+    assert_usage_error(&["--lcores", "0,0", "--vdev", "net_null0"], "lcore 0 appears twice");
+    assert_usage_error(&["--lcores", "0-1,1", "--vdev", "net_null0"], "lcore 1 appears twice");
+    assert_usage_error(&["--lcores", "0,999", "--vdev", "net_null0"], "lcore 999 does not exist");
+    assert_usage_error(&["--lcores", "0", "--vdev", "net_null0"], "no forwarding lcore");
 }
 
 #[test]
 fn more_lcores_than_this_machine_has() {
     let cpus = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
-    let last: u32 = cpus
-        .trim()
-        .rsplit(['-', ','])
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let last: u32 = cpus.trim().rsplit(['-', ',']).next().unwrap().parse().unwrap();
     let list = format!("0-{}", last + 1);
-    assert_usage_error(
-        &["--lcores", &list, "--vdev", "net_null0"],
-        &format!("lcore {} does not exist", last + 1),
-    );
+    assert_usage_error(&["--lcores", &list, "--vdev", "net_null0"], &format!("lcore {} does not exist", last + 1));
 }
 
 #[test]
 fn bad_mac_pci_and_mode() {
-    assert_usage_error(
-        &[
-            "--lcores",
-            "0-1",
-            "-a",
-            "0000:01:00.2",
-            "--mac",
-            "52:54:00:00:00:0g",
-        ],
-        "52:54:00:00:00:0g",
-    );
-    assert_usage_error(
-        &[
-            "--lcores",
-            "0-1",
-            "-a",
-            "0000:01:00.2",
-            "--mac",
-            "01:00:5e:00:00:01",
-        ],
-        "multicast",
-    );
+    assert_usage_error(&["--lcores", "0-1", "-a", "0000:01:00.2", "--mac", "52:54:00:00:00:0g"], "52:54:00:00:00:0g");
+    assert_usage_error(&["--lcores", "0-1", "-a", "0000:01:00.2", "--mac", "01:00:5e:00:00:01"], "multicast");
     assert_usage_error(&["--lcores", "0-1", "-a", "0000:01:00"], "'0000:01:00'");
     assert_usage_error(&["--lcores", "0-1", "-a", "0000:01:00.9"], "'0000:01:00.9'");
-    assert_usage_error(
-        &["--lcores", "0-1", "--vdev", "net_null0", "--fwd", "bogus"],
-        "'bogus'",
-    );
-    assert_usage_error(
-        &[
-            "--lcores",
-            "0-1",
-            "--vdev",
-            "net_null0",
-            "--duration",
-            "soon",
-        ],
-        "'soon'",
-    );
-    assert_usage_error(
-        &["--lcores", "0-1", "--vdev", "net_null0", "--burst", "9999"],
-        "9999",
-    );
-    assert_usage_error(
-        &[
-            "--lcores",
-            "0-1",
-            "--vdev",
-            "net_null0",
-            "--rxq",
-            "2",
-            "--txq",
-            "1",
-        ],
-        "--txq 1",
-    );
+    assert_usage_error(&["--lcores", "0-1", "--vdev", "net_null0", "--fwd", "bogus"], "'bogus'");
+    assert_usage_error(&["--lcores", "0-1", "--vdev", "net_null0", "--duration", "soon"], "'soon'");
+    assert_usage_error(&["--lcores", "0-1", "--vdev", "net_null0", "--burst", "9999"], "9999");
+    assert_usage_error(&["--lcores", "0-1", "--vdev", "net_null0", "--rxq", "2", "--txq", "1"], "--txq 1");
     assert_usage_error(&["--lcores", "0-1"], "no device");
-    assert_usage_error(
-        &["--lcores", "0-1", "--vdev", "net_null0", "--no-such-option"],
-        "--no-such-option",
-    );
+    assert_usage_error(&["--lcores", "0-1", "--vdev", "net_null0", "--no-such-option"], "--no-such-option");
 }
 
 #[test]
@@ -142,27 +67,14 @@ fn help_exits_zero() {
 fn missing_device_is_a_runtime_error_naming_it() {
     let _g = serial();
     let prefix = unique("nodev");
-    let out = run(&[
-        "--lcores",
-        "0-1",
-        "-a",
-        "0000:99:1f.7",
-        "--no-huge",
-        "-m",
-        "256",
-        "--file-prefix",
-        &prefix,
-    ]);
+    let out = run(&["--lcores", "0-1", "-a", "0000:99:1f.7", "--no-huge", "-m", "256", "--file-prefix", &prefix]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or_default();
     assert!(last.starts_with("vflag-dp: error: "), "{all}");
     assert!(last.contains("0000:99:1f.7"), "{all}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "{all}"
-    );
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{all}");
 }
 
 #[test]
@@ -184,15 +96,8 @@ fn rejected_eal_option_is_a_runtime_error_with_a_hint() {
     ]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    let last = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        last.starts_with("vflag-dp: error: rte_eal_init failed"),
-        "{all}"
-    );
+    let last = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("vflag-dp: error: rte_eal_init failed"), "{all}");
     assert!(last.contains("EAL argument"), "{all}");
 }
 
@@ -201,14 +106,7 @@ fn the_hardware_command_fails_clearly_without_the_nic() {
     let _g = serial();
     let prefix = unique("hw");
     let cpus = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
-    let has_cpu2 = cpus
-        .trim()
-        .rsplit(['-', ','])
-        .next()
-        .unwrap()
-        .parse::<u32>()
-        .unwrap()
-        >= 2;
+    let has_cpu2 = cpus.trim().rsplit(['-', ',']).next().unwrap().parse::<u32>().unwrap() >= 2;
     let out = run(&[
         "--lcores",
         "1-2",
@@ -223,11 +121,7 @@ fn the_hardware_command_fails_clearly_without_the_nic() {
         "256",
     ]);
     let all = text(&out);
-    let last = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string();
+    let last = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_string();
     if has_cpu2 {
         assert_eq!(out.status.code(), Some(1), "{all}");
         assert!(last.contains("0000:01:00.2"), "{all}");

@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use common::*;
 
+/// The second process of a pair forwards on lcore 0 (its main lcore, 1, mostly sleeps), so the
+/// two busy-polling lcores do not share a CPU.
+const PEER_LCORES: &str = "1,0";
+
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -19,16 +23,7 @@ fn null_ports_in_every_forwarding_mode() {
     let dir = tempfile::tempdir().unwrap();
     for mode in ["io", "mac", "macswap", "rxonly", "txonly"] {
         let json = tmp_path(&dir, &format!("{mode}.json"));
-        let mut a = args(&[
-            "--lcores",
-            "0-1",
-            "--vdev",
-            "net_null0",
-            "--vdev",
-            "net_null1",
-            "--fwd",
-            mode,
-        ]);
+        let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--vdev", "net_null1", "--fwd", mode]);
         a.extend(eal_light(&unique(mode)));
         a.extend(args(&["--duration", "1", "--json", json.to_str().unwrap()]));
         let out = run_bounded(vflag(&a), Duration::from_secs(30));
@@ -40,22 +35,11 @@ fn null_ports_in_every_forwarding_mode() {
         assert!(r["duration_s"].as_f64().unwrap() >= 1.0);
         for p in r["ports"].as_array().unwrap() {
             match mode {
-                "rxonly" => assert!(
-                    u(&p["rx_packets"]) > 0 && u(&p["tx_packets"]) == 0,
-                    "{mode}: {p}"
-                ),
-                "txonly" => assert!(
-                    u(&p["tx_packets"]) > 0 && u(&p["rx_packets"]) == 0,
-                    "{mode}: {p}"
-                ),
-                _ => assert!(
-                    u(&p["rx_packets"]) > 0 && u(&p["tx_packets"]) > 0,
-                    "{mode}: {p}"
-                ),
+                "rxonly" => assert!(u(&p["rx_packets"]) > 0 && u(&p["tx_packets"]) == 0, "{mode}: {p}"),
+                "txonly" => assert!(u(&p["tx_packets"]) > 0 && u(&p["rx_packets"]) == 0, "{mode}: {p}"),
+                _ => assert!(u(&p["rx_packets"]) > 0 && u(&p["tx_packets"]) > 0, "{mode}: {p}"),
             }
-            assert!(
-                p["rx_pps_avg"].as_f64().unwrap() > 0.0 || p["tx_pps_avg"].as_f64().unwrap() > 0.0
-            );
+            assert!(p["rx_pps_avg"].as_f64().unwrap() > 0.0 || p["tx_pps_avg"].as_f64().unwrap() > 0.0);
         }
         let t = &r["totals"];
         // What the app counted per stream matches what the ports counted.
@@ -78,18 +62,9 @@ fn periodic_rates_are_printed() {
     let out = run_bounded(vflag(&a), Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.contains("] port 0 rx"))
-        .collect();
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("] port 0 rx")).collect();
     assert!(lines.len() >= 2, "{}", text(&out));
-    assert!(
-        lines
-            .iter()
-            .all(|l| l.contains("Mpps") && l.contains("link up")),
-        "{}",
-        text(&out)
-    );
+    assert!(lines.iter().all(|l| l.contains("Mpps") && l.contains("link up")), "{}", text(&out));
 }
 
 /// txonly --count N into rxonly --count N over a memif pair: exactly N arrive.
@@ -103,22 +78,11 @@ fn memif_pair_delivers_an_exact_count() {
     let mut rx = args(&["--lcores", "0-1", "--vdev"]);
     rx.push(format!("net_memif0,role=server,socket={}", sock.display()));
     rx.extend(eal_light(&unique("mrx")));
-    rx.extend(args(&[
-        "--count",
-        n,
-        "--duration",
-        "20",
-        "--json",
-        rx_json.to_str().unwrap(),
-    ]));
-    let rx_child = vflag(&rx)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    rx.extend(args(&["--count", n, "--duration", "20", "--json", rx_json.to_str().unwrap()]));
+    let rx_child = vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
 
-    let mut tx = args(&["--lcores", "0-1", "--fwd", "txonly", "--vdev"]);
+    let mut tx = args(&["--lcores", PEER_LCORES, "--fwd", "txonly", "--vdev"]);
     tx.push(format!("net_memif0,role=client,socket={}", sock.display()));
     tx.extend(eal_light(&unique("mtx")));
     tx.extend(args(&["--count", n, "--json", tx_json.to_str().unwrap()]));
@@ -132,11 +96,7 @@ fn memif_pair_delivers_an_exact_count() {
     assert_eq!(u(&t["totals"]["tx_packets"]), 250_000);
     assert_eq!(u(&t["totals"]["tx_dropped"]), 0);
     assert_eq!(r["stop_reason"], "count");
-    assert_eq!(
-        u(&r["totals"]["rx_packets"]),
-        250_000,
-        "receiver got exactly what was sent"
-    );
+    assert_eq!(u(&r["totals"]["rx_packets"]), 250_000, "receiver got exactly what was sent");
     assert_eq!(u(&r["ports"][0]["rx_bytes"]), 250_000 * 64);
 }
 
@@ -148,35 +108,16 @@ fn testpmd_rx_max(log: &str) -> Option<u64> {
         .max()
 }
 
-fn testpmd(prefix: &str, vdev: &str, mode: &str) -> std::process::Command {
+fn testpmd(prefix: &str, vdev: &str, mode: &str, main_lcore: &str) -> std::process::Command {
     // testpmd re-raises SIGINT after its final statistics; line-buffer its stdout so they are
     // not lost in a pipe buffer.
     let mut c = std::process::Command::new("stdbuf");
-    c.args([
-        "-oL",
-        "dpdk-testpmd",
-        "-l",
-        "0,1",
-        "--no-pci",
-        "--no-huge",
-        "-m",
-        "256",
-        "--file-prefix",
-        prefix,
-        "--vdev",
-        vdev,
-        "--",
-    ])
-    .args([
-        "--forward-mode",
-        mode,
-        "--total-num-mbufs=8192",
-        "--stats-period",
-        "1",
-    ])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    c.args(["-oL", "dpdk-testpmd", "-l", "0,1", "--main-lcore", main_lcore, "--no-pci", "--no-huge", "-m", "256"])
+        .args(["--file-prefix", prefix, "--vdev", vdev, "--"])
+        .args(["--forward-mode", mode, "--total-num-mbufs=8192", "--stats-period", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     c
 }
 
@@ -184,35 +125,21 @@ fn testpmd(prefix: &str, vdev: &str, mode: &str) -> std::process::Command {
 #[test]
 fn testpmd_is_a_peer_in_both_directions() {
     let _g = serial();
-    assert!(
-        have_testpmd(),
-        "dpdk-testpmd not installed (apt-get install dpdk-dev)"
-    );
+    assert!(have_testpmd(), "dpdk-testpmd not installed (apt-get install dpdk-dev)");
     let dir = tempfile::tempdir().unwrap();
 
     // vflag-dp generates, testpmd receives: testpmd counts exactly what vflag-dp sent.
     let sock = tmp_path(&dir, "a.sock");
-    let tp = testpmd(
-        &unique("tprx"),
-        &format!("net_memif0,role=server,socket={}", sock.display()),
-        "rxonly",
-    )
-    .spawn()
-    .unwrap();
+    let tp = testpmd(&unique("tprx"), &format!("net_memif0,role=server,socket={}", sock.display()), "rxonly", "0")
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let json = tmp_path(&dir, "tx.json");
-    let mut tx = args(&["--lcores", "0-1", "--fwd", "txonly", "--vdev"]);
+    let mut tx = args(&["--lcores", PEER_LCORES, "--fwd", "txonly", "--vdev"]);
     tx.push(format!("net_memif0,role=client,socket={}", sock.display()));
     tx.extend(eal_light(&unique("dptx")));
     // --duration holds the link up after the count is sent, while testpmd prints its counters.
-    tx.extend(args(&[
-        "--count",
-        "100000",
-        "--duration",
-        "4",
-        "--json",
-        json.to_str().unwrap(),
-    ]));
+    tx.extend(args(&["--count", "100000", "--duration", "4", "--json", json.to_str().unwrap()]));
     let out = run_bounded(vflag(&tx), Duration::from_secs(40));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let t = read_json(&json);
@@ -229,27 +156,12 @@ fn testpmd_is_a_peer_in_both_directions() {
     let mut rx = args(&["--lcores", "0-1", "--vdev"]);
     rx.push(format!("net_memif0,role=server,socket={}", sock.display()));
     rx.extend(eal_light(&unique("dprx")));
-    rx.extend(args(&[
-        "--count",
-        "200000",
-        "--duration",
-        "30",
-        "--json",
-        json.to_str().unwrap(),
-    ]));
-    let rx_child = vflag(&rx)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    rx.extend(args(&["--count", "200000", "--duration", "30", "--json", json.to_str().unwrap()]));
+    let rx_child = vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let tp = testpmd(&unique("tptx"), &format!("net_memif0,role=client,socket={}", sock.display()), "txonly", "1")
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let tp = testpmd(
-        &unique("tptx"),
-        &format!("net_memif0,role=client,socket={}", sock.display()),
-        "txonly",
-    )
-    .spawn()
-    .unwrap();
     let out = wait_bounded(rx_child, Duration::from_secs(45));
     sig(&tp, "INT");
     let _ = wait_bounded(tp, Duration::from_secs(20));
@@ -271,37 +183,13 @@ fn af_packet_over_a_veth_pair_in_a_namespace() {
     let (rx_json, tx_json) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"));
     let mut rx = args(&["--lcores", "0-1", "--vdev", "net_af_packet0,iface=vb"]);
     rx.extend(eal_light(&unique("arx")));
-    rx.extend(args(&[
-        "--duration",
-        "6",
-        "--json",
-        rx_json.to_str().unwrap(),
-    ]));
-    let rx_child = ns
-        .vflag(&rx)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    rx.extend(args(&["--duration", "6", "--json", rx_json.to_str().unwrap()]));
+    let rx_child = ns.vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(2000));
 
-    let mut tx = args(&[
-        "--lcores",
-        "0-1",
-        "--fwd",
-        "txonly",
-        "--vdev",
-        "net_af_packet0,iface=va",
-    ]);
+    let mut tx = args(&["--lcores", PEER_LCORES, "--fwd", "txonly", "--vdev", "net_af_packet0,iface=va"]);
     tx.extend(eal_light(&unique("atx")));
-    tx.extend(args(&[
-        "--count",
-        "20000",
-        "--duration",
-        "10",
-        "--json",
-        tx_json.to_str().unwrap(),
-    ]));
+    tx.extend(args(&["--count", "20000", "--duration", "10", "--json", tx_json.to_str().unwrap()]));
     let tx_out = run_bounded(ns.vflag(&tx), Duration::from_secs(30));
     let rx_out = wait_bounded(rx_child, Duration::from_secs(30));
     assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
@@ -320,34 +208,17 @@ fn sigterm_stops_cleanly_with_a_report() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let json = tmp_path(&dir, "r.json");
-    let mut a = args(&[
-        "--lcores",
-        "0-1",
-        "--vdev",
-        "net_null0",
-        "--vdev",
-        "net_null1",
-        "--fwd",
-        "io",
-    ]);
+    let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--vdev", "net_null1", "--fwd", "io"]);
     a.extend(eal_light(&unique("term")));
     a.extend(args(&["--json", json.to_str().unwrap()]));
-    let child = vflag(&a)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = vflag(&a).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_secs(3));
     sig(&child, "TERM");
     let t = std::time::Instant::now();
     let out = wait_bounded(child, Duration::from_secs(10));
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
-    assert!(
-        t.elapsed() < Duration::from_secs(3),
-        "took {:?} to stop",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(3), "took {:?} to stop", t.elapsed());
     let r = read_json(&json);
     assert_eq!(r["stop_reason"], "signal");
     assert!(u(&r["totals"]["rx_packets"]) > 0);
@@ -361,4 +232,59 @@ fn testpmd_log_parser() {
     let log = "  RX-packets: 5          RX-missed: 0\n  RX-packets: 100000     RX-missed: 0\n  RX-packets: 0\n";
     assert_eq!(testpmd_rx_max(log), Some(100_000));
     assert_eq!(testpmd_rx_max("nothing"), None);
+}
+
+/// --verbose prints one line per received frame with MACs, ethertype and length; --dst-mac
+/// sets the generator's destination, its port MAC is the source.
+#[test]
+fn verbose_lines_show_each_frame() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = tmp_path(&dir, "v.sock");
+    let mut rx = args(&["--lcores", "0-1", "--verbose", "--count", "5", "--duration", "20", "--vdev"]);
+    rx.push(format!("net_memif0,role=server,socket={}", sock.display()));
+    rx.extend(eal_light(&unique("vrx")));
+    let rx_child = vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut tx = args(&["--lcores", PEER_LCORES, "--fwd", "txonly", "--count", "5", "--pkt-size", "128"]);
+    tx.extend(args(&["--dst-mac", "52:54:00:00:00:01", "--vdev"]));
+    tx.push(format!("net_memif0,role=client,socket={}", sock.display()));
+    tx.extend(eal_light(&unique("vtx")));
+    let tx_json = tmp_path(&dir, "tx.json");
+    tx.extend(args(&["--json", tx_json.to_str().unwrap()]));
+    let tx_out = run_bounded(vflag(&tx), Duration::from_secs(30));
+    let rx_out = wait_bounded(rx_child, Duration::from_secs(30));
+    assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
+    assert_eq!(rx_out.status.code(), Some(0), "{}", text(&rx_out));
+    let stdout = String::from_utf8_lossy(&rx_out.stdout);
+    let src = read_json(&tx_json)["ports"][0]["mac"].as_str().unwrap().to_string();
+    let want = format!("src={src} - dst=52:54:00:00:00:01 - type=0x0800 - length=128 - nb_segs=1");
+    let lines = stdout.lines().filter(|l| l.trim() == want).count();
+    assert_eq!(lines, 5, "{}", text(&rx_out));
+    assert!(stdout.contains("port 0/queue 0: received"), "{}", text(&rx_out));
+}
+
+/// --mac sets port 0's address (as testpmd's `mac_addr set 0`); a device that cannot gets a
+/// one-line error naming the MAC, exit 1.
+#[test]
+fn mac_is_set_on_port_zero_or_refused_clearly() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let json = tmp_path(&dir, "m.json");
+    let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--mac", "52:54:00:00:00:01", "--duration", "0.2"]);
+    a.extend(eal_light(&unique("mac")));
+    a.extend(args(&["--json", json.to_str().unwrap()]));
+    let out = run_bounded(vflag(&a), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(read_json(&json)["ports"][0]["mac"], "52:54:00:00:00:01");
+
+    let sock = tmp_path(&dir, "m.sock");
+    let mut a = args(&["--lcores", "0-1", "--mac", "52:54:00:00:00:01", "--link-wait", "0", "--vdev"]);
+    a.push(format!("net_memif0,role=server,socket={}", sock.display()));
+    a.extend(eal_light(&unique("mac2")));
+    let out = run_bounded(vflag(&a), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("vflag-dp: error: setting port 0 MAC to 52:54:00:00:00:01"), "{}", text(&out));
 }

@@ -23,20 +23,10 @@ pub fn unique(tag: &str) -> String {
 
 /// EAL options every test run uses: no hugepages needed, little memory, its own prefix.
 pub fn eal_light(prefix: &str) -> Vec<String> {
-    [
-        "--no-huge",
-        "-m",
-        "256",
-        "--mbufs",
-        "8192",
-        "--file-prefix",
-        prefix,
-        "--stats-interval",
-        "0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ["--no-huge", "-m", "256", "--mbufs", "8192", "--file-prefix", prefix, "--stats-interval", "0"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 pub fn vflag(args: &[String]) -> Command {
@@ -47,11 +37,7 @@ pub fn vflag(args: &[String]) -> Command {
 
 /// Runs a command to completion, killing it after `limit`.
 pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     wait_bounded(child, limit)
 }
 
@@ -84,21 +70,16 @@ pub fn text(out: &Output) -> String {
 }
 
 pub fn read_json(path: &Path) -> serde_json::Value {
-    let s =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let s = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&s).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 pub fn u(v: &serde_json::Value) -> u64 {
-    v.as_u64()
-        .unwrap_or_else(|| panic!("not an unsigned number: {v}"))
+    v.as_u64().unwrap_or_else(|| panic!("not an unsigned number: {v}"))
 }
 
 pub fn sig(child: &Child, name: &str) {
-    let ok = Command::new("kill")
-        .args([format!("-{name}"), child.id().to_string()])
-        .status()
-        .expect("kill");
+    let ok = Command::new("kill").args([format!("-{name}"), child.id().to_string()]).status().expect("kill");
     assert!(ok.success(), "kill -{name} failed");
 }
 
@@ -107,12 +88,7 @@ pub fn tmp_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
 }
 
 pub fn have_testpmd() -> bool {
-    Command::new("dpdk-testpmd")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
+    Command::new("dpdk-testpmd").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
 
 /// A network namespace with a veth pair `va`/`vb` inside it, IPv6 off (no stray router or
@@ -129,9 +105,7 @@ impl VethNs {
         ns.ip(&["netns", "add", &ns.name]);
         ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
         ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
-        ns.ip(&[
-            "-n", &ns.name, "link", "add", "va", "type", "veth", "peer", "name", "vb",
-        ]);
+        ns.ip(&["-n", &ns.name, "link", "add", "va", "type", "veth", "peer", "name", "vb"]);
         for dev in ["va", "vb"] {
             ns.ip(&["-n", &ns.name, "link", "set", dev, "up"]);
         }
@@ -144,28 +118,20 @@ impl VethNs {
     }
 
     fn exec(&self, args: &[&str]) {
-        let st = Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .args(args)
-            .status()
-            .expect("run ip");
+        let st = Command::new("ip").args(["netns", "exec", &self.name]).args(args).status().expect("run ip");
         assert!(st.success(), "ip netns exec {args:?} failed");
     }
 
     /// vflag-dp inside the namespace.
     pub fn vflag(&self, args: &[String]) -> Command {
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, BIN])
-            .args(args)
-            .stdin(Stdio::null());
+        c.args(["netns", "exec", &self.name, BIN]).args(args).stdin(Stdio::null());
         c
     }
 }
 
 impl Drop for VethNs {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
 }

@@ -1,0 +1,140 @@
+//! The safe API against a real EAL on virtual devices (no hugepages needed). The EAL starts once
+//! per process, so this is one test that walks through the API in order.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dpdk_sys::clock;
+use dpdk_sys::eal::{Eal, LCORE_PANICKED};
+use dpdk_sys::link_events::LinkWatch;
+use dpdk_sys::mbuf::Burst;
+use dpdk_sys::mempool::Mempool;
+use dpdk_sys::port::{self, PortConfig};
+
+#[test]
+fn eal_ports_bursts_lcores_and_links() {
+    let prefix = format!("dpdksys{}", std::process::id());
+    let args: Vec<String> = [
+        "-l",
+        "0,1",
+        "--main-lcore",
+        "0",
+        "--no-pci",
+        "--no-huge",
+        "-m",
+        "256",
+        "--file-prefix",
+        &prefix,
+        "--vdev",
+        "net_null0",
+        "--vdev",
+        "net_ring0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let eal = Eal::init(&args).expect("EAL starts on virtual devices");
+    assert_eq!(eal.lcore_count(), 2);
+    assert!(eal.version().starts_with("DPDK "), "{}", eal.version());
+    assert!(Eal::init(&args).is_err(), "a second init is refused, not undefined behaviour");
+    assert!(clock::tsc_hz() > 1_000_000);
+
+    // Both vdevs probed: the PMD plugins were loaded (a binary that never loads them sees 0 ports).
+    let ports = port::available_ports();
+    assert_eq!(ports.len(), 2, "ports: {ports:?}");
+    let null = port::info(ports[0]).unwrap();
+    let ring = port::info(ports[1]).unwrap();
+    assert_eq!((null.name.as_str(), null.driver.as_str()), ("net_null0", "net_null"));
+    assert_eq!(ring.driver, "net_ring");
+    assert!(port::info(999).is_err());
+
+    let pool = Arc::new(Mempool::pktmbuf("t_pool", 4095, 64, Mempool::default_buf_size(), -1).unwrap());
+    let cfg = PortConfig {
+        rx_queues: 1,
+        tx_queues: 1,
+        rx_desc: 256,
+        tx_desc: 256,
+        rss: false,
+        lsc_interrupt: true,
+        fast_free: true,
+    };
+    let mut watch = LinkWatch::new(16);
+    for &p in &ports {
+        let d = port::configure(p, &cfg, &pool).unwrap();
+        assert!(d.rx > 0 && d.tx > 0);
+        watch.watch(p, port::info(p).unwrap().lsc_interrupt).unwrap();
+        port::start(p).unwrap();
+    }
+    let mac = [0x52, 0x54, 0, 0, 0, 1];
+    port::set_mac(ports[0], mac).unwrap();
+    assert_eq!(port::mac(ports[0]).unwrap(), mac);
+    assert!(port::link(ports[0], false).unwrap().up);
+    watch.poll();
+    assert!(watch.drain().is_empty(), "the first look at a link is a baseline, not an event");
+
+    // Generate 32 frames into the ring port and read them back: bytes survive the round trip.
+    let (ring_id, null_id) = (ports[1], ports[0]);
+    let mut b = Burst::new();
+    assert!(b.alloc(&pool, 32));
+    assert!(b.fill_from(0, 64, |i, f| {
+        f.fill(0);
+        f[0] = i as u8;
+    }));
+    assert!(!b.fill_from(0, 4000, |_, _| {}), "a frame larger than the data room is refused");
+    assert_eq!(b.tx(ring_id, 0), 32);
+    assert!(b.is_empty());
+    assert_eq!(b.rx(ring_id, 0, 64), 32);
+    let mut firsts = Vec::new();
+    b.for_each_data(|_, f| firsts.push((f[0], f.len())));
+    assert_eq!(firsts, (0..32).map(|i| (i as u8, 64)).collect::<Vec<_>>());
+    assert_eq!(b.packet(5)[0], 5);
+    assert_eq!(b.info(0).pkt_len, 64);
+    assert_eq!(b.info(0).nb_segs, 1);
+    let in_use = pool.in_use();
+    b.free_all();
+    assert!(pool.in_use() < in_use, "freed mbufs return to the pool");
+
+    // A burst dropped while holding packets frees them.
+    let before = pool.available();
+    {
+        let mut held = Burst::new();
+        assert!(held.alloc(&pool, 16));
+        assert!(pool.available() < before);
+    }
+    assert_eq!(pool.available(), before);
+
+    // Port counters see the traffic.
+    let s = port::stats(ring_id).unwrap();
+    assert_eq!((s.tx_packets, s.rx_packets), (32, 32));
+    assert!(!port::xstats(ring_id).unwrap().is_empty());
+    port::stats_reset(ring_id).unwrap();
+    assert_eq!(port::stats(ring_id).unwrap().rx_packets, 0);
+
+    // A closure on lcore 1 polls net_null and reports back; a panicking one is caught.
+    let got = Arc::new(AtomicU64::new(0));
+    let (g, p2) = (Arc::clone(&got), Arc::clone(&pool));
+    eal.launch(1, move || {
+        let mut b = Burst::new();
+        let mut n = 0u64;
+        while n < 10_000 {
+            n += u64::from(b.rx(null_id, 0, 32));
+            b.free_all();
+        }
+        drop(p2);
+        g.store(n, Ordering::Relaxed);
+        7
+    })
+    .unwrap();
+    assert_eq!(eal.wait(1), 7);
+    assert!(got.load(Ordering::Relaxed) >= 10_000);
+    eal.launch(1, || panic!("on purpose")).unwrap();
+    assert_eq!(eal.wait(1), LCORE_PANICKED);
+
+    drop(watch);
+    for &p in &ports {
+        port::stop(p).unwrap();
+        port::close(p).unwrap();
+    }
+    drop(pool);
+    drop(eal);
+}

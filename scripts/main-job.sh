@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The main job, on virtual devices: installs what is needed, builds vflag-dp, and runs a
+# generator and a receiver as two DPDK processes joined by a memif pair (the receiver plays the
+# VF, with the seed's MAC as destination). Prints the receiver's per-second rates and final
+# statistics; JSON reports go to target/main-job/. PACKETS (default 100000000) sets the count.
+#
+# Both sides stop by count, not by time: DPDK 22.11's memif driver can crash a process that is
+# still polling when its peer disconnects, so each side stops polling before the other leaves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo build --release -q -p vflag-dp
+dp=target/release/vflag-dp
+out=target/main-job
+mkdir -p "$out"
+packets=${PACKETS:-100000000}
+sock=/tmp/vflag-main-job.sock
+rm -f "$sock"
+
+# Receiver ("the VF"): rxonly on lcore 1 until it has every packet (60 s at most).
+"$dp" --lcores 0-1 --file-prefix vflag-rx -m 256 --vdev "net_memif0,role=server,socket=$sock" \
+    --count "$packets" --duration 60 --json "$out/receiver.json" &
+rx=$!
+sleep 1
+# Generator: txonly on lcore 0 towards the VF's MAC; sends exactly $packets (retrying, never
+# dropping), then holds the link up until the receiver is done.
+"$dp" --lcores 1,0 --file-prefix vflag-tx -m 256 --vdev "net_memif0,role=client,socket=$sock" \
+    --fwd txonly --dst-mac 52:54:00:00:00:01 --count "$packets" --duration 65 --stats-interval 0 \
+    --json "$out/generator.json" >"$out/generator.log" 2>&1 &
+tx=$!
+wait "$rx"
+kill -INT "$tx" 2>/dev/null || true
+wait "$tx" || true
+echo
+echo "generator: $(grep -A3 'Accumulated' "$out/generator.log" | grep TX-packets | xargs)"
+echo "reports: $out/receiver.json $out/generator.json"

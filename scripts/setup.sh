@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what vflag needs on a fresh Debian machine and prepares hugepages. Idempotent; run as
+# root. DPDK 22.11 (runtime, headers, dpdk-testpmd), pkg-config, clang for bindgen, iproute2.
+# VFLAG_HUGEPAGES sets how many 2 MiB pages to reserve (default 1024).
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: run as root (it installs packages and reserves hugepages)" >&2
+    exit 1
+fi
+
+packages=(dpdk libdpdk-dev dpdk-dev pkg-config clang libclang-dev iproute2 coreutils procps)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup.sh: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+want=${VFLAG_HUGEPAGES:-1024}
+have=$(cat /proc/sys/vm/nr_hugepages)
+if [ "$have" -lt "$want" ]; then
+    echo "$want" > /proc/sys/vm/nr_hugepages
+fi
+mkdir -p /dev/hugepages
+mountpoint -q /dev/hugepages || mount -t hugetlbfs none /dev/hugepages
+
+if ! command -v cargo >/dev/null; then
+    echo "setup.sh: cargo not found: install a Rust toolchain (rustup) first" >&2
+    exit 1
+fi
+echo "setup.sh: DPDK $(pkg-config --modversion libdpdk), $(cat /proc/sys/vm/nr_hugepages) hugepages, $(cargo --version)"
