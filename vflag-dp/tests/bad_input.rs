@@ -130,3 +130,38 @@ fn the_hardware_command_fails_clearly_without_the_nic() {
         assert!(last.contains("lcore 2 does not exist"), "{all}");
     }
 }
+
+/// Without root, hugepages are refused before the EAL starts, with the fix in one line.
+#[test]
+fn hugepages_without_permission_are_refused_before_eal() {
+    let _g = serial();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]).args([
+        "--lcores",
+        "0-1",
+        "--vdev",
+        "net_null0",
+        "--file-prefix",
+        &unique("nobody"),
+        "--duration",
+        "1",
+    ]);
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{all}");
+    assert!(stderr.contains("no permission to use hugepages") && stderr.contains("--no-huge"), "{all}");
+}
+
+/// The same user can run on virtual devices without hugepages.
+#[test]
+fn non_root_runs_with_no_huge() {
+    let _g = serial();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["--lcores", "0-1", "--vdev", "net_null0", "--file-prefix", &unique("nobody2"), "--duration", "0.5"])
+        .args(["--no-huge", "-m", "256", "--mbufs", "8192"]);
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -288,3 +288,24 @@ fn mac_is_set_on_port_zero_or_refused_clearly() {
     let last = stderr.lines().last().unwrap_or_default();
     assert!(last.starts_with("vflag-dp: error: setting port 0 MAC to 52:54:00:00:00:01"), "{}", text(&out));
 }
+
+/// --rxq 2: every port gets two rx queues, each a stream of its own, all polled.
+#[test]
+fn multiple_queues_are_all_polled() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let json = tmp_path(&dir, "q.json");
+    let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--vdev", "net_null1", "--fwd", "io", "--rxq", "2"]);
+    a.extend(eal_light(&unique("rxq")));
+    a.extend(args(&["--duration", "1", "--json", json.to_str().unwrap()]));
+    let out = run_bounded(vflag(&a), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = read_json(&json);
+    let streams = r["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 4, "2 ports x 2 queues");
+    for s in streams {
+        assert!(u(&s["rx_packets"]) > 0, "{s}");
+        assert_eq!(s["rx_queue"], s["tx_queue"]);
+        assert_ne!(s["rx_port"], s["tx_port"]);
+    }
+}
