@@ -137,7 +137,7 @@ fn generate_bindings(dpdk: &Dpdk) {
              |rte_mempool_(free|avail_count|in_use_count)|rte_eth_find_next_owned_by\
              |rte_eth_dev_(info_get|configure|start|stop|close|socket_id|get_name_by_port\
              |default_mac_addr_set|adjust_nb_rx_tx_desc|callback_register|callback_unregister\
-             |count_avail|is_valid_port|set_link_up|set_link_down)\
+             |count_avail|is_valid_port|set_link_up|set_link_down|get_port_by_name)\
              |rte_eth_(rx_queue_setup|tx_queue_setup|promiscuous_enable|promiscuous_disable\
              |promiscuous_get|macaddr_get|stats_get|stats_reset|xstats_get|xstats_get_names\
              |xstats_reset)|vflag_.*",

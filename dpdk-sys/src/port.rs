@@ -24,6 +24,15 @@ pub fn available_ports() -> Vec<PortId> {
     ports
 }
 
+/// The port of the device called `name` (e.g. a bond member `net_memif0`), if it has one.
+pub fn port_by_name(name: &str) -> Option<PortId> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut id: u16 = 0;
+    // SAFETY: a valid NUL-terminated name and out-pointer.
+    let ret = unsafe { ffi::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) };
+    (ret == 0).then_some(id)
+}
+
 /// What the application needs to know about a port before configuring it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortInfo {

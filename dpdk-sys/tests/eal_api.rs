@@ -47,6 +47,8 @@ fn eal_ports_bursts_lcores_and_links() {
     assert_eq!((null.name.as_str(), null.driver.as_str()), ("net_null0", "net_null"));
     assert_eq!(ring.driver, "net_ring");
     assert!(port::info(999).is_err());
+    assert_eq!(port::port_by_name("net_ring0"), Some(ports[1]));
+    assert_eq!(port::port_by_name("net_nothing9"), None);
 
     let pool = Arc::new(Mempool::pktmbuf("t_pool", 4095, 64, Mempool::default_buf_size(), -1).unwrap());
     let cfg = PortConfig {

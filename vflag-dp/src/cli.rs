@@ -20,8 +20,10 @@ pub enum FwdMode {
     Mac,
     /// Forward to the peer port with source and destination MAC swapped.
     Macswap,
-    /// Generate Eth/IPv4/UDP frames on every port.
+    /// Generate Eth/IPv4/UDP frames on every port (testpmd's txonly: one flow, no payload).
     Txonly,
+    /// Generate tracked traffic: many flows, each frame with run id, flow id, sequence and TX TSC.
+    Gen,
 }
 
 impl FwdMode {
@@ -76,9 +78,49 @@ pub struct Cli {
     /// Mbufs in the pool [default: enough for all queues, lcore caches and bursts].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1024..))]
     pub mbufs: Option<u32>,
-    /// Frame length of generated packets in bytes, without FCS (txonly).
+    /// Frame length of generated packets in bytes, without FCS (txonly: 60-2048; gen: 64-2048).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(60..=2048))]
     pub pkt_size: u16,
+    /// gen: source MAC [default: the sending port's MAC].
+    #[arg(long, value_name = "MAC", value_parser = parse::any_mac)]
+    pub src_mac: Option<[u8; 6]>,
+    /// gen: first source IPv4 address; flow i uses this plus i.
+    #[arg(long, value_name = "IP", default_value = "198.18.0.1", value_parser = parse::ipv4)]
+    pub src_ip: [u8; 4],
+    /// gen: destination IPv4 address.
+    #[arg(long, value_name = "IP", default_value = "198.18.0.2", value_parser = parse::ipv4)]
+    pub dst_ip: [u8; 4],
+    /// gen: distinct flows (source IP and UDP source port step per flow, so LAG hashes spread them).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub flows: u16,
+    /// gen/txonly: rate for the whole run, frames/s (100000, 1.5Mpps) or on the wire (500Mbps, 10Gbps)
+    /// [default: as fast as possible].
+    #[arg(long, value_parser = parse::rate)]
+    pub rate: Option<parse::Rate>,
+    /// rxonly: do not analyse received frames (plain counting, like testpmd's rxonly).
+    #[arg(long)]
+    pub no_track: bool,
+    /// rxonly: the shortest silence that counts as an outage, ms.
+    #[arg(long, default_value_t = 10.0)]
+    pub gap_ms: f64,
+    /// Width of the rate timeline's bins, ms.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub bin_ms: u64,
+    /// rxonly: how many flow ids of vflag-dp's own traffic to track per lcore.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub track_flows: u32,
+    /// Write events (link changes, outages, periodic samples) as JSON Lines as they happen.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Verdict: fail (exit 3) if any outage lasts longer than this, ms.
+    #[arg(long)]
+    pub max_outage_ms: Option<f64>,
+    /// Verdict: fail if more tracked frames are lost than this (frames, or % like 0.1%).
+    #[arg(long, value_parser = parse::loss_limit)]
+    pub max_loss: Option<parse::LossLimit>,
+    /// Verdict: fail if a bond member carries less than this share of the traffic, %.
+    #[arg(long, value_parser = parse::percent)]
+    pub min_member_share: Option<f64>,
     /// Stop after this many packets: sent (txonly: never dropped, retried; with --duration the
     /// ports then stay up until it ends) or received (other modes).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -142,6 +184,20 @@ pub struct Config {
     pub burst: u16,
     pub mbufs: Option<u32>,
     pub pkt_size: u16,
+    #[serde(serialize_with = "ser_opt_mac")]
+    pub src_mac: Option<[u8; 6]>,
+    pub src_ip: std::net::Ipv4Addr,
+    pub dst_ip: std::net::Ipv4Addr,
+    pub flows: u16,
+    pub rate: Option<parse::Rate>,
+    pub track: bool,
+    pub gap_ms: f64,
+    pub bin_ms: u64,
+    pub track_flows: u32,
+    pub events: Option<PathBuf>,
+    pub max_outage_ms: Option<f64>,
+    pub max_loss: Option<parse::LossLimit>,
+    pub min_member_share: Option<f64>,
     pub count: Option<u64>,
     pub promisc: bool,
     pub duration_s: Option<f64>,
@@ -197,13 +253,29 @@ impl Config {
         if let Some(v) = cli.vdev.iter().find(|v| v.trim().is_empty() || v.starts_with('-')) {
             return Err(format!("--vdev '{v}' is not a device name (e.g. net_null0)"));
         }
-        if let Some(path) = &cli.json {
-            let parent = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            if !parent.is_dir() {
-                return Err(format!("--json {}: directory {} does not exist", path.display(), parent.display()));
+        for (opt, path) in [("--json", &cli.json), ("--events", &cli.events)] {
+            if let Some(path) = path {
+                let parent = match path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                if !parent.is_dir() {
+                    return Err(format!("{opt} {}: directory {} does not exist", path.display(), parent.display()));
+                }
+            }
+        }
+        if cli.fwd == FwdMode::Gen && cli.pkt_size < 64 {
+            return Err(format!(
+                "--pkt-size {} is too small for gen: tracked frames need at least 64 bytes",
+                cli.pkt_size
+            ));
+        }
+        if !(cli.gap_ms.is_finite() && cli.gap_ms > 0.0) {
+            return Err(format!("--gap-ms {} must be a positive number of milliseconds", cli.gap_ms));
+        }
+        if let Some(m) = cli.max_outage_ms {
+            if !(m.is_finite() && m >= 0.0) {
+                return Err(format!("--max-outage-ms {m} must be zero or positive"));
             }
         }
         if let Some(p) = &cli.file_prefix {
@@ -230,6 +302,19 @@ impl Config {
             burst: cli.burst,
             mbufs: cli.mbufs,
             pkt_size: cli.pkt_size,
+            src_mac: cli.src_mac,
+            src_ip: cli.src_ip.into(),
+            dst_ip: cli.dst_ip.into(),
+            flows: cli.flows,
+            rate: cli.rate,
+            track: !cli.no_track,
+            gap_ms: cli.gap_ms,
+            bin_ms: cli.bin_ms,
+            track_flows: cli.track_flows,
+            events: cli.events,
+            max_outage_ms: cli.max_outage_ms,
+            max_loss: cli.max_loss,
+            min_member_share: cli.min_member_share,
             count: cli.count,
             promisc: !cli.no_promisc,
             duration_s: cli.duration.map(|d| d.as_secs_f64()),
@@ -336,5 +421,10 @@ mod tests {
         assert!(cfg("--lcores 0-1 --vdev net_null0 --fwd bogus").unwrap_err().contains("bogus"));
         assert!(cfg("--lcores 0-1 --vdev net_null0 --burst 0").is_err());
         assert!(cfg("--lcores 0-1 --vdev net_null0 --burst 513").is_err());
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --fwd gen --pkt-size 60").unwrap_err().contains("--pkt-size 60"));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --gap-ms 0").unwrap_err().contains("--gap-ms 0"));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --events /nonexistent/e.jsonl").unwrap_err().contains("--events"));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --rate fast").unwrap_err().contains("'fast'"));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --max-loss lots").unwrap_err().contains("'lots'"));
     }
 }

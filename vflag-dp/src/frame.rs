@@ -8,12 +8,36 @@ pub const UDP_HLEN: usize = 8;
 /// Headers txonly writes into each frame (the payload is left as the mbuf holds it, as testpmd).
 pub const TEMPLATE_HLEN: usize = ETH_HLEN + IPV4_HLEN + UDP_HLEN;
 
-/// Builds the Eth/IPv4/UDP headers of a `frame_len`-byte frame (198.18.0.1:9 -> 198.18.0.2:9,
-/// the benchmarking range of RFC 2544, as testpmd's txonly).
-pub fn udp_template(src: [u8; 6], dst: [u8; 6], frame_len: u16) -> [u8; TEMPLATE_HLEN] {
+/// The addresses of one flow. The default is testpmd's txonly flow: 198.18.0.1:9 -> 198.18.0.2:9
+/// (RFC 2544's benchmarking range), towards testpmd's default peer MAC 02:00:00:00:00:00.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowAddrs {
+    pub src_mac: [u8; 6],
+    pub dst_mac: [u8; 6],
+    pub src_ip: [u8; 4],
+    pub dst_ip: [u8; 4],
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl Default for FlowAddrs {
+    fn default() -> Self {
+        FlowAddrs {
+            src_mac: [0; 6],
+            dst_mac: [2, 0, 0, 0, 0, 0],
+            src_ip: [198, 18, 0, 1],
+            dst_ip: [198, 18, 0, 2],
+            sport: 9,
+            dport: 9,
+        }
+    }
+}
+
+/// Builds the Eth/IPv4/UDP headers of a `frame_len`-byte frame of flow `a`.
+pub fn udp_template(a: &FlowAddrs, frame_len: u16) -> [u8; TEMPLATE_HLEN] {
     let mut h = [0u8; TEMPLATE_HLEN];
-    h[0..6].copy_from_slice(&dst);
-    h[6..12].copy_from_slice(&src);
+    h[0..6].copy_from_slice(&a.dst_mac);
+    h[6..12].copy_from_slice(&a.src_mac);
     h[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
     let ip_len = frame_len.saturating_sub(ETH_HLEN as u16);
     let ip = &mut h[ETH_HLEN..ETH_HLEN + IPV4_HLEN];
@@ -21,13 +45,13 @@ pub fn udp_template(src: [u8; 6], dst: [u8; 6], frame_len: u16) -> [u8; TEMPLATE
     ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
     ip[8] = 64; // TTL
     ip[9] = 17; // UDP
-    ip[12..16].copy_from_slice(&[198, 18, 0, 1]);
-    ip[16..20].copy_from_slice(&[198, 18, 0, 2]);
+    ip[12..16].copy_from_slice(&a.src_ip);
+    ip[16..20].copy_from_slice(&a.dst_ip);
     let csum = ipv4_checksum(ip);
     ip[10..12].copy_from_slice(&csum.to_be_bytes());
     let udp = &mut h[ETH_HLEN + IPV4_HLEN..];
-    udp[0..2].copy_from_slice(&9u16.to_be_bytes());
-    udp[2..4].copy_from_slice(&9u16.to_be_bytes());
+    udp[0..2].copy_from_slice(&a.sport.to_be_bytes());
+    udp[2..4].copy_from_slice(&a.dport.to_be_bytes());
     udp[4..6].copy_from_slice(&ip_len.saturating_sub(IPV4_HLEN as u16).to_be_bytes());
     h
 }
@@ -86,9 +110,13 @@ mod tests {
     const SRC: [u8; 6] = [0x52, 0x54, 0, 0, 0, 2];
     const DST: [u8; 6] = [0x52, 0x54, 0, 0, 0, 1];
 
+    fn addrs() -> FlowAddrs {
+        FlowAddrs { src_mac: SRC, dst_mac: DST, ..Default::default() }
+    }
+
     #[test]
     fn template_has_the_right_lengths_and_a_valid_checksum() {
-        let h = udp_template(SRC, DST, 64);
+        let h = udp_template(&addrs(), 64);
         assert_eq!(&h[0..6], &DST);
         assert_eq!(&h[6..12], &SRC);
         assert_eq!(&h[12..14], &[0x08, 0x00]);
@@ -115,7 +143,7 @@ mod tests {
 
     #[test]
     fn mac_rewrites() {
-        let mut f = udp_template(SRC, DST, 64).to_vec();
+        let mut f = udp_template(&addrs(), 64).to_vec();
         swap_macs(&mut f);
         assert_eq!(&f[0..6], &SRC);
         assert_eq!(&f[6..12], &DST);
@@ -129,7 +157,7 @@ mod tests {
 
     #[test]
     fn summary_reads_vlan_and_rejects_short_frames() {
-        let f = udp_template(SRC, DST, 64);
+        let f = udp_template(&addrs(), 64);
         assert_eq!(eth_summary(&f), Some((DST, SRC, 0x0800)));
         let mut tagged = f[..12].to_vec();
         tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x05, 0x86, 0xdd]);

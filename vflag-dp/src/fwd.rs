@@ -2,14 +2,19 @@
 //! whole bursts, no allocation, no locks and no formatting (except with --verbose).
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use crossbeam_queue::ArrayQueue;
+use dpdk_sys::clock;
 use dpdk_sys::mbuf::Burst;
 use dpdk_sys::mempool::Mempool;
 
+use crate::analysis::{LiveAnalysis, RxAnalysis};
 use crate::cli::FwdMode;
 use crate::counters::{StreamCounters, StreamTally};
 use crate::frame;
+use crate::gen::GenLane;
+use crate::outage::Gap;
 use crate::topology::Stream;
 use crate::verbose;
 
@@ -17,11 +22,23 @@ use crate::verbose;
 pub struct StreamJob {
     pub stream: Stream,
     pub counters: Arc<StreamCounters>,
-    /// txonly: packets left to send (never dropped); rx modes: not used (the main lcore stops
-    /// the run when enough are received). None: unlimited.
+    /// Generators: frames left to send (never dropped). None: unlimited.
     pub quota: Option<u64>,
-    /// Headers written into generated frames, or [dst MAC, src MAC] for mac mode.
-    pub template: [u8; frame::TEMPLATE_HLEN],
+    /// Generators: the flows this stream sends.
+    pub gen: Option<GenLane>,
+    /// mac mode: (destination, source) written into every frame.
+    pub macs: ([u8; 6], [u8; 6]),
+}
+
+/// The receiver's analysis for one lcore, and where its results go.
+pub struct LcoreAnalysis {
+    pub state: RxAnalysis,
+    /// This lcore's index, tagged onto the gaps it reports.
+    pub index: usize,
+    pub live: Arc<LiveAnalysis>,
+    pub gaps: Arc<ArrayQueue<(usize, Gap)>>,
+    /// Filled with the final state when the lcore stops (one lock, off the hot path).
+    pub result: Arc<Mutex<Option<RxAnalysis>>>,
 }
 
 /// Everything one forwarding lcore needs; moved onto that lcore.
@@ -33,26 +50,37 @@ pub struct LcoreJob {
     pub verbose: bool,
     pub pool: Arc<Mempool>,
     pub stop: Arc<AtomicBool>,
+    pub analysis: Option<LcoreAnalysis>,
 }
 
-/// A stream's run-time state on its lcore: its totals and its own burst (so packets a driver
-/// refused stay with the stream that generated them).
-struct Lane<'a> {
-    job: &'a StreamJob,
+/// A stream's run-time state on its lcore: its job, totals and its own burst (so packets a
+/// driver refused stay with the stream that generated them).
+struct Lane {
+    job: StreamJob,
     tally: StreamTally,
     burst: Burst,
 }
 
+/// Idle passes between two checks of the clock for closing gaps.
+const IDLE_CHECK: u32 = 256;
+
 impl LcoreJob {
     /// Runs until `stop` is set (or every stream's quota is met). Returns 0.
-    pub fn run(self) -> i32 {
+    pub fn run(mut self) -> i32 {
+        let streams = std::mem::take(&mut self.streams);
         let mut lanes: Vec<Lane> =
-            self.streams.iter().map(|job| Lane { job, tally: StreamTally::default(), burst: Burst::new() }).collect();
+            streams.into_iter().map(|job| Lane { job, tally: StreamTally::default(), burst: Burst::new() }).collect();
         match self.mode {
-            FwdMode::Rxonly => self.poll(&mut lanes, |_, b, _| b.free_all()),
+            FwdMode::Rxonly => match self.analysis.take() {
+                Some(mut a) => {
+                    self.receive_tracked(&mut lanes, &mut a);
+                    *a.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(a.state);
+                }
+                None => self.poll(&mut lanes, |_, b, _| b.free_all()),
+            },
             FwdMode::Io => self.poll(&mut lanes, forward),
             FwdMode::Mac => self.poll(&mut lanes, |job, b, t| {
-                let (dst, src) = mac_pair(&job.template);
+                let (dst, src) = job.macs;
                 b.for_each_data(|_, f| frame::set_macs(f, &dst, &src));
                 forward(job, b, t)
             }),
@@ -60,7 +88,7 @@ impl LcoreJob {
                 b.for_each_data(|_, f| frame::swap_macs(f));
                 forward(job, b, t)
             }),
-            FwdMode::Txonly => self.generate(&mut lanes),
+            FwdMode::Txonly | FwdMode::Gen => self.generate(&mut lanes),
         }
         for lane in &lanes {
             lane.job.counters.publish(&lane.tally);
@@ -68,10 +96,10 @@ impl LcoreJob {
         0
     }
 
-    /// The receive side of every rx-driven mode: rx a burst per stream, hand it to `then`.
-    fn poll<F>(&self, lanes: &mut [Lane], then: F)
+    /// The receive side of the forwarding modes: rx a burst per stream, hand it to `then`.
+    fn poll<F>(&self, lanes: &mut [Lane], mut then: F)
     where
-        F: Fn(&StreamJob, &mut Burst, &mut StreamTally),
+        F: FnMut(&StreamJob, &mut Burst, &mut StreamTally),
     {
         while !self.stop.load(Relaxed) {
             for lane in lanes.iter_mut() {
@@ -84,14 +112,56 @@ impl LcoreJob {
                 if self.verbose {
                     verbose::print_burst(s.rx_port, s.rx_queue, &lane.burst);
                 }
-                then(lane.job, &mut lane.burst, &mut lane.tally);
+                then(&lane.job, &mut lane.burst, &mut lane.tally);
                 lane.job.counters.publish(&lane.tally);
             }
         }
     }
 
-    /// txonly: allocate, write headers, send. With a quota, refused packets are retried (none
-    /// lost); without, they are freed and counted as TX-dropped, as testpmd does.
+    /// rxonly with analysis: every burst is timestamped once and each frame classified.
+    fn receive_tracked(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis) {
+        let mut idle: u32 = 0;
+        while !self.stop.load(Relaxed) {
+            let mut got = false;
+            for lane in lanes.iter_mut() {
+                let s = lane.job.stream;
+                let n = lane.burst.rx(s.rx_port, s.rx_queue, self.burst);
+                if n == 0 {
+                    continue;
+                }
+                got = true;
+                lane.tally.rx_packets += u64::from(n);
+                if self.verbose {
+                    verbose::print_burst(s.rx_port, s.rx_queue, &lane.burst);
+                }
+                if let Some(g) = a.state.on_burst(clock::tsc(), &mut lane.burst) {
+                    let _ = a.gaps.push((a.index, g));
+                }
+                lane.burst.free_all();
+                lane.job.counters.publish(&lane.tally);
+                a.state.publish(&a.live);
+            }
+            if got {
+                idle = 0;
+            } else {
+                idle += 1;
+                if idle == IDLE_CHECK {
+                    idle = 0;
+                    if let Some(g) = a.state.on_idle(clock::tsc()) {
+                        let _ = a.gaps.push((a.index, g));
+                        a.state.publish(&a.live);
+                    }
+                }
+            }
+        }
+        if let Some(g) = a.state.finish() {
+            let _ = a.gaps.push((a.index, g));
+        }
+        a.state.publish(&a.live);
+    }
+
+    /// txonly and gen: allocate, write each frame, send. With a quota, refused frames are
+    /// retried (none lost); without, they are freed and counted as TX-dropped, as testpmd does.
     fn generate(&self, lanes: &mut [Lane]) {
         for lane in lanes.iter().filter(|l| l.job.quota == Some(0)) {
             lane.job.counters.mark_done();
@@ -99,8 +169,8 @@ impl LcoreJob {
         let mut active = lanes.iter().filter(|l| l.job.quota != Some(0)).count();
         while !self.stop.load(Relaxed) && active > 0 {
             for lane in lanes.iter_mut() {
-                let (job, burst, tally) = (lane.job, &mut lane.burst, &mut lane.tally);
-                let want = match job.quota {
+                let (job, burst, tally) = (&mut lane.job, &mut lane.burst, &mut lane.tally);
+                let mut want = match job.quota {
                     Some(q) => {
                         let left = q - tally.tx_packets - burst.len() as u64;
                         if left == 0 && burst.is_empty() {
@@ -110,10 +180,17 @@ impl LcoreJob {
                     }
                     None => self.burst,
                 };
+                let now = clock::tsc();
+                let Some(g) = job.gen.as_mut() else { continue };
+                if let Some(p) = &g.pacer {
+                    want = p.due(now, want);
+                }
                 let held = burst.len();
                 if want > 0 && burst.alloc(&self.pool, want) {
-                    let hdr = &job.template;
-                    burst.fill_from(held, self.pkt_size, |_, f| f[..hdr.len()].copy_from_slice(hdr));
+                    burst.fill_from(held, self.pkt_size, |_, f| g.fill(f, now));
+                    if let Some(p) = g.pacer.as_mut() {
+                        p.sent(u64::from(want));
+                    }
                 }
                 tally.tx_packets += u64::from(burst.tx(job.stream.tx_port, job.stream.tx_queue));
                 if job.quota.is_none() {
@@ -135,12 +212,4 @@ fn forward(job: &StreamJob, burst: &mut Burst, tally: &mut StreamTally) {
     tally.tx_packets += u64::from(burst.tx(job.stream.tx_port, job.stream.tx_queue));
     tally.tx_dropped += burst.len() as u64;
     burst.free_all();
-}
-
-fn mac_pair(t: &[u8; frame::TEMPLATE_HLEN]) -> ([u8; 6], [u8; 6]) {
-    let mut dst = [0u8; 6];
-    let mut src = [0u8; 6];
-    dst.copy_from_slice(&t[0..6]);
-    src.copy_from_slice(&t[6..12]);
-    (dst, src)
 }

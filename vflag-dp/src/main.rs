@@ -1,20 +1,35 @@
 //! vflag-dp: a testpmd-style DPDK dataplane for VF-LAG bring-up and failover tests.
-//! Exit codes: 0 done, 1 runtime error (EAL, device, port), 2 bad usage.
+//! Exit codes: 0 done (and every threshold held), 1 runtime error (EAL, device, port), 2 bad
+//! usage, 3 a --max-*/--min-* threshold failed.
 #![forbid(unsafe_code)]
 
+mod analysis;
+mod balance;
+mod bond;
+mod classify;
 mod cli;
 mod counters;
+mod events;
+mod flowtable;
 mod frame;
 mod fwd;
+mod gen;
+mod launch;
 mod monitor;
+mod outage;
 mod parse;
+mod payload;
 mod ports;
 mod preflight;
 mod report;
+mod results;
 mod run;
+mod seqtrack;
 mod stats;
+mod timeline;
 mod topology;
 mod verbose;
+mod verdict;
 
 use std::process::ExitCode;
 
@@ -34,7 +49,8 @@ fn main() -> ExitCode {
         }
     };
     match run::run(cfg) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(run::Outcome::Pass) => ExitCode::SUCCESS,
+        Ok(run::Outcome::Fail) => ExitCode::from(3),
         Err(e) => {
             eprintln!("vflag-dp: error: {e:#}");
             ExitCode::from(1)

@@ -1,5 +1,6 @@
 //! The main lcore's watch over a run: stop conditions (signal, --duration, --count, generators
-//! done), periodic per-port rates and link events as they happen.
+//! done), counters of ports and bond members every tick (kept monotonic, fed to the timeline),
+//! link events and outages as they happen, periodic rate lines and `--events` samples.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -7,60 +8,102 @@ use std::time::{Duration, Instant};
 use dpdk_sys::clock;
 use dpdk_sys::link_events::{LinkEvent, LinkWatch};
 use dpdk_sys::port::{self, PortInfo};
+use serde_json::json;
 
 use crate::cli::{Config, FwdMode};
 use crate::counters::StreamCounters;
+use crate::events::EventLog;
+use crate::launch::LaunchedLcore;
+use crate::outage::{self, Gap, Outage};
 use crate::report::{LinkEventReport, StopReason};
-use crate::run::LaunchedLcore;
 use crate::stats::{self, MonotonicStats, Rates};
+use crate::timeline::{Timeline, Totals};
 
-/// How often the main lcore wakes to check signals, links and stop conditions.
-const TICK: Duration = Duration::from_millis(10);
+/// Bond members watched beside the ports: their device names and port ids.
+#[derive(Debug, Clone, Default)]
+pub struct Members {
+    pub names: Vec<String>,
+    pub ids: Vec<u16>,
+}
 
-/// The main lcore's view while the run goes on.
 pub struct Monitor<'a> {
     cfg: &'a Config,
     infos: &'a [PortInfo],
+    members: &'a Members,
     t0: Instant,
     tsc0: u64,
     tsc_hz: f64,
     pub link_events: Vec<LinkEventReport>,
     counters: Vec<MonotonicStats>,
+    member_counters: Vec<MonotonicStats>,
+    pub timeline: Timeline,
+    pub events: EventLog,
+    /// Gaps reported by each analysing lcore, by lcore index.
+    pub gaps: Vec<Vec<Gap>>,
+    pub outages: Vec<Outage>,
+    tracked: bool,
 }
 
 impl<'a> Monitor<'a> {
-    pub fn new(cfg: &'a Config, infos: &'a [PortInfo], t0: Instant, tsc0: u64) -> Self {
+    pub fn new(
+        cfg: &'a Config,
+        infos: &'a [PortInfo],
+        members: &'a Members,
+        analysing_lcores: usize,
+        events: EventLog,
+        t0: Instant,
+        tsc0: u64,
+    ) -> Self {
         Monitor {
             cfg,
             infos,
+            members,
             t0,
             tsc0,
             tsc_hz: clock::tsc_hz().max(1) as f64,
             link_events: Vec::new(),
             counters: vec![MonotonicStats::default(); infos.len()],
+            member_counters: vec![MonotonicStats::default(); members.ids.len()],
+            timeline: Timeline::new(cfg.bin_ms as f64 / 1e3),
+            events,
+            gaps: vec![Vec::new(); analysing_lcores],
+            outages: Vec::new(),
+            tracked: false,
         }
     }
 
+    fn now_s(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64()
+    }
+
     /// Runs until a stop condition holds and says which.
-    pub fn watch(&mut self, launched: &[LaunchedLcore], signalled: &AtomicBool, links: &mut LinkWatch) -> StopReason {
+    pub fn watch(
+        &mut self,
+        launched: &[LaunchedLcore],
+        signalled: &AtomicBool,
+        links: &mut LinkWatch,
+        gaps: &crossbeam_queue::ArrayQueue<(usize, Gap)>,
+    ) -> StopReason {
         let all: Vec<&StreamCounters> =
             launched.iter().flat_map(|l| l.streams.iter().map(|(_, c)| c.as_ref())).collect();
         let interval = (self.cfg.stats_interval_s > 0.0).then(|| Duration::from_secs_f64(self.cfg.stats_interval_s));
+        let tick = Duration::from_millis(self.cfg.bin_ms.min(10));
         let mut last = (Instant::now(), self.sample());
         let rx_target = match self.cfg.fwd {
-            FwdMode::Txonly => None,
+            FwdMode::Txonly | FwdMode::Gen => None,
             _ => self.cfg.count,
         };
         loop {
-            std::thread::sleep(TICK);
+            std::thread::sleep(tick);
             // Every tick, so a driver's counter reset loses at most one tick of counts.
             let totals = self.sample();
             links.poll();
             self.take_link_events(links);
+            self.take_gaps(gaps, launched);
             if signalled.load(Ordering::Relaxed) {
                 return StopReason::Signal;
             }
-            if self.cfg.duration_s.is_some_and(|d| self.t0.elapsed().as_secs_f64() >= d) {
+            if self.cfg.duration_s.is_some_and(|d| self.now_s() >= d) {
                 return StopReason::Duration;
             }
             // A generator that has sent its --count holds its ports up until --duration ends,
@@ -81,24 +124,48 @@ impl<'a> Monitor<'a> {
         }
     }
 
-    /// Reads every port's counters; returns their totals since the run started.
+    /// Reads every port's and member's counters, feeds the timeline, and returns the ports'
+    /// totals since the run started.
     pub fn sample(&mut self) -> Vec<port::Stats> {
         for (p, m) in self.infos.iter().zip(&mut self.counters) {
             if let Ok(s) = port::stats(p.id) {
                 m.update(s);
             }
         }
-        self.counters.iter().map(MonotonicStats::total).collect()
+        for (&id, m) in self.members.ids.iter().zip(&mut self.member_counters) {
+            if let Ok(s) = port::stats(id) {
+                m.update(s);
+            }
+        }
+        let ports: Vec<port::Stats> = self.counters.iter().map(MonotonicStats::total).collect();
+        let members: Vec<port::Stats> = self.member_counters.iter().map(MonotonicStats::total).collect();
+        let t = self.now_s();
+        self.timeline.sample(
+            t,
+            &Totals {
+                rx: ports.iter().map(|s| s.rx_packets).collect(),
+                tx: ports.iter().map(|s| s.tx_packets).collect(),
+                member_rx: members.iter().map(|s| s.rx_packets).collect(),
+                member_tx: members.iter().map(|s| s.tx_packets).collect(),
+            },
+        );
+        ports
+    }
+
+    /// Each bond member's counters over the run.
+    pub fn member_totals(&self) -> Vec<port::Stats> {
+        self.member_counters.iter().map(MonotonicStats::total).collect()
     }
 
     fn print_rates(
-        &self,
+        &mut self,
         before: &(Instant, Vec<port::Stats>),
         after: &(Instant, Vec<port::Stats>),
         launched: &[LaunchedLcore],
     ) {
         let secs = after.0.duration_since(before.0).as_secs_f64();
-        let t = self.t0.elapsed().as_secs_f64();
+        let t = self.now_s();
+        let mut sample = Vec::new();
         for ((p, b), a) in self.infos.iter().zip(&before.1).zip(&after.1) {
             let dropped: u64 = launched
                 .iter()
@@ -107,25 +174,121 @@ impl<'a> Monitor<'a> {
                 .map(|(_, c)| c.snapshot().tx_dropped)
                 .sum();
             let link = port::link(p.id, false).ok();
-            let line = stats::periodic_line(
-                t,
-                p.id,
-                &Rates::between(b, a, secs),
-                a.rx_missed,
-                a.rx_nombuf,
-                dropped,
-                &stats::link_text(link.as_ref()),
-            );
+            let r = Rates::between(b, a, secs);
+            let line =
+                stats::periodic_line(t, p.id, &r, a.rx_missed, a.rx_nombuf, dropped, &stats::link_text(link.as_ref()));
             println!("{line}");
+            sample.push(json!({"port": p.id, "rx_pps": r.rx_pps, "tx_pps": r.tx_pps, "rx_packets": a.rx_packets,
+                "tx_packets": a.tx_packets, "link_up": link.is_some_and(|l| l.up)}));
         }
+        let members: Vec<_> = self
+            .members
+            .names
+            .iter()
+            .zip(self.member_totals())
+            .map(|(n, s)| json!({"name": n, "rx_packets": s.rx_packets, "tx_packets": s.tx_packets}))
+            .collect();
+        let live = live_tracking(launched);
+        if let Some(l) = &live {
+            println!(
+                "[{t:8.1}s] tracked rx {} lost {} reordered {} duplicates {} | foreign {} | outages {}",
+                l.tracked,
+                l.lost,
+                l.reordered,
+                l.duplicates,
+                l.foreign,
+                self.outages.len()
+            );
+        }
+        self.events.write("sample", t, &json!({"ports": sample, "members": members, "tracking": live}));
     }
 
     pub fn take_link_events(&mut self, links: &LinkWatch) {
         for LinkEvent { port, tsc, link } in links.drain() {
             let t_s = (tsc as i128 - self.tsc0 as i128) as f64 / self.tsc_hz;
-            let name = self.infos.iter().find(|p| p.id == port).map_or("?", |p| p.name.as_str());
+            let name = self
+                .infos
+                .iter()
+                .find(|p| p.id == port)
+                .map(|p| p.name.as_str())
+                .or_else(|| self.members.ids.iter().position(|&m| m == port).map(|i| self.members.names[i].as_str()))
+                .unwrap_or("?");
             println!("[{t_s:9.3}s] port {port} ({name}): link {}", stats::link_text(Some(&link)));
+            self.events.write(
+                "link",
+                t_s,
+                &json!({"port": port, "name": name, "up": link.up, "speed_mbps": link.speed_mbps}),
+            );
             self.link_events.push(LinkEventReport { t_s, port, up: link.up, speed_mbps: link.speed_mbps });
         }
     }
+
+    /// Collects the lcores' gaps and reports every new outage (a time when all were silent).
+    pub fn take_gaps(&mut self, queue: &crossbeam_queue::ArrayQueue<(usize, Gap)>, launched: &[LaunchedLcore]) {
+        let mut new = false;
+        while let Some((i, g)) = queue.pop() {
+            if let Some(list) = self.gaps.get_mut(i) {
+                list.push(g);
+                new = true;
+            }
+        }
+        if !new {
+            return;
+        }
+        let live = live_tracking(launched);
+        self.tracked = live.as_ref().is_some_and(|l| l.tracked > 0);
+        // An lcore that never received anything has no gaps but is not evidence of traffic.
+        let receiving: Vec<Vec<Gap>> = self
+            .gaps
+            .iter()
+            .zip(launched.iter().filter(|l| l.analysis.is_some()))
+            .filter(|(_, l)| l.streams.iter().any(|(_, c)| c.snapshot().rx_packets > 0))
+            .map(|(g, _)| g.clone())
+            .collect();
+        let links: Vec<(f64, u16, bool)> = self.link_events.iter().map(|e| (e.t_s, e.port, e.up)).collect();
+        for g in outage::intersect(&receiving) {
+            let known = self.outages.len();
+            let t_start = (g.start_tsc as f64 - self.tsc0 as f64) / self.tsc_hz;
+            if self.outages.iter().any(|o| (o.start_s - t_start).abs() < 1e-9) {
+                continue;
+            }
+            let offered = self.timeline.rx_rate(t_start - 1.0, t_start);
+            let o = outage::outage(&g, self.tsc0, self.tsc_hz, self.tracked, offered, &links);
+            let lost = o.lost.map(|l| format!(", {l} tracked frames lost")).unwrap_or_default();
+            let derived = o.loss_derived_ms.map(|d| format!(", loss-derived {d:.1} ms")).unwrap_or_default();
+            println!(
+                "[{:9.3}s] outage {}: {:.1} ms without frames{lost}{derived}",
+                o.start_s,
+                known + 1,
+                o.duration_ms
+            );
+            self.events.write("outage", o.start_s, &o);
+            self.outages.push(o);
+        }
+        self.outages.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    }
+}
+
+/// Live totals of all analysing lcores (None when nothing is analysed).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct LiveTotals {
+    pub tracked: u64,
+    pub lost: u64,
+    pub reordered: u64,
+    pub duplicates: u64,
+    pub foreign: u64,
+}
+
+pub fn live_tracking(launched: &[LaunchedLcore]) -> Option<LiveTotals> {
+    let mut any = false;
+    let mut t = LiveTotals::default();
+    for (live, _) in launched.iter().filter_map(|l| l.analysis.as_ref()) {
+        any = true;
+        t.tracked += live.tracked.load(Ordering::Relaxed);
+        t.lost += live.lost.load(Ordering::Relaxed);
+        t.reordered += live.reordered.load(Ordering::Relaxed);
+        t.duplicates += live.duplicates.load(Ordering::Relaxed);
+        t.foreign += live.foreign.load(Ordering::Relaxed);
+    }
+    any.then_some(t)
 }

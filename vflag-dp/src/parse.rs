@@ -191,3 +191,101 @@ mod tests {
         assert!(duration("nan").is_err());
     }
 }
+
+/// A generator rate: frames per second, or a bit rate on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rate {
+    Pps(f64),
+    Bps(f64),
+}
+
+/// `--rate`: `100000` or `100kpps`/`1.5Mpps` (frames per second), or `500Mbps`/`10Gbps`/`1kbps`.
+pub fn rate(s: &str) -> Result<Rate, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let units: [(&str, f64, bool); 7] = [
+        ("gbps", 1e9, false),
+        ("mbps", 1e6, false),
+        ("kbps", 1e3, false),
+        ("bps", 1.0, false),
+        ("mpps", 1e6, true),
+        ("kpps", 1e3, true),
+        ("pps", 1.0, true),
+    ];
+    let (num, scale, pps) = units
+        .iter()
+        .find_map(|(u, k, p)| lower.strip_suffix(u).map(|n| (n.to_string(), *k, *p)))
+        .unwrap_or((lower.clone(), 1.0, true));
+    let v: f64 =
+        num.trim().parse().map_err(|_| format!("'{s}' is not a rate (e.g. 100000, 1.5Mpps, 500Mbps, 10Gbps)"))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("rate '{s}' must be positive"));
+    }
+    Ok(if pps { Rate::Pps(v * scale) } else { Rate::Bps(v * scale) })
+}
+
+/// A loss limit: a number of frames, or a percentage of those sent.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossLimit {
+    Packets(u64),
+    Percent(f64),
+}
+
+/// `--max-loss`: `100` (frames) or `0.1%`.
+pub fn loss_limit(s: &str) -> Result<LossLimit, String> {
+    let t = s.trim();
+    if let Some(p) = t.strip_suffix('%') {
+        let v: f64 = p.trim().parse().map_err(|_| format!("'{s}' is not a loss limit (e.g. 100 or 0.1%)"))?;
+        if !(0.0..=100.0).contains(&v) {
+            return Err(format!("loss limit '{s}' must be between 0% and 100%"));
+        }
+        return Ok(LossLimit::Percent(v));
+    }
+    t.parse().map(LossLimit::Packets).map_err(|_| format!("'{s}' is not a loss limit (e.g. 100 or 0.1%)"))
+}
+
+/// A percentage 0-100 (`30` or `30%`).
+pub fn percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().trim_end_matches('%').parse().map_err(|_| format!("'{s}' is not a percentage"))?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err(format!("percentage '{s}' must be between 0 and 100"));
+    }
+    Ok(v)
+}
+
+/// An IPv4 address.
+pub fn ipv4(s: &str) -> Result<[u8; 4], String> {
+    s.trim().parse::<std::net::Ipv4Addr>().map(|a| a.octets()).map_err(|_| format!("'{s}' is not an IPv4 address"))
+}
+
+#[cfg(test)]
+mod gen_option_tests {
+    use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(rate("100000").unwrap(), Rate::Pps(100000.0));
+        assert_eq!(rate("1.5Mpps").unwrap(), Rate::Pps(1.5e6));
+        assert_eq!(rate("20kpps").unwrap(), Rate::Pps(20e3));
+        assert_eq!(rate("500Mbps").unwrap(), Rate::Bps(500e6));
+        assert_eq!(rate("10Gbps").unwrap(), Rate::Bps(10e9));
+        assert!(rate("fast").unwrap_err().contains("'fast'"));
+        assert!(rate("0").is_err());
+        assert!(rate("-5Mbps").is_err());
+    }
+
+    #[test]
+    fn loss_limits_and_percentages() {
+        assert_eq!(loss_limit("100").unwrap(), LossLimit::Packets(100));
+        assert_eq!(loss_limit("0.5%").unwrap(), LossLimit::Percent(0.5));
+        assert!(loss_limit("150%").is_err());
+        assert!(loss_limit("lots").unwrap_err().contains("'lots'"));
+        assert_eq!(percent("30").unwrap(), 30.0);
+        assert_eq!(percent("30%").unwrap(), 30.0);
+        assert!(percent("101").is_err());
+        assert_eq!(ipv4("198.18.0.1").unwrap(), [198, 18, 0, 1]);
+        assert!(ipv4("198.18.0").unwrap_err().contains("'198.18.0'"));
+    }
+}

@@ -9,7 +9,11 @@ use serde::Serialize;
 
 use crate::cli::Config;
 use crate::counters::StreamSnapshot;
+use crate::outage::Outage;
+use crate::results::{AnalysisReport, LoadBalance};
+use crate::timeline::Bin;
 use crate::topology::Stream;
+use crate::verdict::Verdict;
 
 /// Version tag of the JSON layout; bumped on any incompatible change.
 pub const SCHEMA: &str = "vflag-dp.report.v1";
@@ -40,6 +44,23 @@ pub struct Report {
     pub streams: Vec<StreamReport>,
     pub link_events: Vec<LinkEventReport>,
     pub totals: Totals,
+    /// gen: what was generated.
+    pub generator: Option<GeneratorReport>,
+    /// rxonly: what the received frames were (absent with --no-track).
+    pub analysis: Option<AnalysisReport>,
+    pub outages: Vec<Outage>,
+    pub load_balance: LoadBalance,
+    /// Frames per --bin-ms bin, per port and per bond member.
+    pub timeline: Vec<Bin>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GeneratorReport {
+    pub run_id: u16,
+    pub flows: u16,
+    /// Frames per second asked for (None: as fast as possible).
+    pub rate_pps: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -188,7 +209,72 @@ pub fn render(r: &Report) -> String {
         t.tx_pps_avg / 1e6
     );
     let _ = writeln!(s, "  ++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++");
+    render_analysis(&mut s, r);
     s
+}
+
+/// Tracked traffic, outages, load balance and the verdict, when there is something to say.
+fn render_analysis(s: &mut String, r: &Report) {
+    if let Some(a) = &r.analysis {
+        let t = &a.tracked;
+        let _ = writeln!(
+            s,
+            "\n  Tracked: {} received, {} lost ({:.4}%), {} reordered, {} duplicates in {} flows",
+            t.received,
+            t.lost,
+            t.loss_pct,
+            t.reordered,
+            t.duplicates,
+            a.flows.len()
+        );
+        let f = &a.frames;
+        let _ = writeln!(
+            s,
+            "  Other frames: {} foreign IPv4 in {} flows, {} non-IP, {} malformed, {} short, {} VLAN-tagged",
+            f.foreign, a.foreign_flows.count, f.non_ip, f.malformed, f.short, f.vlan
+        );
+        if let Some(l) = &a.latency_ns {
+            let _ = writeln!(
+                s,
+                "  Latency (ns): min {} p50 {} p90 {} p99 {} p99.9 {} max {}",
+                l.min, l.p50, l.p90, l.p99, l.p999, l.max
+            );
+        }
+    }
+    if !r.outages.is_empty() {
+        let _ = writeln!(s, "\n  Outages ({}):", r.outages.len());
+        for (i, o) in r.outages.iter().enumerate() {
+            let lost = o.lost.map_or("-".to_string(), |l| l.to_string());
+            let derived = o.loss_derived_ms.map_or("-".to_string(), |d| format!("{d:.1}"));
+            let _ = writeln!(
+                s,
+                "  {:>3}. at {:9.3} s: {:9.1} ms without frames, lost {lost}, loss-derived {derived} ms, {} link event(s)",
+                i + 1,
+                o.start_s,
+                o.duration_ms,
+                o.link_events.len()
+            );
+        }
+    }
+    let lb = &r.load_balance;
+    if !lb.members.is_empty() {
+        let _ = writeln!(s, "\n  Bond members:");
+        for m in &lb.members {
+            let _ = writeln!(
+                s,
+                "  {:<16} port {:<3} RX {:<14} ({:5.1}%)  TX {:<14} ({:5.1}%)",
+                m.name, m.port, m.rx_packets, m.rx_share_pct, m.tx_packets, m.tx_share_pct
+            );
+        }
+        let j = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.3}"));
+        let _ = writeln!(s, "  Jain fairness: rx {} tx {}", j(lb.member_fairness_rx), j(lb.member_fairness_tx));
+    }
+    if !r.verdict.checked.is_empty() {
+        let _ = writeln!(s, "\n  Verdict: {}", if r.verdict.pass { "PASS" } else { "FAIL" });
+        for f in &r.verdict.failures {
+            let _ = writeln!(s, "  FAIL: {f}");
+        }
+    }
 }
 
 /// Writes the report atomically (temporary file, then rename), so a reader never sees half.
@@ -231,6 +317,12 @@ mod tests {
             streams,
             link_events: vec![LinkEventReport { t_s: 1.5, port: 1, up: false, speed_mbps: 0 }],
             totals,
+            generator: None,
+            analysis: None,
+            outages: vec![],
+            load_balance: crate::results::load_balance(&[], &[], &[], &[], &crate::timeline::Timeline::new(0.01), &[]),
+            timeline: vec![],
+            verdict: Verdict::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! One run of vflag-dp: start the EAL, set up ports and the mbuf pool, launch the forwarding
-//! lcores, watch them from the main lcore (rates, link events, stop conditions), then stop
-//! cleanly: final statistics, JSON report, ports stopped and closed, EAL cleaned up.
+//! lcores, watch them from the main lcore (rates, link events, outages, stop conditions), then
+//! stop cleanly: final statistics, verdict, JSON report, ports stopped and closed, EAL cleaned up.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,29 +9,35 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use dpdk_sys::eal::{Eal, LCORE_PANICKED};
 use dpdk_sys::link_events::LinkWatch;
-use dpdk_sys::port;
+use dpdk_sys::port::{self, PortInfo};
 use dpdk_sys::{clock, DpdkError};
 
-use crate::cli::{Config, FwdMode};
-use crate::counters::StreamCounters;
-use crate::fwd::{LcoreJob, StreamJob};
-use crate::report::{self, PortReport, Report};
-use crate::topology::{self, Stream};
-use crate::{frame, monitor, ports, preflight};
+use crate::analysis::RxAnalysis;
+use crate::cli::Config;
+use crate::events::EventLog;
+use crate::launch::{self, LaunchedLcore};
+use crate::monitor::{Members, Monitor};
+use crate::report::{self, GeneratorReport, PortReport, Report};
+use crate::verdict::{self, Figures, Limits};
+use crate::{bond, ports, preflight, results};
 
 /// Time given to queued frames to leave before the ports stop.
 const DRAIN: Duration = Duration::from_millis(200);
 
-/// A forwarding lcore that was launched, and the counters of the streams it polls.
-pub struct LaunchedLcore {
-    pub lcore: u32,
-    pub streams: Vec<(Stream, Arc<StreamCounters>)>,
+/// How a run ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    /// A --max-* / --min-* threshold failed.
+    Fail,
 }
 
-pub fn run(cfg: Config) -> Result<()> {
+pub fn run(cfg: Config) -> Result<Outcome> {
     if !cfg.no_huge {
         preflight::check_hugepages().map_err(anyhow::Error::msg)?;
     }
+    let events = EventLog::open(cfg.events.as_deref())
+        .with_context(|| format!("--events {}", cfg.events.as_deref().unwrap_or(std::path::Path::new("")).display()))?;
     let signalled = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second signal while stopping ends the process at once.
@@ -41,10 +47,14 @@ pub fn run(cfg: Config) -> Result<()> {
 
     let eal = Eal::init(&cfg.eal_args()).map_err(|e| anyhow::anyhow!("{e}: {}", eal_hint(&e)))?;
     let infos = ports::discover_ports(&cfg)?;
+    let members = bond_members(&cfg)?;
     let pool = Arc::new(ports::create_pool(&cfg, &infos)?);
     let mut open = ports::OpenPorts(Vec::new());
     let mut watch = LinkWatch::new(4096);
     let descs = ports::setup_ports(&cfg, &infos, &pool, &mut open, &mut watch)?;
+    for &m in &members.ids {
+        watch.watch(m, port::info(m).is_ok_and(|i| i.lsc_interrupt))?;
+    }
     if signalled.load(Ordering::Relaxed) {
         bail!("interrupted during set-up");
     }
@@ -52,99 +62,58 @@ pub fn run(cfg: Config) -> Result<()> {
 
     let port_ids: Vec<u16> = infos.iter().map(|p| p.id).collect();
     let macs: Vec<[u8; 6]> = port_ids.iter().map(|&p| port::mac(p).unwrap_or_default()).collect();
-    let streams = topology::streams(&port_ids, cfg.rxq, cfg.fwd);
-    let per_lcore = topology::assign(&streams, cfg.fwd_lcores.len());
-    let quotas = match (cfg.fwd, cfg.count) {
-        (FwdMode::Txonly, Some(n)) => topology::split_count(n, streams.len()).into_iter().map(Some).collect(),
-        _ => vec![None; streams.len()],
-    };
-
-    for &p in &port_ids {
+    for &p in port_ids.iter().chain(&members.ids) {
         port::stats_reset(p).ok();
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let mut launched: Vec<LaunchedLcore> = Vec::new();
-    let mut quota_iter = quotas.into_iter();
     let started_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
     let (t0, tsc0) = (Instant::now(), clock::tsc());
-    for (lcore, lcore_streams) in cfg.fwd_lcores.iter().zip(per_lcore) {
-        if lcore_streams.is_empty() {
-            println!("lcore {lcore}: no stream to poll (more forwarding lcores than port queues)");
-            continue;
-        }
-        let jobs: Vec<StreamJob> = lcore_streams
-            .iter()
-            .map(|s| {
-                let i = port_ids.iter().position(|&p| p == s.tx_port).unwrap_or(0);
-                StreamJob {
-                    stream: *s,
-                    counters: Arc::new(StreamCounters::default()),
-                    quota: quota_iter.next().flatten(),
-                    template: frame::udp_template(macs[i], dst_mac(&cfg, s.tx_port), cfg.pkt_size),
-                }
-            })
-            .collect();
-        launched.push(LaunchedLcore {
-            lcore: *lcore,
-            streams: jobs.iter().map(|j| (j.stream, Arc::clone(&j.counters))).collect(),
-        });
-        let job = LcoreJob {
-            mode: cfg.fwd,
-            streams: jobs,
-            burst: cfg.burst,
-            pkt_size: cfg.pkt_size,
-            verbose: cfg.verbose,
-            pool: Arc::clone(&pool),
-            stop: Arc::clone(&stop),
-        };
-        if let Err(e) = eal.launch(*lcore, move || job.run()) {
+    let plan = launch::plan(&cfg, &port_ids, &macs, &pool, &stop, clock::tsc_hz(), tsc0);
+    let launched = plan.launched;
+    let analysing = launched.iter().filter(|l| l.analysis.is_some()).count();
+    for (lcore, job) in plan.jobs {
+        if let Err(e) = eal.launch(lcore, move || job.run()) {
             stop.store(true, Ordering::Relaxed);
             join(&eal, &launched);
             return Err(e.into());
         }
     }
+    for idle in cfg.fwd_lcores.iter().filter(|l| !launched.iter().any(|x| x.lcore == **l)) {
+        println!("lcore {idle}: no stream to poll (more forwarding lcores than port queues)");
+    }
     println!(
-        "forwarding: mode {}, {} port(s), {} stream(s) on lcore(s) {:?}; Ctrl-C to stop",
+        "forwarding: mode {}, {} port(s), {} stream(s) on lcore(s) {:?}{}; Ctrl-C to stop",
         cfg.fwd.name(),
         port_ids.len(),
-        streams.len(),
-        launched.iter().map(|l| l.lcore).collect::<Vec<_>>()
+        plan.streams,
+        launched.iter().map(|l| l.lcore).collect::<Vec<_>>(),
+        plan.run_id.map(|r| format!(", run id {r}, {} flows", cfg.flows)).unwrap_or_default()
     );
 
-    let mut monitor = monitor::Monitor::new(&cfg, &infos, t0, tsc0);
-    let reason = monitor.watch(&launched, &signalled, &mut watch);
+    let mut monitor = Monitor::new(&cfg, &infos, &members, analysing, events, t0, tsc0);
+    monitor.events.write("start", 0.0, &serde_json::json!({"settings": &cfg, "run_id": plan.run_id}));
+    let reason = monitor.watch(&launched, &signalled, &mut watch, &plan.gaps);
     stop.store(true, Ordering::Relaxed);
     let panicked = join(&eal, &launched);
     let duration_s = t0.elapsed().as_secs_f64();
     std::thread::sleep(DRAIN);
     watch.poll();
     monitor.take_link_events(&watch);
+    monitor.take_gaps(&plan.gaps, &launched);
     let final_stats = monitor.sample();
 
-    let snapshots: Vec<_> =
-        launched.iter().flat_map(|l| l.streams.iter().map(move |(s, c)| (l.lcore, *s, c.snapshot()))).collect();
-    let stream_reports = report::stream_reports(&snapshots);
-    let mut ports: Vec<PortReport> = infos
-        .iter()
-        .zip(&descs)
-        .zip(&macs)
-        .zip(&final_stats)
-        .map(|(((i, d), m), s)| ports::port_report(i, *d, m, s))
-        .collect();
-    let totals = report::finish(&mut ports, &stream_reports, duration_s);
-    let report = Report {
-        schema: report::SCHEMA,
-        vflag_version: env!("CARGO_PKG_VERSION"),
-        dpdk_version: eal.version(),
-        settings: cfg.clone(),
-        started_unix_s,
-        duration_s,
-        stop_reason: reason,
-        ports,
-        streams: stream_reports,
-        link_events: monitor.link_events,
-        totals,
-    };
+    let report = build_report(
+        &cfg,
+        &eal,
+        &infos,
+        &descs,
+        &macs,
+        &final_stats,
+        &members,
+        &launched,
+        monitor,
+        Run { started_unix_s, duration_s, reason, run_id: plan.run_id },
+    );
     print!("{}", report::render(&report));
     let written = match &cfg.json {
         Some(path) => report::write_json(&report, path).with_context(|| format!("writing --json {}", path.display())),
@@ -158,7 +127,117 @@ pub fn run(cfg: Config) -> Result<()> {
     if !panicked.is_empty() {
         bail!("forwarding lcore(s) {panicked:?} panicked (a bug; the message is above)");
     }
-    written
+    written?;
+    for f in &report.verdict.failures {
+        eprintln!("vflag-dp: FAIL: {f}");
+    }
+    Ok(if report.verdict.pass { Outcome::Pass } else { Outcome::Fail })
+}
+
+struct Run {
+    started_unix_s: f64,
+    duration_s: f64,
+    reason: report::StopReason,
+    run_id: Option<u16>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_report(
+    cfg: &Config,
+    eal: &Eal,
+    infos: &[PortInfo],
+    descs: &[port::Descriptors],
+    macs: &[[u8; 6]],
+    final_stats: &[port::Stats],
+    members: &Members,
+    launched: &[LaunchedLcore],
+    mut monitor: Monitor,
+    run: Run,
+) -> Report {
+    let snapshots: Vec<_> =
+        launched.iter().flat_map(|l| l.streams.iter().map(move |(s, c)| (l.lcore, *s, c.snapshot()))).collect();
+    let streams = report::stream_reports(&snapshots);
+    let mut ports: Vec<PortReport> = infos
+        .iter()
+        .zip(descs)
+        .zip(macs)
+        .zip(final_stats)
+        .map(|(((i, d), m), s)| ports::port_report(i, *d, m, s))
+        .collect();
+    let totals = report::finish(&mut ports, &streams, run.duration_s);
+    let analysis = merged_analysis(launched).map(|a| results::analysis_report(&a));
+    let load_balance = results::load_balance(
+        &members.names,
+        &members.ids,
+        &monitor.member_totals(),
+        &streams,
+        &monitor.timeline,
+        &monitor.link_events,
+    );
+    let figures = Figures {
+        max_outage_ms: monitor.outages.iter().map(|o| o.duration_ms).reduce(f64::max),
+        lost: analysis.as_ref().map_or(0, |a| a.tracked.lost),
+        expected: analysis.as_ref().map_or(0, |a| a.tracked.received + a.tracked.lost),
+        member_shares: load_balance.member_shares(),
+    };
+    let verdict = verdict::judge(
+        &figures,
+        &Limits { max_outage_ms: cfg.max_outage_ms, max_loss: cfg.max_loss, min_member_share: cfg.min_member_share },
+    );
+    monitor.events.write("end", run.duration_s, &serde_json::json!({"stop_reason": run.reason, "verdict": &verdict}));
+    Report {
+        schema: report::SCHEMA,
+        vflag_version: env!("CARGO_PKG_VERSION"),
+        dpdk_version: eal.version(),
+        settings: cfg.clone(),
+        started_unix_s: run.started_unix_s,
+        duration_s: run.duration_s,
+        stop_reason: run.reason,
+        ports,
+        streams,
+        link_events: std::mem::take(&mut monitor.link_events),
+        totals,
+        generator: run.run_id.map(|run_id| GeneratorReport {
+            run_id,
+            flows: cfg.flows,
+            rate_pps: cfg.rate.map(|r| match r {
+                crate::parse::Rate::Pps(p) => p,
+                crate::parse::Rate::Bps(b) => crate::gen::bps_to_pps(b, cfg.pkt_size),
+            }),
+        }),
+        analysis,
+        outages: std::mem::take(&mut monitor.outages),
+        load_balance,
+        timeline: monitor.timeline.bins().to_vec(),
+        verdict,
+    }
+}
+
+/// The analysing lcores' final states, merged into one.
+fn merged_analysis(launched: &[LaunchedLcore]) -> Option<RxAnalysis> {
+    let mut merged: Option<RxAnalysis> = None;
+    for (_, slot) in launched.iter().filter_map(|l| l.analysis.as_ref()) {
+        let Some(a) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() else { continue };
+        match merged.as_mut() {
+            Some(m) => m.merge(&a),
+            None => merged = Some(a),
+        }
+    }
+    merged
+}
+
+/// Members of the bonds given with --vdev, by device name and port id.
+fn bond_members(cfg: &Config) -> Result<Members> {
+    let mut m = Members::default();
+    for v in &cfg.vdevs {
+        let Some((bond, names)) = bond::members(v) else { continue };
+        for n in names {
+            let id = port::port_by_name(&n).with_context(|| format!("bond {bond}: member {n} has no port"))?;
+            m.names.push(n);
+            m.ids.push(id);
+        }
+    }
+    Ok(m)
 }
 
 /// What to tell the user when the EAL will not start.
@@ -171,11 +250,6 @@ fn eal_hint(e: &DpdkError) -> &'static str {
         libc::ENODEV | libc::ENOENT => "a device could not be probed: check -a/--vdev and the driver binding",
         _ => "see DPDK's messages above",
     }
-}
-
-fn dst_mac(cfg: &Config, tx_port: u16) -> [u8; 6] {
-    // testpmd's default peer address: 02:00:00:00:00:<port>.
-    cfg.dst_mac.unwrap_or([2, 0, 0, 0, 0, tx_port as u8])
 }
 
 /// Waits for every launched lcore; returns those that panicked.

@@ -32,7 +32,7 @@ pub fn streams(ports: &[u16], queues: u16, mode: FwdMode) -> Vec<Stream> {
         for (i, &p) in ports.iter().enumerate() {
             let tx_port = match mode {
                 FwdMode::Io | FwdMode::Mac | FwdMode::Macswap => peer(ports, i),
-                FwdMode::Rxonly | FwdMode::Txonly => p,
+                FwdMode::Rxonly | FwdMode::Txonly | FwdMode::Gen => p,
             };
             out.push(Stream { rx_port: p, rx_queue: q, tx_port, tx_queue: q });
         }

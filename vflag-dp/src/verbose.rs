@@ -40,7 +40,12 @@ mod tests {
 
     #[test]
     fn line_names_macs_type_length_and_hash() {
-        let f = frame::udp_template([0x52, 0x54, 0, 0, 0, 2], [0x52, 0x54, 0, 0, 0, 1], 64);
+        let a = frame::FlowAddrs {
+            src_mac: [0x52, 0x54, 0, 0, 0, 2],
+            dst_mac: [0x52, 0x54, 0, 0, 0, 1],
+            ..Default::default()
+        };
+        let f = frame::udp_template(&a, 64);
         let l = packet_line(&f, &info(64, Some(0xbeef)));
         assert_eq!(
             l,

@@ -1,0 +1,297 @@
+//! The receiver's analysis on one forwarding lcore: every frame is classified; vflag-dp's own
+//! frames are tracked per flow (loss, reordering, duplicates, latency), all IPv4 traffic is
+//! counted per 5-tuple, and silences become gaps. State is allocated before the lcore starts;
+//! the hot path only updates it. Totals are published with plain stores for the main lcore.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use dpdk_sys::mbuf::Burst;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::classify::{classify, Class};
+use crate::flowtable::FlowTable;
+use crate::outage::{Gap, GapDetector};
+use crate::payload;
+use crate::seqtrack::FlowSeq;
+
+/// Frames by what they turned out to be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ClassCounts {
+    /// vflag-dp's own frames of the run being tracked.
+    pub tracked: u64,
+    /// IPv4 frames that are not ours (foreign traffic), counted per 5-tuple.
+    pub foreign: u64,
+    pub non_ip: u64,
+    pub malformed: u64,
+    pub short: u64,
+    /// Frames with a VLAN tag (also counted in one of the above).
+    pub vlan: u64,
+    /// vflag-dp frames of another run (an old generator still sending).
+    pub other_run: u64,
+    /// vflag-dp frames whose flow id is beyond --track-flows.
+    pub untracked_flow: u64,
+}
+
+impl ClassCounts {
+    pub fn add(&mut self, o: &ClassCounts) {
+        self.tracked += o.tracked;
+        self.foreign += o.foreign;
+        self.non_ip += o.non_ip;
+        self.malformed += o.malformed;
+        self.short += o.short;
+        self.vlan += o.vlan;
+        self.other_run += o.other_run;
+        self.untracked_flow += o.untracked_flow;
+    }
+}
+
+/// Live totals of one lcore's analysis, single writer.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct LiveAnalysis {
+    pub tracked: AtomicU64,
+    pub lost: AtomicU64,
+    pub reordered: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub foreign: AtomicU64,
+}
+
+pub struct AnalysisConfig {
+    pub track_flows: usize,
+    pub tuple_capacity: usize,
+    pub gap_tsc: u64,
+    pub attribution_tsc: u64,
+    pub tsc_hz: u64,
+}
+
+pub struct RxAnalysis {
+    pub flows: Vec<FlowSeq>,
+    pub run_id: Option<u16>,
+    pub counts: ClassCounts,
+    pub tuples: FlowTable,
+    /// One-way latency of tracked frames, ns (meaningful when both ends share the host's TSC).
+    pub latency_ns: Histogram<u64>,
+    gaps: GapDetector,
+    ns_per_tick: f64,
+    max_latency_ticks: u64,
+    pub lost: u64,
+    pub reordered: u64,
+    pub duplicates: u64,
+    pub stale: u64,
+}
+
+impl RxAnalysis {
+    pub fn new(c: &AnalysisConfig) -> Self {
+        let hz = c.tsc_hz.max(1);
+        RxAnalysis {
+            flows: vec![FlowSeq::default(); c.track_flows],
+            run_id: None,
+            counts: ClassCounts::default(),
+            tuples: FlowTable::new(c.tuple_capacity),
+            // 1 ns to 100 s, 3 significant digits: allocated here, never resized.
+            latency_ns: Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("histogram bounds"),
+            gaps: GapDetector::new(c.gap_tsc, c.attribution_tsc),
+            ns_per_tick: 1e9 / hz as f64,
+            // Latencies over 10 s mean the clocks are not shared: not recorded.
+            max_latency_ticks: hz * 10,
+            lost: 0,
+            reordered: 0,
+            duplicates: 0,
+            stale: 0,
+        }
+    }
+
+    /// Analyses a received burst that arrived at TSC `now`. Returns a gap that just closed.
+    #[inline]
+    pub fn on_burst(&mut self, now: u64, burst: &mut Burst) -> Option<Gap> {
+        burst.for_each_data(|_, f| self.on_frame(now, f));
+        self.gaps.on_rx(now, self.lost)
+    }
+
+    /// Nothing arrived: lets a pending gap close on time.
+    #[inline]
+    pub fn on_idle(&mut self, now: u64) -> Option<Gap> {
+        self.gaps.flush(now, self.lost)
+    }
+
+    pub fn finish(&mut self) -> Option<Gap> {
+        self.gaps.finish(self.lost)
+    }
+
+    #[inline]
+    pub fn on_frame(&mut self, now: u64, f: &[u8]) {
+        let c = classify(f);
+        self.counts.vlan += u64::from(c.vlan);
+        match c.class {
+            Class::Short => self.counts.short += 1,
+            Class::NonIp(_) => self.counts.non_ip += 1,
+            Class::Malformed => self.counts.malformed += 1,
+            Class::Ipv4 { tuple, udp_payload } => match udp_payload.and_then(payload::read) {
+                Some(t) => self.on_tracked(now, t),
+                None => {
+                    self.counts.foreign += 1;
+                    self.tuples.add(&tuple, 1);
+                }
+            },
+        }
+    }
+
+    #[inline]
+    fn on_tracked(&mut self, now: u64, t: payload::Tracked) {
+        let run = *self.run_id.get_or_insert(t.run_id);
+        if run != t.run_id {
+            self.counts.other_run += 1;
+            return;
+        }
+        let Some(flow) = self.flows.get_mut(usize::from(t.flow_id)) else {
+            self.counts.untracked_flow += 1;
+            return;
+        };
+        self.counts.tracked += 1;
+        let before_stale = flow.stale;
+        let e = flow.observe(t.seq);
+        self.stale += flow.stale - before_stale;
+        self.lost += e.new_lost;
+        if e.late {
+            self.lost -= 1;
+            self.reordered += 1;
+        }
+        self.duplicates += u64::from(e.duplicate);
+        let ticks = now.wrapping_sub(t.tx_tsc);
+        if now >= t.tx_tsc && ticks < self.max_latency_ticks {
+            self.latency_ns.saturating_record((ticks as f64 * self.ns_per_tick) as u64);
+        }
+    }
+
+    /// Publishes the running totals (plain stores; this lcore is the only writer).
+    #[inline]
+    pub fn publish(&self, live: &LiveAnalysis) {
+        live.tracked.store(self.counts.tracked, Relaxed);
+        live.lost.store(self.lost, Relaxed);
+        live.reordered.store(self.reordered, Relaxed);
+        live.duplicates.store(self.duplicates, Relaxed);
+        live.foreign.store(self.counts.foreign, Relaxed);
+    }
+
+    /// Adds another lcore's results (end of run).
+    pub fn merge(&mut self, o: &RxAnalysis) {
+        if self.run_id.is_none() {
+            self.run_id = o.run_id;
+        }
+        for (a, b) in self.flows.iter_mut().zip(&o.flows) {
+            if b.started() {
+                a.received += b.received;
+                a.lost += b.lost;
+                a.reordered += b.reordered;
+                a.duplicates += b.duplicates;
+                a.stale += b.stale;
+                if !a.started() {
+                    *a = b.clone();
+                }
+            }
+        }
+        self.counts.add(&o.counts);
+        self.tuples.merge(&o.tuples);
+        let _ = self.latency_ns.add(&o.latency_ns);
+        self.lost += o.lost;
+        self.reordered += o.reordered;
+        self.duplicates += o.duplicates;
+        self.stale += o.stale;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::FlowAddrs;
+    use crate::gen::{GenLane, GenSpec};
+
+    fn analysis() -> RxAnalysis {
+        RxAnalysis::new(&AnalysisConfig {
+            track_flows: 8,
+            tuple_capacity: 64,
+            gap_tsc: 100,
+            attribution_tsc: 50,
+            tsc_hz: 1_000_000_000,
+        })
+    }
+
+    fn frames(flows: u16, n: usize, run: u16) -> Vec<[u8; 64]> {
+        let spec = GenSpec { base: FlowAddrs::default(), frame_len: 64, run_id: Some(run) };
+        let ids: Vec<u16> = (0..flows).collect();
+        let mut lane = GenLane::new(&spec, &ids, None);
+        (0..n)
+            .map(|i| {
+                let mut f = [0u8; 64];
+                lane.fill(&mut f, 1_000 + i as u64);
+                f
+            })
+            .collect()
+    }
+
+    #[test]
+    fn own_frames_are_tracked_per_flow_with_latency() {
+        let mut a = analysis();
+        for f in frames(4, 400, 9) {
+            a.on_frame(2_000, &f);
+        }
+        assert_eq!(a.counts.tracked, 400);
+        assert_eq!((a.lost, a.reordered, a.duplicates), (0, 0, 0));
+        assert!(a.flows[..4].iter().all(|f| f.received == 100));
+        assert_eq!(a.latency_ns.len(), 400);
+        assert!(a.latency_ns.max() <= 1_001 && a.latency_ns.min() >= 600);
+    }
+
+    #[test]
+    fn losses_reordering_and_other_runs() {
+        let mut a = analysis();
+        let fs = frames(1, 10, 3);
+        for i in [0, 1, 2, 5, 4, 6, 6] {
+            a.on_frame(5_000, &fs[i]);
+        }
+        assert_eq!((a.lost, a.reordered, a.duplicates), (1, 1, 1), "3 lost, 4 late, 6 twice");
+        for f in frames(1, 2, 4) {
+            a.on_frame(5_000, &f);
+        }
+        assert_eq!(a.counts.other_run, 2);
+    }
+
+    #[test]
+    fn foreign_and_odd_frames_are_counted_not_tracked() {
+        let mut a = analysis();
+        let plain = crate::frame::udp_template(&FlowAddrs::default(), 64);
+        let mut f = plain.to_vec();
+        f.resize(64, 0);
+        a.on_frame(1, &f);
+        a.on_frame(1, &f[..10]);
+        let mut arp = f.clone();
+        arp[12] = 0x08;
+        arp[13] = 0x06;
+        a.on_frame(1, &arp);
+        assert_eq!((a.counts.foreign, a.counts.short, a.counts.non_ip, a.counts.tracked), (1, 1, 1, 0));
+        assert_eq!(a.tuples.len(), 1);
+        // A flow id beyond what is tracked is counted, not indexed.
+        for f in frames(10, 10, 1).iter().skip(9) {
+            a.on_frame(1, f);
+        }
+        assert_eq!(a.counts.untracked_flow, 1);
+    }
+
+    #[test]
+    fn merging_lcores_adds_up() {
+        let (mut a, mut b) = (analysis(), analysis());
+        let fs = frames(2, 20, 1);
+        for (i, f) in fs.iter().enumerate() {
+            if i % 2 == 0 {
+                a.on_frame(2_000, f)
+            } else {
+                b.on_frame(2_000, f)
+            }
+        }
+        a.merge(&b);
+        assert_eq!(a.counts.tracked, 20);
+        assert_eq!(a.flows[0].received + a.flows[1].received, 20);
+        assert_eq!(a.latency_ns.len(), 20);
+    }
+}

@@ -1,0 +1,128 @@
+//! Packets per 5-tuple, for traffic of any origin: a fixed-size open-addressing table, allocated
+//! once, so counting on the hot path never allocates. When it is full, new flows are counted
+//! as overflow rather than tracked.
+
+use crate::classify::FiveTuple;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    used: bool,
+    key: FiveTuple,
+    packets: u64,
+}
+
+pub struct FlowTable {
+    slots: Vec<Slot>,
+    mask: usize,
+    len: usize,
+    pub overflow: u64,
+}
+
+impl FlowTable {
+    /// A table for up to `capacity` flows (rounded up to a power of two, kept at most 3/4 full).
+    pub fn new(capacity: usize) -> Self {
+        let size = (capacity.max(4) * 4 / 3).next_power_of_two();
+        FlowTable { slots: vec![Slot::default(); size], mask: size - 1, len: 0, overflow: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    fn hash(k: &FiveTuple) -> usize {
+        let a = u64::from(u32::from_be_bytes(k.src)) << 32 | u64::from(u32::from_be_bytes(k.dst));
+        let b = u64::from(k.sport) << 24 | u64::from(k.dport) << 8 | u64::from(k.proto);
+        let h = (a ^ b.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h ^ (h >> 31)) as usize
+    }
+
+    #[inline]
+    pub fn add(&mut self, k: &FiveTuple, packets: u64) {
+        let mut i = Self::hash(k) & self.mask;
+        let full = (self.len + 1) * 4 > self.slots.len() * 3;
+        loop {
+            let s = &mut self.slots[i];
+            if s.used && s.key == *k {
+                s.packets += packets;
+                return;
+            }
+            if !s.used {
+                if full {
+                    self.overflow += packets;
+                    return;
+                }
+                *s = Slot { used: true, key: *k, packets };
+                self.len += 1;
+                return;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Every flow and its packets (off the hot path).
+    pub fn entries(&self) -> impl Iterator<Item = (FiveTuple, u64)> + '_ {
+        self.slots.iter().filter(|s| s.used).map(|s| (s.key, s.packets))
+    }
+
+    /// Adds another table's counts (merging lcores at the end of a run).
+    pub fn merge(&mut self, other: &FlowTable) {
+        for (k, n) in other.entries() {
+            self.add(&k, n);
+        }
+        self.overflow += other.overflow;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(i: u16) -> FiveTuple {
+        FiveTuple { src: [10, 0, 0, 1], dst: [10, 0, 0, 2], proto: 17, sport: i, dport: 9 }
+    }
+
+    #[test]
+    fn counts_per_flow() {
+        let mut ft = FlowTable::new(100);
+        for i in 0..50 {
+            for _ in 0..=i {
+                ft.add(&t(i), 1);
+            }
+        }
+        assert_eq!(ft.len(), 50);
+        let mut e: Vec<_> = ft.entries().collect();
+        e.sort_by_key(|(k, _)| k.sport);
+        assert_eq!(e[0], (t(0), 1));
+        assert_eq!(e[49], (t(49), 50));
+        assert_eq!(ft.overflow, 0);
+    }
+
+    #[test]
+    fn full_table_counts_overflow_instead_of_growing() {
+        let mut ft = FlowTable::new(8);
+        let size = ft.slots.len();
+        for i in 0..1000 {
+            ft.add(&t(i), 2);
+        }
+        assert_eq!(ft.slots.len(), size, "never reallocates");
+        assert!(ft.len() * 4 <= size * 3);
+        assert_eq!(ft.entries().map(|(_, n)| n).sum::<u64>() + ft.overflow, 2000);
+        // Known flows still count when the table is full.
+        let known = ft.entries().next().unwrap().0;
+        let before = ft.entries().find(|(k, _)| *k == known).unwrap().1;
+        ft.add(&known, 1);
+        assert_eq!(ft.entries().find(|(k, _)| *k == known).unwrap().1, before + 1);
+    }
+
+    #[test]
+    fn merge_adds_counts() {
+        let (mut a, mut b) = (FlowTable::new(16), FlowTable::new(16));
+        a.add(&t(1), 3);
+        b.add(&t(1), 4);
+        b.add(&t(2), 5);
+        a.merge(&b);
+        let mut e: Vec<_> = a.entries().collect();
+        e.sort_by_key(|(k, _)| k.sport);
+        assert_eq!(e, vec![(t(1), 7), (t(2), 5)]);
+    }
+}

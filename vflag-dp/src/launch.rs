@@ -1,0 +1,146 @@
+//! Builds each forwarding lcore's job from the settings: its streams, generator lanes (flows
+//! dealt so each has one writer, rate split evenly) and receiver analysis, with the shared
+//! handles the main lcore reads.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use crossbeam_queue::ArrayQueue;
+use dpdk_sys::mempool::Mempool;
+
+use crate::analysis::{AnalysisConfig, LiveAnalysis, RxAnalysis};
+use crate::cli::{Config, FwdMode};
+use crate::counters::StreamCounters;
+use crate::frame::FlowAddrs;
+use crate::fwd::{LcoreAnalysis, LcoreJob, StreamJob};
+use crate::gen::{self, GenLane, GenSpec, Pacer};
+use crate::outage::Gap;
+use crate::parse::Rate;
+use crate::topology::{self, Stream};
+
+/// An analysing lcore's live totals, and the slot its final state arrives in.
+pub type AnalysisHandles = (Arc<LiveAnalysis>, Arc<Mutex<Option<RxAnalysis>>>);
+
+/// What the main lcore keeps of a launched lcore.
+pub struct LaunchedLcore {
+    pub lcore: u32,
+    pub streams: Vec<(Stream, Arc<StreamCounters>)>,
+    pub analysis: Option<AnalysisHandles>,
+}
+
+/// Everything the lcores share with the main lcore.
+pub struct Plan {
+    pub jobs: Vec<(u32, LcoreJob)>,
+    pub launched: Vec<LaunchedLcore>,
+    pub gaps: Arc<ArrayQueue<(usize, Gap)>>,
+    pub run_id: Option<u16>,
+    pub streams: usize,
+}
+
+/// A run id for tracked traffic, different from one run to the next.
+pub fn new_run_id() -> u16 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    (t ^ std::process::id().rotate_left(7)) as u16
+}
+
+pub fn plan(
+    cfg: &Config,
+    port_ids: &[u16],
+    macs: &[[u8; 6]],
+    pool: &Arc<Mempool>,
+    stop: &Arc<AtomicBool>,
+    tsc_hz: u64,
+    start_tsc: u64,
+) -> Plan {
+    let streams = topology::streams(port_ids, cfg.rxq, cfg.fwd);
+    let generating = matches!(cfg.fwd, FwdMode::Txonly | FwdMode::Gen);
+    let quotas: Vec<Option<u64>> = match (generating, cfg.count) {
+        (true, Some(n)) => topology::split_count(n, streams.len()).into_iter().map(Some).collect(),
+        _ => vec![None; streams.len()],
+    };
+    let run_id = (cfg.fwd == FwdMode::Gen).then(new_run_id);
+    let flows = if cfg.fwd == FwdMode::Gen { cfg.flows } else { 1 };
+    let lane_pps = cfg.rate.map(|r| {
+        let pps = match r {
+            Rate::Pps(p) => p,
+            Rate::Bps(b) => gen::bps_to_pps(b, cfg.pkt_size),
+        };
+        pps / streams.len().max(1) as f64
+    });
+    let gaps = Arc::new(ArrayQueue::new(4096));
+    let analysis_cfg = AnalysisConfig {
+        track_flows: cfg.track_flows as usize,
+        tuple_capacity: 65_536,
+        gap_tsc: (cfg.gap_ms * tsc_hz as f64 / 1e3) as u64,
+        // Losses found up to 5 gap lengths (at least 50 ms) after a gap still belong to it.
+        attribution_tsc: ((cfg.gap_ms * 5.0).max(50.0) * tsc_hz as f64 / 1e3) as u64,
+        tsc_hz,
+    };
+    let mut jobs = Vec::new();
+    let mut launched = Vec::new();
+    let mut lane_index = 0;
+    let mut analysis_index = 0;
+    for (lcore, lcore_streams) in cfg.fwd_lcores.iter().zip(topology::assign(&streams, cfg.fwd_lcores.len())) {
+        if lcore_streams.is_empty() {
+            continue;
+        }
+        let mut stream_jobs = Vec::new();
+        for s in &lcore_streams {
+            let i = port_ids.iter().position(|&p| p == s.tx_port).unwrap_or(0);
+            let dst_mac = cfg.dst_mac.unwrap_or([2, 0, 0, 0, 0, s.tx_port as u8]);
+            let gen = generating.then(|| {
+                let spec = GenSpec {
+                    base: FlowAddrs {
+                        src_mac: cfg.src_mac.unwrap_or(macs[i]),
+                        dst_mac,
+                        src_ip: cfg.src_ip.octets(),
+                        dst_ip: cfg.dst_ip.octets(),
+                        sport: if cfg.fwd == FwdMode::Gen { 1024 } else { 9 },
+                        dport: 9,
+                    },
+                    frame_len: cfg.pkt_size,
+                    run_id,
+                };
+                let ids = gen::lane_flows(flows, lane_index, streams.len());
+                GenLane::new(&spec, &ids, lane_pps.map(|pps| Pacer::new(pps, tsc_hz, start_tsc)))
+            });
+            lane_index += 1;
+            stream_jobs.push(StreamJob {
+                stream: *s,
+                counters: Arc::new(StreamCounters::default()),
+                quota: quotas[lane_index - 1],
+                gen,
+                macs: (dst_mac, macs[i]),
+            });
+        }
+        let analysis = (cfg.fwd == FwdMode::Rxonly && cfg.track).then(|| {
+            analysis_index += 1;
+            LcoreAnalysis {
+                state: RxAnalysis::new(&analysis_cfg),
+                index: analysis_index - 1,
+                live: Arc::new(LiveAnalysis::default()),
+                gaps: Arc::clone(&gaps),
+                result: Arc::new(Mutex::new(None)),
+            }
+        });
+        launched.push(LaunchedLcore {
+            lcore: *lcore,
+            streams: stream_jobs.iter().map(|j| (j.stream, Arc::clone(&j.counters))).collect(),
+            analysis: analysis.as_ref().map(|a| (Arc::clone(&a.live), Arc::clone(&a.result))),
+        });
+        jobs.push((
+            *lcore,
+            LcoreJob {
+                mode: cfg.fwd,
+                streams: stream_jobs,
+                burst: cfg.burst,
+                pkt_size: cfg.pkt_size,
+                verbose: cfg.verbose,
+                pool: Arc::clone(pool),
+                stop: Arc::clone(stop),
+                analysis,
+            },
+        ));
+    }
+    Plan { jobs, launched, gaps, run_id, streams: streams.len() }
+}

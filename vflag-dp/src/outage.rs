@@ -1,0 +1,195 @@
+//! Outages: periods with no received frames longer than `--gap-ms`. Each forwarding lcore finds
+//! its own gaps (one timestamp per burst); the port's outages are the times when every lcore was
+//! in a gap. Tracked traffic adds how many frames were lost, and the loss-derived outage
+//! (lost / offered rate, as RFC 6413 derives convergence time) sits beside the measured gap.
+
+use serde::Serialize;
+
+/// One lcore's silence: from its last frame before to its first frame after (TSC), and the
+/// tracked frames found lost from the gap's start until shortly after it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub start_tsc: u64,
+    pub end_tsc: u64,
+    pub lost: u64,
+}
+
+/// Finds gaps on one lcore. Owned by that lcore; fixed size.
+#[derive(Debug, Clone)]
+pub struct GapDetector {
+    gap_tsc: u64,
+    attribution_tsc: u64,
+    last_rx: u64,
+    pending: Option<(Gap, u64)>,
+}
+
+impl GapDetector {
+    /// `gap_tsc`: the shortest silence that counts; `attribution_tsc`: how long after a gap ends
+    /// newly found losses still belong to it (flows resume one by one).
+    pub fn new(gap_tsc: u64, attribution_tsc: u64) -> Self {
+        GapDetector { gap_tsc: gap_tsc.max(1), attribution_tsc, last_rx: 0, pending: None }
+    }
+
+    /// A burst arrived at `now`; `lost_total` is the lcore's running count of lost frames.
+    /// Returns a gap once its loss attribution window has closed.
+    #[inline]
+    pub fn on_rx(&mut self, now: u64, lost_total: u64) -> Option<Gap> {
+        let done = self.flush(now, lost_total);
+        if self.last_rx != 0 && now.saturating_sub(self.last_rx) > self.gap_tsc {
+            let gap = Gap { start_tsc: self.last_rx, end_tsc: now, lost: 0 };
+            // A new gap closes the previous one's window early.
+            let earlier = self.pending.take().map(|(g, base)| Gap { lost: lost_total.saturating_sub(base), ..g });
+            self.pending = Some((gap, lost_total));
+            self.last_rx = now;
+            return earlier.or(done);
+        }
+        self.last_rx = now;
+        done
+    }
+
+    /// Closes the pending gap if its window has passed (call when idle, too).
+    #[inline]
+    pub fn flush(&mut self, now: u64, lost_total: u64) -> Option<Gap> {
+        match self.pending {
+            Some((g, base)) if now.saturating_sub(g.end_tsc) >= self.attribution_tsc => {
+                self.pending = None;
+                Some(Gap { lost: lost_total.saturating_sub(base), ..g })
+            }
+            _ => None,
+        }
+    }
+
+    /// Ends the run: whatever is pending is returned as it stands.
+    pub fn finish(&mut self, lost_total: u64) -> Option<Gap> {
+        self.pending.take().map(|(g, base)| Gap { lost: lost_total.saturating_sub(base), ..g })
+    }
+}
+
+/// The times when every lcore was silent: the intersection of all lcores' gap lists (each
+/// sorted by start). Losses of every gap that overlaps an outage are added to it.
+pub fn intersect(per_lcore: &[Vec<Gap>]) -> Vec<Gap> {
+    let Some((first, rest)) = per_lcore.split_first() else { return Vec::new() };
+    let mut acc: Vec<Gap> = first.clone();
+    for list in rest {
+        let mut out = Vec::new();
+        for a in &acc {
+            for b in list {
+                let (s, e) = (a.start_tsc.max(b.start_tsc), a.end_tsc.min(b.end_tsc));
+                if s < e {
+                    out.push(Gap { start_tsc: s, end_tsc: e, lost: a.lost + b.lost });
+                }
+            }
+        }
+        acc = out;
+    }
+    acc.sort_by_key(|g| g.start_tsc);
+    acc
+}
+
+/// An outage as reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outage {
+    /// Seconds since the run started.
+    pub start_s: f64,
+    pub end_s: f64,
+    pub duration_ms: f64,
+    /// Tracked frames lost in it (None when only foreign traffic was seen).
+    pub lost: Option<u64>,
+    /// Receive rate before the outage, frames per second.
+    pub offered_pps: f64,
+    /// lost / offered rate, in ms (RFC 6413's loss-derived convergence time).
+    pub loss_derived_ms: Option<f64>,
+    /// Link changes from 1 s before the outage to its end: (seconds, port, up).
+    pub link_events: Vec<(f64, u16, bool)>,
+}
+
+/// Turns a gap into an outage report. `offered_pps` comes from the rate timeline.
+pub fn outage(g: &Gap, tsc0: u64, tsc_hz: f64, tracked: bool, offered_pps: f64, links: &[(f64, u16, bool)]) -> Outage {
+    let at = |t: u64| (t as f64 - tsc0 as f64) / tsc_hz;
+    let (start_s, end_s) = (at(g.start_tsc), at(g.end_tsc));
+    let lost = tracked.then_some(g.lost);
+    Outage {
+        start_s,
+        end_s,
+        duration_ms: (end_s - start_s) * 1e3,
+        lost,
+        offered_pps,
+        loss_derived_ms: lost.filter(|_| offered_pps > 0.0).map(|l| l as f64 / offered_pps * 1e3),
+        link_events: links.iter().copied().filter(|(t, _, _)| *t >= start_s - 1.0 && *t <= end_s).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(s: u64, e: u64, lost: u64) -> Gap {
+        Gap { start_tsc: s, end_tsc: e, lost }
+    }
+
+    #[test]
+    fn steady_traffic_has_no_gap() {
+        let mut d = GapDetector::new(100, 50);
+        for t in (1..10_000).step_by(10) {
+            assert_eq!(d.on_rx(t, 0), None);
+        }
+        assert_eq!(d.finish(0), None);
+    }
+
+    #[test]
+    fn a_silence_is_reported_after_its_attribution_window_with_its_losses() {
+        let mut d = GapDetector::new(100, 50);
+        d.on_rx(1000, 0);
+        d.on_rx(1010, 0);
+        assert_eq!(d.on_rx(1500, 7), None, "gap 1010..1500 found, window still open");
+        assert_eq!(d.on_rx(1520, 9), None);
+        // 2 more losses found while flows resume, then the window closes.
+        assert_eq!(d.on_rx(1560, 9), Some(g(1010, 1500, 2)));
+        assert_eq!(d.on_rx(1570, 9), None);
+    }
+
+    #[test]
+    fn idle_flush_and_finish_close_a_pending_gap() {
+        let mut d = GapDetector::new(100, 50);
+        d.on_rx(10, 0);
+        d.on_rx(500, 3);
+        assert_eq!(d.flush(520, 5), None);
+        assert_eq!(d.flush(560, 5), Some(g(10, 500, 2)));
+        let mut d = GapDetector::new(100, 50);
+        d.on_rx(10, 0);
+        d.on_rx(500, 3);
+        assert_eq!(d.finish(4), Some(g(10, 500, 1)));
+    }
+
+    #[test]
+    fn back_to_back_gaps_are_both_reported() {
+        let mut d = GapDetector::new(100, 1000);
+        d.on_rx(10, 0);
+        assert_eq!(d.on_rx(300, 1), None);
+        assert_eq!(d.on_rx(600, 4), Some(g(10, 300, 3)));
+        assert_eq!(d.finish(4), Some(g(300, 600, 0)));
+    }
+
+    #[test]
+    fn outages_are_when_every_lcore_was_silent() {
+        let a = vec![g(100, 200, 1), g(500, 900, 2)];
+        let b = vec![g(150, 250, 4), g(600, 700, 8), g(800, 1000, 16)];
+        assert_eq!(intersect(&[a.clone(), b]), vec![g(150, 200, 5), g(600, 700, 10), g(800, 900, 18)]);
+        assert_eq!(intersect(std::slice::from_ref(&a)), a);
+        assert_eq!(intersect(&[a, vec![]]), vec![]);
+        assert_eq!(intersect(&[]), vec![]);
+    }
+
+    #[test]
+    fn outage_report_derives_convergence_from_loss() {
+        let links = [(0.4, 0, false), (0.9, 0, true), (5.0, 0, false)];
+        let o = outage(&g(1_500, 4_500, 300), 1_000, 1_000.0, true, 1_000.0, &links);
+        assert!((o.start_s - 0.5).abs() < 1e-9 && (o.end_s - 3.5).abs() < 1e-9);
+        assert!((o.duration_ms - 3000.0).abs() < 1e-6);
+        assert_eq!(o.lost, Some(300));
+        assert!((o.loss_derived_ms.unwrap() - 300.0).abs() < 1e-9);
+        assert_eq!(o.link_events, vec![(0.4, 0, false), (0.9, 0, true)]);
+        let foreign = outage(&g(1_500, 4_500, 0), 1_000, 1_000.0, false, 1_000.0, &links);
+        assert_eq!((foreign.lost, foreign.loss_derived_ms), (None, None));
+    }
+}

@@ -1,0 +1,93 @@
+//! The tracked payload vflag-dp's generator puts after the UDP header, so a receiver can tell
+//! its own frames from foreign traffic and count loss, reordering, duplicates and latency.
+//! 22 bytes, little endian, so it fits a 64-byte frame (14 + 20 + 8 + 22):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 0..4 | magic `VFLG` |
+//! | 4..6 | run id (random per generator run) |
+//! | 6..8 | flow id |
+//! | 8..14 | per-flow sequence number (48 bits) |
+//! | 14..22 | TX TSC |
+
+pub const LEN: usize = 22;
+pub const MAGIC: [u8; 4] = *b"VFLG";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tracked {
+    pub run_id: u16,
+    pub flow_id: u16,
+    pub seq: u64,
+    pub tx_tsc: u64,
+}
+
+/// Writes the parts that stay the same for every frame of a flow.
+pub fn write_fixed(buf: &mut [u8], run_id: u16, flow_id: u16) {
+    if buf.len() >= 8 {
+        buf[0..4].copy_from_slice(&MAGIC);
+        buf[4..6].copy_from_slice(&run_id.to_le_bytes());
+        buf[6..8].copy_from_slice(&flow_id.to_le_bytes());
+    }
+}
+
+/// Writes the per-frame parts: sequence number and TX TSC.
+#[inline]
+pub fn write_seq_tsc(buf: &mut [u8], seq: u64, tsc: u64) {
+    if buf.len() >= LEN {
+        buf[8..14].copy_from_slice(&seq.to_le_bytes()[..6]);
+        buf[14..22].copy_from_slice(&tsc.to_le_bytes());
+    }
+}
+
+/// Reads a tracked payload, if `udp_payload` starts with one.
+#[inline]
+pub fn read(udp_payload: &[u8]) -> Option<Tracked> {
+    let p = udp_payload.get(..LEN)?;
+    if p[0..4] != MAGIC {
+        return None;
+    }
+    let mut seq = [0u8; 8];
+    seq[..6].copy_from_slice(&p[8..14]);
+    Some(Tracked {
+        run_id: u16::from_le_bytes([p[4], p[5]]),
+        flow_id: u16::from_le_bytes([p[6], p[7]]),
+        seq: u64::from_le_bytes(seq),
+        tx_tsc: u64::from_le_bytes(p[14..22].try_into().ok()?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut b = [0u8; LEN];
+        write_fixed(&mut b, 0xbeef, 7);
+        write_seq_tsc(&mut b, 0x1234_5678_9abc, u64::MAX - 1);
+        assert_eq!(read(&b), Some(Tracked { run_id: 0xbeef, flow_id: 7, seq: 0x1234_5678_9abc, tx_tsc: u64::MAX - 1 }));
+    }
+
+    #[test]
+    fn sequence_is_48_bits() {
+        let mut b = [0u8; LEN];
+        write_fixed(&mut b, 1, 1);
+        write_seq_tsc(&mut b, (1 << 48) + 4, 0);
+        assert_eq!(read(&b).unwrap().seq, 4);
+    }
+
+    #[test]
+    fn rejects_short_and_foreign_payloads() {
+        let mut b = [0u8; LEN];
+        write_fixed(&mut b, 1, 1);
+        assert_eq!(read(&b[..LEN - 1]), None);
+        b[0] = b'X';
+        assert_eq!(read(&b), None);
+        assert_eq!(read(&[]), None);
+        // Writers never write past a short buffer.
+        let mut short = [0u8; 5];
+        write_fixed(&mut short, 1, 1);
+        write_seq_tsc(&mut short, 1, 1);
+        assert_eq!(short, [0; 5]);
+    }
+}

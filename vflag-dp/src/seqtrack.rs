@@ -1,0 +1,200 @@
+//! Per-flow sequence tracking: received, lost (sequence gaps), reordered (late arrivals that fill
+//! a gap), duplicated and stale (too old to tell). A lost frame that arrives late stops being
+//! lost and counts as reordered, so no frame is counted twice. Fixed size, no allocation.
+
+/// How many recent sequence numbers a flow remembers, to tell late frames from duplicates.
+pub const WINDOW: u64 = 1024;
+const WORDS: usize = (WINDOW / 64) as usize;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowSeq {
+    started: bool,
+    /// The next sequence number expected.
+    next: u64,
+    /// Bit `s % WINDOW` is set when `s` (within `[next - WINDOW, next)`) has arrived.
+    seen: [u64; WORDS],
+    pub received: u64,
+    pub lost: u64,
+    pub reordered: u64,
+    pub duplicates: u64,
+    pub stale: u64,
+}
+
+impl Default for FlowSeq {
+    fn default() -> Self {
+        FlowSeq {
+            started: false,
+            next: 0,
+            seen: [0; WORDS],
+            received: 0,
+            lost: 0,
+            reordered: 0,
+            duplicates: 0,
+            stale: 0,
+        }
+    }
+}
+
+/// What one frame did to its flow's counters (the caller keeps per-lcore totals from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SeqEffect {
+    pub new_lost: u64,
+    pub late: bool,
+    pub duplicate: bool,
+}
+
+impl FlowSeq {
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    #[inline]
+    fn bit(&self, s: u64) -> bool {
+        let i = (s % WINDOW) as usize;
+        self.seen[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    #[inline]
+    fn set(&mut self, s: u64, on: bool) {
+        let i = (s % WINDOW) as usize;
+        if on {
+            self.seen[i / 64] |= 1 << (i % 64);
+        } else {
+            self.seen[i / 64] &= !(1 << (i % 64));
+        }
+    }
+
+    /// Accounts for frame `s` of this flow.
+    #[inline]
+    pub fn observe(&mut self, s: u64) -> SeqEffect {
+        if !self.started {
+            // Frames before the first one seen were sent before we listened: not lost.
+            self.started = true;
+            self.next = s + 1;
+            self.set(s, true);
+            self.received = 1;
+            return SeqEffect::default();
+        }
+        if s >= self.next {
+            let gap = s - self.next;
+            // Slots from `next` to `s` now describe new sequence numbers: clear them.
+            if gap >= WINDOW {
+                self.seen = [0; WORDS];
+            } else {
+                for m in self.next..s {
+                    self.set(m, false);
+                }
+            }
+            self.set(s, true);
+            self.next = s + 1;
+            self.received += 1;
+            self.lost += gap;
+            return SeqEffect { new_lost: gap, ..Default::default() };
+        }
+        if self.next - s > WINDOW {
+            self.stale += 1;
+            return SeqEffect::default();
+        }
+        if self.bit(s) {
+            self.duplicates += 1;
+            return SeqEffect { duplicate: true, ..Default::default() };
+        }
+        self.set(s, true);
+        self.received += 1;
+        self.reordered += 1;
+        self.lost -= 1;
+        SeqEffect { late: true, ..Default::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(seqs: &[u64]) -> FlowSeq {
+        let mut f = FlowSeq::default();
+        for &s in seqs {
+            f.observe(s);
+        }
+        f
+    }
+
+    #[test]
+    fn in_order_is_clean() {
+        let f = run(&(0..5000).collect::<Vec<_>>());
+        assert_eq!((f.received, f.lost, f.reordered, f.duplicates, f.stale), (5000, 0, 0, 0, 0));
+    }
+
+    #[test]
+    fn first_frame_sets_the_baseline() {
+        let f = run(&[100, 101, 102]);
+        assert_eq!((f.received, f.lost), (3, 0));
+    }
+
+    #[test]
+    fn gaps_are_lost() {
+        let f = run(&[0, 1, 2, 10, 11]);
+        assert_eq!((f.received, f.lost), (5, 7));
+    }
+
+    #[test]
+    fn a_late_frame_fills_its_gap_once() {
+        let mut f = FlowSeq::default();
+        for s in [0, 1, 3] {
+            f.observe(s);
+        }
+        assert_eq!(f.lost, 1);
+        assert_eq!(f.observe(2), SeqEffect { late: true, ..Default::default() });
+        assert_eq!((f.received, f.lost, f.reordered), (4, 0, 1));
+        // The same frame again is a duplicate, not a second late arrival.
+        assert!(f.observe(2).duplicate);
+        assert_eq!((f.lost, f.reordered, f.duplicates), (0, 1, 1));
+    }
+
+    #[test]
+    fn duplicates_of_the_latest_frame() {
+        let f = run(&[0, 1, 1, 1, 2]);
+        assert_eq!((f.received, f.duplicates, f.lost), (3, 2, 0));
+    }
+
+    #[test]
+    fn older_than_the_window_is_stale() {
+        let mut seqs: Vec<u64> = (0..3000).collect();
+        seqs.push(10); // 2990 behind
+        let f = run(&seqs);
+        assert_eq!((f.stale, f.duplicates, f.reordered), (1, 0, 0));
+    }
+
+    #[test]
+    fn window_slots_are_reused_correctly_across_wraps() {
+        // Lose s = WINDOW+5, then let the window wrap several times: the old slot of the lost
+        // frame must not make a new frame look like a duplicate.
+        let mut f = FlowSeq::default();
+        for s in 0..WINDOW + 5 {
+            f.observe(s);
+        }
+        for s in WINDOW + 6..4 * WINDOW {
+            f.observe(s);
+        }
+        assert_eq!(f.lost, 1);
+        assert!(!f.observe(4 * WINDOW).duplicate);
+        // The lost frame arrives, but far too late to tell: stale, still lost.
+        f.observe(WINDOW + 5);
+        assert_eq!((f.lost, f.stale, f.duplicates), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_gap_wider_than_the_window() {
+        let mut f = run(&[0, 1, 5000, 5001]);
+        assert_eq!(f.lost, 4998);
+        // A frame inside the gap but within the window after it is late, not a duplicate.
+        assert!(f.observe(4990).late);
+        assert_eq!(f.lost, 4997);
+    }
+
+    #[test]
+    fn reordered_pairs() {
+        let f = run(&[0, 2, 1, 4, 3, 5]);
+        assert_eq!((f.received, f.lost, f.reordered, f.duplicates), (6, 0, 2, 0));
+    }
+}
