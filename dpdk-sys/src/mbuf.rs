@@ -131,7 +131,8 @@ impl Burst {
         true
     }
 
-    /// Lets `f` read and write the first segment of every held packet.
+    /// Lets `f` read and write the first segment of every held packet (the shim prefetches
+    /// every packet's first line before `f` sees the first one).
     #[inline]
     pub fn for_each_data(&mut self, mut f: impl FnMut(usize, &mut [u8])) {
         let n = self.len;

@@ -6,11 +6,11 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use dpdk_sys::mbuf::Burst;
-use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::classify::{classify, Class};
 use crate::flowtable::FlowTable;
+use crate::lathist::TickHist;
 use crate::outage::{Gap, GapDetector};
 use crate::payload;
 use crate::seqtrack::FlowSeq;
@@ -70,10 +70,11 @@ pub struct RxAnalysis {
     pub run_id: Option<u16>,
     pub counts: ClassCounts,
     pub tuples: FlowTable,
-    /// One-way latency of tracked frames, ns (meaningful when both ends share the host's TSC).
-    pub latency_ns: Histogram<u64>,
+    /// One-way latency of tracked frames in TSC ticks (meaningful when both ends share the
+    /// host's TSC).
+    pub latency: TickHist,
+    pub tsc_hz: u64,
     gaps: GapDetector,
-    ns_per_tick: f64,
     max_latency_ticks: u64,
     pub lost: u64,
     pub reordered: u64,
@@ -89,10 +90,9 @@ impl RxAnalysis {
             run_id: None,
             counts: ClassCounts::default(),
             tuples: FlowTable::new(c.tuple_capacity),
-            // 1 ns to 100 s, 3 significant digits: allocated here, never resized.
-            latency_ns: Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("histogram bounds"),
+            latency: TickHist::default(),
+            tsc_hz: hz,
             gaps: GapDetector::new(c.gap_tsc, c.attribution_tsc),
-            ns_per_tick: 1e9 / hz as f64,
             // Latencies over 10 s mean the clocks are not shared: not recorded.
             max_latency_ticks: hz * 10,
             lost: 0,
@@ -160,7 +160,7 @@ impl RxAnalysis {
         self.duplicates += u64::from(e.duplicate);
         let ticks = now.wrapping_sub(t.tx_tsc);
         if now >= t.tx_tsc && ticks < self.max_latency_ticks {
-            self.latency_ns.saturating_record((ticks as f64 * self.ns_per_tick) as u64);
+            self.latency.record(ticks);
         }
     }
 
@@ -193,7 +193,7 @@ impl RxAnalysis {
         }
         self.counts.add(&o.counts);
         self.tuples.merge(&o.tuples);
-        let _ = self.latency_ns.add(&o.latency_ns);
+        self.latency.add(&o.latency);
         self.lost += o.lost;
         self.reordered += o.reordered;
         self.duplicates += o.duplicates;
@@ -239,8 +239,9 @@ mod tests {
         assert_eq!(a.counts.tracked, 400);
         assert_eq!((a.lost, a.reordered, a.duplicates), (0, 0, 0));
         assert!(a.flows[..4].iter().all(|f| f.received == 100));
-        assert_eq!(a.latency_ns.len(), 400);
-        assert!(a.latency_ns.max() <= 1_001 && a.latency_ns.min() >= 600);
+        assert_eq!(a.latency.len(), 400);
+        let ns = a.latency.to_ns(a.tsc_hz);
+        assert!(ns.max() <= 1_040 && ns.min() >= 580, "{} {}", ns.min(), ns.max());
     }
 
     #[test]
@@ -292,6 +293,6 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.counts.tracked, 20);
         assert_eq!(a.flows[0].received + a.flows[1].received, 20);
-        assert_eq!(a.latency_ns.len(), 20);
+        assert_eq!(a.latency.len(), 20);
     }
 }

@@ -118,7 +118,8 @@ impl LcoreJob {
         }
     }
 
-    /// rxonly with analysis: every burst is timestamped once and each frame classified.
+    /// rxonly with analysis: every burst is timestamped once and each frame classified (the
+    /// shim prefetches every frame's first line before the headers are read).
     fn receive_tracked(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis) {
         let mut idle: u32 = 0;
         while !self.stop.load(Relaxed) {

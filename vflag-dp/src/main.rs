@@ -14,6 +14,7 @@ mod flowtable;
 mod frame;
 mod fwd;
 mod gen;
+mod lathist;
 mod launch;
 mod monitor;
 mod outage;

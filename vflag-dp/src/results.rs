@@ -91,7 +91,7 @@ pub fn analysis_report(a: &RxAnalysis) -> AnalysisReport {
         .collect();
     let received: u64 = flows.iter().map(|f| f.received).sum();
     let lost: u64 = flows.iter().map(|f| f.lost).sum();
-    let h = &a.latency_ns;
+    let h = a.latency.to_ns(a.tsc_hz);
     let latency = (!h.is_empty()).then(|| Latency {
         count: h.len(),
         min: h.min(),
