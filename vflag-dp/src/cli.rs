@@ -90,7 +90,7 @@ pub struct Cli {
     /// gen: destination IPv4 address.
     #[arg(long, value_name = "IP", default_value = "198.18.0.2", value_parser = parse::ipv4)]
     pub dst_ip: [u8; 4],
-    /// gen: distinct flows (source IP and UDP source port step per flow, so LAG hashes spread them).
+    /// gen: distinct flows (the source IP steps per flow, so LAG and RSS hashes spread them).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     pub flows: u16,
     /// gen/txonly: rate for the whole run, frames/s (100000, 1.5Mpps) or on the wire (500Mbps, 10Gbps)

@@ -17,11 +17,12 @@ pub struct GenSpec {
     pub run_id: Option<u16>,
 }
 
-/// Flow `i`'s addresses: source IP and UDP source port step with the flow, so LAG and RSS
-/// hashes over L3 or L4 spread the flows.
+/// Flow `i`'s addresses: the source IP steps with the flow. Every LAG hash that reads L3
+/// (DPDK's and Linux's l23 and l34) and RSS then spread the flows. Stepping the UDP port in
+/// lockstep too would cancel out in XOR-folding hashes (seen: all 16 flows on one member).
 pub fn flow_addrs(base: &FlowAddrs, i: u16) -> FlowAddrs {
     let ip = u32::from_be_bytes(base.src_ip).wrapping_add(u32::from(i));
-    FlowAddrs { src_ip: ip.to_be_bytes(), sport: base.sport.wrapping_add(i), ..*base }
+    FlowAddrs { src_ip: ip.to_be_bytes(), ..*base }
 }
 
 struct FlowGen {
@@ -130,13 +131,32 @@ mod tests {
     }
 
     #[test]
-    fn flows_differ_in_source_ip_and_port() {
+    fn flows_differ_in_source_ip() {
         let base = FlowAddrs { sport: 1024, ..Default::default() };
         let a = flow_addrs(&base, 0);
         let b = flow_addrs(&base, 300);
         assert_eq!((a.src_ip, a.sport), ([198, 18, 0, 1], 1024));
-        assert_eq!((b.src_ip, b.sport), ([198, 18, 1, 45], 1324));
+        assert_eq!((b.src_ip, b.sport), ([198, 18, 1, 45], 1024));
         assert_eq!(b.dst_ip, base.dst_ip);
+    }
+
+    /// DPDK's balance-xor l34 hash (src^dst IP, XOR src^dst port, folded) over 2 members must
+    /// put half the flows on each.
+    #[test]
+    fn flows_spread_under_an_xor_folding_lag_hash() {
+        let base = FlowAddrs { sport: 1024, ..Default::default() };
+        let on_member_1 = (0..16u16)
+            .filter(|&i| {
+                let a = flow_addrs(&base, i);
+                let l3 = u32::from_be_bytes(a.src_ip) ^ u32::from_be_bytes(a.dst_ip);
+                let l4 = u32::from(a.sport ^ a.dport);
+                let mut h = l3 ^ l4;
+                h ^= h >> 16;
+                h ^= h >> 8;
+                h % 2 == 1
+            })
+            .count();
+        assert_eq!(on_member_1, 8);
     }
 
     #[test]
@@ -150,7 +170,7 @@ mod tests {
             let Class::Ipv4 { tuple, udp_payload } = classify(&f).class else { panic!() };
             let t = payload::read(udp_payload.unwrap()).unwrap();
             assert_eq!(t.run_id, 77);
-            assert_eq!(tuple.sport, 1024 + t.flow_id);
+            assert_eq!(tuple.src[3], 1 + t.flow_id as u8);
             assert_eq!(t.tx_tsc, 1000 + tsc);
             seen.push((t.flow_id, t.seq));
         }

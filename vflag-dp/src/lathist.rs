@@ -48,6 +48,7 @@ impl TickHist {
         self.total += 1;
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> u64 {
         self.total
     }

@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::cli::{Config, FwdMode};
 use crate::counters::StreamCounters;
 use crate::events::EventLog;
+use crate::kernel_link::{self, KernelLink};
 use crate::launch::LaunchedLcore;
 use crate::outage::{self, Gap, Outage};
 use crate::report::{LinkEventReport, StopReason};
@@ -42,6 +43,7 @@ pub struct Monitor<'a> {
     pub gaps: Vec<Vec<Gap>>,
     pub outages: Vec<Outage>,
     tracked: bool,
+    kernel_links: Vec<KernelLink>,
 }
 
 impl<'a> Monitor<'a> {
@@ -69,6 +71,12 @@ impl<'a> Monitor<'a> {
             gaps: vec![Vec::new(); analysing_lcores],
             outages: Vec::new(),
             tracked: false,
+            kernel_links: cfg
+                .vdevs
+                .iter()
+                .filter_map(|v| kernel_link::iface_of(v))
+                .filter_map(|(dev, iface)| Some(KernelLink::new(port::port_by_name(&dev)?, iface)))
+                .collect(),
         }
     }
 
@@ -204,7 +212,15 @@ impl<'a> Monitor<'a> {
     }
 
     pub fn take_link_events(&mut self, links: &LinkWatch) {
-        for LinkEvent { port, tsc, link } in links.drain() {
+        let sysfs = std::path::Path::new("/sys/class/net");
+        let mut kernel: Vec<LinkEvent> = Vec::new();
+        for k in &mut self.kernel_links {
+            if let Some(up) = k.poll(sysfs) {
+                let link = port::Link { up, ..port::link(k.port, false).unwrap_or_default() };
+                kernel.push(LinkEvent { port: k.port, tsc: clock::tsc(), link });
+            }
+        }
+        for LinkEvent { port, tsc, link } in links.drain().into_iter().chain(kernel) {
             let t_s = (tsc as i128 - self.tsc0 as i128) as f64 / self.tsc_hz;
             let name = self
                 .infos

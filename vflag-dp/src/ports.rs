@@ -12,12 +12,16 @@ use dpdk_sys::port::{self, PortConfig, PortInfo};
 use crate::cli::Config;
 use crate::parse::format_mac;
 use crate::report::PortReport;
-use crate::stats;
+use crate::{bond, stats};
 
 const MEMPOOL_CACHE: u32 = 250;
 
+/// The ports the run drives. Members of a bond given with --vdev are left to their bond (in
+/// 22.11 the bond only takes them over when it is configured, after discovery).
 pub fn discover_ports(cfg: &Config) -> Result<Vec<PortInfo>> {
-    let ids = port::available_ports();
+    let member_names: Vec<String> = cfg.vdevs.iter().filter_map(|v| bond::members(v)).flat_map(|(_, m)| m).collect();
+    let members: Vec<u16> = member_names.iter().filter_map(|n| port::port_by_name(n)).collect();
+    let ids: Vec<u16> = port::available_ports().into_iter().filter(|p| !members.contains(p)).collect();
     if ids.is_empty() {
         let asked: Vec<&str> = cfg.allow.iter().chain(&cfg.vdevs).map(String::as_str).collect();
         bail!(
@@ -29,7 +33,8 @@ pub fn discover_ports(cfg: &Config) -> Result<Vec<PortInfo>> {
     let infos = ids.iter().map(|&p| port::info(p)).collect::<std::result::Result<Vec<_>, _>>()?;
     for dev in &cfg.allow {
         let addr = dev.split(',').next().unwrap_or(dev);
-        if !infos.iter().any(|i| i.name.starts_with(addr)) {
+        let is_member = member_names.iter().any(|m| m.starts_with(addr));
+        if !is_member && !infos.iter().any(|i| i.name.starts_with(addr)) {
             bail!("device {addr} gave no port: is it present and bound to a DPDK-capable driver?");
         }
     }
