@@ -99,17 +99,29 @@ pub struct VethNs {
 
 impl VethNs {
     pub fn new(tag: &str) -> VethNs {
+        Self::with_pairs(tag, &[("va", "vb")])
+    }
+
+    /// A namespace with the given veth pairs, all up.
+    pub fn with_pairs(tag: &str, pairs: &[(&str, &str)]) -> VethNs {
         let name = unique(tag);
         let _ = Command::new("ip").args(["netns", "del", &name]).status();
         let ns = VethNs { name };
         ns.ip(&["netns", "add", &ns.name]);
         ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
         ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
-        ns.ip(&["-n", &ns.name, "link", "add", "va", "type", "veth", "peer", "name", "vb"]);
-        for dev in ["va", "vb"] {
-            ns.ip(&["-n", &ns.name, "link", "set", dev, "up"]);
+        for (a, b) in pairs {
+            ns.ip(&["-n", &ns.name, "link", "add", a, "type", "veth", "peer", "name", b]);
+            for dev in [a, b] {
+                ns.ip(&["-n", &ns.name, "link", "set", dev, "up"]);
+            }
         }
         ns
+    }
+
+    /// Sets a link in the namespace down or up (a link flap, as a switch port going down).
+    pub fn set_link(&self, dev: &str, up: bool) {
+        self.ip(&["-n", &self.name, "link", "set", dev, if up { "up" } else { "down" }]);
     }
 
     fn ip(&self, args: &[&str]) {

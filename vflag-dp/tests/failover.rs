@@ -1,0 +1,229 @@
+//! Failover and load-balance measurement end to end: tracked traffic from `--fwd gen` into the
+//! analysing receiver over memif, a real link flap on a veth pair (af_packet), an outage found
+//! in foreign traffic from dpdk-testpmd, a DPDK bond spreading flows over two members, and the
+//! verdict's exit code 3.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+const PEER_LCORES: &str = "1,0";
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Frames a generator produced: sent, plus refused by the driver (their sequence numbers were
+/// used, so the receiver sees them as lost).
+fn generated(report: &serde_json::Value) -> u64 {
+    report["streams"].as_array().unwrap().iter().map(|s| u(&s["tx_packets"]) + u(&s["tx_dropped"])).sum()
+}
+
+#[test]
+fn tracked_traffic_over_memif_arrives_whole() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = tmp_path(&dir, "t.sock");
+    let (rx_json, tx_json) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"));
+    let mut rx = args(&["--lcores", "0-1", "--count", "200000", "--duration", "30", "--vdev"]);
+    rx.push(format!("net_memif0,role=server,socket={}", sock.display()));
+    rx.extend(eal_light(&unique("trx")));
+    rx.extend(args(&["--max-loss", "0", "--json", rx_json.to_str().unwrap()]));
+    let rx_child = vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut tx = args(&["--lcores", PEER_LCORES, "--fwd", "gen", "--flows", "16", "--count", "200000"]);
+    tx.extend(args(&["--dst-mac", "52:54:00:00:00:01", "--duration", "6", "--vdev"]));
+    tx.push(format!("net_memif0,role=client,socket={}", sock.display()));
+    tx.extend(eal_light(&unique("ttx")));
+    tx.extend(args(&["--json", tx_json.to_str().unwrap()]));
+    let tx_child = vflag(&tx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let rx_out = wait_bounded(rx_child, Duration::from_secs(40));
+    let tx_out = wait_bounded(tx_child, Duration::from_secs(40));
+    assert_eq!(rx_out.status.code(), Some(0), "{}", text(&rx_out));
+    assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
+
+    let (r, t) = (read_json(&rx_json), read_json(&tx_json));
+    assert_eq!(u(&t["totals"]["tx_packets"]), 200_000);
+    assert_eq!(t["generator"]["flows"], 16);
+    let a = &r["analysis"];
+    assert_eq!(a["run_id"], t["generator"]["run_id"], "the receiver tracked this generator's run");
+    assert_eq!(u(&a["tracked"]["received"]), 200_000);
+    for k in ["lost", "reordered", "duplicates", "stale"] {
+        assert_eq!(u(&a["tracked"][k]), 0, "{k}: {a}");
+    }
+    let flows = a["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 16);
+    assert!(flows.iter().all(|fl| u(&fl["received"]) == 12_500), "flows share the count evenly");
+    assert_eq!(u(&a["frames"]["foreign"]), 0);
+    assert_eq!(u(&a["latency_ns"]["count"]), 200_000);
+    assert!(u(&a["latency_ns"]["p50"]) > 0);
+    assert_eq!(r["verdict"]["pass"], true);
+}
+
+/// A real flap: the switch-side end of a veth pair goes down for 300 ms under tracked traffic.
+#[test]
+fn a_link_flap_is_one_outage_with_its_loss_and_link_events() {
+    let _g = serial();
+    let ns = VethNs::new("flap");
+    let dir = tempfile::tempdir().unwrap();
+    let (rx_json, tx_json, ev) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"), tmp_path(&dir, "e.jsonl"));
+    let mut rx = args(&["--lcores", "0-1", "--vdev", "net_af_packet0,iface=vb", "--duration", "6", "--gap-ms", "50"]);
+    rx.extend(eal_light(&unique("frx")).into_iter().filter(|a| a != "--stats-interval" && a != "0"));
+    rx.extend(args(&["--stats-interval", "500ms", "--max-outage-ms", "50", "--json", rx_json.to_str().unwrap()]));
+    rx.extend(args(&["--events", ev.to_str().unwrap()]));
+    let rx_child = ns.vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut tx = args(&["--lcores", PEER_LCORES, "--fwd", "gen", "--flows", "16", "--rate", "20000"]);
+    tx.extend(args(&["--duration", "3.5", "--vdev", "net_af_packet0,iface=va"]));
+    tx.extend(eal_light(&unique("ftx")));
+    tx.extend(args(&["--json", tx_json.to_str().unwrap()]));
+    let tx_child = ns.vflag(&tx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1800));
+    ns.set_link("va", false);
+    std::thread::sleep(Duration::from_millis(300));
+    ns.set_link("va", true);
+    let tx_out = wait_bounded(tx_child, Duration::from_secs(30));
+    let rx_out = wait_bounded(rx_child, Duration::from_secs(30));
+    assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
+    // The 300 ms outage breaks --max-outage-ms 50: exit 3, and one line says so.
+    assert_eq!(rx_out.status.code(), Some(3), "{}", text(&rx_out));
+    let stderr = String::from_utf8_lossy(&rx_out.stderr);
+    let fails: Vec<&str> = stderr.lines().filter(|l| l.starts_with("vflag-dp: FAIL: ")).collect();
+    assert_eq!(fails.len(), 1, "{}", text(&rx_out));
+    assert!(fails[0].contains("exceeds --max-outage-ms 50"), "{}", text(&rx_out));
+
+    let (r, t) = (read_json(&rx_json), read_json(&tx_json));
+    let outages = r["outages"].as_array().unwrap();
+    assert_eq!(outages.len(), 1, "{}", text(&rx_out));
+    let o = &outages[0];
+    let ms = f(&o["duration_ms"]);
+    assert!((200.0..1000.0).contains(&ms), "outage of {ms} ms for a 300 ms flap");
+    let a = &r["analysis"]["tracked"];
+    let lost = u(&a["lost"]);
+    assert!(lost > 0);
+    assert_eq!(lost, generated(&t) - u(&a["received"]), "lost = generated - received");
+    assert_eq!(u(&o["lost"]), lost, "the loss belongs to the outage");
+    assert!(f(&o["loss_derived_ms"]) > 100.0, "{o}");
+    // The link going down and up was seen, timestamped, and matched to the outage.
+    let links = r["link_events"].as_array().unwrap();
+    assert!(links.iter().any(|e| e["up"] == false) && links.iter().any(|e| e["up"] == true), "{links:?}");
+    assert!(!o["link_events"].as_array().unwrap().is_empty(), "{o}");
+    assert_eq!(r["verdict"]["pass"], false);
+    // The event log has the outage and link events as they happened.
+    let log = std::fs::read_to_string(&ev).unwrap();
+    let kinds: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].as_str().unwrap().to_string())
+        .collect();
+    for k in ["start", "link", "outage", "sample", "end"] {
+        assert!(kinds.iter().any(|x| x == k), "no {k} event in {kinds:?}");
+    }
+}
+
+/// Foreign traffic (dpdk-testpmd txonly): an outage is found from the silence alone when
+/// testpmd is paused for 300 ms.
+#[test]
+fn an_outage_in_foreign_traffic_is_found_from_the_gap() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = tmp_path(&dir, "f.sock");
+    let json = tmp_path(&dir, "rx.json");
+    let mut rx = args(&["--lcores", "0-1", "--duration", "5", "--gap-ms", "50", "--vdev"]);
+    rx.push(format!("net_memif0,role=server,socket={}", sock.display()));
+    rx.extend(eal_light(&unique("orx")));
+    rx.extend(args(&["--json", json.to_str().unwrap()]));
+    let rx_child = vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let tp = std::process::Command::new("dpdk-testpmd")
+        .args(["-l", "0,1", "--main-lcore", "1", "--no-pci", "--no-huge", "-m", "256", "--file-prefix"])
+        .arg(unique("otp"))
+        .arg("--vdev")
+        .arg(format!("net_memif0,role=client,socket={}", sock.display()))
+        .args(["--", "--forward-mode=txonly", "--total-num-mbufs=8192", "--stats-period", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    sig(&tp, "STOP");
+    std::thread::sleep(Duration::from_millis(300));
+    sig(&tp, "CONT");
+    let out = wait_bounded(rx_child, Duration::from_secs(30));
+    sig(&tp, "KILL");
+    let _ = wait_bounded(tp, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = read_json(&json);
+    let a = &r["analysis"];
+    assert!(u(&a["frames"]["foreign"]) > 0);
+    assert_eq!(u(&a["frames"]["tracked"]), 0);
+    assert!(u(&a["foreign_flows"]["count"]) >= 1);
+    let outages = r["outages"].as_array().unwrap();
+    let paused: Vec<_> = outages.iter().filter(|o| f(&o["duration_ms"]) >= 200.0).collect();
+    assert_eq!(paused.len(), 1, "{}", text(&out));
+    let ms = f(&paused[0]["duration_ms"]);
+    assert!(ms < 1500.0, "outage of {ms} ms for a 300 ms pause");
+    assert!(paused[0]["lost"].is_null(), "no loss figure without tracked traffic");
+}
+
+/// A DPDK bond (balance-xor, l34) over two veth links on each side: 16 flows spread over both
+/// members, shares reported, and --min-member-share passes.
+#[test]
+fn a_bond_spreads_flows_over_both_members() {
+    let _g = serial();
+    let ns = VethNs::with_pairs("bond", &[("va0", "vb0"), ("va1", "vb1")]);
+    let dir = tempfile::tempdir().unwrap();
+    let (rx_json, tx_json) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"));
+    let bond = "net_bonding0,mode=2,slave=net_af_packet0,slave=net_af_packet1,xmit_policy=l34";
+    let bond = if dpdk_member_key() == "member" { bond.replace("slave=", "member=") } else { bond.to_string() };
+    let side = |a: &str, b: &str| args(&["--vdev", a, "--vdev", b, "--vdev", &bond]);
+    let mut rx = args(&["--lcores", "0-1", "--duration", "5", "--min-member-share", "20"]);
+    rx.extend(side("net_af_packet0,iface=vb0", "net_af_packet1,iface=vb1"));
+    rx.extend(eal_light(&unique("brx")));
+    rx.extend(args(&["--json", rx_json.to_str().unwrap()]));
+    let rx_child = ns.vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut tx =
+        args(&["--lcores", PEER_LCORES, "--fwd", "gen", "--flows", "16", "--rate", "20000", "--duration", "3"]);
+    tx.extend(side("net_af_packet0,iface=va0", "net_af_packet1,iface=va1"));
+    tx.extend(eal_light(&unique("btx")));
+    tx.extend(args(&["--json", tx_json.to_str().unwrap()]));
+    let tx_out = run_bounded(ns.vflag(&tx), Duration::from_secs(30));
+    let rx_out = wait_bounded(rx_child, Duration::from_secs(30));
+    assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
+    assert_eq!(rx_out.status.code(), Some(0), "{}", text(&rx_out));
+    let (r, t) = (read_json(&rx_json), read_json(&tx_json));
+    assert_eq!(r["ports"].as_array().unwrap().len(), 1, "only the bond is driven");
+    assert_eq!(r["ports"][0]["driver"], "net_bonding");
+    for (rep, dir) in [(&r, "rx_share_pct"), (&t, "tx_share_pct")] {
+        let members = rep["load_balance"]["members"].as_array().unwrap();
+        assert_eq!(members.len(), 2);
+        for m in members {
+            let share = f(&m[dir]);
+            assert!((30.0..=70.0).contains(&share), "{dir} {share}: {members:?}");
+        }
+    }
+    assert!(f(&r["load_balance"]["member_fairness_rx"]) > 0.9);
+    assert_eq!(u(&r["analysis"]["tracked"]["lost"]), 0);
+    assert_eq!(r["analysis"]["flows"].as_array().unwrap().len(), 16);
+    assert_eq!(r["verdict"]["pass"], true);
+}
+
+/// The bonding devargs key of the DPDK the tests run against (22.11: slave, 23.11+: member).
+fn dpdk_member_key() -> &'static str {
+    let out = std::process::Command::new("pkg-config").args(["--modversion", "libdpdk"]).output().unwrap();
+    let v = String::from_utf8_lossy(&out.stdout);
+    let mut it = v.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    if (it.next().unwrap_or(0), it.next().unwrap_or(0)) >= (23, 11) {
+        "member"
+    } else {
+        "slave"
+    }
+}
