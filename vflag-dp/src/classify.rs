@@ -150,3 +150,53 @@ mod tests {
         assert_eq!((tuple.proto, tuple.sport, udp_payload), (1, 0, None));
     }
 }
+
+/// Arbitrary and mutated bytes: never a panic, never a slice outside the frame.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::frame::{udp_template, FlowAddrs};
+    use crate::payload;
+
+    fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let c = classify(bytes);
+        if let Class::Ipv4 { udp_payload: Some(p), .. } = c.class {
+            let start = p.as_ptr() as usize - bytes.as_ptr() as usize;
+            prop_assert!(start + p.len() <= bytes.len());
+            let _ = payload::read(p);
+        }
+        let _ = payload::read(bytes);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..160)) {
+            check(&bytes)?;
+        }
+
+        #[test]
+        fn mutated_valid_frames(
+            len in 0usize..96,
+            vlan in any::<bool>(),
+            flips in proptest::collection::vec((0usize..96, any::<u8>()), 0..10),
+        ) {
+            let mut f = udp_template(&FlowAddrs::default(), 90).to_vec();
+            f.resize(90, 0);
+            if vlan {
+                f.splice(12..12, [0x81, 0x00, 0x00, 0x07]);
+            }
+            for (at, b) in flips {
+                if let Some(x) = f.get_mut(at) {
+                    *x = b;
+                }
+            }
+            f.truncate(len);
+            check(&f)?;
+        }
+    }
+}

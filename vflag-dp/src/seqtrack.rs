@@ -9,6 +9,8 @@ const WORDS: usize = (WINDOW / 64) as usize;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowSeq {
     started: bool,
+    /// The first sequence number seen: anything older was sent before we listened.
+    first: u64,
     /// The next sequence number expected.
     next: u64,
     /// Bit `s % WINDOW` is set when `s` (within `[next - WINDOW, next)`) has arrived.
@@ -24,6 +26,7 @@ impl Default for FlowSeq {
     fn default() -> Self {
         FlowSeq {
             started: false,
+            first: 0,
             next: 0,
             seen: [0; WORDS],
             received: 0,
@@ -70,6 +73,7 @@ impl FlowSeq {
         if !self.started {
             // Frames before the first one seen were sent before we listened: not lost.
             self.started = true;
+            self.first = s;
             self.next = s + 1;
             self.set(s, true);
             self.received = 1;
@@ -91,7 +95,8 @@ impl FlowSeq {
             self.lost += gap;
             return SeqEffect { new_lost: gap, ..Default::default() };
         }
-        if self.next - s > WINDOW {
+        // Older than the window, or from before we started listening: cannot be placed.
+        if self.next - s > WINDOW || s < self.first {
             self.stale += 1;
             return SeqEffect::default();
         }
@@ -193,8 +198,44 @@ mod tests {
     }
 
     #[test]
+    fn frames_older_than_the_first_seen_are_stale_not_late() {
+        let f = run(&[170, 0, 171]);
+        assert_eq!((f.received, f.lost, f.reordered, f.stale), (2, 0, 0, 1));
+    }
+
+    #[test]
     fn reordered_pairs() {
         let f = run(&[0, 2, 1, 4, 3, 5]);
         assert_eq!((f.received, f.lost, f.reordered, f.duplicates), (6, 0, 2, 0));
+    }
+}
+
+/// Any arrival order with drops and duplicates: the counters stay consistent.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn counters_add_up(seqs in proptest::collection::vec(0u64..600, 1..400)) {
+            let mut f = FlowSeq::default();
+            for &s in &seqs {
+                f.observe(s);
+            }
+            let first = seqs[0];
+            let mut unique: Vec<u64> = seqs.iter().copied().filter(|&s| s >= first).collect();
+            unique.sort_unstable();
+            unique.dedup();
+            // Within the window, nothing is stale: every frame is new, late or a duplicate.
+            prop_assert_eq!(f.stale, seqs.iter().filter(|&&s| s < first).count() as u64);
+            prop_assert_eq!(f.received, unique.len() as u64);
+            prop_assert_eq!(f.received + f.duplicates + f.stale, seqs.len() as u64);
+            let span = unique.last().unwrap() - first + 1;
+            prop_assert_eq!(f.received + f.lost, span, "received + lost covers first..=highest");
+        }
     }
 }
