@@ -140,10 +140,11 @@ fn generate_bindings(dpdk: &Dpdk) {
              |count_avail|is_valid_port|set_link_up|set_link_down|get_port_by_name)\
              |rte_eth_(rx_queue_setup|tx_queue_setup|promiscuous_enable|promiscuous_disable\
              |promiscuous_get|macaddr_get|stats_get|stats_reset|xstats_get|xstats_get_names\
-             |xstats_reset)|vflag_.*",
+             |xstats_reset)|rte_telemetry_register_cmd|rte_tel_data_(start_dict|add_dict_string\
+             |add_dict_int|add_dict_u64|add_dict_uint)|vflag_.*",
         )
         .allowlist_var("vflag_.*|RTE_ETH_EVENT_.*|RTE_MAX_ETHPORTS|RTE_MAX_LCORE|RTE_ETH_NAME_MAX_LEN")
-        .allowlist_type("rte_eth_event_type|vflag_.*")
+        .allowlist_type("rte_eth_event_type|rte_tel_data|vflag_.*")
         .default_enum_style(bindgen::EnumVariation::Consts)
         .prepend_enum_name(false)
         .derive_default(true)

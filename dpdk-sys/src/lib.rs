@@ -9,6 +9,7 @@ pub mod link_events;
 pub mod mbuf;
 pub mod mempool;
 pub mod port;
+pub mod telemetry;
 pub mod version;
 
 pub use error::{DpdkError, Result};

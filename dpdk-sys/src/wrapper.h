@@ -9,4 +9,5 @@
 #include <rte_mempool.h>
 #include <rte_mbuf.h>
 #include <rte_ethdev.h>
+#include <rte_telemetry.h>
 #include "shim.h"

@@ -28,6 +28,7 @@ mod results;
 mod run;
 mod seqtrack;
 mod stats;
+mod telemetry;
 mod timeline;
 mod topology;
 mod verbose;

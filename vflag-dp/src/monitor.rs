@@ -18,6 +18,7 @@ use crate::launch::LaunchedLcore;
 use crate::outage::{self, Gap, Outage};
 use crate::report::{LinkEventReport, StopReason};
 use crate::stats::{self, MonotonicStats, Rates};
+use crate::telemetry;
 use crate::timeline::{Timeline, Totals};
 
 /// Bond members watched beside the ports: their device names and port ids.
@@ -44,6 +45,8 @@ pub struct Monitor<'a> {
     pub outages: Vec<Outage>,
     tracked: bool,
     kernel_links: Vec<KernelLink>,
+    telemetry: Option<telemetry::Shared>,
+    ticks: u64,
 }
 
 impl<'a> Monitor<'a> {
@@ -77,7 +80,52 @@ impl<'a> Monitor<'a> {
                 .filter_map(|v| kernel_link::iface_of(v))
                 .filter_map(|(dev, iface)| Some(KernelLink::new(port::port_by_name(&dev)?, iface)))
                 .collect(),
+            telemetry: None,
+            ticks: 0,
         }
+    }
+
+    /// Values for `/vflag/*` telemetry are refreshed into `shared` from now on.
+    pub fn publish_to(&mut self, shared: telemetry::Shared) {
+        self.telemetry = Some(shared);
+    }
+
+    fn refresh_telemetry(&self, ports: &[port::Stats], launched: &[LaunchedLcore]) {
+        let Some(shared) = &self.telemetry else { return };
+        let mut stats =
+            vec![telemetry::s("mode", self.cfg.fwd.name()), telemetry::u("uptime_ms", (self.now_s() * 1e3) as u64)];
+        for (p, s) in self.infos.iter().zip(ports) {
+            let up = port::link(p.id, false).is_ok_and(|l| l.up);
+            stats.push(telemetry::u(format!("port{}_rx_packets", p.id), s.rx_packets));
+            stats.push(telemetry::u(format!("port{}_tx_packets", p.id), s.tx_packets));
+            stats.push(telemetry::u(format!("port{}_rx_missed", p.id), s.rx_missed));
+            stats.push(telemetry::u(format!("port{}_link_up", p.id), u64::from(up)));
+        }
+        for (n, s) in self.members.names.iter().zip(self.member_totals()) {
+            stats.push(telemetry::u(format!("member_{n}_rx_packets"), s.rx_packets));
+            stats.push(telemetry::u(format!("member_{n}_tx_packets"), s.tx_packets));
+        }
+        let tracking = live_tracking(launched)
+            .map(|l| {
+                vec![
+                    telemetry::u("tracked", l.tracked),
+                    telemetry::u("lost", l.lost),
+                    telemetry::u("reordered", l.reordered),
+                    telemetry::u("duplicates", l.duplicates),
+                    telemetry::u("foreign", l.foreign),
+                ]
+            })
+            .unwrap_or_default();
+        let mut outages = vec![telemetry::u("count", self.outages.len() as u64)];
+        if let Some(last) = self.outages.last() {
+            outages.push(telemetry::u("last_start_ms", (last.start_s * 1e3) as u64));
+            outages.push(telemetry::u("last_duration_us", (last.duration_ms * 1e3) as u64));
+        }
+        if let Some(max) = self.outages.iter().map(|o| o.duration_ms).reduce(f64::max) {
+            outages.push(telemetry::u("max_duration_us", (max * 1e3) as u64));
+        }
+        let mut p = shared.lock().unwrap_or_else(|e| e.into_inner());
+        *p = telemetry::Published { stats, tracking, outages };
     }
 
     fn now_s(&self) -> f64 {
@@ -108,6 +156,10 @@ impl<'a> Monitor<'a> {
             links.poll();
             self.take_link_events(links);
             self.take_gaps(gaps, launched);
+            self.ticks += 1;
+            if self.ticks % 10 == 1 {
+                self.refresh_telemetry(&totals, launched);
+            }
             if signalled.load(Ordering::Relaxed) {
                 return StopReason::Signal;
             }

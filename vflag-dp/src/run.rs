@@ -91,6 +91,10 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     );
 
     let mut monitor = Monitor::new(&cfg, &infos, &members, analysing, events, t0, tsc0);
+    match crate::telemetry::register() {
+        Ok(shared) => monitor.publish_to(shared),
+        Err(e) => eprintln!("vflag-dp: warning: telemetry commands not registered: {e}"),
+    }
     monitor.events.write("start", 0.0, &serde_json::json!({"settings": &cfg, "run_id": plan.run_id}));
     let reason = monitor.watch(&launched, &signalled, &mut watch, &plan.gaps);
     stop.store(true, Ordering::Relaxed);

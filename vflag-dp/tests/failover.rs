@@ -227,3 +227,39 @@ fn dpdk_member_key() -> &'static str {
         "slave"
     }
 }
+
+/// A running vflag-dp answers `dpdk-telemetry.py` with its own /vflag/* commands.
+#[test]
+fn telemetry_answers_while_running() {
+    let _g = serial();
+    let prefix = unique("tele");
+    let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--duration", "4"]);
+    a.extend(eal_light(&prefix));
+    let child = vflag(&a).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    let mut q = std::process::Command::new("dpdk-telemetry.py")
+        .args(["-f", &prefix])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = q.stdin.take().unwrap();
+        stdin.write_all(b"/vflag/stats\n/vflag/tracking\n/vflag/outages\n").unwrap();
+    }
+    let answer = wait_bounded(q, Duration::from_secs(10));
+    let out = wait_bounded(child, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&answer.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let find =
+        |cmd: &str| lines.iter().find_map(|v| v.get(cmd).cloned()).unwrap_or_else(|| panic!("no {cmd}: {lines:?}"));
+    let stats = find("/vflag/stats");
+    assert_eq!(stats["mode"], "rxonly");
+    assert!(u(&stats["port0_rx_packets"]) > 0, "{stats}");
+    assert_eq!(u(&stats["port0_link_up"]), 1);
+    assert!(find("/vflag/tracking").get("lost").is_some());
+    assert_eq!(u(&find("/vflag/outages")["count"]), 0);
+}
