@@ -99,7 +99,7 @@ pub struct Outage {
     pub offered_pps: f64,
     /// lost / offered rate, in ms (RFC 6413's loss-derived convergence time).
     pub loss_derived_ms: Option<f64>,
-    /// Link changes from 1 s before the outage to its end: (seconds, port, up).
+    /// Link changes from 1 s before the outage to 1 s after it: (seconds, port, up).
     pub link_events: Vec<(f64, u16, bool)>,
 }
 
@@ -115,7 +115,7 @@ pub fn outage(g: &Gap, tsc0: u64, tsc_hz: f64, tracked: bool, offered_pps: f64, 
         lost,
         offered_pps,
         loss_derived_ms: lost.filter(|_| offered_pps > 0.0).map(|l| l as f64 / offered_pps * 1e3),
-        link_events: links.iter().copied().filter(|(t, _, _)| *t >= start_s - 1.0 && *t <= end_s).collect(),
+        link_events: links.iter().copied().filter(|(t, _, _)| *t >= start_s - 1.0 && *t <= end_s + 1.0).collect(),
     }
 }
 
@@ -182,13 +182,13 @@ mod tests {
 
     #[test]
     fn outage_report_derives_convergence_from_loss() {
-        let links = [(0.4, 0, false), (0.9, 0, true), (5.0, 0, false)];
+        let links = [(0.4, 0, false), (0.9, 0, true), (4.4, 0, true), (5.0, 0, false)];
         let o = outage(&g(1_500, 4_500, 300), 1_000, 1_000.0, true, 1_000.0, &links);
         assert!((o.start_s - 0.5).abs() < 1e-9 && (o.end_s - 3.5).abs() < 1e-9);
         assert!((o.duration_ms - 3000.0).abs() < 1e-6);
         assert_eq!(o.lost, Some(300));
         assert!((o.loss_derived_ms.unwrap() - 300.0).abs() < 1e-9);
-        assert_eq!(o.link_events, vec![(0.4, 0, false), (0.9, 0, true)]);
+        assert_eq!(o.link_events, vec![(0.4, 0, false), (0.9, 0, true), (4.4, 0, true)]);
         let foreign = outage(&g(1_500, 4_500, 0), 1_000, 1_000.0, false, 1_000.0, &links);
         assert_eq!((foreign.lost, foreign.loss_derived_ms), (None, None));
     }
