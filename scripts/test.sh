@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # The test command: installs what is needed (setup.sh), then runs every test of the workspace:
-# unit tests, the safe DPDK API against a real EAL, and vflag-dp end to end on net_null, memif,
-# af_packet over veth in a test-made namespace, and against dpdk-testpmd.
+# unit and property tests, the safe DPDK API against a real EAL, and vflag-dp end to end on
+# net_null, memif, af_packet over veth in test-made namespaces, a DPDK bond, and against
+# dpdk-testpmd. Ends with one summary line over all test binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo test --workspace --release "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+# --all-targets: library, binary and integration tests (the crates have no doc tests).
+cargo test --workspace --release --all-targets "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
