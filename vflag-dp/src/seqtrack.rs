@@ -44,6 +44,7 @@ pub struct SeqEffect {
     pub new_lost: u64,
     pub late: bool,
     pub duplicate: bool,
+    pub stale: bool,
 }
 
 impl FlowSeq {
@@ -70,6 +71,13 @@ impl FlowSeq {
     /// Accounts for frame `s` of this flow.
     #[inline]
     pub fn observe(&mut self, s: u64) -> SeqEffect {
+        if s == self.next && self.started {
+            // In order: the common case, kept short.
+            self.set(s, true);
+            self.next = s + 1;
+            self.received += 1;
+            return SeqEffect::default();
+        }
         if !self.started {
             // Frames before the first one seen were sent before we listened: not lost.
             self.started = true;
@@ -98,7 +106,7 @@ impl FlowSeq {
         // Older than the window, or from before we started listening: cannot be placed.
         if self.next - s > WINDOW || s < self.first {
             self.stale += 1;
-            return SeqEffect::default();
+            return SeqEffect { stale: true, ..Default::default() };
         }
         if self.bit(s) {
             self.duplicates += 1;
