@@ -329,6 +329,14 @@ impl Config {
         })
     }
 
+    /// The --rate in frames per second for the whole run (None: as fast as possible).
+    pub fn rate_pps(&self) -> Option<f64> {
+        self.rate.map(|r| match r {
+            parse::Rate::Pps(p) => p,
+            parse::Rate::Bps(b) => crate::gen::bps_to_pps(b, self.pkt_size),
+        })
+    }
+
     /// The EAL's argv (without argv[0]) for these settings.
     pub fn eal_args(&self) -> Vec<String> {
         let lcores: Vec<String> =

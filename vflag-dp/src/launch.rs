@@ -15,7 +15,6 @@ use crate::frame::FlowAddrs;
 use crate::fwd::{LcoreAnalysis, LcoreJob, StreamJob};
 use crate::gen::{self, GenLane, GenSpec, Pacer};
 use crate::outage::Gap;
-use crate::parse::Rate;
 use crate::topology::{self, Stream};
 
 /// An analysing lcore's live totals, and the slot its final state arrives in.
@@ -60,13 +59,7 @@ pub fn plan(
     };
     let run_id = (cfg.fwd == FwdMode::Gen).then(new_run_id);
     let flows = if cfg.fwd == FwdMode::Gen { cfg.flows } else { 1 };
-    let lane_pps = cfg.rate.map(|r| {
-        let pps = match r {
-            Rate::Pps(p) => p,
-            Rate::Bps(b) => gen::bps_to_pps(b, cfg.pkt_size),
-        };
-        pps / streams.len().max(1) as f64
-    });
+    let lane_pps = cfg.rate_pps().map(|pps| pps / streams.len().max(1) as f64);
     let gaps = Arc::new(ArrayQueue::new(4096));
     let analysis_cfg = AnalysisConfig {
         track_flows: cfg.track_flows as usize,

@@ -43,6 +43,8 @@ pub struct Monitor<'a> {
     /// Gaps reported by each analysing lcore, by lcore index.
     pub gaps: Vec<Vec<Gap>>,
     pub outages: Vec<Outage>,
+    /// Start TSCs of the outages already reported.
+    reported: std::collections::HashSet<u64>,
     tracked: bool,
     kernel_links: Vec<KernelLink>,
     telemetry: Option<telemetry::Shared>,
@@ -73,6 +75,7 @@ impl<'a> Monitor<'a> {
             events,
             gaps: vec![Vec::new(); analysing_lcores],
             outages: Vec::new(),
+            reported: std::collections::HashSet::new(),
             tracked: false,
             kernel_links: cfg
                 .vdevs
@@ -315,11 +318,11 @@ impl<'a> Monitor<'a> {
             .collect();
         let links: Vec<(f64, u16, bool)> = self.link_events.iter().map(|e| (e.t_s, e.port, e.up)).collect();
         for g in outage::intersect(&receiving) {
-            let known = self.outages.len();
-            let t_start = (g.start_tsc as f64 - self.tsc0 as f64) / self.tsc_hz;
-            if self.outages.iter().any(|o| (o.start_s - t_start).abs() < 1e-9) {
+            if !self.reported.insert(g.start_tsc) {
                 continue;
             }
+            let known = self.outages.len();
+            let t_start = (g.start_tsc as f64 - self.tsc0 as f64) / self.tsc_hz;
             let offered = self.timeline.rx_rate(t_start - 1.0, t_start);
             let o = outage::outage(&g, self.tsc0, self.tsc_hz, self.tracked, offered, &links);
             let lost = o.lost.map(|l| format!(", {l} tracked frames lost")).unwrap_or_default();

@@ -201,14 +201,7 @@ fn build_report(
         streams,
         link_events: std::mem::take(&mut monitor.link_events),
         totals,
-        generator: run.run_id.map(|run_id| GeneratorReport {
-            run_id,
-            flows: cfg.flows,
-            rate_pps: cfg.rate.map(|r| match r {
-                crate::parse::Rate::Pps(p) => p,
-                crate::parse::Rate::Bps(b) => crate::gen::bps_to_pps(b, cfg.pkt_size),
-            }),
-        }),
+        generator: run.run_id.map(|run_id| GeneratorReport { run_id, flows: cfg.flows, rate_pps: cfg.rate_pps() }),
         analysis,
         outages: std::mem::take(&mut monitor.outages),
         load_balance,

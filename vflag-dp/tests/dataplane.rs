@@ -9,14 +9,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// The second process of a pair forwards on lcore 0 (its main lcore, 1, mostly sleeps), so the
-/// two busy-polling lcores do not share a CPU.
-const PEER_LCORES: &str = "1,0";
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 #[test]
 fn null_ports_in_every_forwarding_mode() {
     let _g = serial();

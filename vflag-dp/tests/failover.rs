@@ -10,12 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-const PEER_LCORES: &str = "1,0";
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }

@@ -9,6 +9,14 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vflag-dp");
 
+/// The second process of a pair forwards on lcore 0 (its main lcore, 1, mostly sleeps), so the
+/// two busy-polling lcores do not share a CPU.
+pub const PEER_LCORES: &str = "1,0";
+
+pub fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
 /// DPDK processes busy-poll their lcores: the tests of one binary take turns.
 static SERIAL: Mutex<()> = Mutex::new(());
 
