@@ -178,6 +178,15 @@ impl Burst {
     }
 }
 
+/// An empty tx burst: sends nothing of ours, but lets drivers with their own control frames
+/// (a bond in 802.3ad mode and its LACPDUs) send them from this lcore.
+#[inline]
+pub fn tx_flush(port: u16, queue: u16) {
+    let mut none: [*mut ffi::rte_mbuf; 1] = [std::ptr::null_mut()];
+    // SAFETY: zero packets are offered; the array is valid for the call.
+    unsafe { ffi::vflag_tx_burst(port, queue, none.as_mut_ptr(), 0) };
+}
+
 impl Drop for Burst {
     fn drop(&mut self) {
         self.free_all();

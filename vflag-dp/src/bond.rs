@@ -2,6 +2,7 @@
 //! devices are members, so their own counters (a bond port only sums them) can be read.
 
 /// A bond vdev's name and its members' device names, or None if `vdev` is not a bond.
+/// (`--bond` adds such a vdev; see `Config::bond_vdev`.)
 /// Accepts DPDK 22.11's `slave=` and 23.11's `member=`.
 pub fn members(vdev: &str) -> Option<(String, Vec<String>)> {
     let mut parts = vdev.split(',');

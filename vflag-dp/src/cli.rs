@@ -33,6 +33,27 @@ impl FwdMode {
     }
 }
 
+/// Bonding modes for --bond (DPDK net_bonding's mode numbers 1, 2 and 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BondMode {
+    /// One member carries the traffic; another takes over when it fails (mode 1).
+    ActiveBackup,
+    /// Flows hashed over the members (balance-xor, mode 2).
+    Xor,
+    /// 802.3ad with LACP (mode 4).
+    Lacp,
+}
+
+/// Transmit hashes for --bond-hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BondHash {
+    L2,
+    L23,
+    L34,
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vflag-dp",
@@ -152,6 +173,12 @@ pub struct Cli {
     /// Memory to reserve in MB (EAL -m).
     #[arg(short = 'm', long, value_name = "MB", value_parser = clap::value_parser!(u32).range(16..))]
     pub memory: Option<u32>,
+    /// Stack a DPDK bond (net_bonding) over all the given devices and run on the bond.
+    #[arg(long, value_enum)]
+    pub bond: Option<BondMode>,
+    /// The bond's transmit hash (xor, lacp): l34 spreads flows that differ in IP or ports.
+    #[arg(long, value_enum, default_value = "l34")]
+    pub bond_hash: BondHash,
     /// Any other EAL options, as one string (e.g. --eal "--log-level=pmd.net.mlx5:debug").
     #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
     pub eal: Option<String>,
@@ -209,6 +236,8 @@ pub struct Config {
     pub no_huge: bool,
     pub memory_mb: Option<u32>,
     pub eal_extra: Vec<String>,
+    pub bond: Option<BondMode>,
+    pub bond_hash: BondHash,
 }
 
 fn ser_opt_mac<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
@@ -283,6 +312,9 @@ impl Config {
                 return Err(format!("--file-prefix '{p}' must be a non-empty name without '/'"));
             }
         }
+        if cli.bond.is_some() && cli.vdev.iter().any(|v| crate::bond::members(v).is_some()) {
+            return Err("--bond stacks its own net_bonding device: do not also give one with --vdev".into());
+        }
         let eal_extra = match &cli.eal {
             Some(s) => shlex::split(s).ok_or_else(|| format!("--eal '{s}' has unbalanced quotes"))?,
             None => Vec::new(),
@@ -326,6 +358,8 @@ impl Config {
             no_huge: cli.no_huge,
             memory_mb: cli.memory,
             eal_extra,
+            bond: cli.bond,
+            bond_hash: cli.bond_hash,
         })
     }
 
@@ -335,6 +369,45 @@ impl Config {
             parse::Rate::Pps(p) => p,
             parse::Rate::Bps(b) => crate::gen::bps_to_pps(b, self.pkt_size),
         })
+    }
+
+    /// The net_bonding vdev that --bond stacks over every -a and --vdev device.
+    pub fn bond_vdev(&self) -> Option<String> {
+        let mode = match self.bond? {
+            BondMode::ActiveBackup => 1,
+            BondMode::Xor => 2,
+            BondMode::Lacp => 4,
+        };
+        let key = dpdk_sys::version::BOND_MEMBER_KEY;
+        let mut v = format!("net_bonding0,mode={mode}");
+        for dev in self.allow.iter().chain(&self.vdevs) {
+            let name = dev.split(',').next().unwrap_or(dev);
+            v.push_str(&format!(",{key}={name}"));
+        }
+        if mode != 1 {
+            let hash = match self.bond_hash {
+                BondHash::L2 => "l2",
+                BondHash::L23 => "l23",
+                BondHash::L34 => "l34",
+            };
+            v.push_str(&format!(",xmit_policy={hash}"));
+        }
+        Some(v)
+    }
+
+    /// Every vdev of the run: those given, then the bond --bond stacks over them.
+    pub fn all_vdevs(&self) -> Vec<String> {
+        self.vdevs.iter().cloned().chain(self.bond_vdev()).collect()
+    }
+
+    /// The run drives a bond in 802.3ad mode, which needs rx and tx bursts at least every
+    /// 100 ms on every lcore, even one that only receives or only sends (LACP frames).
+    pub fn lacp(&self) -> bool {
+        self.bond == Some(BondMode::Lacp)
+            || self
+                .vdevs
+                .iter()
+                .any(|v| crate::bond::members(v).is_some() && v.split(',').any(|kv| kv.trim() == "mode=4"))
     }
 
     /// The EAL's argv (without argv[0]) for these settings.
@@ -348,8 +421,8 @@ impl Config {
         if self.allow.is_empty() {
             a.push("--no-pci".into());
         }
-        for v in &self.vdevs {
-            a.extend(["--vdev".into(), v.clone()]);
+        for v in self.all_vdevs() {
+            a.extend(["--vdev".into(), v]);
         }
         if let Some(p) = &self.file_prefix {
             a.extend(["--file-prefix".into(), p.clone()]);
@@ -407,6 +480,24 @@ mod tests {
                 "512"
             ]
         );
+    }
+
+    #[test]
+    fn bond_is_stacked_over_every_device() {
+        let c =
+            cfg("--lcores 0-1 --vdev net_af_packet0,iface=vb0 --vdev net_af_packet1,iface=vb1 --bond lacp").unwrap();
+        let key = dpdk_sys::version::BOND_MEMBER_KEY;
+        let want = format!("net_bonding0,mode=4,{key}=net_af_packet0,{key}=net_af_packet1,xmit_policy=l34");
+        assert_eq!(c.bond_vdev().as_deref(), Some(want.as_str()));
+        assert_eq!(c.eal_args().last(), Some(&want));
+        assert!(c.lacp());
+        let ab = cfg("--lcores 0-1 -a 0000:01:00.0 -a 0000:01:00.1 --bond active-backup --bond-hash l2").unwrap();
+        assert_eq!(ab.bond_vdev().unwrap(), format!("net_bonding0,mode=1,{key}=0000:01:00.0,{key}=0000:01:00.1"));
+        assert!(!ab.lacp());
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --bond xor --vdev net_bonding0,mode=2,slave=net_null0")
+            .unwrap_err()
+            .contains("--bond stacks its own"));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --bond bogus").unwrap_err().contains("'bogus'"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_queue::ArrayQueue;
 use dpdk_sys::clock;
-use dpdk_sys::mbuf::Burst;
+use dpdk_sys::mbuf::{self, Burst};
 use dpdk_sys::mempool::Mempool;
 
 use crate::analysis::{LiveAnalysis, RxAnalysis};
@@ -51,6 +51,9 @@ pub struct LcoreJob {
     pub pool: Arc<Mempool>,
     pub stop: Arc<AtomicBool>,
     pub analysis: Option<LcoreAnalysis>,
+    /// The ports are an 802.3ad bond: receive-only lcores flush tx, send-only lcores poll rx,
+    /// so LACP frames flow both ways (DPDK asks for both at least every 100 ms).
+    pub lacp: bool,
 }
 
 /// A stream's run-time state on its lcore: its job, totals and its own burst (so packets a
@@ -63,6 +66,15 @@ struct Lane {
 
 /// Idle passes between two checks of the clock for closing gaps.
 const IDLE_CHECK: u32 = 256;
+/// Passes between two LACP services (well under 100 ms even with full bursts).
+const LACP_EVERY: u32 = 1024;
+
+/// Receive-only lcores of an 802.3ad bond: an empty tx burst on every stream.
+fn lacp_flush_tx(lanes: &[Lane]) {
+    for lane in lanes {
+        mbuf::tx_flush(lane.job.stream.tx_port, lane.job.stream.tx_queue);
+    }
+}
 
 impl LcoreJob {
     /// Runs until `stop` is set (or every stream's quota is met). Returns 0.
@@ -101,6 +113,7 @@ impl LcoreJob {
     where
         F: FnMut(&StreamJob, &mut Burst, &mut StreamTally),
     {
+        let mut passes: u32 = 0;
         while !self.stop.load(Relaxed) {
             for lane in lanes.iter_mut() {
                 let s = lane.job.stream;
@@ -115,6 +128,11 @@ impl LcoreJob {
                 then(&lane.job, &mut lane.burst, &mut lane.tally);
                 lane.job.counters.publish(&lane.tally);
             }
+            passes += 1;
+            if self.lacp && passes >= LACP_EVERY {
+                passes = 0;
+                lacp_flush_tx(lanes);
+            }
         }
     }
 
@@ -122,7 +140,13 @@ impl LcoreJob {
     /// shim prefetches every frame's first line before the headers are read).
     fn receive_tracked(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis) {
         let mut idle: u32 = 0;
+        let mut passes: u32 = 0;
         while !self.stop.load(Relaxed) {
+            passes += 1;
+            if self.lacp && passes >= LACP_EVERY {
+                passes = 0;
+                lacp_flush_tx(lanes);
+            }
             let mut got = false;
             for lane in lanes.iter_mut() {
                 let s = lane.job.stream;
@@ -168,7 +192,21 @@ impl LcoreJob {
             lane.job.counters.mark_done();
         }
         let mut active = lanes.iter().filter(|l| l.job.quota != Some(0)).count();
+        let mut passes: u32 = 0;
+        // Its own burst: a lane's burst may hold frames waiting to be sent again.
+        let mut scratch = Burst::new();
         while !self.stop.load(Relaxed) && active > 0 {
+            passes += 1;
+            if self.lacp && passes >= LACP_EVERY {
+                passes = 0;
+                // Send-only lcores of an 802.3ad bond: rx bursts let the bond take in LACP
+                // frames; whatever else arrives is counted and freed.
+                for lane in lanes.iter_mut() {
+                    let s = lane.job.stream;
+                    lane.tally.rx_packets += u64::from(scratch.rx(s.rx_port, s.rx_queue, self.burst));
+                    scratch.free_all();
+                }
+            }
             for lane in lanes.iter_mut() {
                 let (job, burst, tally) = (&mut lane.job, &mut lane.burst, &mut lane.tally);
                 let mut want = match job.quota {

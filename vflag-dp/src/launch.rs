@@ -132,6 +132,7 @@ pub fn plan(
                 pool: Arc::clone(pool),
                 stop: Arc::clone(stop),
                 analysis,
+                lacp: cfg.lacp(),
             },
         ));
     }

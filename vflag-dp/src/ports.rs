@@ -19,7 +19,8 @@ const MEMPOOL_CACHE: u32 = 250;
 /// The ports the run drives. Members of a bond given with --vdev are left to their bond (in
 /// 22.11 the bond only takes them over when it is configured, after discovery).
 pub fn discover_ports(cfg: &Config) -> Result<Vec<PortInfo>> {
-    let member_names: Vec<String> = cfg.vdevs.iter().filter_map(|v| bond::members(v)).flat_map(|(_, m)| m).collect();
+    let member_names: Vec<String> =
+        cfg.all_vdevs().iter().filter_map(|v| bond::members(v)).flat_map(|(_, m)| m).collect();
     let members: Vec<u16> = member_names.iter().filter_map(|n| port::port_by_name(n)).collect();
     let ids: Vec<u16> = port::available_ports().into_iter().filter(|p| !members.contains(p)).collect();
     if ids.is_empty() {

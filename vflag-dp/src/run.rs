@@ -226,8 +226,8 @@ fn merged_analysis(launched: &[LaunchedLcore]) -> Option<RxAnalysis> {
 /// Members of the bonds given with --vdev, by device name and port id.
 fn bond_members(cfg: &Config) -> Result<Members> {
     let mut m = Members::default();
-    for v in &cfg.vdevs {
-        let Some((bond, names)) = bond::members(v) else { continue };
+    for v in cfg.all_vdevs() {
+        let Some((bond, names)) = bond::members(&v) else { continue };
         for n in names {
             let id = port::port_by_name(&n).with_context(|| format!("bond {bond}: member {n} has no port"))?;
             m.names.push(n);

@@ -257,3 +257,67 @@ fn telemetry_answers_while_running() {
     assert!(find("/vflag/tracking").get("lost").is_some());
     assert_eq!(u(&find("/vflag/outages")["count"]), 0);
 }
+
+/// `--bond` on both sides over two veth links: runs the generator and the receiver against
+/// each other and returns (receiver report, generator report).
+fn bond_pair(tag: &str, mode: &str, rx_secs: &str, tx_secs: &str) -> (serde_json::Value, serde_json::Value) {
+    let ns = VethNs::with_pairs(tag, &[("va0", "vb0"), ("va1", "vb1")]);
+    let dir = tempfile::tempdir().unwrap();
+    let (rx_json, tx_json) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"));
+    let mut rx = args(&["--lcores", "0-1", "--duration", rx_secs, "--bond", mode]);
+    rx.extend(args(&["--vdev", "net_af_packet0,iface=vb0", "--vdev", "net_af_packet1,iface=vb1"]));
+    rx.extend(eal_light(&unique(&format!("{tag}r"))));
+    rx.extend(args(&["--json", rx_json.to_str().unwrap()]));
+    let rx_child = ns.vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut tx = args(&["--lcores", PEER_LCORES, "--fwd", "gen", "--flows", "16", "--rate", "20000", "--bond", mode]);
+    tx.extend(args(&[
+        "--duration",
+        tx_secs,
+        "--vdev",
+        "net_af_packet0,iface=va0",
+        "--vdev",
+        "net_af_packet1,iface=va1",
+    ]));
+    tx.extend(eal_light(&unique(&format!("{tag}t"))));
+    tx.extend(args(&["--json", tx_json.to_str().unwrap()]));
+    let tx_out = run_bounded(ns.vflag(&tx), Duration::from_secs(40));
+    let rx_out = wait_bounded(rx_child, Duration::from_secs(40));
+    assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
+    assert_eq!(rx_out.status.code(), Some(0), "{}", text(&rx_out));
+    (read_json(&rx_json), read_json(&tx_json))
+}
+
+fn member_shares(r: &serde_json::Value, key: &str) -> Vec<f64> {
+    r["load_balance"]["members"].as_array().unwrap().iter().map(|m| f(&m[key])).collect()
+}
+
+/// --bond lacp: LACP converges between the two DPDK bonds (each side keeps both rx and tx
+/// bursts going), then 16 flows spread over both links with nothing lost.
+#[test]
+fn bond_lacp_converges_and_spreads() {
+    let _g = serial();
+    let (r, t) = bond_pair("lacp", "lacp", "10", "8");
+    assert_eq!(r["ports"][0]["driver"], "net_bonding");
+    let a = &r["analysis"]["tracked"];
+    assert!(u(&a["received"]) > 20_000, "traffic flowed after LACP converged: {a}");
+    assert_eq!(u(&a["lost"]), 0);
+    for share in member_shares(&r, "rx_share_pct").into_iter().chain(member_shares(&t, "tx_share_pct")) {
+        assert!((30.0..=70.0).contains(&share), "share {share}");
+    }
+    // Each member took in LACP frames from its peer.
+    for m in r["load_balance"]["members"].as_array().unwrap() {
+        assert!(u(&m["tx_packets"]) > 0, "LACPDUs sent on {m}");
+    }
+}
+
+/// --bond active-backup: one link carries everything.
+#[test]
+fn bond_active_backup_uses_one_link() {
+    let _g = serial();
+    let (r, _) = bond_pair("ab", "active-backup", "5", "3");
+    let mut shares = member_shares(&r, "rx_share_pct");
+    shares.sort_by(f64::total_cmp);
+    assert_eq!(shares, vec![0.0, 100.0]);
+    assert!(u(&r["analysis"]["tracked"]["received"]) > 20_000);
+}

@@ -113,7 +113,8 @@ impl VethNs {
     /// A namespace with the given veth pairs, all up.
     pub fn with_pairs(tag: &str, pairs: &[(&str, &str)]) -> VethNs {
         let name = unique(tag);
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        // A namespace left over by an earlier, killed run of the same process id.
+        let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
         let ns = VethNs { name };
         ns.ip(&["netns", "add", &ns.name]);
         ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
