@@ -1,0 +1,206 @@
+//! vflag-ctl: the host side of vflag. For now the emulated VF-LAG lab:
+//! `vflag-ctl lab up|down|status|flap`. Exit codes: 0 done, 1 failed, 2 bad usage.
+#![forbid(unsafe_code)]
+
+mod lab;
+mod runner;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+
+use lab::LabSpec;
+use runner::SystemRunner;
+
+#[derive(Debug, Parser)]
+#[command(name = "vflag-ctl", version, about = "VF-LAG host control: the emulated lab (more to come)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Top,
+}
+
+#[derive(Debug, Subcommand)]
+enum Top {
+    /// The emulated VF-LAG lab: a namespace as the switch, veth pairs as the links.
+    Lab {
+        #[command(subcommand)]
+        action: LabAction,
+        #[command(flatten)]
+        names: LabNames,
+    },
+}
+
+#[derive(Debug, Args)]
+struct LabNames {
+    /// The namespace playing the switch.
+    #[arg(long, default_value = "sw", global = true)]
+    ns: String,
+    /// Host ends of the links (where the DPDK bond runs), comma-separated.
+    #[arg(long, default_value = "p0,p1", value_delimiter = ',', global = true)]
+    host_links: Vec<String>,
+    /// Switch ends of the links, inside the namespace, comma-separated.
+    #[arg(long, default_value = "s0,s1", value_delimiter = ',', global = true)]
+    switch_links: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum LabAction {
+    /// Create the namespace and the veth pairs (idempotent).
+    Up,
+    /// Remove exactly what `up` created.
+    Down,
+    /// Say what exists.
+    Status {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take one link down on the switch side, then up again.
+    Flap {
+        /// Which link (0 = first).
+        #[arg(long, default_value_t = 0)]
+        link: usize,
+        /// How long it stays down, ms.
+        #[arg(long, default_value_t = 500)]
+        down_ms: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let msg: Vec<String> = e
+                .render()
+                .to_string()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::to_string)
+                .collect();
+            eprintln!("vflag-ctl: {}", msg.join(" "));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vflag-ctl: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn spec(n: &LabNames) -> Result<LabSpec> {
+    if n.host_links.len() != n.switch_links.len() || n.host_links.is_empty() {
+        bail!(
+            "--host-links {} and --switch-links {} must name the same number of links",
+            n.host_links.join(","),
+            n.switch_links.join(",")
+        );
+    }
+    for name in n.host_links.iter().chain(&n.switch_links).chain(std::iter::once(&n.ns)) {
+        if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+            bail!("'{name}' is not a usable interface or namespace name (1-15 characters, no '/' or spaces)");
+        }
+    }
+    Ok(LabSpec { ns: n.ns.clone(), links: n.host_links.iter().cloned().zip(n.switch_links.iter().cloned()).collect() })
+}
+
+/// Namespaces and veth pairs need root.
+fn require_root(what: &str) -> Result<()> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse::<u32>().ok());
+    if euid.is_some_and(|u| u != 0) {
+        bail!("{what} needs root (it changes network namespaces and interfaces)");
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let Top::Lab { action, names } = cli.cmd;
+    let spec = spec(&names)?;
+    let r = &mut SystemRunner;
+    match action {
+        LabAction::Up => {
+            require_root("lab up")?;
+            let done = lab::up(r, &spec)?;
+            if done.is_empty() {
+                println!("lab already up: namespace {}, links {}", spec.ns, link_list(&spec));
+            } else {
+                for d in &done {
+                    println!("+ {d}");
+                }
+                println!("lab up: namespace {}, links {}", spec.ns, link_list(&spec));
+            }
+        }
+        LabAction::Down => {
+            require_root("lab down")?;
+            let done = lab::down(r, &spec)?;
+            for d in &done {
+                println!("+ {d}");
+            }
+            println!("{}", if done.is_empty() { "nothing of the lab was there" } else { "lab down" });
+        }
+        LabAction::Status { json } => {
+            let st = lab::status(r, &spec)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&st)?);
+            } else {
+                let state = if st.complete() {
+                    "up"
+                } else if st.clean() {
+                    "down"
+                } else {
+                    "partial"
+                };
+                println!("lab {state}: namespace {} {}", st.ns, if st.ns_exists { "exists" } else { "absent" });
+                for l in &st.links {
+                    println!(
+                        "  {} <-> {}/{}: host end {}, switch end {}",
+                        l.host,
+                        st.ns,
+                        l.switch,
+                        if !l.host_exists {
+                            "absent"
+                        } else if !l.ours {
+                            "exists (not the lab's)"
+                        } else if l.host_up {
+                            "up"
+                        } else {
+                            "down"
+                        },
+                        if !l.switch_exists {
+                            "absent"
+                        } else if l.switch_up {
+                            "up"
+                        } else {
+                            "down"
+                        }
+                    );
+                }
+            }
+        }
+        LabAction::Flap { link, down_ms } => {
+            require_root("lab flap")?;
+            let t0 = std::time::Instant::now();
+            lab::flap(r, &spec, link, down_ms, &|ms| std::thread::sleep(std::time::Duration::from_millis(ms)))?;
+            println!("link {link} ({}) was down for {} ms", spec.links[link].1, t0.elapsed().as_millis());
+        }
+    }
+    Ok(())
+}
+
+fn link_list(s: &LabSpec) -> String {
+    s.links.iter().map(|(h, w)| format!("{h}<->{w}")).collect::<Vec<_>>().join(", ")
+}
