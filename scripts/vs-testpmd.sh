@@ -29,7 +29,8 @@ run_testpmd() { # mode -> per-port Mpps of the mode's direction, one value per 1
 run_vflag() {
     local mode=$1 col=1
     [ "$mode" = txonly ] && col=2
-    "$dp" --lcores 0-1 --file-prefix vs-dp "${eal[@]}" --fwd "$mode" --mbufs $common_mbufs --burst 32 \
+    # --no-track: testpmd's rxonly only counts; vflag-dp's analysis is measured by tracking-ratio.sh.
+    "$dp" --lcores 0-1 --file-prefix vs-dp "${eal[@]}" --fwd "$mode" --no-track --mbufs $common_mbufs --burst 32 \
         --rxd 1024 --txd 1024 --duration "$secs" >"$tmp/dp.log" 2>&1 </dev/null || { cat "$tmp/dp.log" >&2; exit 1; }
     grep -E '^\[ *[0-9.]+s\] port' "$tmp/dp.log" |
         sed -E 's/.* rx +([0-9.]+) Mpps.*\| tx +([0-9.]+) Mpps.*/\1 \2/' | awk -v c=$col '{print $c}' | tail -n +5
