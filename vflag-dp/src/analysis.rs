@@ -79,8 +79,32 @@ pub struct AnalysisConfig {
     pub tsc_hz: u64,
 }
 
+/// When a tracked flow was last heard from (per-flow silences show failovers that only some
+/// flows see, as when a LAG member fails and the others carry on).
+#[derive(Debug, Clone, Copy, Default)]
+struct FlowClock {
+    first: u64,
+    last: u64,
+    frames: u64,
+}
+
+/// One tracked flow's silence, TSC from its last frame before to its first frame after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowGap {
+    pub flow: u16,
+    pub start_tsc: u64,
+    pub end_tsc: u64,
+}
+
+/// Flow gaps kept per lcore (allocated up front; more are counted, not kept).
+const MAX_FLOW_GAPS: usize = 65_536;
+
 pub struct RxAnalysis {
     pub flows: Vec<FlowSeq>,
+    clocks: Vec<FlowClock>,
+    pub flow_gaps: Vec<FlowGap>,
+    pub flow_gaps_dropped: u64,
+    gap_tsc: u64,
     pub run_id: Option<u16>,
     pub counts: ClassCounts,
     pub tuples: FlowTable,
@@ -101,6 +125,10 @@ impl RxAnalysis {
         let hz = c.tsc_hz.max(1);
         RxAnalysis {
             flows: vec![FlowSeq::default(); c.track_flows],
+            clocks: vec![FlowClock::default(); c.track_flows],
+            flow_gaps: Vec::with_capacity(MAX_FLOW_GAPS),
+            flow_gaps_dropped: 0,
+            gap_tsc: c.gap_tsc.max(1),
             run_id: None,
             counts: ClassCounts::default(),
             tuples: FlowTable::new(c.tuple_capacity),
@@ -164,11 +192,28 @@ impl RxAnalysis {
             self.counts.other_run += 1;
             return;
         }
-        let Some(flow) = self.flows.get_mut(usize::from(t.flow_id)) else {
+        let i = usize::from(t.flow_id);
+        let (Some(flow), Some(clock)) = (self.flows.get_mut(i), self.clocks.get_mut(i)) else {
             self.counts.untracked_flow += 1;
             return;
         };
         self.counts.tracked += 1;
+        if clock.frames == 0 {
+            clock.first = now;
+        } else if clock.frames >= 2 {
+            let silence = now.saturating_sub(clock.last);
+            // A silence counts when it is over --gap-ms and over 10 of the flow's own mean
+            // intervals (a slow flow is not an outage; its pace is known after two frames).
+            if silence > self.gap_tsc && silence > (clock.last - clock.first) / (clock.frames - 1) * 10 {
+                if self.flow_gaps.len() < MAX_FLOW_GAPS {
+                    self.flow_gaps.push(FlowGap { flow: t.flow_id, start_tsc: clock.last, end_tsc: now });
+                } else {
+                    self.flow_gaps_dropped += 1;
+                }
+            }
+        }
+        clock.last = now;
+        clock.frames += 1;
         let e = flow.observe(t.seq);
         self.stale += u64::from(e.stale);
         self.lost += e.new_lost;
@@ -211,6 +256,8 @@ impl RxAnalysis {
             }
         }
         self.counts.add(&o.counts);
+        self.flow_gaps.extend_from_slice(&o.flow_gaps);
+        self.flow_gaps_dropped += o.flow_gaps_dropped;
         self.tuples.merge(&o.tuples);
         self.latency.add(&o.latency);
         self.lost += o.lost;
@@ -316,6 +363,33 @@ mod tests {
             short_ip[16..18].copy_from_slice(&40u16.to_be_bytes());
             assert_eq!(own_frame(&short_ip), None);
         }
+    }
+
+    #[test]
+    fn a_silent_flow_is_a_flow_gap_and_a_slow_one_is_not() {
+        let mut a = analysis(); // gap: 100 ticks
+        let fs = frames(2, 400, 1);
+        // Both flows every 10 ticks until t=200; then flow 1 falls silent until t=700.
+        let mut t = 0;
+        for (i, f) in fs.iter().enumerate() {
+            let flow = i % 2;
+            if flow == 1 && (200..700).contains(&t) {
+                t += 5;
+                continue;
+            }
+            a.on_frame(t, f);
+            t += 5;
+        }
+        assert_eq!(a.flow_gaps.len(), 1, "{:?}", a.flow_gaps);
+        let g = a.flow_gaps[0];
+        assert_eq!(g.flow, 1);
+        assert!(g.end_tsc - g.start_tsc > 400);
+        // A flow that is always slow (one frame every 500 ticks) has no gaps.
+        let mut slow = analysis();
+        for (i, f) in frames(1, 6, 1).iter().enumerate() {
+            slow.on_frame(i as u64 * 500, f);
+        }
+        assert!(slow.flow_gaps.is_empty(), "a steady 500-tick pace: {:?}", slow.flow_gaps);
     }
 
     #[test]

@@ -193,3 +193,72 @@ mod tests {
         assert_eq!((foreign.lost, foreign.loss_derived_ms), (None, None));
     }
 }
+
+/// Silences of individual tracked flows that overlap in time, grouped: what a failover looks
+/// like when only the flows hashed to the failed link stop.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowOutage {
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Flows that went silent in it.
+    pub flows: usize,
+    /// The longest single flow's silence, ms.
+    pub longest_ms: f64,
+}
+
+/// Groups per-flow gaps that overlap into flow outages, in time order.
+pub fn flow_outages(gaps: &[crate::analysis::FlowGap], tsc0: u64, tsc_hz: f64) -> Vec<FlowOutage> {
+    let mut sorted = gaps.to_vec();
+    sorted.sort_by_key(|g| g.start_tsc);
+    let at = |t: u64| (t as f64 - tsc0 as f64) / tsc_hz;
+    let mut out: Vec<FlowOutage> = Vec::new();
+    let mut group: Option<(u64, u64, Vec<u16>, u64)> = None;
+    for g in sorted {
+        match group.as_mut() {
+            Some((_, end, flows, longest)) if g.start_tsc <= *end => {
+                *end = (*end).max(g.end_tsc);
+                if !flows.contains(&g.flow) {
+                    flows.push(g.flow);
+                }
+                *longest = (*longest).max(g.end_tsc - g.start_tsc);
+            }
+            _ => {
+                if let Some((s, e, f, l)) = group.take() {
+                    out.push(FlowOutage {
+                        start_s: at(s),
+                        end_s: at(e),
+                        flows: f.len(),
+                        longest_ms: l as f64 / tsc_hz * 1e3,
+                    });
+                }
+                group = Some((g.start_tsc, g.end_tsc, vec![g.flow], g.end_tsc - g.start_tsc));
+            }
+        }
+    }
+    if let Some((s, e, f, l)) = group {
+        out.push(FlowOutage { start_s: at(s), end_s: at(e), flows: f.len(), longest_ms: l as f64 / tsc_hz * 1e3 });
+    }
+    out
+}
+
+#[cfg(test)]
+mod flow_tests {
+    use super::*;
+    use crate::analysis::FlowGap;
+
+    fn fg(flow: u16, s: u64, e: u64) -> FlowGap {
+        FlowGap { flow, start_tsc: s, end_tsc: e }
+    }
+
+    #[test]
+    fn overlapping_flow_gaps_are_one_failover() {
+        // Flows 1 and 3 stop around t=1.0 s for ~0.5 s; flow 2 stops alone later.
+        let gaps = [fg(3, 1_010, 1_480), fg(1, 1_000, 1_500), fg(2, 5_000, 5_100), fg(1, 1_020, 1_300)];
+        let o = flow_outages(&gaps, 0, 1_000.0);
+        assert_eq!(o.len(), 2);
+        assert_eq!((o[0].flows, o[0].start_s, o[0].end_s), (2, 1.0, 1.5));
+        assert!((o[0].longest_ms - 500.0).abs() < 1e-9);
+        assert_eq!(o[1].flows, 1);
+        assert!(flow_outages(&[], 0, 1.0).is_empty());
+    }
+}

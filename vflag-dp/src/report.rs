@@ -233,6 +233,20 @@ fn render_analysis(s: &mut String, r: &Report) {
             "  Other frames: {} foreign IPv4 in {} flows, {} non-IP, {} malformed, {} short, {} VLAN-tagged",
             f.foreign, a.foreign_flows.count, f.non_ip, f.malformed, f.short, f.vlan
         );
+        if !a.flow_outages.is_empty() {
+            let _ =
+                writeln!(s, "  Flow outages ({}): times when some tracked flows went silent:", a.flow_outages.len());
+            for (i, o) in a.flow_outages.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "  {:>3}. at {:9.3} s: {} flow(s) silent, longest {:.1} ms",
+                    i + 1,
+                    o.start_s,
+                    o.flows,
+                    o.longest_ms
+                );
+            }
+        }
         if let Some(l) = &a.latency_ns {
             let _ = writeln!(
                 s,

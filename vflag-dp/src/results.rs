@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::analysis::{ClassCounts, RxAnalysis};
 use crate::balance::{jain, shares};
+use crate::outage::{flow_outages, FlowOutage};
 use crate::report::{LinkEventReport, StreamReport};
 use crate::timeline::Timeline;
 
@@ -21,6 +22,11 @@ pub struct AnalysisReport {
     pub flow_fairness: Option<f64>,
     pub latency_ns: Option<Latency>,
     pub foreign_flows: ForeignFlows,
+    /// Times when some tracked flows went silent while others may have carried on (a LAG
+    /// member failing): grouped per-flow silences over --gap-ms.
+    pub flow_outages: Vec<FlowOutage>,
+    /// Flow silences not kept (more than the lcores had room for).
+    pub flow_gaps_dropped: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -75,7 +81,7 @@ pub struct ForeignFlows {
     pub top: Vec<ForeignFlow>,
 }
 
-pub fn analysis_report(a: &RxAnalysis) -> AnalysisReport {
+pub fn analysis_report(a: &RxAnalysis, tsc0: u64) -> AnalysisReport {
     let flows: Vec<FlowReport> = a
         .flows
         .iter()
@@ -130,6 +136,8 @@ pub fn analysis_report(a: &RxAnalysis) -> AnalysisReport {
         flow_fairness: jain(&flows.iter().map(|f| f.received).collect::<Vec<_>>()),
         flows,
         latency_ns: latency,
+        flow_outages: flow_outages(&a.flow_gaps, tsc0, a.tsc_hz.max(1) as f64),
+        flow_gaps_dropped: a.flow_gaps_dropped,
         foreign_flows: ForeignFlows {
             count: a.tuples.len(),
             overflow: a.tuples.overflow,

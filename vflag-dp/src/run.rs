@@ -116,7 +116,7 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         &members,
         &launched,
         monitor,
-        Run { started_unix_s, duration_s, reason, run_id: plan.run_id },
+        Run { tsc0, started_unix_s, duration_s, reason, run_id: plan.run_id },
     );
     print!("{}", report::render(&report));
     let written = match &cfg.json {
@@ -139,6 +139,7 @@ pub fn run(cfg: Config) -> Result<Outcome> {
 }
 
 struct Run {
+    tsc0: u64,
     started_unix_s: f64,
     duration_s: f64,
     reason: report::StopReason,
@@ -169,7 +170,7 @@ fn build_report(
         .map(|(((i, d), m), s)| ports::port_report(i, *d, m, s))
         .collect();
     let totals = report::finish(&mut ports, &streams, run.duration_s);
-    let analysis = merged_analysis(launched).map(|a| results::analysis_report(&a));
+    let analysis = merged_analysis(launched).map(|a| results::analysis_report(&a, run.tsc0));
     let load_balance = results::load_balance(
         &members.names,
         &members.ids,
@@ -178,8 +179,10 @@ fn build_report(
         &monitor.timeline,
         &monitor.link_events,
     );
+    // The longest time all traffic, or any tracked flow, went without frames.
+    let flow_max = analysis.iter().flat_map(|a| a.flow_outages.iter().map(|o| o.longest_ms));
     let figures = Figures {
-        max_outage_ms: monitor.outages.iter().map(|o| o.duration_ms).reduce(f64::max),
+        max_outage_ms: monitor.outages.iter().map(|o| o.duration_ms).chain(flow_max).reduce(f64::max),
         lost: analysis.as_ref().map_or(0, |a| a.tracked.lost),
         expected: analysis.as_ref().map_or(0, |a| a.tracked.received + a.tracked.lost),
         member_shares: load_balance.member_shares(),

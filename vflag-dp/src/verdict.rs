@@ -16,7 +16,7 @@ pub struct Verdict {
 /// The figures a verdict looks at.
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
-    /// Longest outage, ms (None: no outage).
+    /// Longest outage of all traffic or of any tracked flow, ms (None: no outage).
     pub max_outage_ms: Option<f64>,
     /// Tracked frames lost, and tracked frames expected (received + lost).
     pub lost: u64,

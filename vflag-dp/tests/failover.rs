@@ -260,7 +260,14 @@ fn telemetry_answers_while_running() {
 
 /// `--bond` on both sides over two veth links: runs the generator and the receiver against
 /// each other and returns (receiver report, generator report).
-fn bond_pair(tag: &str, mode: &str, rx_secs: &str, tx_secs: &str) -> (serde_json::Value, serde_json::Value) {
+/// With `flap_at`, the generator side's first link goes down for 300 ms that long after it starts.
+fn bond_pair(
+    tag: &str,
+    mode: &str,
+    rx_secs: &str,
+    tx_secs: &str,
+    flap_at: Option<Duration>,
+) -> (serde_json::Value, serde_json::Value) {
     let ns = VethNs::with_pairs(tag, &[("va0", "vb0"), ("va1", "vb1")]);
     let dir = tempfile::tempdir().unwrap();
     let (rx_json, tx_json) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"));
@@ -281,7 +288,14 @@ fn bond_pair(tag: &str, mode: &str, rx_secs: &str, tx_secs: &str) -> (serde_json
     ]));
     tx.extend(eal_light(&unique(&format!("{tag}t"))));
     tx.extend(args(&["--json", tx_json.to_str().unwrap()]));
-    let tx_out = run_bounded(ns.vflag(&tx), Duration::from_secs(40));
+    let tx_child = ns.vflag(&tx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    if let Some(at) = flap_at {
+        std::thread::sleep(at);
+        ns.set_link("va0", false);
+        std::thread::sleep(Duration::from_millis(300));
+        ns.set_link("va0", true);
+    }
+    let tx_out = wait_bounded(tx_child, Duration::from_secs(40));
     let rx_out = wait_bounded(rx_child, Duration::from_secs(40));
     assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
     assert_eq!(rx_out.status.code(), Some(0), "{}", text(&rx_out));
@@ -293,15 +307,23 @@ fn member_shares(r: &serde_json::Value, key: &str) -> Vec<f64> {
 }
 
 /// --bond lacp: LACP converges between the two DPDK bonds (each side keeps both rx and tx
-/// bursts going), then 16 flows spread over both links with nothing lost.
+/// bursts going), 16 flows spread over both links, and when one link fails for 300 ms only the
+/// flows on it stop: a flow outage, not an outage of all traffic.
 #[test]
-fn bond_lacp_converges_and_spreads() {
+fn bond_lacp_converges_spreads_and_survives_a_member_flap() {
     let _g = serial();
-    let (r, t) = bond_pair("lacp", "lacp", "10", "8");
+    let (r, t) = bond_pair("lacp", "lacp", "12", "10", Some(Duration::from_secs(6)));
     assert_eq!(r["ports"][0]["driver"], "net_bonding");
     let a = &r["analysis"]["tracked"];
     assert!(u(&a["received"]) > 20_000, "traffic flowed after LACP converged: {a}");
-    assert_eq!(u(&a["lost"]), 0);
+    assert!(u(&a["lost"]) > 0, "the failed link's flows lost frames");
+    assert!(r["outages"].as_array().unwrap().is_empty(), "the other link carried on: {}", r["outages"]);
+    let fo = r["analysis"]["flow_outages"].as_array().unwrap();
+    assert_eq!(fo.len(), 1, "{fo:?}");
+    let flows = u(&fo[0]["flows"]);
+    assert!((4..=12).contains(&flows), "about half of the 16 flows were on the failed link: {flows}");
+    let ms = f(&fo[0]["longest_ms"]);
+    assert!((200.0..3000.0).contains(&ms), "flows silent {ms} ms for a 300 ms flap");
     for share in member_shares(&r, "rx_share_pct").into_iter().chain(member_shares(&t, "tx_share_pct")) {
         assert!((30.0..=70.0).contains(&share), "share {share}");
     }
@@ -315,7 +337,7 @@ fn bond_lacp_converges_and_spreads() {
 #[test]
 fn bond_active_backup_uses_one_link() {
     let _g = serial();
-    let (r, _) = bond_pair("ab", "active-backup", "5", "3");
+    let (r, _) = bond_pair("ab", "active-backup", "5", "3", None);
     let mut shares = member_shares(&r, "rx_share_pct");
     shares.sort_by(f64::total_cmp);
     assert_eq!(shares, vec![0.0, 100.0]);
