@@ -97,14 +97,14 @@ pub fn plan(
                 let ids = gen::lane_flows(flows, lane_index, streams.len());
                 GenLane::new(&spec, &ids, lane_pps.map(|pps| Pacer::new(pps, tsc_hz, start_tsc)))
             });
-            lane_index += 1;
             stream_jobs.push(StreamJob {
                 stream: *s,
                 counters: Arc::new(StreamCounters::default()),
-                quota: quotas[lane_index - 1],
+                quota: quotas[lane_index],
                 gen,
                 macs: (dst_mac, macs[i]),
             });
+            lane_index += 1;
         }
         let analysis = (cfg.fwd == FwdMode::Rxonly && cfg.track).then(|| {
             analysis_index += 1;
