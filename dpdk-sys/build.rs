@@ -122,6 +122,9 @@ fn build_shim(dpdk: &Dpdk) {
     // The shim is linked into executables, never into a shared library: initial-exec TLS makes
     // the lcore-id reads in inlined mempool-cache code plain loads instead of __tls_get_addr calls.
     build.flag("-ftls-model=initial-exec");
+    if has_bond_lib(dpdk) {
+        build.define("VFLAG_HAVE_BOND", None);
+    }
     build.compile("vflag_dpdk_shim");
 }
 
@@ -159,7 +162,16 @@ fn generate_bindings(dpdk: &Dpdk) {
     bindings.write_to_file(out).expect("write bindings.rs");
 }
 
+/// The bonding PMD is a plugin that pkg-config does not list; the shim calls its member API
+/// directly, so it is linked when the library is there.
+fn has_bond_lib(dpdk: &Dpdk) -> bool {
+    Path::new(&dpdk.libdir).join("librte_net_bond.so").exists()
+}
+
 fn link(dpdk: &Dpdk) {
+    if has_bond_lib(dpdk) {
+        println!("cargo:rustc-link-lib=dylib=rte_net_bond");
+    }
     // pkg-config decides what is linked; shared libraries, so PMD plugins load at EAL init.
     let mut search = vec![dpdk.libdir.clone()];
     for flag in &dpdk.libs {

@@ -217,12 +217,17 @@ pub fn down(r: &mut dyn Runner, spec: &LabSpec) -> Result<Vec<String>> {
 /// Takes link `index`'s switch end down for `down_ms`, then up again. `sleep` is passed in
 /// so tests need not wait.
 pub fn flap(r: &mut dyn Runner, spec: &LabSpec, index: usize, down_ms: u64, sleep: &dyn Fn(u64)) -> Result<()> {
-    let Some((_, s)) = spec.links.get(index) else {
-        bail!("--link {index}: the lab has links 0 to {}", spec.links.len().saturating_sub(1));
-    };
-    r.check(&Cmd::new("ip", &["-n", &spec.ns, "link", "set", s, "down"]))?;
+    set_switch_link(r, spec, index, false)?;
     sleep(down_ms);
-    r.check(&Cmd::new("ip", &["-n", &spec.ns, "link", "set", s, "up"]))?;
+    set_switch_link(r, spec, index, true)
+}
+
+/// Sets link `index`'s switch end up or down, as a switch port or a pulled cable would.
+pub fn set_switch_link(r: &mut dyn Runner, spec: &LabSpec, index: usize, up: bool) -> Result<()> {
+    let Some((_, s)) = spec.links.get(index) else {
+        bail!("link {index}: the lab has links 0 to {}", spec.links.len().saturating_sub(1));
+    };
+    r.check(&Cmd::new("ip", &["-n", &spec.ns, "link", "set", s, if up { "up" } else { "down" }]))?;
     Ok(())
 }
 
@@ -351,6 +356,9 @@ mod tests {
         flap(&mut r, &LabSpec::default(), 1, 500, &|ms| slept.set(ms)).unwrap();
         assert_eq!(r.lines(), vec!["ip -n sw link set s1 down", "ip -n sw link set s1 up"]);
         assert_eq!(slept.get(), 500);
-        assert!(flap(&mut r, &LabSpec::default(), 2, 1, &|_| {}).unwrap_err().to_string().contains("--link 2"));
+        assert!(flap(&mut r, &LabSpec::default(), 2, 1, &|_| {})
+            .unwrap_err()
+            .to_string()
+            .contains("link 2: the lab has links 0 to 1"));
     }
 }

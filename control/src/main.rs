@@ -1,9 +1,11 @@
-//! vflag-ctl: the host side of vflag. For now the emulated VF-LAG lab:
-//! `vflag-ctl lab up|down|status|flap`. Exit codes: 0 done, 1 failed, 2 bad usage.
+//! vflag-ctl: the host side of vflag: the emulated VF-LAG lab (`vflag-ctl lab up|down|status|flap`)
+//! and failover soaks (`vflag-ctl soak`). Exit codes: 0 done (soak: pass), 1 failed, 2 bad
+//! usage, 3 soak verdict fail.
 #![forbid(unsafe_code)]
 
 mod lab;
 mod runner;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,14 @@ enum Top {
     Lab {
         #[command(subcommand)]
         action: LabAction,
+        #[command(flatten)]
+        names: LabNames,
+    },
+    /// Failover soak: traffic over the LAG while links flap on a schedule; per-flap report,
+    /// plot and verdict (exit 0 pass, 3 fail, 1 error).
+    Soak {
+        #[command(flatten)]
+        args: Box<soak::SoakArgs>,
         #[command(flatten)]
         names: LabNames,
     },
@@ -89,7 +99,11 @@ fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
+        Err(e) if e.downcast_ref::<soak::BadUsage>().is_some() => {
+            eprintln!("vflag-ctl: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("vflag-ctl: error: {e:#}");
             ExitCode::from(1)
@@ -99,22 +113,25 @@ fn main() -> ExitCode {
 
 fn spec(n: &LabNames) -> Result<LabSpec> {
     if n.host_links.len() != n.switch_links.len() || n.host_links.is_empty() {
-        bail!(
+        return Err(soak::BadUsage(format!(
             "--host-links {} and --switch-links {} must name the same number of links",
             n.host_links.join(","),
             n.switch_links.join(",")
-        );
+        ))
+        .into());
     }
     for name in n.host_links.iter().chain(&n.switch_links).chain(std::iter::once(&n.ns)) {
         if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
-            bail!("'{name}' is not a usable interface or namespace name (1-15 characters, no '/' or spaces)");
+            let msg =
+                format!("'{name}' is not a usable interface or namespace name (1-15 characters, no '/' or spaces)");
+            return Err(soak::BadUsage(msg).into());
         }
     }
     Ok(LabSpec { ns: n.ns.clone(), links: n.host_links.iter().cloned().zip(n.switch_links.iter().cloned()).collect() })
 }
 
 /// Namespaces and veth pairs need root.
-fn require_root(what: &str) -> Result<()> {
+pub(crate) fn require_root(what: &str) -> Result<()> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let euid = status
         .lines()
@@ -127,8 +144,11 @@ fn require_root(what: &str) -> Result<()> {
     Ok(())
 }
 
-fn run(cli: Cli) -> Result<()> {
-    let Top::Lab { action, names } = cli.cmd;
+fn run(cli: Cli) -> Result<u8> {
+    let (action, names) = match cli.cmd {
+        Top::Lab { action, names } => (action, names),
+        Top::Soak { args, names } => return soak::soak(&args, &spec(&names)?),
+    };
     let spec = spec(&names)?;
     let r = &mut SystemRunner;
     match action {
@@ -192,13 +212,18 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         LabAction::Flap { link, down_ms } => {
+            if link >= spec.links.len() {
+                return Err(
+                    soak::BadUsage(format!("--link {link}: the lab has links 0 to {}", spec.links.len() - 1)).into()
+                );
+            }
             require_root("lab flap")?;
             let t0 = std::time::Instant::now();
             lab::flap(r, &spec, link, down_ms, &|ms| std::thread::sleep(std::time::Duration::from_millis(ms)))?;
             println!("link {link} ({}) was down for {} ms", spec.links[link].1, t0.elapsed().as_millis());
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 fn link_list(s: &LabSpec) -> String {

@@ -238,6 +238,17 @@ pub fn stats(port: PortId) -> Result<Stats> {
     })
 }
 
+/// Adds `member` to, or removes it from, the `net_bonding` port `bond` while it runs: how a
+/// member's link change reaches the bond when the member's driver cannot report it itself.
+pub fn bond_member_set(bond: PortId, member: PortId, present: bool) -> Result<()> {
+    // SAFETY: plain values; the bonding driver checks both port ids.
+    let ret = unsafe { ffi::vflag_bond_member_set(bond, member, i32::from(present)) };
+    // The bonding API returns -1 without an errno of its own.
+    let ret = if ret == -1 { -libc::EINVAL } else { ret };
+    let what = if present { "add" } else { "remove" };
+    DpdkError::check(ret, || format!("bond member {what} (bond port {bond}, member port {member})"))
+}
+
 pub fn stats_reset(port: PortId) -> Result<()> {
     // SAFETY: valid port id.
     let ret = unsafe { ffi::rte_eth_stats_reset(port) };

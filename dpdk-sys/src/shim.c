@@ -1,4 +1,5 @@
 /* See shim.h: DPDK's inline functions and version-dependent layouts behind plain functions. */
+#include <errno.h>
 #include <string.h>
 #include <stdio.h>
 
@@ -10,6 +11,9 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#ifdef VFLAG_HAVE_BOND
+#include <rte_eth_bond.h>
+#endif
 #include <rte_prefetch.h>
 
 #include "shim.h"
@@ -167,4 +171,18 @@ uint32_t vflag_port_dev_flags(uint16_t port)
 	if (rte_eth_dev_info_get(port, &info) != 0 || info.dev_flags == NULL)
 		return 0;
 	return *info.dev_flags;
+}
+
+int vflag_bond_member_set(uint16_t bond, uint16_t member, int present)
+{
+#ifndef VFLAG_HAVE_BOND
+	(void)bond;
+	(void)member;
+	(void)present;
+	return -ENOTSUP;
+#elif RTE_VERSION >= RTE_VERSION_NUM(23, 11, 0, 0)
+	return present ? rte_eth_bond_member_add(bond, member) : rte_eth_bond_member_remove(bond, member);
+#else
+	return present ? rte_eth_bond_slave_add(bond, member) : rte_eth_bond_slave_remove(bond, member);
+#endif
 }

@@ -69,5 +69,8 @@ int vflag_port_configure(uint16_t port, const struct vflag_port_conf *conf);
 /* The device's own name (e.g. 0000:01:00.2 or net_null0) and its driver. */
 int vflag_port_names(uint16_t port, char *name, unsigned name_len, char *driver, unsigned driver_len);
 uint32_t vflag_port_dev_flags(uint16_t port);
+/* Adds (present != 0) or removes a member of a net_bonding port (22.11 "slave", 23.11+
+ * "member" API); -ENOTSUP when DPDK was built without the bonding driver. */
+int vflag_bond_member_set(uint16_t bond, uint16_t member, int present);
 
 #endif

@@ -94,6 +94,8 @@ pub struct FlowGap {
     pub flow: u16,
     pub start_tsc: u64,
     pub end_tsc: u64,
+    /// Frames of this flow that the silence swallowed (its sequence jump when it resumed).
+    pub lost: u64,
 }
 
 /// Flow gaps kept per lcore (allocated up front; more are counted, not kept).
@@ -198,23 +200,26 @@ impl RxAnalysis {
             return;
         };
         self.counts.tracked += 1;
+        let mut silent = false;
         if clock.frames == 0 {
             clock.first = now;
         } else if clock.frames >= 2 {
             let silence = now.saturating_sub(clock.last);
             // A silence counts when it is over --gap-ms and over 10 of the flow's own mean
             // intervals (a slow flow is not an outage; its pace is known after two frames).
-            if silence > self.gap_tsc && silence > (clock.last - clock.first) / (clock.frames - 1) * 10 {
-                if self.flow_gaps.len() < MAX_FLOW_GAPS {
-                    self.flow_gaps.push(FlowGap { flow: t.flow_id, start_tsc: clock.last, end_tsc: now });
-                } else {
-                    self.flow_gaps_dropped += 1;
-                }
+            silent = silence > self.gap_tsc && silence > (clock.last - clock.first) / (clock.frames - 1) * 10;
+        }
+        let e = flow.observe(t.seq);
+        if silent {
+            if self.flow_gaps.len() < MAX_FLOW_GAPS {
+                let gap = FlowGap { flow: t.flow_id, start_tsc: clock.last, end_tsc: now, lost: e.new_lost };
+                self.flow_gaps.push(gap);
+            } else {
+                self.flow_gaps_dropped += 1;
             }
         }
         clock.last = now;
         clock.frames += 1;
-        let e = flow.observe(t.seq);
         self.stale += u64::from(e.stale);
         self.lost += e.new_lost;
         if e.late {
@@ -384,6 +389,8 @@ mod tests {
         let g = a.flow_gaps[0];
         assert_eq!(g.flow, 1);
         assert!(g.end_tsc - g.start_tsc > 400);
+        assert_eq!(g.lost, 50, "flow 1's frames sent while it was silent");
+        assert_eq!(a.lost, 50);
         // A flow that is always slow (one frame every 500 ticks) has no gaps.
         let mut slow = analysis();
         for (i, f) in frames(1, 6, 1).iter().enumerate() {

@@ -275,6 +275,9 @@ impl<'a> Monitor<'a> {
                 kernel.push(LinkEvent { port: k.port, tsc: clock::tsc(), link });
             }
         }
+        for e in &kernel {
+            self.tell_bond(e.port, e.link.up);
+        }
         for LinkEvent { port, tsc, link } in links.drain().into_iter().chain(kernel) {
             let t_s = (tsc as i128 - self.tsc0 as i128) as f64 / self.tsc_hz;
             let name = self
@@ -291,6 +294,20 @@ impl<'a> Monitor<'a> {
                 &json!({"port": port, "name": name, "up": link.up, "speed_mbps": link.speed_mbps}),
             );
             self.link_events.push(LinkEventReport { t_s, port, up: link.up, speed_mbps: link.speed_mbps });
+        }
+    }
+
+    /// A bond member on a kernel interface (af_packet, af_xdp) whose carrier changed: its driver
+    /// reports the link as always up, so the bond would never fail over. Taking the member out
+    /// of the bond on carrier loss and back in on its return gives the bond what a NIC's link
+    /// interrupt gives it (in 802.3ad mode LACP then renegotiates the returning member).
+    fn tell_bond(&self, member: u16, up: bool) {
+        let Some(bond) = self.cfg.bond.and(self.infos.first()) else { return };
+        if !self.members.ids.contains(&member) {
+            return;
+        }
+        if let Err(e) = port::bond_member_set(bond.id, member, up) {
+            eprintln!("vflag-dp: warning: {e}");
         }
     }
 

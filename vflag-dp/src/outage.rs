@@ -204,40 +204,54 @@ pub struct FlowOutage {
     pub flows: usize,
     /// The longest single flow's silence, ms.
     pub longest_ms: f64,
+    /// Tracked frames the silent flows lost across their silences.
+    pub lost: u64,
 }
 
 /// Groups per-flow gaps that overlap into flow outages, in time order.
 pub fn flow_outages(gaps: &[crate::analysis::FlowGap], tsc0: u64, tsc_hz: f64) -> Vec<FlowOutage> {
+    struct Group {
+        start: u64,
+        end: u64,
+        flows: Vec<u16>,
+        longest: u64,
+        lost: u64,
+    }
     let mut sorted = gaps.to_vec();
     sorted.sort_by_key(|g| g.start_tsc);
     let at = |t: u64| (t as f64 - tsc0 as f64) / tsc_hz;
+    let close = |g: Group| FlowOutage {
+        start_s: at(g.start),
+        end_s: at(g.end),
+        flows: g.flows.len(),
+        longest_ms: g.longest as f64 / tsc_hz * 1e3,
+        lost: g.lost,
+    };
     let mut out: Vec<FlowOutage> = Vec::new();
-    let mut group: Option<(u64, u64, Vec<u16>, u64)> = None;
+    let mut open: Option<Group> = None;
     for g in sorted {
-        match group.as_mut() {
-            Some((_, end, flows, longest)) if g.start_tsc <= *end => {
-                *end = (*end).max(g.end_tsc);
-                if !flows.contains(&g.flow) {
-                    flows.push(g.flow);
+        match open.as_mut() {
+            Some(cur) if g.start_tsc <= cur.end => {
+                cur.end = cur.end.max(g.end_tsc);
+                if !cur.flows.contains(&g.flow) {
+                    cur.flows.push(g.flow);
                 }
-                *longest = (*longest).max(g.end_tsc - g.start_tsc);
+                cur.longest = cur.longest.max(g.end_tsc - g.start_tsc);
+                cur.lost += g.lost;
             }
             _ => {
-                if let Some((s, e, f, l)) = group.take() {
-                    out.push(FlowOutage {
-                        start_s: at(s),
-                        end_s: at(e),
-                        flows: f.len(),
-                        longest_ms: l as f64 / tsc_hz * 1e3,
-                    });
-                }
-                group = Some((g.start_tsc, g.end_tsc, vec![g.flow], g.end_tsc - g.start_tsc));
+                out.extend(open.take().map(close));
+                open = Some(Group {
+                    start: g.start_tsc,
+                    end: g.end_tsc,
+                    flows: vec![g.flow],
+                    longest: g.end_tsc - g.start_tsc,
+                    lost: g.lost,
+                });
             }
         }
     }
-    if let Some((s, e, f, l)) = group {
-        out.push(FlowOutage { start_s: at(s), end_s: at(e), flows: f.len(), longest_ms: l as f64 / tsc_hz * 1e3 });
-    }
+    out.extend(open.map(close));
     out
 }
 
@@ -247,7 +261,7 @@ mod flow_tests {
     use crate::analysis::FlowGap;
 
     fn fg(flow: u16, s: u64, e: u64) -> FlowGap {
-        FlowGap { flow, start_tsc: s, end_tsc: e }
+        FlowGap { flow, start_tsc: s, end_tsc: e, lost: u64::from(flow) * 10 }
     }
 
     #[test]
@@ -258,7 +272,8 @@ mod flow_tests {
         assert_eq!(o.len(), 2);
         assert_eq!((o[0].flows, o[0].start_s, o[0].end_s), (2, 1.0, 1.5));
         assert!((o[0].longest_ms - 500.0).abs() < 1e-9);
-        assert_eq!(o[1].flows, 1);
+        assert_eq!(o[0].lost, 30 + 10 + 10, "every grouped gap's loss counts");
+        assert_eq!((o[1].flows, o[1].lost), (1, 20));
         assert!(flow_outages(&[], 0, 1.0).is_empty());
     }
 }

@@ -95,7 +95,11 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         Ok(shared) => monitor.publish_to(shared),
         Err(e) => eprintln!("vflag-dp: warning: telemetry commands not registered: {e}"),
     }
-    monitor.events.write("start", 0.0, &serde_json::json!({"settings": &cfg, "run_id": plan.run_id}));
+    monitor.events.write(
+        "start",
+        0.0,
+        &serde_json::json!({"settings": &cfg, "run_id": plan.run_id, "started_unix_s": started_unix_s}),
+    );
     let reason = monitor.watch(&launched, &signalled, &mut watch, &plan.gaps);
     stop.store(true, Ordering::Relaxed);
     let panicked = join(&eal, &launched);

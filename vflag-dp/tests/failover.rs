@@ -307,8 +307,9 @@ fn member_shares(r: &serde_json::Value, key: &str) -> Vec<f64> {
 }
 
 /// --bond lacp: LACP converges between the two DPDK bonds (each side keeps both rx and tx
-/// bursts going), 16 flows spread over both links, and when one link fails for 300 ms only the
-/// flows on it stop: a flow outage, not an outage of all traffic.
+/// bursts going), 16 flows spread over both links, and when one link fails for 300 ms the bond
+/// takes the member out (af_packet cannot report carrier; vflag-dp tells the bond) and the
+/// other link carries every flow: silences far shorter than the flap, no outage of all traffic.
 #[test]
 fn bond_lacp_converges_spreads_and_survives_a_member_flap() {
     let _g = serial();
@@ -316,16 +317,20 @@ fn bond_lacp_converges_spreads_and_survives_a_member_flap() {
     assert_eq!(r["ports"][0]["driver"], "net_bonding");
     let a = &r["analysis"]["tracked"];
     assert!(u(&a["received"]) > 20_000, "traffic flowed after LACP converged: {a}");
-    assert!(u(&a["lost"]) > 0, "the failed link's flows lost frames");
-    assert!(r["outages"].as_array().unwrap().is_empty(), "the other link carried on: {}", r["outages"]);
-    let fo = r["analysis"]["flow_outages"].as_array().unwrap();
-    assert_eq!(fo.len(), 1, "{fo:?}");
-    let flows = u(&fo[0]["flows"]);
-    assert!((4..=12).contains(&flows), "about half of the 16 flows were on the failed link: {flows}");
-    let ms = f(&fo[0]["longest_ms"]);
-    assert!((200.0..3000.0).contains(&ms), "flows silent {ms} ms for a 300 ms flap");
+    // 300 ms of the failed link's half of 20 kpps would be ~3000 frames.
+    assert!(u(&a["lost"]) < 1500, "the bond failed over instead of black-holing the link: {a}");
+    for o in r["outages"].as_array().unwrap() {
+        assert!(f(&o["duration_ms"]) < 150.0, "no long outage of all traffic: {o}");
+    }
+    for fo in r["analysis"]["flow_outages"].as_array().unwrap() {
+        assert!(f(&fo["longest_ms"]) < 200.0, "flows moved to the other link well before the 300 ms flap ended: {fo}");
+    }
+    let downs: Vec<_> = r["link_events"].as_array().unwrap().iter().filter(|e| e["up"] == false).collect();
+    assert_eq!(downs.len(), 1, "the member's carrier loss was seen: {}", r["link_events"]);
+    // Over the whole run: the failed member carried nothing while down and while LACP took it
+    // back (a few seconds), so the split is uneven but both carried a real part.
     for share in member_shares(&r, "rx_share_pct").into_iter().chain(member_shares(&t, "tx_share_pct")) {
-        assert!((30.0..=70.0).contains(&share), "share {share}");
+        assert!((15.0..=85.0).contains(&share), "share {share}");
     }
     // Each member took in LACP frames from its peer.
     for m in r["load_balance"]["members"].as_array().unwrap() {

@@ -1,0 +1,300 @@
+//! Per-flap figures from the receiver's report and the times the soak took links down and up:
+//! how long flows were silent, what was lost, and which members carried traffic before, during
+//! and after each flap.
+
+use serde::Serialize;
+
+use super::rx_report::RxReport;
+
+/// A flap as it was carried out, in wall-clock seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlapRecord {
+    pub number: usize,
+    pub links: Vec<String>,
+    pub down_unix_s: f64,
+    pub up_unix_s: f64,
+}
+
+/// Traffic in one window of time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Window {
+    pub from_s: f64,
+    pub to_s: f64,
+    /// Frames/s received on the bond (or the VF).
+    pub rate_pps: f64,
+    /// Each member's share of the frames, % (empty when the receiver sees no members).
+    pub shares_pct: Vec<f64>,
+    /// Members that carried at least 5% of the frames.
+    pub carrying: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlapResult {
+    pub number: usize,
+    pub links: Vec<String>,
+    /// Seconds since the receiver started.
+    pub down_s: f64,
+    pub up_s: f64,
+    pub down_ms: f64,
+    /// The longest time any tracked flow was silent (all traffic, when none is tracked), ms.
+    pub outage_ms: f64,
+    /// The longest time no frame at all arrived, ms (0 when other links carried on).
+    pub total_outage_ms: f64,
+    /// Tracked flows that fell silent.
+    pub flows_hit: usize,
+    /// Tracked frames lost from this flap to the next.
+    pub lost: u64,
+    /// Traffic flowed again before the next flap (or the end).
+    pub recovered: bool,
+    pub before: Window,
+    pub during: Window,
+    pub after: Window,
+}
+
+/// An outage that no flap explains.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unexplained {
+    pub start_s: f64,
+    pub duration_ms: f64,
+    pub flows: usize,
+    pub lost: u64,
+}
+
+/// Windows shorter than this are not worth a share.
+const MAX_WINDOW_S: f64 = 2.0;
+/// An outage starts at the last frame before the link went down, a little before the command
+/// that took it down returned.
+const LEAD_S: f64 = 0.1;
+/// A member carrying less than this share of a window does not count as carrying it.
+const CARRYING_PCT: f64 = 5.0;
+
+pub fn window(rx: &RxReport, members: &[String], from_s: f64, to_s: f64) -> Window {
+    let (frames, _) = rx.member_frames(from_s, to_s);
+    let total: u64 = frames.iter().sum();
+    let shares_pct: Vec<f64> =
+        frames.iter().map(|&f| if total > 0 { f as f64 * 100.0 / total as f64 } else { 0.0 }).collect();
+    let carrying =
+        shares_pct.iter().zip(members).filter(|(s, _)| **s >= CARRYING_PCT).map(|(_, m)| m.clone()).collect();
+    Window { from_s, to_s, rate_pps: rx.rx_rate(from_s, to_s), shares_pct, carrying }
+}
+
+/// Tracked frames lost by `t_s`, from the receiver's samples (cumulative, in time order).
+fn lost_by(series: &[(f64, u64)], t_s: f64) -> u64 {
+    series.iter().take_while(|(t, _)| *t <= t_s).last().map_or(0, |s| s.1)
+}
+
+/// `ready_s`: when traffic was flowing before the first flap (receiver time). `lost_series`:
+/// the receiver's running loss; a flap's loss is what it grew by from the flap to the next one
+/// (to `lost_total` after the last).
+pub fn flaps(
+    rx: &RxReport,
+    records: &[FlapRecord],
+    members: &[String],
+    ready_s: f64,
+    lost_series: &[(f64, u64)],
+) -> Vec<FlapResult> {
+    let lost_total = rx.analysis.as_ref().map_or(0, |a| a.tracked.lost);
+    let t = |unix: f64| unix - rx.started_unix_s;
+    let end_s = rx.duration_s;
+    let flow_outages = rx.analysis.as_ref().map(|a| a.flow_outages.as_slice()).unwrap_or_default();
+    let tracked = rx.analysis.as_ref().is_some_and(|a| a.tracked.received > 0);
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let (down_s, up_s) = (t(f.down_unix_s), t(f.up_unix_s));
+            let prev_s = if i == 0 { ready_s } else { t(records[i - 1].up_unix_s) };
+            let next_s = records.get(i + 1).map_or(end_s, |n| t(n.down_unix_s));
+            let (attr_from, attr_to) =
+                (down_s - LEAD_S, records.get(i + 1).map_or(f64::INFINITY, |n| t(n.down_unix_s) - LEAD_S));
+            let inside = |start: f64| start >= attr_from && start < attr_to;
+            let total_outage_ms =
+                rx.outages.iter().filter(|o| inside(o.start_s)).map(|o| o.duration_ms).fold(0.0, f64::max);
+            let mine: Vec<_> = flow_outages.iter().filter(|o| inside(o.start_s)).collect();
+            let flow_ms = mine.iter().map(|o| o.longest_ms).fold(0.0, f64::max);
+            let lost_after = if i + 1 < records.len() { lost_by(lost_series, next_s) } else { lost_total };
+            let before_w = MAX_WINDOW_S.min((down_s - prev_s) / 2.0).max(0.0);
+            let after_w = MAX_WINDOW_S.min((next_s - up_s) / 2.0).max(0.0);
+            let after = window(rx, members, next_s - after_w, next_s);
+            FlapResult {
+                number: f.number,
+                links: f.links.clone(),
+                down_s,
+                up_s,
+                down_ms: (up_s - down_s) * 1e3,
+                outage_ms: if tracked { flow_ms.max(total_outage_ms) } else { total_outage_ms },
+                total_outage_ms,
+                flows_hit: mine.iter().map(|o| o.flows).max().unwrap_or(0),
+                lost: lost_after.saturating_sub(lost_by(lost_series, down_s)),
+                recovered: after.rate_pps > 0.0,
+                before: window(rx, members, down_s - before_w, down_s),
+                during: window(rx, members, down_s + (up_s - down_s) / 2.0, up_s),
+                after,
+            }
+        })
+        .collect()
+}
+
+/// Outages and flow outages after traffic was flowing (`ready_s`) and before the first flap.
+pub fn unexplained(rx: &RxReport, records: &[FlapRecord], ready_s: f64) -> Vec<Unexplained> {
+    let first = records.first().map_or(f64::INFINITY, |f| f.down_unix_s - rx.started_unix_s - LEAD_S);
+    let before_flaps = |start: f64| start >= ready_s && start < first;
+    let mut out: Vec<Unexplained> = rx
+        .outages
+        .iter()
+        .filter(|o| before_flaps(o.start_s))
+        .map(|o| Unexplained { start_s: o.start_s, duration_ms: o.duration_ms, flows: 0, lost: o.lost.unwrap_or(0) })
+        .collect();
+    let flow = rx.analysis.as_ref().map(|a| a.flow_outages.as_slice()).unwrap_or_default();
+    for o in flow.iter().filter(|o| before_flaps(o.start_s)) {
+        // A silence of every flow is already listed as an outage of all traffic.
+        if let Some(u) = out.iter_mut().find(|u| (u.start_s - o.start_s).abs() < 0.05) {
+            u.flows = o.flows;
+            u.lost = u.lost.max(o.lost);
+            u.duration_ms = u.duration_ms.max(o.longest_ms);
+        } else {
+            out.push(Unexplained { start_s: o.start_s, duration_ms: o.longest_ms, flows: o.flows, lost: o.lost });
+        }
+    }
+    out.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    out
+}
+
+/// Real hardware with flaps done by hand: every silence after traffic flowed is one flap,
+/// its link unknown.
+pub fn observed(rx: &RxReport, members: &[String], ready_s: f64) -> Vec<FlapResult> {
+    let silences = unexplained(rx, &[], ready_s);
+    silences
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let end_s = u.start_s + u.duration_ms / 1e3;
+            let prev_s = if i == 0 { ready_s } else { silences[i - 1].start_s + silences[i - 1].duration_ms / 1e3 };
+            let next_s = silences.get(i + 1).map_or(rx.duration_s, |n| n.start_s);
+            let before_w = MAX_WINDOW_S.min((u.start_s - prev_s) / 2.0).max(0.0);
+            let after_w = MAX_WINDOW_S.min((next_s - end_s) / 2.0).max(0.0);
+            let total_outage_ms = rx
+                .outages
+                .iter()
+                .filter(|o| (o.start_s - u.start_s).abs() < 0.05)
+                .map(|o| o.duration_ms)
+                .fold(0.0, f64::max);
+            let after = window(rx, members, next_s - after_w, next_s);
+            FlapResult {
+                number: i + 1,
+                links: vec!["?".into()],
+                down_s: u.start_s,
+                up_s: end_s,
+                down_ms: u.duration_ms,
+                outage_ms: u.duration_ms,
+                total_outage_ms,
+                flows_hit: u.flows,
+                lost: u.lost,
+                recovered: after.rate_pps > 0.0,
+                before: window(rx, members, u.start_s - before_w, u.start_s),
+                during: window(rx, members, u.start_s, end_s),
+                after,
+            }
+        })
+        .collect()
+}
+
+/// Each value's share of the sum, %.
+pub fn shares(values: &[u64]) -> Vec<f64> {
+    let total: u64 = values.iter().sum();
+    values.iter().map(|&v| if total > 0 { v as f64 * 100.0 / total as f64 } else { 0.0 }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::soak::rx_report::tests::report;
+    use crate::soak::rx_report::{Analysis, FlowOutage, Outage, Tracked};
+
+    fn members() -> Vec<String> {
+        vec!["p0".into(), "p1".into()]
+    }
+
+    /// 10 s at 100 ms bins: both members 50/50, member 0 silent from 4.0 to 4.6 s (a flap of
+    /// link 0 from 4.0 to 4.5), then 50/50 again.
+    fn flapped() -> RxReport {
+        let bins: Vec<(u64, u64)> = (0..100).map(|i| if (40..46).contains(&i) { (0, 100) } else { (50, 50) }).collect();
+        let mut r = report(&bins);
+        r.analysis = Some(Analysis {
+            tracked: Tracked { received: 10_000, lost: 480, loss_pct: 4.6 },
+            flow_outages: vec![
+                FlowOutage { start_s: 1.0, flows: 1, longest_ms: 50.0, lost: 2 },
+                FlowOutage { start_s: 3.99, flows: 8, longest_ms: 610.0, lost: 480 },
+            ],
+        });
+        r
+    }
+
+    fn record(down: f64, up: f64) -> FlapRecord {
+        FlapRecord { number: 1, links: vec!["s0".into()], down_unix_s: 1000.0 + down, up_unix_s: 1000.0 + up }
+    }
+
+    #[test]
+    fn a_member_flap_shows_its_silence_loss_and_shares() {
+        let r = flapped();
+        let series = [(3.5, 2), (4.2, 2), (4.7, 300)];
+        let f = &flaps(&r, &[record(4.0, 4.5)], &members(), 0.5, &series)[0];
+        assert!((f.down_s - 4.0).abs() < 1e-9 && (f.down_ms - 500.0).abs() < 1e-6, "{f:?}");
+        assert_eq!((f.outage_ms, f.total_outage_ms, f.flows_hit), (610.0, 0.0, 8));
+        assert_eq!(f.lost, 480 - 2, "the last flap: from the loss at its start to the run's total");
+        assert!(f.recovered);
+        assert_eq!(f.before.shares_pct, vec![50.0, 50.0]);
+        assert_eq!((f.before.from_s, f.before.to_s), (2.25, 4.0), "half the time since ready, at most 2 s");
+        assert_eq!(f.during.shares_pct, vec![0.0, 100.0]);
+        assert_eq!(f.during.carrying, vec!["p1".to_string()]);
+        assert_eq!(f.after.carrying, members());
+        assert!((f.after.rate_pps - 1000.0).abs() < 1e-6, "{}", f.after.rate_pps);
+        // The short silence at 1.0 s came before any flap.
+        let u = unexplained(&r, &[record(4.0, 4.5)], 0.5);
+        assert_eq!(u, vec![Unexplained { start_s: 1.0, duration_ms: 50.0, flows: 1, lost: 2 }]);
+    }
+
+    #[test]
+    fn a_total_outage_counts_and_no_traffic_after_is_not_recovered() {
+        let bins: Vec<(u64, u64)> = (0..60).map(|i| if i >= 40 { (0, 0) } else { (50, 50) }).collect();
+        let mut r = report(&bins);
+        r.outages = vec![Outage { start_s: 3.98, duration_ms: 2020.0, lost: None }];
+        let f = &flaps(&r, &[record(4.0, 4.5)], &members(), 0.0, &[])[0];
+        assert_eq!((f.outage_ms, f.total_outage_ms), (2020.0, 2020.0), "untracked: the outage of all traffic");
+        assert!(!f.recovered);
+        assert!(f.after.carrying.is_empty());
+        assert!(unexplained(&r, &[record(4.0, 4.5)], 0.0).is_empty());
+    }
+
+    #[test]
+    fn silences_before_traffic_flowed_do_not_count() {
+        let r = flapped();
+        assert!(unexplained(&r, &[record(4.0, 4.5)], 1.5).is_empty(), "1.0 s is before ready at 1.5 s");
+    }
+
+    #[test]
+    fn watched_flaps_are_the_silences_after_ready() {
+        let r = flapped();
+        let f = observed(&r, &members(), 2.0);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].number, f[0].flows_hit, f[0].lost, f[0].outage_ms), (1, 8, 480, 610.0));
+        assert!((f[0].down_s - 3.99).abs() < 1e-9);
+        assert_eq!(f[0].during.carrying, vec!["p1".to_string()]);
+        assert!(f[0].recovered);
+        assert_eq!(observed(&r, &members(), 0.0).len(), 2);
+        assert_eq!(shares(&[1, 3]), vec![25.0, 75.0]);
+        assert_eq!(shares(&[0, 0]), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn outages_go_to_the_flap_whose_period_they_start_in() {
+        let r = flapped();
+        let recs = [record(2.0, 2.3), FlapRecord { number: 2, ..record(4.0, 4.5) }];
+        let series = [(1.9, 2), (2.5, 10), (3.9, 10), (4.6, 400)];
+        let f = flaps(&r, &recs, &members(), 0.0, &series);
+        assert_eq!((f[0].flows_hit, f[0].lost), (0, 8));
+        assert_eq!((f[1].flows_hit, f[1].lost), (8, 470));
+        // Flap 1's "after" ends where flap 2 starts.
+        assert_eq!(f[0].after.to_s, 4.0);
+    }
+}

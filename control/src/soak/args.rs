@@ -1,0 +1,285 @@
+//! `vflag-ctl soak` options, and their checks: everything is validated before the lab or any
+//! process starts, each bad value named in one line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+
+use super::schedule::{LinkChoice, Schedule};
+use super::verdict::{Limits, LossLimit};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Bond {
+    ActiveBackup,
+    Xor,
+    Lacp,
+}
+
+impl Bond {
+    pub fn name(self) -> &'static str {
+        match self {
+            Bond::ActiveBackup => "active-backup",
+            Bond::Xor => "xor",
+            Bond::Lacp => "lacp",
+        }
+    }
+
+    /// Modes that spread flows over every member.
+    pub fn spreads(self) -> bool {
+        !matches!(self, Bond::ActiveBackup)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SoakArgs {
+    /// Run on the emulated lab: bring it up, generator in the switch namespace, receiver here.
+    #[arg(long, conflicts_with = "dut_args")]
+    pub lab: bool,
+    /// Real hardware: vflag-dp's arguments for the receiver on the VF, as one string
+    /// (e.g. "--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01"); traffic comes from the
+    /// switch side.
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub dut_args: Option<String>,
+    /// Lab: the bond mode on both sides.
+    #[arg(long, value_enum, default_value = "lacp")]
+    pub bond: Bond,
+    /// Lab: flows the generator sends (distinct source IPs, so the bond's l34 hash spreads them).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub flows: u16,
+    /// Lab: the generator's rate in frames/s (20000, 50k, 0.1M).
+    #[arg(long, default_value = "20000")]
+    pub rate: String,
+    /// How many flaps.
+    #[arg(long, default_value_t = 3)]
+    pub flaps: usize,
+    /// Time from one flap to the next, and watched after the last (e.g. 8s, 1500ms).
+    #[arg(long, default_value = "8s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// How long each flap keeps its link down, ms.
+    #[arg(long, default_value_t = 500)]
+    pub down_ms: u64,
+    /// Which link each flap takes down: alternate, random (see --seed), both (at once) or an index.
+    #[arg(long, default_value = "alternate")]
+    pub link: String,
+    /// Seed for --link random [default: from the clock; the report records it].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Real hardware: names for the links, as {link} in the flap commands (e.g. the PFs or
+    /// the switch ports).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub links: Vec<String>,
+    /// Real hardware: command that takes a link down, {link} replaced (e.g. "ip link set {link} down").
+    #[arg(long, value_name = "CMD", requires = "flap_up_cmd")]
+    pub flap_down_cmd: Option<String>,
+    /// Real hardware: command that brings it back up.
+    #[arg(long, value_name = "CMD", requires = "flap_down_cmd")]
+    pub flap_up_cmd: Option<String>,
+    /// Real hardware without flap commands: how long to watch while someone else flaps links.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Verdict: fail if a flap silences any flow longer than this, ms.
+    #[arg(long)]
+    pub max_outage_ms: Option<f64>,
+    /// Verdict: fail if more tracked frames are lost than this, over the whole soak (frames or %).
+    #[arg(long, value_parser = parse_loss)]
+    pub max_loss: Option<LossLimit>,
+    /// Verdict: fail if a member carries less than this share before or after a flap, %.
+    #[arg(long)]
+    pub min_member_share: Option<f64>,
+    /// Where the report, table, plot and logs go.
+    #[arg(long, default_value = "vflag-soak")]
+    pub out: PathBuf,
+    /// Leave the lab up afterwards.
+    #[arg(long)]
+    pub keep: bool,
+    /// How long to wait for the bond to carry traffic (LACP to converge) before the first flap.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub converge_timeout: Duration,
+    /// Lab: the receiver's lcores (the first is its main lcore).
+    #[arg(long, default_value = "0-1")]
+    pub rx_lcores: String,
+    /// Lab: the generator's lcores (another forwarding lcore than the receiver's on small hosts).
+    #[arg(long, default_value = "1,0")]
+    pub gen_lcores: String,
+    /// The vflag-dp binary [default: next to vflag-ctl, then PATH].
+    #[arg(long, value_name = "PATH")]
+    pub vflag_dp: Option<PathBuf>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(s).map_err(|_| format!("'{s}' is not a duration (e.g. 8s, 1500ms, 2m)"))
+}
+
+fn parse_loss(s: &str) -> Result<LossLimit, String> {
+    LossLimit::parse(s).map_err(|e| e.to_string())
+}
+
+/// `--rate` as frames/s: a number with an optional k/M suffix and optional "pps".
+pub fn parse_rate(s: &str) -> Result<f64> {
+    let t = s.trim().trim_end_matches("pps");
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        _ => (t, 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * mult),
+        _ => bail!("--rate '{s}': expected frames/s, e.g. 20000, 50k or 0.1Mpps"),
+    }
+}
+
+impl SoakArgs {
+    pub fn link_choice(&self, seed: u64) -> Result<LinkChoice> {
+        LinkChoice::parse(&self.link, seed)
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits { max_outage_ms: self.max_outage_ms, max_loss: self.max_loss, min_member_share: self.min_member_share }
+    }
+
+    /// Checks the options that do not depend on the host; `links` is the number of links.
+    pub fn validate(&self, links: usize, seed: u64) -> Result<Schedule> {
+        if !self.lab && self.dut_args.is_none() {
+            bail!("say where to soak: --lab (the emulated lab) or --dut-args \"...\" (a receiver on real hardware)");
+        }
+        if self.lab {
+            parse_rate(&self.rate)?;
+            for (opt, v) in [("--links", !self.links.is_empty()), ("--flap-down-cmd", self.flap_down_cmd.is_some())] {
+                if v {
+                    bail!("{opt} is for real hardware (--dut-args); the lab flaps its own links");
+                }
+            }
+            if self.duration.is_some() {
+                bail!("--duration is for watching real hardware; a lab soak lasts --flaps x --interval");
+            }
+        }
+        if let Some(d) = &self.dut_args {
+            let words = shlex::split(d).unwrap_or_default();
+            if words.is_empty() {
+                bail!("--dut-args '{d}': expected vflag-dp arguments, e.g. \"--lcores 1-2 -a 0000:01:00.2\"");
+            }
+            for w in &words {
+                if ["--json", "--events", "--fwd", "--duration", "--stats-interval"].contains(&w.as_str()) {
+                    bail!("--dut-args: leave {w} out, the soak sets it");
+                }
+            }
+            if self.flap_down_cmd.is_none() && self.duration.is_none() {
+                bail!("--dut-args without --flap-down-cmd/--flap-up-cmd: give --duration to watch flaps done by hand");
+            }
+            if self.flap_down_cmd.is_some() && self.links.is_empty() {
+                bail!("--flap-down-cmd needs --links NAME,NAME (what {{link}} stands for)");
+            }
+            for (opt, cmd) in [("--flap-down-cmd", &self.flap_down_cmd), ("--flap-up-cmd", &self.flap_up_cmd)] {
+                if let Some(c) = cmd {
+                    if !c.contains("{link}") {
+                        bail!("{opt} '{c}': it must contain {{link}}, replaced by each link's name");
+                    }
+                }
+            }
+        }
+        if let Some(m) = self.max_outage_ms {
+            if !(m.is_finite() && m >= 0.0) {
+                bail!("--max-outage-ms {m}: expected milliseconds >= 0");
+            }
+        }
+        if let Some(s) = self.min_member_share {
+            if !(0.0..=100.0).contains(&s) {
+                bail!("--min-member-share {s}: expected a percentage 0-100");
+            }
+            if self.lab && self.bond == Bond::ActiveBackup {
+                bail!("--min-member-share does not apply to --bond active-backup: one member carries everything");
+            }
+        }
+        let schedule = Schedule {
+            flaps: self.flaps,
+            interval: self.interval,
+            down: Duration::from_millis(self.down_ms),
+            choice: self.link_choice(seed)?,
+            links,
+        };
+        let observing = self.dut_args.is_some() && self.flap_down_cmd.is_none();
+        if !observing {
+            schedule.validate()?;
+        }
+        Ok(schedule)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: SoakArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<SoakArgs, String> {
+        T::try_parse_from(std::iter::once("t").chain(args.iter().copied())).map(|t| t.a).map_err(|e| e.to_string())
+    }
+
+    fn check(args: &[&str]) -> String {
+        let a = parse(args).unwrap();
+        let n = if a.links.is_empty() { 2 } else { a.links.len() };
+        a.validate(n, 1).map(|_| "ok".into()).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_make_a_three_flap_lacp_lab_soak() {
+        let a = parse(&["--lab"]).unwrap();
+        let s = a.validate(2, 1).unwrap();
+        assert_eq!(
+            (a.bond, a.flows, s.flaps, s.interval, s.down),
+            (Bond::Lacp, 16, 3, Duration::from_secs(8), Duration::from_millis(500))
+        );
+        assert_eq!(parse(&["--lab", "--interval", "1500ms"]).unwrap().interval, Duration::from_millis(1500));
+        assert_eq!(parse(&["--lab", "--interval", "2.5"]).unwrap().interval, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(check(&[]).contains("--lab"));
+        assert!(check(&["--lab", "--rate", "fast"]).contains("--rate 'fast'"));
+        assert!(check(&["--lab", "--link", "left"]).contains("--link 'left'"));
+        assert!(check(&["--lab", "--flaps", "0"]).contains("--flaps 0"));
+        assert!(check(&["--lab", "--min-member-share", "130"]).contains("--min-member-share 130"));
+        assert!(check(&["--lab", "--bond", "active-backup", "--min-member-share", "30"]).contains("active-backup"));
+        assert!(check(&["--lab", "--links", "a,b"]).contains("--links is for real hardware"));
+        assert!(check(&["--dut-args", "-a 0000:01:00.2"]).contains("give --duration"));
+        assert!(check(&["--dut-args", "-a 0000:01:00.2 --json x", "--duration", "5s"]).contains("leave --json out"));
+        assert!(check(&["--dut-args", "-a x", "--flap-down-cmd", "ip link set down", "--flap-up-cmd", "u {link}"])
+            .contains("--flap-down-cmd needs --links"));
+        assert!(check(&[
+            "--dut-args",
+            "-a x",
+            "--links",
+            "p,q",
+            "--flap-down-cmd",
+            "ip link set down",
+            "--flap-up-cmd",
+            "u {link}"
+        ])
+        .contains("'ip link set down': it must contain {link}"));
+        assert!(parse(&["--lab", "--interval", "soon"]).unwrap_err().contains("'soon' is not a duration"));
+        assert!(parse(&["--lab", "--max-loss", "x%"]).unwrap_err().contains("--max-loss 'x%'"));
+        assert!(parse(&["--lab", "--dut-args", "-a x"]).is_err(), "one place at a time");
+        assert_eq!(check(&["--dut-args", "-a 0000:01:00.2", "--duration", "60s"]), "ok", "watching needs no schedule");
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("20000").unwrap(), 20_000.0);
+        assert_eq!(parse_rate("50k").unwrap(), 50_000.0);
+        assert_eq!(parse_rate("0.1Mpps").unwrap(), 100_000.0);
+        assert!(parse_rate("-5").is_err() && parse_rate("").is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! `vflag-ctl soak`: traffic across the LAG while links flap, again and again, and a report of
+//! how every flap went (per-flap table, JSON, SVG plot) with a pass/fail exit code. On the
+//! emulated lab both sides run here; on real hardware only the receiver on the VF does.
+
+mod analyze;
+mod args;
+mod live;
+mod plot;
+mod procs;
+mod report;
+mod run;
+mod rx_report;
+mod schedule;
+mod verdict;
+
+pub use args::SoakArgs;
+pub use run::soak;
+
+/// A bad option: exit 2, not 1.
+#[derive(Debug)]
+pub struct BadUsage(pub String);
+
+impl std::fmt::Display for BadUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadUsage {}

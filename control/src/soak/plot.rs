@@ -1,0 +1,223 @@
+//! The soak's picture: receive rate per bond member over time (the total when the receiver sees
+//! no members, as on a VF), each flap a shaded band from link down to link up. Plain SVG, so
+//! it opens in any browser and embeds in Markdown.
+
+use std::fmt::Write;
+
+use super::analyze::FlapResult;
+use super::rx_report::RxReport;
+
+const W: f64 = 900.0;
+const H: f64 = 360.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 36.0;
+const BOTTOM: f64 = 44.0;
+const COLORS: [&str; 4] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"];
+
+/// Rate series: (label, points of (t_s, frames/s)).
+type Series = (String, Vec<(f64, f64)>);
+
+/// Re-bins the receiver's timeline into about 400 points per series.
+fn series(rx: &RxReport, members: &[String]) -> Vec<Series> {
+    let Some(last) = rx.timeline.last() else { return Vec::new() };
+    let span = last.t_s + last.width_s;
+    // Whole receiver bins per point (no aliasing), at least 50 ms, about 400 points.
+    let bin = last.width_s.max(1e-3);
+    let step = ((span / 400.0).max(0.05) / bin).ceil() * bin;
+    let n_members = rx.timeline.iter().map(|b| b.member_rx.len()).max().unwrap_or(0);
+    let labels: Vec<String> = if n_members == 0 {
+        vec!["received".into()]
+    } else {
+        (0..n_members).map(|i| members.get(i).cloned().unwrap_or_else(|| format!("member {i}"))).collect()
+    };
+    let buckets = (span / step).ceil() as usize;
+    let mut sums = vec![vec![0u64; buckets.max(1)]; labels.len()];
+    for b in &rx.timeline {
+        let k = ((b.t_s / step) as usize).min(buckets.saturating_sub(1));
+        if n_members == 0 {
+            sums[0][k] += b.rx.iter().sum::<u64>();
+        } else {
+            for (s, v) in sums.iter_mut().zip(&b.member_rx) {
+                s[k] += v;
+            }
+        }
+    }
+    labels
+        .into_iter()
+        .zip(sums)
+        .map(|(l, s)| (l, s.iter().enumerate().map(|(k, &v)| ((k as f64 + 0.5) * step, v as f64 / step)).collect()))
+        .collect()
+}
+
+/// A round axis maximum at or above `v`: 1, 2 or 5 times a power of ten.
+fn nice_max(v: f64) -> f64 {
+    if v <= 0.0 {
+        return 1.0;
+    }
+    let p = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * p).find(|&c| c >= v).unwrap_or(10.0 * p)
+}
+
+fn rate_label(pps: f64) -> String {
+    if pps >= 1e6 {
+        format!("{:.1} Mpps", pps / 1e6)
+    } else if pps >= 1e3 {
+        format!("{:.0} kpps", pps / 1e3)
+    } else {
+        format!("{pps:.0} pps")
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub fn svg(rx: &RxReport, members: &[String], flaps: &[FlapResult], title: &str) -> String {
+    let data = series(rx, members);
+    let t_max = rx.timeline.last().map_or(1.0, |b| b.t_s + b.width_s).max(1.0);
+    let y_max = nice_max(data.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).fold(0.0, f64::max) * 1.05);
+    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let x = |t: f64| LEFT + t / t_max * pw;
+    let y = |v: f64| TOP + ph - v / y_max * ph;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+    let _ = writeln!(s, r#"<text x="{LEFT}" y="20" font-size="14">{}</text>"#, esc(title));
+    for f in flaps {
+        let (x0, x1) = (x(f.down_s.max(0.0)), x(f.up_s.min(t_max)));
+        let _ = writeln!(
+            s,
+            r##"<rect class="flap" x="{x0:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="#d62728" fill-opacity="0.15"><title>flap {}: {} down {:.0} ms, outage {:.1} ms</title></rect>"##,
+            (x1 - x0).max(1.0),
+            f.number,
+            esc(&f.links.join("+")),
+            f.down_ms,
+            f.outage_ms
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{x0:.1}" y="{:.1}" fill="#d62728">{} {}</text>"##,
+            TOP - 4.0,
+            f.number,
+            esc(&f.links.join("+"))
+        );
+    }
+    // Axes, grid and tick labels.
+    for i in 0..=4 {
+        let v = y_max * i as f64 / 4.0;
+        let _ = writeln!(
+            s,
+            r##"<line x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            W - RIGHT,
+            y(v),
+            y(v),
+            LEFT - 6.0,
+            y(v) + 4.0,
+            rate_label(v)
+        );
+    }
+    let t_step = nice_max(t_max / 8.0);
+    let mut t = 0.0;
+    while t <= t_max + 1e-9 {
+        let _ = writeln!(
+            s,
+            r##"<line x1="{0:.1}" x2="{0:.1}" y1="{1:.1}" y2="{2:.1}" stroke="#888"/><text x="{0:.1}" y="{3:.1}" text-anchor="middle">{4}</text>"##,
+            x(t),
+            TOP + ph,
+            TOP + ph + 5.0,
+            TOP + ph + 18.0,
+            t
+        );
+        t += t_step;
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">seconds since the receiver started</text>"##,
+        LEFT + pw / 2.0,
+        H - 6.0
+    );
+    let _ = writeln!(s, r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##);
+    for (i, (label, points)) in data.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let pts: Vec<String> = points.iter().map(|&(t, v)| format!("{:.1},{:.1}", x(t), y(v))).collect();
+        let _ = writeln!(
+            s,
+            r#"<polyline class="series" fill="none" stroke="{color}" stroke-width="1.5" points="{}"><title>{}</title></polyline>"#,
+            pts.join(" "),
+            esc(label)
+        );
+        let lx = W - RIGHT - 150.0;
+        let ly = TOP + 16.0 + i as f64 * 16.0;
+        let _ = writeln!(
+            s,
+            r#"<line x1="{lx}" x2="{:.1}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="3"/><text x="{:.1}" y="{:.1}">{} rx</text>"#,
+            lx + 18.0,
+            lx + 24.0,
+            ly + 4.0,
+            esc(label)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::soak::analyze::{flaps, FlapRecord};
+    use crate::soak::rx_report::tests::report;
+
+    #[test]
+    fn well_formed_with_one_band_per_flap_and_a_line_per_member() {
+        let bins: Vec<(u64, u64)> = (0..100).map(|i| if (40..46).contains(&i) { (0, 100) } else { (50, 50) }).collect();
+        let rx = report(&bins);
+        let members = vec!["p0".to_string(), "p<1>".to_string()];
+        let recs: Vec<FlapRecord> = [(4.0, 4.5), (7.0, 7.5)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(d, u))| FlapRecord {
+                number: i + 1,
+                links: vec![format!("s{i}")],
+                down_unix_s: 1000.0 + d,
+                up_unix_s: 1000.0 + u,
+            })
+            .collect();
+        let fl = flaps(&rx, &recs, &members, 0.0, &[]);
+        let text = svg(&rx, &members, &fl, "lacp soak & more");
+        let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg");
+        let class = |c: &str| root.descendants().filter(|n| n.attribute("class") == Some(c)).collect::<Vec<_>>();
+        let bands = class("flap");
+        assert_eq!(bands.len(), 2);
+        // The first band spans 4.0-4.5 s of a 10 s plot.
+        let x0: f64 = bands[0].attribute("x").unwrap().parse().unwrap();
+        let w: f64 = bands[0].attribute("width").unwrap().parse().unwrap();
+        assert!((x0 - (LEFT + 0.4 * (W - LEFT - RIGHT))).abs() < 0.2, "{x0}");
+        assert!((w - 0.05 * (W - LEFT - RIGHT)).abs() < 0.2, "{w}");
+        let lines = class("series");
+        assert_eq!(lines.len(), 2);
+        assert!(text.contains("p&lt;1&gt; rx"), "labels are escaped");
+        // Member 0's line drops to the bottom of the plot during the flap.
+        let bottom = format!("{:.1}", TOP + (H - TOP - BOTTOM));
+        assert!(lines[0].attribute("points").unwrap().split(' ').any(|p| p.ends_with(&format!(",{bottom}"))));
+    }
+
+    #[test]
+    fn no_members_plots_the_total_and_empty_is_still_valid() {
+        let mut rx = report(&[(5, 5), (5, 5)]);
+        for b in &mut rx.timeline {
+            b.member_rx.clear();
+        }
+        let text = svg(&rx, &[], &[], "vf");
+        assert!(text.contains("<title>received</title>"));
+        roxmltree::Document::parse(&text).unwrap();
+        let empty = report(&[]);
+        roxmltree::Document::parse(&svg(&empty, &[], &[], "nothing")).unwrap();
+        assert_eq!((nice_max(0.0), nice_max(3.2), nice_max(20_001.0)), (1.0, 5.0, 50_000.0));
+    }
+}

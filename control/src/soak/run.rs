@@ -1,0 +1,603 @@
+//! One soak, start to finish: start the receiver (and in the lab the generator), wait until the
+//! bond carries traffic, flap links on the schedule while showing progress, stop both sides,
+//! then build, write and judge the report. Whatever happens, the children are stopped, links
+//! are left up, and a lab the soak brought up is taken down (unless --keep).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+
+use super::analyze::{self, FlapRecord};
+use super::args::{parse_rate, SoakArgs};
+use super::live::{EventTail, Live};
+use super::procs::Proc;
+use super::report::{self, Files, Settings, SoakReport};
+use super::rx_report::RxReport;
+use super::schedule::{PlannedFlap, Schedule};
+use super::verdict::{self, LossTotals};
+use super::{plot, BadUsage};
+use crate::lab::{self, LabSpec};
+use crate::runner::{Cmd, Runner, SystemRunner};
+
+pub fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// The exit code: 0 pass, 3 fail, 1 error (an interrupted soak that did not fail).
+pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
+    let seed =
+        args.seed.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64));
+    let n_links = if args.lab { spec.links.len() } else { args.links.len().max(1) };
+    let schedule = args.validate(n_links, seed).map_err(|e| BadUsage(e.to_string()))?;
+    let vflag_dp = find_vflag_dp(args.vflag_dp.as_deref())?;
+    if args.lab {
+        crate::require_root("soak --lab")?;
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating --out {}", args.out.display()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
+    }
+    let files = Files {
+        report: path(&args.out, "soak.json"),
+        table: path(&args.out, "soak.md"),
+        plot: path(&args.out, "soak.svg"),
+        rx_report: path(&args.out, "rx.json"),
+        rx_events: path(&args.out, "rx-events.jsonl"),
+        rx_log: path(&args.out, "rx.log"),
+        gen_log: args.lab.then(|| path(&args.out, "gen.log")),
+    };
+    // Declared before the processes, so it is dropped after they are stopped.
+    let mut lab_guard = None;
+    let mut flapper: Box<dyn Flapper> = if args.lab {
+        let made = !lab::status(&mut SystemRunner, spec)?.complete();
+        if made {
+            let done = lab::up(&mut SystemRunner, spec)?;
+            println!("lab up: namespace {}, {} command(s)", spec.ns, done.len());
+        } else {
+            println!("lab already up: namespace {} (left up afterwards)", spec.ns);
+        }
+        lab_guard = Some(LabGuard { spec: spec.clone(), teardown: made && !args.keep });
+        Box::new(LabFlapper { spec: spec.clone(), down: Vec::new() })
+    } else {
+        Box::new(CmdFlapper {
+            names: args.links.clone(),
+            down_cmd: args.flap_down_cmd.clone(),
+            up_cmd: args.flap_up_cmd.clone(),
+            down: Vec::new(),
+        })
+    };
+    let members: Vec<String> = if args.lab { spec.links.iter().map(|(h, _)| h.clone()).collect() } else { Vec::new() };
+    let link_names: Vec<String> =
+        if args.lab { spec.links.iter().map(|(_, s)| s.clone()).collect() } else { args.links.clone() };
+
+    let rx_argv = receiver_argv(args, spec, &vflag_dp, &files);
+    println!("receiver: {}", rx_argv.join(" "));
+    let rx = Proc::spawn("receiver", &rx_argv, Path::new(&files.rx_log))?;
+    let mut s = Soak {
+        stop,
+        tail: EventTail::new(Path::new(&files.rx_events)),
+        live: Live::default(),
+        rx,
+        gen: None,
+        tty: std::io::stdout().is_terminal(),
+        members,
+        t0: Instant::now(),
+        last_progress: Instant::now(),
+        phase: "starting".into(),
+    };
+    s.wait_for(Duration::from_secs(30), "the receiver to start", |l| l.started_unix_s.is_some())?;
+    if args.lab {
+        let gen_argv = generator_argv(args, spec, &vflag_dp, &args.out)?;
+        println!("generator: {}", gen_argv.join(" "));
+        let log = files.gen_log.clone().unwrap_or_default();
+        s.gen = Some(Proc::spawn("generator", &gen_argv, Path::new(&log))?);
+    }
+    let spread = args.lab && args.bond.spreads();
+    s.phase = "waiting for traffic".into();
+    let what = if spread { "traffic on every bond member" } else { "traffic" };
+    if !s.wait_for(args.converge_timeout, what, |l| l.carrying(spread))? {
+        return s.finish_interrupted_early(lab_guard);
+    }
+    let ready = (Instant::now(), unix_now());
+    s.note(&format!("traffic flowing: {}", s.live.status(&s.display_members())));
+
+    let observing = args.dut_args.is_some() && args.flap_down_cmd.is_none();
+    let (records, complete) = if observing {
+        let d = args.duration.unwrap_or_default();
+        s.phase = format!("watching for {} s (flap links by hand)", d.as_secs_f64());
+        let done = s.sleep_until(ready.0 + d)?;
+        (Vec::new(), done)
+    } else {
+        s.flap_all(&schedule, ready.0, flapper.as_mut(), &link_names)?
+    };
+    let interrupted = !complete;
+    flapper.restore();
+
+    s.phase = "stopping".into();
+    s.note("stopping the receiver, then the generator");
+    let rx_status = s.rx.stop(Duration::from_secs(20));
+    for ev in s.tail.poll() {
+        s.live.feed(&ev);
+    }
+    if let Some(g) = s.gen.as_mut() {
+        g.stop(Duration::from_secs(10));
+    }
+    let rx = RxReport::read(Path::new(&files.rx_report)).with_context(|| {
+        format!("the receiver wrote no report (exit {:?}); its last lines:\n{}", rx_status, s.rx.log_tail(8))
+    })?;
+    let members = if s.members.is_empty() {
+        rx.load_balance.members.iter().map(|m| m.name.clone()).collect()
+    } else {
+        s.members.clone()
+    };
+    let ready_s = ready.1 - rx.started_unix_s;
+    let (flaps, unexplained) = if observing {
+        (analyze::observed(&rx, &members, ready_s), Vec::new())
+    } else {
+        (
+            analyze::flaps(&rx, &records, &members, ready_s, &s.live.lost_series),
+            analyze::unexplained(&rx, &records, ready_s),
+        )
+    };
+    let tracked = rx.analysis.as_ref().filter(|a| a.tracked.received > 0).map(|a| LossTotals {
+        received: a.tracked.received,
+        lost: a.tracked.lost,
+        loss_pct: a.tracked.loss_pct,
+    });
+    let shares =
+        crate::soak::analyze::shares(&rx.load_balance.members.iter().map(|m| m.rx_packets).collect::<Vec<_>>());
+    let verdict = verdict::judge(&args.limits(), &flaps, &unexplained, tracked, &members);
+    let planned = if observing { flaps.len() } else { schedule.flaps };
+    let report = SoakReport {
+        schema: report::SCHEMA,
+        settings: settings(args, &schedule, seed, &link_names),
+        started_unix_s: rx.started_unix_s,
+        complete,
+        interrupted,
+        members: members.clone(),
+        totals: report::totals(&flaps, planned, tracked, shares, rx.duration_s),
+        flaps,
+        unexplained_outages: unexplained,
+        verdict,
+        files: files.clone(),
+    };
+    write_outputs(&report, &rx, &files)?;
+    println!("\n{}", report::markdown(&report));
+    println!("report: {}  table: {}  plot: {}", files.report, files.table, files.plot);
+    drop(s);
+    drop(lab_guard);
+    Ok(if !report.verdict.pass {
+        3
+    } else if interrupted {
+        eprintln!(
+            "vflag-ctl: interrupted after {} of {} flaps; the report covers what ran",
+            report.totals.flaps_done, planned
+        );
+        1
+    } else {
+        0
+    })
+}
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+fn write_outputs(r: &SoakReport, rx: &RxReport, files: &Files) -> Result<()> {
+    let title = format!(
+        "vflag soak: {}{}, {} flap(s) - receive rate per member",
+        r.settings.mode,
+        r.settings.bond.as_ref().map(|b| format!(" {b}")).unwrap_or_default(),
+        r.flaps.len()
+    );
+    std::fs::write(&files.report, serde_json::to_string_pretty(r)? + "\n")
+        .with_context(|| format!("writing {}", files.report))?;
+    std::fs::write(&files.table, report::markdown(r)).with_context(|| format!("writing {}", files.table))?;
+    std::fs::write(&files.plot, plot::svg(rx, &r.members, &r.flaps, &title))
+        .with_context(|| format!("writing {}", files.plot))?;
+    Ok(())
+}
+
+fn settings(args: &SoakArgs, schedule: &Schedule, seed: u64, links: &[String]) -> Settings {
+    Settings {
+        mode: if args.lab { "lab" } else { "dut" },
+        bond: args.lab.then(|| args.bond.name().to_string()),
+        flaps: schedule.flaps,
+        interval_ms: schedule.interval.as_millis() as u64,
+        down_ms: schedule.down.as_millis() as u64,
+        links: links.to_vec(),
+        link_choice: args.link.clone(),
+        seed: (args.link == "random").then_some(seed),
+        flows: args.lab.then_some(args.flows),
+        rate: args.lab.then(|| args.rate.clone()),
+        limits: args.limits(),
+    }
+}
+
+/// `--vflag-dp`, else the vflag-dp beside this binary (one cargo target directory), else PATH.
+fn find_vflag_dp(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = given {
+        if !p.is_file() {
+            return Err(BadUsage(format!("--vflag-dp {}: no such file", p.display())).into());
+        }
+        return Ok(p.to_path_buf());
+    }
+    let beside = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("vflag-dp")));
+    if let Some(p) = beside.filter(|p| p.is_file()) {
+        return Ok(p);
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("vflag-dp")).find(|p| p.is_file()))
+        .unwrap_or_default();
+    on_path
+        .context("vflag-dp not found beside vflag-ctl or on PATH (build it: cargo build --release, or give --vflag-dp)")
+}
+
+/// Small memory, no hugepages: af_packet copies every frame anyway, and two processes then
+/// never compete for hugepages.
+const LAB_MEMORY: [&str; 5] = ["--no-huge", "-m", "256", "--mbufs", "8192"];
+
+fn receiver_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, f: &Files) -> Vec<String> {
+    let mut v = vec![bin.display().to_string()];
+    if let Some(d) = &args.dut_args {
+        v.extend(shlex::split(d).unwrap_or_default());
+    } else {
+        v.extend(["--lcores".into(), args.rx_lcores.clone()]);
+        v.extend(LAB_MEMORY.iter().map(|s| s.to_string()));
+        v.extend(["--file-prefix".into(), format!("vflag-soak-rx{}", std::process::id())]);
+        for (i, (host, _)) in spec.links.iter().enumerate() {
+            v.extend(["--vdev".into(), format!("net_af_packet{i},iface={host}")]);
+        }
+        v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
+    }
+    v.extend(["--fwd".into(), "rxonly".into(), "--stats-interval".into(), "500ms".into()]);
+    v.extend(["--events".into(), f.rx_events.clone(), "--json".into(), f.rx_report.clone()]);
+    v
+}
+
+fn generator_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, out: &Path) -> Result<Vec<String>> {
+    let pps = parse_rate(&args.rate)?;
+    let mut v: Vec<String> = ["ip", "netns", "exec", &spec.ns].iter().map(|s| s.to_string()).collect();
+    v.push(bin.display().to_string());
+    v.extend(["--lcores".into(), args.gen_lcores.clone()]);
+    v.extend(LAB_MEMORY.iter().map(|s| s.to_string()));
+    v.extend(["--file-prefix".into(), format!("vflag-soak-gen{}", std::process::id())]);
+    for (i, (_, sw)) in spec.links.iter().enumerate() {
+        v.extend(["--vdev".into(), format!("net_af_packet{i},iface={sw}")]);
+    }
+    v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
+    v.extend(["--fwd".into(), "gen".into(), "--flows".into(), args.flows.to_string()]);
+    v.extend(["--rate".into(), format!("{}", pps.round() as u64), "--stats-interval".into(), "0".into()]);
+    v.extend(["--json".into(), path(out, "gen.json")]);
+    Ok(v)
+}
+
+/// Takes links down and up, and puts back whatever it left down.
+trait Flapper {
+    fn set(&mut self, link: usize, up: bool) -> Result<()>;
+    fn name(&self, link: usize) -> String;
+    fn restore(&mut self);
+}
+
+struct LabFlapper {
+    spec: LabSpec,
+    down: Vec<usize>,
+}
+
+impl Flapper for LabFlapper {
+    fn set(&mut self, link: usize, up: bool) -> Result<()> {
+        lab::set_switch_link(&mut SystemRunner, &self.spec, link, up)?;
+        self.down.retain(|&l| l != link);
+        if !up {
+            self.down.push(link);
+        }
+        Ok(())
+    }
+    fn name(&self, link: usize) -> String {
+        self.spec.links.get(link).map(|l| l.1.clone()).unwrap_or_default()
+    }
+    fn restore(&mut self) {
+        for l in std::mem::take(&mut self.down) {
+            if let Err(e) = lab::set_switch_link(&mut SystemRunner, &self.spec, l, true) {
+                eprintln!("vflag-ctl: warning: could not bring link {l} back up: {e:#}");
+            }
+        }
+    }
+}
+
+/// Real hardware: the operator's commands, {link} replaced by the link's name.
+struct CmdFlapper {
+    names: Vec<String>,
+    down_cmd: Option<String>,
+    up_cmd: Option<String>,
+    down: Vec<usize>,
+}
+
+impl CmdFlapper {
+    fn command(&self, link: usize, up: bool) -> Option<Cmd> {
+        let t = if up { self.up_cmd.as_ref() } else { self.down_cmd.as_ref() }?;
+        Some(Cmd::new("sh", &["-c", &t.replace("{link}", &self.name(link))]))
+    }
+}
+
+impl Flapper for CmdFlapper {
+    fn set(&mut self, link: usize, up: bool) -> Result<()> {
+        if let Some(c) = self.command(link, up) {
+            SystemRunner.check(&c)?;
+        }
+        self.down.retain(|&l| l != link);
+        if !up {
+            self.down.push(link);
+        }
+        Ok(())
+    }
+    fn name(&self, link: usize) -> String {
+        self.names.get(link).cloned().unwrap_or_else(|| link.to_string())
+    }
+    fn restore(&mut self) {
+        for l in std::mem::take(&mut self.down) {
+            if let Some(c) = self.command(l, true) {
+                if let Err(e) = SystemRunner.check(&c) {
+                    eprintln!("vflag-ctl: warning: could not bring {} back up: {e:#}", self.name(l));
+                }
+            }
+        }
+    }
+}
+
+/// Takes the lab down when the soak brought it up.
+struct LabGuard {
+    spec: LabSpec,
+    teardown: bool,
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if !self.teardown {
+            return;
+        }
+        match lab::down(&mut SystemRunner, &self.spec) {
+            Ok(_) => println!("lab down: namespace {} and its links removed", self.spec.ns),
+            Err(e) => eprintln!("vflag-ctl: warning: taking the lab down failed: {e:#}"),
+        }
+    }
+}
+
+struct Soak {
+    stop: Arc<AtomicBool>,
+    tail: EventTail,
+    live: Live,
+    rx: Proc,
+    gen: Option<Proc>,
+    tty: bool,
+    members: Vec<String>,
+    t0: Instant,
+    last_progress: Instant,
+    phase: String,
+}
+
+impl Soak {
+    fn display_members(&self) -> Vec<String> {
+        if self.members.is_empty() {
+            (0..self.live.member_pps.len()).map(|i| format!("m{i}")).collect()
+        } else {
+            self.members.clone()
+        }
+    }
+
+    /// A line that stays (flaps, phases), clearing a progress line on a terminal first.
+    fn note(&mut self, line: &str) {
+        let t = self.t0.elapsed().as_secs_f64();
+        if self.tty {
+            print!("\r\x1b[K");
+        }
+        println!("[{t:7.1}s] {line}");
+    }
+
+    fn progress(&mut self) {
+        if self.last_progress.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_progress = Instant::now();
+        let t = self.t0.elapsed().as_secs_f64();
+        let line = format!("[{t:7.1}s] {} | {}", self.phase, self.live.status(&self.display_members()));
+        if self.tty {
+            print!("\r\x1b[K{line}");
+            let _ = std::io::stdout().flush();
+        } else {
+            println!("{line}");
+        }
+    }
+
+    /// One step of every wait: read events, show progress, notice Ctrl-C and dead children.
+    fn tick(&mut self) -> Result<bool> {
+        for ev in self.tail.poll() {
+            self.live.feed(&ev);
+        }
+        self.progress();
+        for p in std::iter::once(&mut self.rx).chain(self.gen.as_mut()) {
+            if let Some(st) = p.exited() {
+                bail!("the {} exited early ({st}); its last lines:\n{}", p.name, p.log_tail(8));
+            }
+        }
+        Ok(!self.stop.load(Ordering::Relaxed))
+    }
+
+    /// Sleeps until `deadline`; false when interrupted.
+    fn sleep_until(&mut self, deadline: Instant) -> Result<bool> {
+        loop {
+            if !self.tick()? {
+                return Ok(false);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(true);
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+        }
+    }
+
+    /// Waits until `cond` holds at two successive receiver samples; false when interrupted.
+    fn wait_for(&mut self, timeout: Duration, what: &str, cond: impl Fn(&Live) -> bool) -> Result<bool> {
+        let t0 = Instant::now();
+        let (mut seen, mut samples) = (0, u64::MAX);
+        while t0.elapsed() < timeout {
+            if !self.tick()? {
+                return Ok(false);
+            }
+            if self.live.samples != samples {
+                samples = self.live.samples;
+                seen = if cond(&self.live) { seen + 1 } else { 0 };
+                if seen >= 2 {
+                    return Ok(true);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let gen =
+            self.gen.as_ref().map(|g| format!("\ngenerator's last lines:\n{}", g.log_tail(6))).unwrap_or_default();
+        bail!(
+            "no {what} within {:?} ({}); receiver's last lines:\n{}{gen}",
+            timeout,
+            self.live.status(&self.display_members()),
+            self.rx.log_tail(6)
+        )
+    }
+
+    /// Runs the schedule; returns what was done and whether all of it was.
+    fn flap_all(
+        &mut self,
+        schedule: &Schedule,
+        start: Instant,
+        flapper: &mut dyn Flapper,
+        names: &[String],
+    ) -> Result<(Vec<FlapRecord>, bool)> {
+        let plan = schedule.plan();
+        let mut records = Vec::new();
+        for PlannedFlap { number, at, links } in &plan {
+            self.phase = format!("before flap {number}/{}", plan.len());
+            if !self.sleep_until(start + *at)? {
+                return Ok((records, false));
+            }
+            let label: Vec<String> =
+                links.iter().map(|&l| names.get(l).cloned().unwrap_or_else(|| flapper.name(l))).collect();
+            for &l in links {
+                flapper.set(l, false)?;
+            }
+            let down_unix_s = unix_now();
+            self.note(&format!("flap {number}/{}: {} down", plan.len(), label.join("+")));
+            self.phase = format!("flap {number}/{}: {} down", plan.len(), label.join("+"));
+            let completed = self.sleep_until(Instant::now() + schedule.down)?;
+            for &l in links {
+                flapper.set(l, true)?;
+            }
+            let up_unix_s = unix_now();
+            self.note(&format!(
+                "flap {number}/{}: {} up after {:.0} ms",
+                plan.len(),
+                label.join("+"),
+                (up_unix_s - down_unix_s) * 1e3
+            ));
+            records.push(FlapRecord { number: *number, links: label, down_unix_s, up_unix_s });
+            if !completed {
+                return Ok((records, false));
+            }
+        }
+        self.phase = "watching after the last flap".into();
+        let done = self.sleep_until(start + schedule.total())?;
+        Ok((records, done))
+    }
+
+    /// Ctrl-C before traffic flowed: nothing to report; stop and clean up.
+    fn finish_interrupted_early(mut self, lab_guard: Option<LabGuard>) -> Result<u8> {
+        self.note("interrupted before traffic flowed; stopping");
+        self.rx.stop(Duration::from_secs(10));
+        if let Some(g) = self.gen.as_mut() {
+            g.stop(Duration::from_secs(10));
+        }
+        drop(self);
+        drop(lab_guard);
+        Ok(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: SoakArgs,
+    }
+
+    fn args(a: &[&str]) -> SoakArgs {
+        T::try_parse_from(std::iter::once("t").chain(a.iter().copied())).unwrap().a
+    }
+
+    fn files() -> Files {
+        Files { rx_events: "o/e.jsonl".into(), rx_report: "o/rx.json".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn lab_command_lines_put_a_bond_over_each_side() {
+        let a = args(&["--lab", "--bond", "xor", "--flows", "32", "--rate", "50k"]);
+        let spec = LabSpec::default();
+        let rx = receiver_argv(&a, &spec, Path::new("/b/vflag-dp"), &files()).join(" ");
+        assert!(
+            rx.starts_with("/b/vflag-dp --lcores 0-1 --no-huge -m 256 --mbufs 8192 --file-prefix vflag-soak-rx"),
+            "{rx}"
+        );
+        assert!(
+            rx.ends_with(
+                "--vdev net_af_packet0,iface=p0 --vdev net_af_packet1,iface=p1 --bond xor --link-wait 10s \
+             --fwd rxonly --stats-interval 500ms --events o/e.jsonl --json o/rx.json"
+            ),
+            "{rx}"
+        );
+        let gen = generator_argv(&a, &spec, Path::new("/b/vflag-dp"), Path::new("o")).unwrap().join(" ");
+        assert!(gen.starts_with("ip netns exec sw /b/vflag-dp --lcores 1,0 --no-huge"), "{gen}");
+        assert!(
+            gen.ends_with(
+                "--vdev net_af_packet0,iface=s0 --vdev net_af_packet1,iface=s1 --bond xor --link-wait 10s \
+             --fwd gen --flows 32 --rate 50000 --stats-interval 0 --json o/gen.json"
+            ),
+            "{gen}"
+        );
+    }
+
+    #[test]
+    fn dut_receiver_takes_the_users_arguments() {
+        let a = args(&["--dut-args", "--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01", "--duration", "60s"]);
+        let rx = receiver_argv(&a, &LabSpec::default(), Path::new("vflag-dp"), &files()).join(" ");
+        assert_eq!(
+            rx,
+            "vflag-dp --lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01 --fwd rxonly --stats-interval 500ms \
+             --events o/e.jsonl --json o/rx.json"
+        );
+    }
+
+    #[test]
+    fn flap_commands_name_the_link() {
+        let f = CmdFlapper {
+            names: vec!["enp1s0f0np0".into(), "enp1s0f1np1".into()],
+            down_cmd: Some("ip link set {link} down".into()),
+            up_cmd: Some("ssh switch 'interface {link}; no shutdown'".into()),
+            down: vec![],
+        };
+        assert_eq!(f.command(1, false).unwrap().to_string(), "sh -c ip link set enp1s0f1np1 down");
+        assert_eq!(f.command(0, true).unwrap().args[1], "ssh switch 'interface enp1s0f0np0; no shutdown'");
+    }
+
+    #[test]
+    fn a_missing_vflag_dp_is_named() {
+        let e = find_vflag_dp(Some(Path::new("/nonexistent/vflag-dp"))).unwrap_err();
+        assert!(e.to_string().contains("--vflag-dp /nonexistent/vflag-dp: no such file"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Pass or fail: every flap recovered, and the figures within the limits the user gave.
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use super::analyze::{FlapResult, Unexplained};
+
+/// `--max-loss`: frames, or a percentage of the tracked frames.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum LossLimit {
+    Frames(u64),
+    Percent(f64),
+}
+
+impl LossLimit {
+    pub fn parse(s: &str) -> Result<LossLimit> {
+        if let Some(p) = s.strip_suffix('%') {
+            match p.trim().parse::<f64>() {
+                Ok(v) if (0.0..=100.0).contains(&v) => return Ok(LossLimit::Percent(v)),
+                _ => bail!("--max-loss '{s}': expected frames (1000) or a percentage 0-100% (0.1%)"),
+            }
+        }
+        match s.trim().parse::<u64>() {
+            Ok(v) => Ok(LossLimit::Frames(v)),
+            Err(_) => bail!("--max-loss '{s}': expected frames (1000) or a percentage 0-100% (0.1%)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Limits {
+    pub max_outage_ms: Option<f64>,
+    pub max_loss: Option<LossLimit>,
+    pub min_member_share: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub pass: bool,
+    /// One line per failed check, naming the figure and the limit.
+    pub failures: Vec<String>,
+}
+
+/// Tracked totals of the whole soak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LossTotals {
+    pub received: u64,
+    pub lost: u64,
+    pub loss_pct: f64,
+}
+
+pub fn judge(
+    limits: &Limits,
+    flaps: &[FlapResult],
+    unexplained: &[Unexplained],
+    loss: Option<LossTotals>,
+    members: &[String],
+) -> Verdict {
+    let mut failures = Vec::new();
+    for f in flaps.iter().filter(|f| !f.recovered) {
+        failures.push(format!("flap {}: traffic did not resume after {} came back", f.number, f.links.join("+")));
+    }
+    if let Some(max) = limits.max_outage_ms {
+        for f in flaps.iter().filter(|f| f.outage_ms > max) {
+            failures.push(format!("flap {}: outage {:.1} ms > --max-outage-ms {max}", f.number, f.outage_ms));
+        }
+        for u in unexplained.iter().filter(|u| u.duration_ms > max) {
+            failures.push(format!(
+                "outage at {:.3} s with no flap: {:.1} ms > --max-outage-ms {max}",
+                u.start_s, u.duration_ms
+            ));
+        }
+    }
+    match (limits.max_loss, loss) {
+        (Some(LossLimit::Frames(max)), Some(l)) if l.lost > max => {
+            failures.push(format!("lost {} tracked frames > --max-loss {max}", l.lost))
+        }
+        (Some(LossLimit::Percent(max)), Some(l)) if l.loss_pct > max => {
+            failures.push(format!("lost {:.4}% of tracked frames > --max-loss {max}%", l.loss_pct))
+        }
+        (Some(_), None) => failures.push("--max-loss: no tracked traffic was received to count loss on".into()),
+        _ => {}
+    }
+    if let Some(min) = limits.min_member_share {
+        // Shares only mean something while every link is up: before each flap and after it.
+        for f in flaps {
+            for (when, w) in [("before", &f.before), ("after", &f.after)] {
+                for (m, s) in members.iter().zip(&w.shares_pct).filter(|(_, s)| **s < min) {
+                    failures.push(format!("flap {} {when}: {m} carried {s:.1}% < --min-member-share {min}%", f.number));
+                }
+            }
+        }
+    }
+    Verdict { pass: failures.is_empty(), failures }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::soak::analyze::Window;
+
+    fn flap(number: usize, outage_ms: f64, recovered: bool, after: Vec<f64>) -> FlapResult {
+        FlapResult {
+            number,
+            links: vec!["s0".into()],
+            down_s: 1.0,
+            up_s: 1.5,
+            down_ms: 500.0,
+            outage_ms,
+            total_outage_ms: 0.0,
+            flows_hit: 4,
+            lost: 10,
+            recovered,
+            before: Window { shares_pct: vec![50.0, 50.0], ..Default::default() },
+            during: Window::default(),
+            after: Window { shares_pct: after, ..Default::default() },
+        }
+    }
+
+    fn members() -> Vec<String> {
+        vec!["p0".into(), "p1".into()]
+    }
+
+    #[test]
+    fn passes_within_limits_and_names_each_failure() {
+        let limits =
+            Limits { max_outage_ms: Some(600.0), max_loss: Some(LossLimit::Frames(100)), min_member_share: Some(30.0) };
+        let loss = Some(LossTotals { received: 1000, lost: 20, loss_pct: 2.0 });
+        let ok = [flap(1, 550.0, true, vec![48.0, 52.0])];
+        assert_eq!(judge(&limits, &ok, &[], loss, &members()), Verdict { pass: true, failures: vec![] });
+
+        let bad = [flap(1, 700.0, true, vec![80.0, 20.0]), flap(2, 100.0, false, vec![50.0, 50.0])];
+        let unexplained = [Unexplained { start_s: 0.5, duration_ms: 900.0, flows: 0, lost: 0 }];
+        let lossy = Some(LossTotals { received: 1000, lost: 200, loss_pct: 20.0 });
+        let v = judge(&limits, &bad, &unexplained, lossy, &members());
+        assert!(!v.pass);
+        assert_eq!(
+            v.failures,
+            vec![
+                "flap 2: traffic did not resume after s0 came back",
+                "flap 1: outage 700.0 ms > --max-outage-ms 600",
+                "outage at 0.500 s with no flap: 900.0 ms > --max-outage-ms 600",
+                "lost 200 tracked frames > --max-loss 100",
+                "flap 1 after: p1 carried 20.0% < --min-member-share 30%",
+            ]
+        );
+        let pct = Limits { max_loss: Some(LossLimit::Percent(1.0)), ..Default::default() };
+        assert_eq!(
+            judge(&pct, &ok, &[], lossy, &members()).failures,
+            vec!["lost 20.0000% of tracked frames > --max-loss 1%"]
+        );
+        assert!(!judge(&pct, &ok, &[], None, &members()).pass, "a loss limit with nothing tracked cannot pass");
+    }
+
+    #[test]
+    fn loss_limits_parse() {
+        assert_eq!(LossLimit::parse("1000").unwrap(), LossLimit::Frames(1000));
+        assert_eq!(LossLimit::parse("0.5%").unwrap(), LossLimit::Percent(0.5));
+        assert!(LossLimit::parse("lots").unwrap_err().to_string().contains("--max-loss 'lots'"));
+        assert!(LossLimit::parse("120%").is_err());
+    }
+}
