@@ -21,6 +21,11 @@ impl EventTail {
 
     pub fn poll(&mut self) -> Vec<Value> {
         let Ok(mut f) = File::open(&self.path) else { return Vec::new() };
+        // Truncated or recreated: start over.
+        if f.metadata().is_ok_and(|m| m.len() < self.pos) {
+            self.pos = 0;
+            self.partial.clear();
+        }
         if f.seek(SeekFrom::Start(self.pos)).is_err() {
             return Vec::new();
         }
@@ -67,7 +72,13 @@ impl Live {
                     .as_array()
                     .map(|a| a.iter().map(|m| u(&m["rx_packets"])).collect())
                     .unwrap_or_default();
-                let rx: u64 = ev["ports"].as_array().map(|a| a.iter().map(|p| u(&p["rx_packets"])).sum()).unwrap_or(0);
+                // The members' sum where there are members: a bond's own counters jump when a
+                // member leaves and rejoins it.
+                let rx: u64 = if members.is_empty() {
+                    ev["ports"].as_array().map(|a| a.iter().map(|p| u(&p["rx_packets"])).sum()).unwrap_or(0)
+                } else {
+                    members.iter().sum()
+                };
                 if let Some((t0, m0, rx0)) = &self.last {
                     let dt = t - t0;
                     if dt > 0.0 {

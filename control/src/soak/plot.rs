@@ -106,9 +106,11 @@ pub fn svg(rx: &RxReport, members: &[String], flaps: &[FlapResult], title: &str)
             esc(&f.links.join("+"))
         );
     }
-    // Axes, grid and tick labels.
-    for i in 0..=4 {
-        let v = y_max * i as f64 / 4.0;
+    // Axes, grid and tick labels: steps of 1, 2 or 5 times a power of ten.
+    let lead = (y_max / 10f64.powf(y_max.log10().floor())).round();
+    let steps = if lead == 2.0 { 4 } else { 5 };
+    for i in 0..=steps {
+        let v = y_max * i as f64 / steps as f64;
         let _ = writeln!(
             s,
             r##"<line x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,

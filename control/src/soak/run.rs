@@ -38,6 +38,10 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         crate::require_root("soak --lab")?;
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating --out {}", args.out.display()))?;
+    // A previous soak's files must not be read as this one's.
+    for name in ["soak.json", "soak.md", "soak.svg", "rx.json", "rx-events.jsonl", "rx.log", "gen.json", "gen.log"] {
+        let _ = std::fs::remove_file(args.out.join(name));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
@@ -90,7 +94,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         last_progress: Instant::now(),
         phase: "starting".into(),
     };
-    s.wait_for(Duration::from_secs(30), "the receiver to start", |l| l.started_unix_s.is_some())?;
+    s.wait_for(Duration::from_secs(30), "the receiver did not start", |l| l.started_unix_s.is_some())?;
     if args.lab {
         let gen_argv = generator_argv(args, spec, &vflag_dp, &args.out)?;
         println!("generator: {}", gen_argv.join(" "));
@@ -99,7 +103,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     }
     let spread = args.lab && args.bond.spreads();
     s.phase = "waiting for traffic".into();
-    let what = if spread { "traffic on every bond member" } else { "traffic" };
+    let what = if spread { "no traffic on every bond member" } else { "no traffic" };
     if !s.wait_for(args.converge_timeout, what, |l| l.carrying(spread))? {
         return s.finish_interrupted_early(lab_guard);
     }
@@ -462,7 +466,7 @@ impl Soak {
         let gen =
             self.gen.as_ref().map(|g| format!("\ngenerator's last lines:\n{}", g.log_tail(6))).unwrap_or_default();
         bail!(
-            "no {what} within {:?} ({}); receiver's last lines:\n{}{gen}",
+            "{what} within {:?} ({}); receiver's last lines:\n{}{gen}",
             timeout,
             self.live.status(&self.display_members()),
             self.rx.log_tail(6)

@@ -112,11 +112,12 @@ impl RxReport {
         (sum, span)
     }
 
-    /// Frames/s received on all ports over the bins of [from, to).
+    /// Frames/s received over the bins of [from, to): the members' sum where there are members
+    /// (a bond's own counters jump when a member leaves and rejoins it), else all ports'.
     pub fn rx_rate(&self, from: f64, to: f64) -> f64 {
         let (mut frames, mut span) = (0u64, 0.0);
         for b in self.bins_in(from, to) {
-            frames += b.rx.iter().sum::<u64>();
+            frames += if b.member_rx.is_empty() { b.rx.iter().sum::<u64>() } else { b.member_rx.iter().sum() };
             span += b.width_s;
         }
         if span > 0.0 {

@@ -1,0 +1,297 @@
+//! Soaks end to end on a lab of their own (a namespace and veth pairs with names no one else
+//! uses): all three bond modes, a failing verdict, Ctrl-C mid-soak, the real-hardware mode
+//! driven through flap commands, and bad options. Each test leaves no namespace or veth behind.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const CTL: &str = env!("CARGO_BIN_EXE_vflag-ctl");
+
+/// Soaks take both cores: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn vflag_dp() -> PathBuf {
+    let p = Path::new(CTL).with_file_name("vflag-dp");
+    assert!(p.is_file(), "{} missing: build the workspace (cargo test --workspace builds it)", p.display());
+    p
+}
+
+/// A lab with names of its own; removed on drop, whatever the test did.
+struct Lab {
+    ns: String,
+    host: [String; 2],
+    switch: [String; 2],
+}
+
+impl Lab {
+    fn new(tag: &str) -> Lab {
+        let id = std::process::id() % 10_000;
+        Lab {
+            ns: format!("sk{tag}{id}"),
+            host: [format!("h0{tag}{id}"), format!("h1{tag}{id}")],
+            switch: [format!("w0{tag}{id}"), format!("w1{tag}{id}")],
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        vec![
+            "--ns".into(),
+            self.ns.clone(),
+            "--host-links".into(),
+            self.host.join(","),
+            "--switch-links".into(),
+            self.switch.join(","),
+        ]
+    }
+
+    fn gone(&self) -> bool {
+        let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+        let links = Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
+        let (ns, links) = (String::from_utf8_lossy(&ns.stdout), String::from_utf8_lossy(&links.stdout));
+        !ns.split_whitespace().any(|w| w == self.ns) && !self.host.iter().any(|h| links.contains(&format!(": {h}@")))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new(CTL).args(["lab", "down"]).args(self.names()).output();
+    }
+}
+
+fn soak(lab: &Lab, out: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(CTL);
+    c.args(["soak", "--lab", "--vflag-dp"]).arg(vflag_dp()).arg("--out").arg(out).args(lab.names()).args(extra);
+    c.stdin(Stdio::null());
+    c
+}
+
+/// Runs to the end within `limit`, or is killed and the test fails.
+fn run_bounded(mut c: Command, limit: Duration) -> Output {
+    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let t0 = Instant::now();
+    let watchdog = std::thread::spawn(move || {
+        while t0.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(200));
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+        }
+        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = watchdog.join();
+    assert!(t0.elapsed() < limit, "soak ran past {limit:?}: {}", text(&out));
+    out
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn read(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("soak.json")).unwrap()).unwrap()
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+fn shares(w: &serde_json::Value) -> Vec<f64> {
+    w["shares_pct"].as_array().unwrap().iter().map(f).collect()
+}
+
+/// What every finished lab soak must show: each flap done and recovered, outages under a
+/// generous bound, the table and a well-formed plot with a band per flap.
+fn check_common(r: &serde_json::Value, out: &Path, flaps: usize) {
+    assert_eq!(r["schema"], "vflag-ctl.soak.v1");
+    assert_eq!((r["complete"].as_bool(), r["interrupted"].as_bool()), (Some(true), Some(false)));
+    let fl = r["flaps"].as_array().unwrap();
+    assert_eq!(fl.len(), flaps);
+    for (i, x) in fl.iter().enumerate() {
+        assert_eq!(x["number"], i + 1);
+        assert_eq!(x["recovered"], true, "{x}");
+        assert!(f(&x["outage_ms"]) < 300.0, "failover within 300 ms of a 400 ms flap: {x}");
+        assert!((300.0..1500.0).contains(&f(&x["down_ms"])), "{x}");
+        assert!(f(&x["after"]["rate_pps"]) > 15_000.0, "traffic back at the offered 20 kpps: {x}");
+    }
+    assert!(r["totals"]["tracked"]["received"].as_u64().unwrap() > 100_000);
+    let md = std::fs::read_to_string(out.join("soak.md")).unwrap();
+    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| flap")).count(), flaps, "{md}");
+    let svg = std::fs::read_to_string(out.join("soak.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("class=\"flap\"").count(), flaps);
+    assert_eq!(svg.matches("class=\"series\"").count(), 2, "a line per member");
+}
+
+#[test]
+fn lacp_soak_spreads_fails_over_and_rebalances() {
+    let _g = serial();
+    let lab = Lab::new("l");
+    let dir = tempfile::tempdir().unwrap();
+    // LACP takes a returning member back after ~3 s: the interval leaves room for that.
+    let args = ["--bond", "lacp", "--flaps", "2", "--interval", "6s", "--down-ms", "400", "--min-member-share", "30"];
+    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(90));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = read(dir.path());
+    check_common(&r, dir.path(), 2);
+    for (i, x) in r["flaps"].as_array().unwrap().iter().enumerate() {
+        let down = i % 2; // alternate: link 0, then link 1
+        assert_eq!(x["links"][0], lab.switch[down]);
+        for w in [&x["before"], &x["after"]] {
+            assert!(shares(w).iter().all(|s| (30.0..=70.0).contains(s)), "both members carry: {w}");
+        }
+        assert_eq!(x["during"]["carrying"], serde_json::json!([lab.host[1 - down]]), "the other link took it all: {x}");
+    }
+    let o = text(&out);
+    assert!(o.contains("flap 1/2") && o.contains("Verdict: PASS"), "{o}");
+    assert!(lab.gone(), "the soak took its lab down");
+}
+
+#[test]
+fn xor_soak_with_an_impossible_share_limit_fails_with_exit_3() {
+    let _g = serial();
+    let lab = Lab::new("x");
+    let dir = tempfile::tempdir().unwrap();
+    // No member can carry 60% while two share 16 flows evenly.
+    let args = ["--bond", "xor", "--flaps", "1", "--interval", "5s", "--down-ms", "400", "--min-member-share", "60"];
+    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let r = read(dir.path());
+    check_common(&r, dir.path(), 1);
+    let x = &r["flaps"][0];
+    assert!(shares(&x["before"]).iter().all(|s| (30.0..=70.0).contains(s)), "xor spreads 16 flows: {x}");
+    assert!(x["lost"].as_u64().unwrap() < 2_000, "the bond moved the failed link's flows: {x}");
+    let failures: Vec<String> =
+        r["verdict"]["failures"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    assert!(failures.len() >= 2, "before and after the flap: {failures:?}");
+    for f in &failures {
+        assert!(f.starts_with("flap 1 ") && f.ends_with("% < --min-member-share 60%"), "{failures:?}");
+    }
+    assert!(text(&out).contains("Verdict: FAIL"));
+    assert!(lab.gone());
+}
+
+#[test]
+fn active_backup_soak_moves_traffic_to_the_other_link() {
+    let _g = serial();
+    let lab = Lab::new("a");
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--bond", "active-backup", "--flaps", "2", "--interval", "4s", "--down-ms", "400"];
+    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = read(dir.path());
+    check_common(&r, dir.path(), 2);
+    for x in r["flaps"].as_array().unwrap() {
+        for w in [&x["before"], &x["during"], &x["after"]] {
+            assert_eq!(w["carrying"].as_array().unwrap().len(), 1, "one member at a time: {x}");
+        }
+    }
+    // Flap 1 takes the first (active) link down: traffic moves to the second and stays there.
+    let x = &r["flaps"][0];
+    assert_eq!(x["before"]["carrying"][0], lab.host[0]);
+    assert_eq!(x["during"]["carrying"][0], lab.host[1]);
+    assert!(lab.gone());
+}
+
+#[test]
+fn ctrl_c_mid_soak_writes_what_ran_and_tears_the_lab_down() {
+    let _g = serial();
+    let lab = Lab::new("c");
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--bond", "xor", "--flaps", "5", "--interval", "3s", "--down-ms", "300"];
+    let mut child: Child = soak(&lab, dir.path(), &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let t0 = Instant::now();
+    let mut seen = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("flap 1/5:") && line.contains(" up after ") {
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "{seen}");
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "interrupted is not a pass: {seen}");
+    let r = read(dir.path());
+    assert_eq!((r["complete"].as_bool(), r["interrupted"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(r["totals"]["flaps_planned"], 5);
+    assert!((1..5).contains(&r["totals"]["flaps_done"].as_u64().unwrap()), "{}", r["totals"]);
+    assert!(seen.contains("Interrupted: the figures cover what ran."), "{seen}");
+    assert!(lab.gone(), "Ctrl-C still took the lab down");
+}
+
+#[test]
+fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
+    let _g = serial();
+    let lab = Lab::new("d");
+    let dir = tempfile::tempdir().unwrap();
+    let up = Command::new(CTL).args(["lab", "up"]).args(lab.names()).output().unwrap();
+    assert!(up.status.success(), "{}", text(&up));
+    // The "switch side": any generator; here vflag-dp with a bond over the switch ends.
+    let mut gen = Command::new("ip")
+        .args(["netns", "exec", &lab.ns])
+        .arg(vflag_dp())
+        .args(["--lcores", "1,0", "--no-huge", "-m", "256", "--mbufs", "8192", "--stats-interval", "0"])
+        .args(["--file-prefix", &format!("skdg{}", std::process::id())])
+        .args(["--vdev", &format!("net_af_packet0,iface={}", lab.switch[0])])
+        .args(["--vdev", &format!("net_af_packet1,iface={}", lab.switch[1])])
+        .args(["--bond", "xor", "--fwd", "gen", "--flows", "16", "--rate", "20000", "--duration", "40"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dut = format!(
+        "--lcores 0-1 --no-huge -m 256 --mbufs 8192 --file-prefix skdr{} --vdev net_af_packet0,iface={} \
+         --vdev net_af_packet1,iface={} --bond xor",
+        std::process::id(),
+        lab.host[0],
+        lab.host[1]
+    );
+    let mut c = Command::new(CTL);
+    c.args(["soak", "--vflag-dp"]).arg(vflag_dp()).arg("--out").arg(dir.path());
+    c.args(["--dut-args", &dut, "--links", &lab.switch.join(",")]);
+    c.args(["--flap-down-cmd", &format!("ip -n {} link set {{link}} down", lab.ns)]);
+    c.args(["--flap-up-cmd", &format!("ip -n {} link set {{link}} up", lab.ns)]);
+    c.args(["--flaps", "1", "--interval", "4s", "--down-ms", "400", "--link", "1"]);
+    let out = run_bounded(c, Duration::from_secs(60));
+    let _ = gen.kill();
+    let _ = gen.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = read(dir.path());
+    assert_eq!(r["settings"]["mode"], "dut");
+    let x = &r["flaps"][0];
+    assert_eq!(x["links"][0], lab.switch[1]);
+    assert_eq!(x["recovered"], true);
+    // The receiver's bond members, named as the receiver reported them.
+    assert_eq!(r["members"], serde_json::json!(["net_af_packet0", "net_af_packet1"]));
+    assert_eq!(x["during"]["carrying"], serde_json::json!(["net_af_packet0"]), "{x}");
+    assert!(!lab.gone(), "a lab the soak did not make stays");
+}
+
+#[test]
+fn bad_options_get_one_line_and_exit_2_before_anything_starts() {
+    for (args, want) in [
+        (vec!["soak"], "--lab"),
+        (vec!["soak", "--lab", "--rate", "fast"], "--rate 'fast'"),
+        (vec!["soak", "--lab", "--interval", "1s", "--down-ms", "500"], "--interval 1s is too short"),
+        (vec!["soak", "--lab", "--link", "7"], "--link 7"),
+        (vec!["soak", "--lab", "--vflag-dp", "/nonexistent/vflag-dp"], "--vflag-dp /nonexistent/vflag-dp"),
+    ] {
+        let out = Command::new(CTL).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing started");
+    }
+}
