@@ -69,7 +69,7 @@ fn lab_up_flap_down() {
     assert!(status()["links"][1]["switch_up"].as_bool().unwrap(), "the link is back up");
 
     let (code, out, err) = ctl(&["lab", "flap", "--link", "5"]);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 2, "a bad option: {out}");
     assert!(err.contains("--link 5"), "{err}");
 
     let (code, out, err) = ctl(&["lab", "down"]);
@@ -119,7 +119,7 @@ fn refuses_an_interface_that_is_not_the_labs() {
 #[test]
 fn bad_names_are_usage_errors() {
     let out = Command::new(BIN).args(["lab", "status", "--host-links", "a,b", "--switch-links", "c"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("same number of links"));
     let out = Command::new(BIN).args(["lab", "bogus"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
