@@ -44,6 +44,7 @@ for case in memif null; do
         "${case}_round" --no-track >>"$tmp/p"
     done
     t=$(median <"$tmp/t"); p=$(median <"$tmp/p")
+    echo "  rounds: tracked $(tr "\n" " " <"$tmp/t")/ plain $(tr "\n" " " <"$tmp/p")" >&2
     label=$([ "$case" = memif ] && echo "memif, gen 16 flows" || echo "net_null pair")
     printf '%-28s %12.3f %12.3f %7.3f\n' "$label" "$t" "$p" "$(awk -v a="$t" -v b="$p" 'BEGIN{print (b>0)?a/b:0}')"
 done

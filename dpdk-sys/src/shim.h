@@ -59,6 +59,15 @@ void vflag_mbufs_free(struct rte_mbuf **pkts, unsigned n);
 
 /* Data pointer and data length of each mbuf of a burst (first segment). */
 void vflag_mbufs_data(struct rte_mbuf **pkts, uint16_t n, uint8_t **data, uint16_t *len);
+
+/* Where an mbuf keeps its buffer address, data offset and first-segment length in this DPDK
+ * version, so the receive path can find the data inline, without a call per burst. */
+struct vflag_mbuf_layout {
+	uint16_t buf_addr;
+	uint16_t data_off;
+	uint16_t data_len;
+};
+extern const struct vflag_mbuf_layout vflag_mbuf_layout;
 /* Gives each freshly allocated mbuf a single segment of `len` bytes and returns the data
  * pointers; returns 0 (changing nothing) if `len` does not fit in every mbuf's data room. */
 int vflag_mbufs_set_len(struct rte_mbuf **pkts, uint16_t n, uint16_t len, uint8_t **data);

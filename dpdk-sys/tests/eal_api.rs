@@ -90,6 +90,9 @@ fn eal_ports_bursts_lcores_and_links() {
     b.for_each_data(|_, f| firsts.push((f[0], f.len())));
     assert_eq!(firsts, (0..32).map(|i| (i as u8, 64)).collect::<Vec<_>>());
     assert_eq!(b.packet(5)[0], 5);
+    // The inline reader (mbuf offsets from the shim) sees the same bytes as the shim's.
+    let inline: Vec<(u8, usize)> = b.frames().map(|f| (f[0], f.len())).collect();
+    assert_eq!(inline, firsts);
     assert_eq!(b.info(0).pkt_len, 64);
     assert_eq!(b.info(0).nb_segs, 1);
     let in_use = pool.in_use();

@@ -47,14 +47,19 @@ impl ClassCounts {
 }
 
 /// vflag-dp's own frame in its usual shape: untagged IPv4 without options, UDP, not a
-/// fragment, an IP length that covers the payload, and the magic in place.
-#[inline]
+/// fragment, an IP length that covers the payload, and the magic in place. Word loads and masks,
+/// so the common frame costs a handful of compares.
+#[inline(always)]
 fn own_frame(f: &[u8]) -> Option<payload::Tracked> {
     const PAYLOAD_AT: usize = crate::frame::TEMPLATE_HLEN;
-    let h = f.get(..PAYLOAD_AT + payload::LEN)?;
+    let h: &[u8; PAYLOAD_AT + payload::LEN] = f.get(..PAYLOAD_AT + payload::LEN)?.try_into().ok()?;
+    let be32 = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    // Ethertype 0x0800, version 4 with a 20-byte header (any TOS).
+    let eth_ip = be32(12) & 0xffff_ff00 == 0x0800_4500;
+    // No fragment offset or more-fragments flag (any TTL), protocol UDP.
+    let unfragmented_udp = be32(20) & 0x3fff_00ff == 0x0000_0011;
     let ip_len = usize::from(u16::from_be_bytes([h[16], h[17]]));
-    let plain = h[12] == 0x08 && h[13] == 0x00 && h[14] == 0x45 && h[23] == 17 && (h[20] & 0x3f) == 0 && h[21] == 0;
-    if !plain || ip_len < 20 + 8 + payload::LEN || ip_len + 14 > f.len() {
+    if !(eth_ip && unfragmented_udp) || ip_len < 20 + 8 + payload::LEN || ip_len + 14 > f.len() {
         return None;
     }
     payload::read(&h[PAYLOAD_AT..])
@@ -79,13 +84,15 @@ pub struct AnalysisConfig {
     pub tsc_hz: u64,
 }
 
-/// When a tracked flow was last heard from (per-flow silences show failovers that only some
-/// flows see, as when a LAG member fails and the others carry on).
-#[derive(Debug, Clone, Copy, Default)]
-struct FlowClock {
-    first: u64,
+/// One tracked flow on one lcore: its sequence, and when it was first and last heard from
+/// (per-flow silences show failovers that only some flows see, as when a LAG member fails and
+/// the others carry on). What a frame in order touches sits in the first cache line.
+#[derive(Debug, Clone, Default)]
+#[repr(C, align(64))]
+pub struct TrackedFlow {
     last: u64,
-    frames: u64,
+    first: u64,
+    pub seq: FlowSeq,
 }
 
 /// One tracked flow's silence, TSC from its last frame before to its first frame after.
@@ -102,8 +109,7 @@ pub struct FlowGap {
 const MAX_FLOW_GAPS: usize = 65_536;
 
 pub struct RxAnalysis {
-    pub flows: Vec<FlowSeq>,
-    clocks: Vec<FlowClock>,
+    pub flows: Vec<TrackedFlow>,
     pub flow_gaps: Vec<FlowGap>,
     pub flow_gaps_dropped: u64,
     gap_tsc: u64,
@@ -126,8 +132,7 @@ impl RxAnalysis {
     pub fn new(c: &AnalysisConfig) -> Self {
         let hz = c.tsc_hz.max(1);
         RxAnalysis {
-            flows: vec![FlowSeq::default(); c.track_flows],
-            clocks: vec![FlowClock::default(); c.track_flows],
+            flows: vec![TrackedFlow::default(); c.track_flows],
             flow_gaps: Vec::with_capacity(MAX_FLOW_GAPS),
             flow_gaps_dropped: 0,
             gap_tsc: c.gap_tsc.max(1),
@@ -149,7 +154,7 @@ impl RxAnalysis {
     /// Analyses a received burst that arrived at TSC `now`. Returns a gap that just closed.
     #[inline]
     pub fn on_burst(&mut self, now: u64, burst: &mut Burst) -> Option<Gap> {
-        burst.for_each_data(|_, f| self.on_frame(now, f));
+        self.on_frames(now, burst.frames());
         self.gaps.on_rx(now, self.lost)
     }
 
@@ -163,63 +168,115 @@ impl RxAnalysis {
         self.gaps.finish(self.lost)
     }
 
-    #[inline]
+    /// One frame on its own (tests; the lcores go by bursts).
+    #[cfg(test)]
     pub fn on_frame(&mut self, now: u64, f: &[u8]) {
-        // Most frames are our own: recognise them with a few byte compares, without building
-        // the 5-tuple. Anything unusual (VLAN, options, fragments) takes the full path.
-        if let Some(t) = own_frame(f) {
-            self.on_tracked(now, t);
-            return;
+        self.on_frames(now, std::iter::once(f));
+    }
+
+    /// Frames that arrived together at `now`. The burst's class counts stay in locals (in
+    /// registers) and are added once at the end.
+    #[inline]
+    pub fn on_frames<'f>(&mut self, now: u64, frames: impl Iterator<Item = &'f [u8]>) {
+        let mut counts = ClassCounts::default();
+        for f in frames {
+            // Most frames are our own: recognise them with a few word compares, without
+            // building the 5-tuple. Anything unusual (VLAN, options, fragments) takes the full
+            // path.
+            match f.get(12..14) {
+                Some([0x08, 0x00]) => match own_frame(f) {
+                    Some(t) => self.on_tracked(now, t, &mut counts),
+                    None => self.on_other(now, f, &mut counts),
+                },
+                // Untagged and not IPv4 (ARP, LACP, IPv6; a driver's zeroed frames): counted
+                // without the full parse.
+                Some(&[hi, lo]) if !matches!([hi, lo], [0x81, 0x00] | [0x88, 0xa8]) => counts.non_ip += 1,
+                _ => self.on_other(now, f, &mut counts),
+            }
         }
+        self.counts.add(&counts);
+    }
+
+    /// Frames that are not ours in the usual shape: classified in full.
+    #[inline(never)]
+    fn on_other(&mut self, now: u64, f: &[u8], counts: &mut ClassCounts) {
         let c = classify(f);
-        self.counts.vlan += u64::from(c.vlan);
+        counts.vlan += u64::from(c.vlan);
         match c.class {
-            Class::Short => self.counts.short += 1,
-            Class::NonIp(_) => self.counts.non_ip += 1,
-            Class::Malformed => self.counts.malformed += 1,
+            Class::Short => counts.short += 1,
+            Class::NonIp(_) => counts.non_ip += 1,
+            Class::Malformed => counts.malformed += 1,
             Class::Ipv4 { tuple, udp_payload } => match udp_payload.and_then(payload::read) {
-                Some(t) => self.on_tracked(now, t),
+                Some(t) => self.on_tracked(now, t, counts),
                 None => {
-                    self.counts.foreign += 1;
+                    counts.foreign += 1;
                     self.tuples.add(&tuple, 1);
                 }
             },
         }
     }
 
-    #[inline]
-    fn on_tracked(&mut self, now: u64, t: payload::Tracked) {
+    /// A tracked frame: the common one (this run, a tracked flow, the next in sequence with no
+    /// loss pending, the flow not silent) is handled inline; all else out of line.
+    #[inline(always)]
+    fn on_tracked(&mut self, now: u64, t: payload::Tracked, counts: &mut ClassCounts) {
+        let i = usize::from(t.flow_id);
+        let common = self.run_id == Some(t.run_id)
+            && i < self.flows.len()
+            && now.wrapping_sub(self.flows[i].last) <= self.gap_tsc
+            && self.flows[i].seq.try_in_order(t.seq);
+        if common {
+            self.flows[i].last = now;
+            counts.tracked += 1;
+            self.record_latency(now, t.tx_tsc);
+        } else {
+            self.on_tracked_other(now, t, counts);
+        }
+    }
+
+    #[inline(always)]
+    fn record_latency(&mut self, now: u64, tx_tsc: u64) {
+        let ticks = now.wrapping_sub(tx_tsc);
+        // A frame stamped after `now` wraps to a huge value: not recorded, like latencies over
+        // 10 s (the clocks are not shared then).
+        if ticks < self.max_latency_ticks {
+            self.latency.record(ticks);
+        }
+    }
+
+    #[inline(never)]
+    fn on_tracked_other(&mut self, now: u64, t: payload::Tracked, counts: &mut ClassCounts) {
         let run = *self.run_id.get_or_insert(t.run_id);
         if run != t.run_id {
-            self.counts.other_run += 1;
+            counts.other_run += 1;
             return;
         }
         let i = usize::from(t.flow_id);
-        let (Some(flow), Some(clock)) = (self.flows.get_mut(i), self.clocks.get_mut(i)) else {
-            self.counts.untracked_flow += 1;
+        let Some(flow) = self.flows.get_mut(i) else {
+            counts.untracked_flow += 1;
             return;
         };
-        self.counts.tracked += 1;
+        counts.tracked += 1;
         let mut silent = false;
-        if clock.frames == 0 {
-            clock.first = now;
-        } else if clock.frames >= 2 {
-            let silence = now.saturating_sub(clock.last);
+        let heard = flow.seq.received;
+        if !flow.seq.started() {
+            flow.first = now;
+        } else if heard >= 2 {
+            let silence = now.saturating_sub(flow.last);
             // A silence counts when it is over --gap-ms and over 10 of the flow's own mean
             // intervals (a slow flow is not an outage; its pace is known after two frames).
-            silent = silence > self.gap_tsc && silence > (clock.last - clock.first) / (clock.frames - 1) * 10;
+            silent = silence > self.gap_tsc && silence > (flow.last - flow.first) / (heard - 1) * 10;
         }
-        let e = flow.observe(t.seq);
+        let e = flow.seq.observe(t.seq);
         if silent {
             if self.flow_gaps.len() < MAX_FLOW_GAPS {
-                let gap = FlowGap { flow: t.flow_id, start_tsc: clock.last, end_tsc: now, lost: e.new_lost };
+                let gap = FlowGap { flow: t.flow_id, start_tsc: flow.last, end_tsc: now, lost: e.new_lost };
                 self.flow_gaps.push(gap);
             } else {
                 self.flow_gaps_dropped += 1;
             }
         }
-        clock.last = now;
-        clock.frames += 1;
+        flow.last = now;
         self.stale += u64::from(e.stale);
         self.lost += e.new_lost;
         if e.late {
@@ -227,10 +284,7 @@ impl RxAnalysis {
             self.reordered += 1;
         }
         self.duplicates += u64::from(e.duplicate);
-        let ticks = now.wrapping_sub(t.tx_tsc);
-        if now >= t.tx_tsc && ticks < self.max_latency_ticks {
-            self.latency.record(ticks);
-        }
+        self.record_latency(now, t.tx_tsc);
     }
 
     /// Publishes the running totals (plain stores; this lcore is the only writer).
@@ -249,6 +303,7 @@ impl RxAnalysis {
             self.run_id = o.run_id;
         }
         for (a, b) in self.flows.iter_mut().zip(&o.flows) {
+            let (a, b) = (&mut a.seq, &b.seq);
             if b.started() {
                 a.received += b.received;
                 a.lost += b.lost;
@@ -309,7 +364,7 @@ mod tests {
         }
         assert_eq!(a.counts.tracked, 400);
         assert_eq!((a.lost, a.reordered, a.duplicates), (0, 0, 0));
-        assert!(a.flows[..4].iter().all(|f| f.received == 100));
+        assert!(a.flows[..4].iter().all(|f| f.seq.received == 100));
         assert_eq!(a.latency.len(), 400);
         let ns = a.latency.to_ns(a.tsc_hz);
         assert!(ns.max() <= 1_040 && ns.min() >= 580, "{} {}", ns.min(), ns.max());
@@ -412,7 +467,7 @@ mod tests {
         }
         a.merge(&b);
         assert_eq!(a.counts.tracked, 20);
-        assert_eq!(a.flows[0].received + a.flows[1].received, 20);
+        assert_eq!(a.flows[0].seq.received + a.flows[1].seq.received, 20);
         assert_eq!(a.latency.len(), 20);
     }
 }

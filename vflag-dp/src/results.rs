@@ -86,6 +86,7 @@ pub fn analysis_report(a: &RxAnalysis, tsc0: u64) -> AnalysisReport {
         .flows
         .iter()
         .enumerate()
+        .map(|(i, f)| (i, &f.seq))
         .filter(|(_, f)| f.started())
         .map(|(i, f)| FlowReport {
             flow: i as u16,

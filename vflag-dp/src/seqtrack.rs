@@ -5,35 +5,43 @@
 /// How many recent sequence numbers a flow remembers, to tell late frames from duplicates.
 pub const WINDOW: u64 = 1024;
 const WORDS: usize = (WINDOW / 64) as usize;
+/// `next` before the first frame: no 48-bit sequence number equals it, so the in-order test
+/// alone also says the flow has started.
+const NOT_STARTED: u64 = u64::MAX;
 
+/// Hot fields first: the in-order path reads only `next` and `missing` and bumps `received`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[repr(C)]
 pub struct FlowSeq {
-    started: bool,
-    /// The first sequence number seen: anything older was sent before we listened.
-    first: u64,
     /// The next sequence number expected.
     next: u64,
-    /// Bit `s % WINDOW` is set when `s` (within `[next - WINDOW, next)`) has arrived.
-    seen: [u64; WORDS],
+    /// How many bits of `gone` are set: while 0 (no loss in the window), an in-order frame
+    /// needs no bitmap work.
+    missing: u64,
     pub received: u64,
+    /// The first sequence number seen: anything older was sent before we listened.
+    first: u64,
     pub lost: u64,
     pub reordered: u64,
     pub duplicates: u64,
     pub stale: u64,
+    /// Bit `s % WINDOW` is set when `s` (within `[next - WINDOW, next)`) was skipped and has not
+    /// arrived since.
+    gone: [u64; WORDS],
 }
 
 impl Default for FlowSeq {
     fn default() -> Self {
         FlowSeq {
-            started: false,
-            first: 0,
-            next: 0,
-            seen: [0; WORDS],
+            next: NOT_STARTED,
+            missing: 0,
             received: 0,
+            first: 0,
             lost: 0,
             reordered: 0,
             duplicates: 0,
             stale: 0,
+            gone: [0; WORDS],
         }
     }
 }
@@ -49,55 +57,74 @@ pub struct SeqEffect {
 
 impl FlowSeq {
     pub fn started(&self) -> bool {
-        self.started
+        self.next != NOT_STARTED
     }
 
-    #[inline]
-    fn bit(&self, s: u64) -> bool {
-        let i = (s % WINDOW) as usize;
-        self.seen[i / 64] & (1 << (i % 64)) != 0
-    }
-
-    #[inline]
-    fn set(&mut self, s: u64, on: bool) {
-        let i = (s % WINDOW) as usize;
-        if on {
-            self.seen[i / 64] |= 1 << (i % 64);
+    /// The in-order frame with no loss in the window (the common case), taken if `s` is one.
+    #[inline(always)]
+    pub fn try_in_order(&mut self, s: u64) -> bool {
+        if s == self.next && self.missing == 0 {
+            self.next = s + 1;
+            self.received += 1;
+            true
         } else {
-            self.seen[i / 64] &= !(1 << (i % 64));
+            false
+        }
+    }
+
+    #[inline]
+    fn gone_bit(&self, s: u64) -> bool {
+        let i = (s % WINDOW) as usize;
+        self.gone[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// Sets or clears the slot of `s`, keeping `missing` in step.
+    #[inline]
+    fn set_gone(&mut self, s: u64, on: bool) {
+        let i = (s % WINDOW) as usize;
+        let (w, bit) = (i / 64, 1u64 << (i % 64));
+        let was = self.gone[w] & bit != 0;
+        if on && !was {
+            self.gone[w] |= bit;
+            self.missing += 1;
+        } else if !on && was {
+            self.gone[w] &= !bit;
+            self.missing -= 1;
         }
     }
 
     /// Accounts for frame `s` of this flow.
     #[inline]
     pub fn observe(&mut self, s: u64) -> SeqEffect {
-        if s == self.next && self.started {
-            // In order: the common case, kept short.
-            self.set(s, true);
-            self.next = s + 1;
-            self.received += 1;
+        if self.try_in_order(s) {
             return SeqEffect::default();
         }
-        if !self.started {
+        self.observe_other(s)
+    }
+
+    /// Everything but the clean in-order frame: first frames, gaps, late frames, duplicates.
+    #[inline(never)]
+    fn observe_other(&mut self, s: u64) -> SeqEffect {
+        if !self.started() {
             // Frames before the first one seen were sent before we listened: not lost.
-            self.started = true;
             self.first = s;
             self.next = s + 1;
-            self.set(s, true);
             self.received = 1;
             return SeqEffect::default();
         }
         if s >= self.next {
             let gap = s - self.next;
-            // Slots from `next` to `s` now describe new sequence numbers: clear them.
+            // The slots from `next` to `s` now stand for the skipped frames; `s`'s own slot
+            // drops whatever older frame it stood for.
             if gap >= WINDOW {
-                self.seen = [0; WORDS];
+                self.gone = [u64::MAX; WORDS];
+                self.missing = WINDOW;
             } else {
                 for m in self.next..s {
-                    self.set(m, false);
+                    self.set_gone(m, true);
                 }
             }
-            self.set(s, true);
+            self.set_gone(s, false);
             self.next = s + 1;
             self.received += 1;
             self.lost += gap;
@@ -108,11 +135,11 @@ impl FlowSeq {
             self.stale += 1;
             return SeqEffect { stale: true, ..Default::default() };
         }
-        if self.bit(s) {
+        if !self.gone_bit(s) {
             self.duplicates += 1;
             return SeqEffect { duplicate: true, ..Default::default() };
         }
-        self.set(s, true);
+        self.set_gone(s, false);
         self.received += 1;
         self.reordered += 1;
         self.lost -= 1;
