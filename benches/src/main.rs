@@ -1,0 +1,276 @@
+//! vflag-bench: vflag-dp against dpdk-testpmd on the same virtual devices, and vflag-dp's
+//! analysing modes against its plain ones, alternating sides round by round in one run.
+//! Exit codes: 0 done (and every --check floor held), 1 error or interrupted (SIGINT/SIGTERM:
+//! the processes are stopped and the finished cases reported), 2 bad usage, 3 a ratio fell
+//! under its floor.
+#![forbid(unsafe_code)]
+
+mod cases;
+mod measure;
+mod report;
+mod summary;
+mod telemetry;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use cases::{Case, Kind, Names, Settings};
+use measure::Timing;
+use report::{CaseResult, Check, Report, SideResult};
+use summary::Spread;
+
+#[derive(Debug, Parser)]
+#[command(name = "vflag-bench", version, about = "vflag-dp against dpdk-testpmd, side by side, in one run")]
+struct Cli {
+    /// A short run for CI: 1 round, 0.5 s warm-up, 1 s windows.
+    #[arg(long)]
+    quick: bool,
+    /// Rounds per side (the sides alternate).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
+    /// Traffic before the window opens.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// The measuring window.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    window: Duration,
+    /// Which cases, comma-separated [default: all; `--list` shows them].
+    #[arg(long, value_delimiter = ',')]
+    cases: Vec<String>,
+    /// List the cases and exit.
+    #[arg(long)]
+    list: bool,
+    /// Write the results as JSON (schema vflag-bench.v1).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the results as a Markdown table.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Exit 3 if any vflag-dp/dpdk-testpmd ratio is under FLOOR (e.g. 1.0).
+    #[arg(long, value_name = "FLOOR")]
+    check: Option<f64>,
+    /// Exit 3 if any analysing/plain ratio is under FLOOR (e.g. 0.9).
+    #[arg(long, value_name = "FLOOR")]
+    check_analysis: Option<f64>,
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
+    burst: u16,
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(64..))]
+    rxd: u16,
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(64..))]
+    txd: u16,
+    #[arg(long, default_value_t = 16384, value_parser = clap::value_parser!(u32).range(4096..))]
+    mbufs: u32,
+    /// EAL memory per process, MB.
+    #[arg(short = 'm', long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(64..))]
+    mem: u32,
+    /// Run the DPDK processes without hugepages.
+    #[arg(long)]
+    no_huge: bool,
+    /// dpdk-testpmd to compare with.
+    #[arg(long, default_value = "dpdk-testpmd")]
+    testpmd: PathBuf,
+    /// The vflag-dp binary [default: next to vflag-bench].
+    #[arg(long)]
+    vflag_dp: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let first = e.render().to_string().lines().next().unwrap_or("bad usage").to_string();
+            eprintln!("vflag-bench: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if e.downcast_ref::<BadUsage>().is_some() => {
+            eprintln!("vflag-bench: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("vflag-bench: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct BadUsage(String);
+
+impl std::fmt::Display for BadUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadUsage {}
+
+/// The cases named by --cases, in the harness's order.
+fn select(all: Vec<Case>, names: &[String]) -> Result<Vec<Case>> {
+    if let Some(bad) = names.iter().find(|n| !all.iter().any(|c| c.name == n.as_str())) {
+        let known: Vec<&str> = all.iter().map(|c| c.name).collect();
+        return Err(BadUsage(format!("--cases: no case '{bad}' (known: {})", known.join(", "))).into());
+    }
+    Ok(all.into_iter().filter(|c| names.is_empty() || names.iter().any(|n| n == c.name)).collect())
+}
+
+fn usage_checks(cli: &Cli) -> Result<()> {
+    for (flag, v) in [("--check", cli.check), ("--check-analysis", cli.check_analysis)] {
+        if let Some(f) = v {
+            if !(f.is_finite() && f > 0.0) {
+                return Err(BadUsage(format!("{flag} {f}: the floor must be a ratio above 0, e.g. 0.9")).into());
+            }
+        }
+    }
+    if cli.window < Duration::from_millis(200) {
+        return Err(BadUsage(format!("--window {:?}: at least 200ms", cli.window)).into());
+    }
+    Ok(())
+}
+
+fn find_program(p: &std::path::Path) -> Option<PathBuf> {
+    if p.components().count() > 1 {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| PathBuf::from(d).join(p)).find(|c| c.is_file())
+}
+
+/// TSC ticks per second, measured against the monotonic clock.
+fn tsc_hz() -> u64 {
+    let (t0, c0) = (Instant::now(), dpdk_sys::clock::tsc());
+    std::thread::sleep(Duration::from_millis(200));
+    let (t1, c1) = (Instant::now(), dpdk_sys::clock::tsc());
+    ((c1 - c0) as f64 / (t1 - t0).as_secs_f64()) as u64
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    usage_checks(&cli)?;
+    let cases = select(cases::all(), &cli.cases)?;
+    if cli.list {
+        for c in &cases {
+            println!("{:<16} {}", c.name, c.what);
+        }
+        return Ok(0);
+    }
+    let testpmd = find_program(&cli.testpmd).with_context(|| {
+        format!("{} not found (apt-get install dpdk-dev, or --testpmd PATH)", cli.testpmd.display())
+    })?;
+    let vflag_dp = cli
+        .vflag_dp
+        .clone()
+        .or_else(|| std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("vflag-dp"))))
+        .filter(|p| p.is_file())
+        .context("vflag-dp not found next to vflag-bench: build it (cargo build --release) or give --vflag-dp PATH")?;
+    if !nix::unistd::geteuid().is_root() {
+        bail!("vflag-bench needs root (DPDK processes with hugepages and their telemetry sockets)");
+    }
+    let (rounds, warmup, window) = if cli.quick {
+        (1, Duration::from_millis(500), Duration::from_secs(1))
+    } else {
+        (cli.rounds as usize, cli.warmup, cli.window)
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handlers")?;
+    }
+    let settings = Settings {
+        burst: cli.burst,
+        rxd: cli.rxd,
+        txd: cli.txd,
+        mbufs: cli.mbufs,
+        mem_mb: cli.mem,
+        no_huge: cli.no_huge,
+        testpmd,
+        vflag_dp,
+    };
+    let timing = Timing { warmup, window, start_timeout: Duration::from_secs(30), stop };
+    // The processes' logs and memif sockets; removed at the end.
+    let logs = tempfile::Builder::new().prefix("vflag-bench-").tempdir().context("temporary directory")?;
+    let mut names = Names::new(logs.path());
+    let started_unix_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let tsc_hz = tsc_hz();
+    let mut results = Vec::new();
+    let mut interrupted = false;
+    'cases: for case in &cases {
+        eprintln!("vflag-bench: {} ({rounds} round(s)): {}", case.name, case.what);
+        let mut mpps: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..rounds {
+            for (side, out) in case.sides.iter().zip(mpps.iter_mut()) {
+                let s = side(&settings, &mut names);
+                match measure::measure(&s, &timing, logs.path()) {
+                    Ok(v) => out.push(v),
+                    // Stopped by a signal: report the cases that finished.
+                    Err(_) if timing.stop.load(Ordering::Relaxed) => {
+                        interrupted = true;
+                        break 'cases;
+                    }
+                    Err(e) => return Err(e.context(format!("case {} round {}", case.name, round + 1))),
+                }
+            }
+        }
+        results.push(case_result(case, &mpps, tsc_hz, &cli));
+    }
+    let passed = results.iter().all(|c| c.pass != Some(false));
+    let report = Report {
+        schema: "vflag-bench.v1",
+        started_unix_s,
+        dpdk_version: dpdk_sys::version::BUILD_VERSION,
+        tsc_hz,
+        settings,
+        rounds,
+        warmup_s: warmup.as_secs_f64(),
+        window_s: window.as_secs_f64(),
+        cases: results,
+        interrupted,
+        check: Check { vs_testpmd_floor: cli.check, analysis_floor: cli.check_analysis, passed },
+    };
+    print!("{}", report::table(&report));
+    if let Some(p) = &cli.json {
+        std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(p) = &cli.markdown {
+        std::fs::write(p, report::markdown(&report)).with_context(|| format!("writing {}", p.display()))?;
+    }
+    for c in report.cases.iter().filter(|c| c.pass == Some(false)) {
+        eprintln!(
+            "vflag-bench: {}: ratio {} is under the floor {}",
+            c.name,
+            c.ratio.map_or("-".into(), |r| format!("{r:.3}")),
+            c.floor.unwrap_or_default()
+        );
+    }
+    if interrupted {
+        eprintln!("vflag-bench: interrupted: {} of {} case(s) measured", report.cases.len(), cases.len());
+        return Ok(1);
+    }
+    Ok(if passed { 0 } else { 3 })
+}
+
+fn case_result(case: &Case, mpps: &[Vec<f64>; 2], tsc_hz: u64, cli: &Cli) -> CaseResult {
+    let side = |i: usize| {
+        let s = Spread::of(&mpps[i]).unwrap_or(Spread { median: 0.0, min: 0.0, max: 0.0, rounds: Vec::new() });
+        SideResult { label: case.labels[i], cycles_per_packet: summary::cycles_per_packet(tsc_hz, s.median), mpps: s }
+    };
+    let (baseline, compared) = (side(0), side(1));
+    let ratio = summary::ratio(baseline.mpps.median, compared.mpps.median);
+    let floor = match case.kind {
+        Kind::VsTestpmd => cli.check,
+        Kind::Tracking => cli.check_analysis,
+    };
+    let pass = floor.map(|f| ratio.is_some_and(|r| r >= f));
+    CaseResult { name: case.name, what: case.what, kind: case.kind, baseline, compared, ratio, floor, pass }
+}

@@ -1,0 +1,177 @@
+//! Runs one side for one round: starts its processes, waits until traffic flows, lets it warm
+//! up, then reads the measured port counters at the start and end of a fixed window through
+//! DPDK telemetry. Every process is stopped (SIGINT, then SIGKILL) whatever happens.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::cases::{Counter, Side};
+use crate::telemetry::{self, Telemetry};
+
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub warmup: Duration,
+    pub window: Duration,
+    /// How long a process may take to start and carry traffic.
+    pub start_timeout: Duration,
+    /// Set by SIGINT/SIGTERM: every wait checks it, and the processes are stopped on the way
+    /// out.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Sleeps `d`, or fails as soon as a stop is asked for.
+fn sleep(d: Duration, stop: &AtomicBool) -> Result<()> {
+    let end = Instant::now() + d;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            bail!("interrupted");
+        }
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// A started process, stopped when dropped.
+struct Running {
+    child: Child,
+    prefix: String,
+    log: PathBuf,
+}
+
+impl Running {
+    fn start(program: &Path, args: &[String], prefix: &str, logs: &Path) -> Result<Running> {
+        let log = logs.join(format!("{prefix}.log"));
+        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("cannot start {}", program.display()))?;
+        Ok(Running { child, prefix: prefix.to_string(), log })
+    }
+
+    /// Fails, with the end of its output, if the process has exited.
+    fn check_alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("{} exited early ({status}): {}", self.prefix, log_tail(&self.log));
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let pid = Pid::from_raw(self.child.id() as i32);
+            let _ = kill(pid, Signal::SIGINT);
+            let t0 = Instant::now();
+            while matches!(self.child.try_wait(), Ok(None)) && t0.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // DPDK leaves its runtime directory behind; one per round would pile up.
+        let _ = std::fs::remove_dir_all(telemetry::runtime_dir(&self.prefix));
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(3)..].join(" | ")
+}
+
+/// Waits for a process's telemetry socket and connects to it.
+fn connect(p: &mut Running, deadline: Instant, stop: &AtomicBool) -> Result<Telemetry> {
+    let path = telemetry::socket_path(&p.prefix);
+    loop {
+        p.check_alive()?;
+        if path.exists() {
+            if let Ok(t) = Telemetry::connect(&path) {
+                return Ok(t);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("{}: no telemetry socket at {} in time: {}", p.prefix, path.display(), log_tail(&p.log));
+        }
+        sleep(Duration::from_millis(50), stop)?;
+    }
+}
+
+fn counted(t: &mut Telemetry, ports: &[u16], counter: Counter) -> Result<u64> {
+    let mut sum = 0;
+    for &port in ports {
+        let p = t.port_packets(port)?;
+        sum += match counter {
+            Counter::Rx => p.rx,
+            Counter::Tx => p.tx,
+        };
+    }
+    Ok(sum)
+}
+
+/// Measures one side: millions of packets per second over the window.
+pub fn measure(side: &Side, timing: &Timing, logs: &Path) -> Result<f64> {
+    let deadline = Instant::now() + timing.start_timeout;
+    let mut running: Vec<Running> = Vec::new();
+    let mut tel = None;
+    for (i, proc_) in side.procs.iter().enumerate() {
+        let mut r = Running::start(&proc_.program, &proc_.args, &proc_.prefix, logs)?;
+        // The next process may need this one's socket (a memif server): wait until it is up.
+        let t = connect(&mut r, deadline, &timing.stop)?;
+        if i == side.measured {
+            tel = Some(t);
+        }
+        running.push(r);
+    }
+    let mut tel = tel.context("no measured process")?;
+    // Traffic flows once the counter moves.
+    let first = counted(&mut tel, &side.ports, side.counter)?;
+    loop {
+        sleep(Duration::from_millis(100), &timing.stop)?;
+        for r in &mut running {
+            r.check_alive()?;
+        }
+        if counted(&mut tel, &side.ports, side.counter)? > first {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{}: no traffic within {:?}: {}",
+                side.procs[side.measured].prefix,
+                timing.start_timeout,
+                log_tail(&running[side.measured].log)
+            );
+        }
+    }
+    sleep(timing.warmup, &timing.stop)?;
+    let (c0, t0) = (counted(&mut tel, &side.ports, side.counter)?, Instant::now());
+    sleep(timing.window, &timing.stop)?;
+    let (c1, t1) = (counted(&mut tel, &side.ports, side.counter)?, Instant::now());
+    for r in &mut running {
+        r.check_alive()?;
+    }
+    // Generators stop first, so a receiver never sees its peer vanish mid-burst.
+    while let Some(mut r) = running.pop() {
+        r.stop();
+    }
+    Ok(c1.saturating_sub(c0) as f64 / (t1 - t0).as_secs_f64() / 1e6)
+}
