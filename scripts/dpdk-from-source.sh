@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds DPDK from source with meson-wrapper (vflag-meson), builds vflag against it and runs the
+# dataplane tests (dpdk-sys and vflag-dp, on virtual devices) against it.
+#   bash scripts/dpdk-from-source.sh 24.11        # Debian trixie's source package
+#   bash scripts/dpdk-from-source.sh 22.11        # Debian bookworm's
+#   DPDK_SRC=/path/to/dpdk bash scripts/dpdk-from-source.sh 24.11   # a tree or tarball you have
+# The prefix is target/dpdk/<series>, the cargo build target/dpdk-<series>-cargo; a second run
+# with the same source rebuilds nothing. Root (packages, hugepages, namespaces).
+set -euo pipefail
+series=${1:?usage: dpdk-from-source.sh 22.11|24.11}
+case "$series" in
+    22.11) suite=bookworm ;;
+    24.11) suite=trixie ;;
+    *) echo "dpdk-from-source.sh: '$series' is not a series this script knows (22.11 or 24.11)" >&2; exit 2 ;;
+esac
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bash scripts/setup.sh
+
+# Build tools, and the libraries of the optional drivers (af_xdp; mlx5 from rdma-core).
+packages=(meson ninja-build python3-pyelftools libnuma-dev dpkg-dev xz-utils libxdp-dev libbpf-dev libibverbs-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "dpdk-from-source.sh: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+src=${DPDK_SRC:-}
+if [ -z "$src" ]; then
+    # Debian's source package: only its upstream tarball is needed.
+    list=/etc/apt/sources.list.d/vflag-dpdk-src.sources
+    if ! grep -qs "$suite" "$list"; then
+        printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >"$list"
+        apt-get update -qq
+    fi
+    version=$(apt-cache showsrc dpdk | awk '/^Version:/ {print $2}' | grep "^$series\." | sort -V | tail -1)
+    [ -n "$version" ] || { echo "dpdk-from-source.sh: no DPDK $series source package in apt's lists" >&2; exit 1; }
+    mkdir -p target/dpdk/download
+    upstream=${version%%-*}
+    tarball="target/dpdk/download/dpdk_${upstream}.orig.tar.xz"
+    if [ ! -f "$tarball" ]; then
+        (cd target/dpdk/download && apt-get source -qq --download-only "dpdk=$version")
+    fi
+    src=$tarball
+fi
+
+cargo build --release -p meson-wrapper
+prefix="$root/target/dpdk/$series"
+target/release/vflag-meson --src "$src" --prefix "$prefix" --work "target/dpdk/work-$series"
+
+# vflag against the private DPDK: dpdk-sys finds it through DPDK_PREFIX; the binaries, their
+# PMD plugins and dpdk-testpmd through LD_LIBRARY_PATH and PATH.
+export DPDK_PREFIX=$prefix
+export LD_LIBRARY_PATH="$prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export PATH="$prefix/bin:$PATH"
+export CARGO_TARGET_DIR="$root/target/dpdk-$series-cargo"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --release -p dpdk-sys -p vflag-dp --no-fail-fast 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "summary (DPDK '"$series"' from source): %d passed, %d failed\n", p, f }' "$log"
+grep -m1 "dpdk-sys: linking DPDK" "$log" || true
+exit "$status"
