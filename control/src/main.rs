@@ -1,9 +1,11 @@
-//! vflag-ctl: the host side of vflag: the emulated VF-LAG lab (`vflag-ctl lab up|down|status|flap`)
-//! and failover soaks (`vflag-ctl soak`). Exit codes: 0 done (soak: pass), 1 failed, 2 bad
-//! usage, 3 soak verdict fail.
+//! vflag-ctl: the host side of vflag: the emulated VF-LAG lab (`vflag-ctl lab up|down|status|flap`),
+//! failover soaks (`vflag-ctl soak`), and VF-LAG on an mlx5 host (`vflag-ctl discover|plan|up|
+//! down|verify|counters`). Exit codes: 0 done (soak: pass; verify: VF-LAG is up), 1 failed,
+//! 2 bad usage, 3 soak verdict fail or verify found VF-LAG not up.
 #![forbid(unsafe_code)]
 
 mod lab;
+mod mlx5;
 mod runner;
 mod soak;
 
@@ -16,7 +18,7 @@ use lab::LabSpec;
 use runner::SystemRunner;
 
 #[derive(Debug, Parser)]
-#[command(name = "vflag-ctl", version, about = "VF-LAG host control: the emulated lab (more to come)")]
+#[command(name = "vflag-ctl", version, about = "VF-LAG host control: mlx5 bring-up and checks, the emulated lab, failover soaks")]
 struct Cli {
     #[command(subcommand)]
     cmd: Top,
@@ -39,6 +41,8 @@ enum Top {
         #[command(flatten)]
         names: LabNames,
     },
+    #[command(flatten)]
+    Mlx5(mlx5::cli::Command),
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +152,7 @@ fn run(cli: Cli) -> Result<u8> {
     let (action, names) = match cli.cmd {
         Top::Lab { action, names } => (action, names),
         Top::Soak { args, names } => return soak::soak(&args, &spec(&names)?),
+        Top::Mlx5(cmd) => return mlx5::cli::run(cmd),
     };
     let spec = spec(&names)?;
     let r = &mut SystemRunner;
