@@ -160,3 +160,224 @@ fn one_line(s: &str) -> String {
         lines.join(" | ")
     }
 }
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::mlx5::discover::{self, FOR_SETUP, FOR_TEARDOWN};
+    use crate::mlx5::fake::{self, FakeHost};
+    use crate::runner::Runner;
+    use crate::mlx5::plan::{self, Order, Setup};
+    use crate::mlx5::verify;
+    use crate::runner::Output;
+
+    fn env_of(h: &mut FakeHost) -> (std::path::PathBuf, &mut FakeHost) {
+        (h.root(), h)
+    }
+
+    fn run_plan(h: &mut FakeHost, s: &Setup, order: Order, up: bool) -> Result<Applied> {
+        let sleep = |_| {};
+        let (root, h) = env_of(h);
+        let mut env = fake::env_at(&root, h, &sleep);
+        let host = discover::discover(&mut env, None, &s.bond, if up { FOR_SETUP } else { FOR_TEARDOWN })?;
+        let p = if up { plan::up(&host, s, &env.sys, order)? } else { plan::down(&host, s, &env.sys, order)? };
+        apply(&mut env, &p, "vflag-ctl down", &mut |_| {})
+    }
+
+    /// Brings the fake host up as `vflag-ctl up` would.
+    pub fn up_on(h: &mut FakeHost, s: &Setup) -> Result<Applied> {
+        run_plan(h, s, s.order, true)
+    }
+
+    fn verdict(h: &mut FakeHost, s: &Setup) -> verify::Verdict {
+        let sleep = |_| {};
+        let (root, h) = env_of(h);
+        let mut env = fake::env_at(&root, h, &sleep);
+        let host = discover::discover(&mut env, None, &s.bond, FOR_TEARDOWN).unwrap();
+        verify::verify(&mut env, &host, s, None).unwrap()
+    }
+
+    fn failed(v: &verify::Verdict) -> Vec<String> {
+        v.items.iter().filter(|i| i.required && i.status != verify::Status::Pass).map(|i| i.name.clone()).collect()
+    }
+
+    #[test]
+    fn up_runs_the_plan_then_verify_passes_then_up_again_changes_nothing() {
+        for mode in [plan::BondMode::Lacp, plan::BondMode::ActiveBackup, plan::BondMode::BalanceXor] {
+            let s = Setup { mode, reverse_rule: true, ..Setup::default() };
+            let mut h = FakeHost::seed();
+            assert!(!verdict(&mut h, &s).pass);
+            let done = up_on(&mut h, &s).unwrap();
+            // Every command of the plan ran, in order, and nothing else changed the host.
+            let ran: Vec<&String> = done.ran.iter().filter(|l| !l.starts_with('#')).collect();
+            assert_eq!(h.changes().iter().collect::<Vec<_>>(), ran);
+            // The fake's LAG forms as the second PF joins: the wait finds it active.
+            assert_eq!((done.ran.len(), done.in_place), (38, 1), "{mode:?}");
+            let v = verdict(&mut h, &s);
+            assert!(v.pass, "{mode:?}: {:?}", failed(&v));
+            assert_eq!(v.items.iter().filter(|i| i.required).count(), 17);
+
+            let before = h.log.len();
+            let again = up_on(&mut h, &s).unwrap();
+            assert!(again.ran.is_empty(), "{:?}", again.ran);
+            assert_eq!(again.in_place, 39);
+            assert!(h.log[before..].iter().all(|l| fake::is_read(l)), "only reads: {:?}", &h.log[before..]);
+        }
+    }
+
+    #[test]
+    fn down_leaves_the_host_as_before_and_again_changes_nothing() {
+        let s = Setup::default();
+        let mut h = FakeHost::seed();
+        up_on(&mut h, &s).unwrap();
+        let done = run_plan(&mut h, &s, Order::Auto, false).unwrap();
+        assert_eq!(done.ran.len(), 22, "{:?}", done.ran);
+        let sys = h.sys();
+        for pf in ["enp1s0f0np0", "enp1s0f1np1"] {
+            assert_eq!(sys.read(&format!("class/net/{pf}/device/sriov_numvfs")).as_deref(), Some("0"));
+            assert_eq!(sys.read(&format!("class/net/{pf}/flags")).as_deref(), Some("0x1003"), "{pf} up, in no bond");
+        }
+        assert!(!sys.exists("class/net/vf-bond") && !sys.exists("class/net/enp1s0f0npf0vf0"));
+        assert_eq!(sys.read("kernel/debug/mlx5/0000:01:00.0/lag/state").as_deref(), Some("disabled"));
+        assert!(h.log.iter().any(|l| l == "devlink dev eswitch set pci/0000:01:00.0 mode legacy"));
+        // Every VF was unbound before the LAG broke up: the kernel logged no failure.
+        let log = h.run(&crate::runner::Cmd::new("dmesg", &[])).unwrap().stdout;
+        assert!(crate::mlx5::dmesg::explain(&log).is_empty(), "{log}");
+        let before = h.log.len();
+        assert!(run_plan(&mut h, &s, Order::Auto, false).unwrap().ran.is_empty());
+        assert!(h.log[before..].iter().all(|l| fake::is_read(l)));
+        // And it comes up again.
+        assert!(up_on(&mut h, &s).is_ok());
+        assert!(verdict(&mut h, &s).pass);
+    }
+
+    #[test]
+    fn a_failure_at_any_step_stops_there_with_the_command_its_error_and_a_hint() {
+        let s = Setup::default();
+        let mut clean = FakeHost::seed();
+        let all = up_on(&mut clean, &s).unwrap().ran;
+        let commands: Vec<&String> = all.iter().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(commands.len(), 36);
+        for (i, line) in commands.iter().enumerate() {
+            let mut h = FakeHost::seed();
+            h.fail_on.push((line.to_string(), Output { code: 2, stderr: "RTNETLINK answers: Operation not permitted\n".into(), ..Default::default() }));
+            let e = up_on(&mut h, &s).unwrap_err();
+            let f = e.downcast_ref::<StepFailed>().unwrap_or_else(|| panic!("{line}: {e:#}"));
+            assert_eq!(&f.line, *line);
+            assert!(f.said.contains("exit 2: RTNETLINK answers: Operation not permitted"), "{}", f.said);
+            assert!(!f.hint.is_empty());
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("failed: {line}")), "{msg}");
+            if i == 0 {
+                assert!(msg.contains("nothing was changed before it"), "{msg}");
+            } else {
+                assert!(msg.contains("to roll back: vflag-ctl down"), "{msg}");
+            }
+            // The failing command was the last one that changed anything.
+            assert_eq!(h.changes().last(), Some(&line.to_string()));
+            assert_eq!(h.changes().len(), i + 1, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_step_without_effect_stops_the_run() {
+        let s = Setup::default();
+        let mut h = FakeHost::seed();
+        // The command "succeeds" but nothing changes.
+        h.fail_on.push(("ethtool -K enp1s0f1np1 hw-tc-offload on".into(), Output::default()));
+        let e = up_on(&mut h, &s).unwrap_err().to_string();
+        assert!(e.contains("failed: ethtool -K enp1s0f1np1 hw-tc-offload on"), "{e}");
+        assert!(e.contains("no effect: hw-tc-offload of enp1s0f1np1 is off"), "{e}");
+        assert!(e.contains("hint: hw-tc-offload needs the eswitch in switchdev mode"), "{e}");
+        assert_eq!(h.changes().last().unwrap(), "ethtool -K enp1s0f1np1 hw-tc-offload on");
+    }
+
+    #[test]
+    fn vfs_still_bound_when_switchdev_is_asked_fail_with_the_hint() {
+        let s = Setup::default();
+        let mut h = FakeHost::seed();
+        // The unbinds "succeed" without effect: the first check after them stops the run.
+        h.fail_on.push(("echo 0000:01:00.2 > /sys/bus/pci/drivers/mlx5_core/unbind".into(), Output::default()));
+        let e = up_on(&mut h, &s).unwrap_err().to_string();
+        assert!(e.contains("no effect: VF 0000:01:00.2 is bound to mlx5_core"), "{e}");
+        // Asked directly, the eswitch refuses while VFs are bound; the hint says why.
+        let mut h = FakeHost::seed();
+        for l in vf_lines("unbind") {
+            h.fail_on.push((l, Output::default()));
+        }
+        let e = run_plan(&mut h, &Setup::default(), Order::VfsFirst, true).unwrap_err().to_string();
+        assert!(e.contains("no effect: VF 0000:01:00.2"), "{e}");
+    }
+
+    fn vf_lines(what: &str) -> Vec<String> {
+        ["0000:01:00.2", "0000:01:00.3", "0000:01:00.4", "0000:01:00.5", "0000:01:04.2", "0000:01:04.3", "0000:01:04.4", "0000:01:04.5"]
+            .iter()
+            .map(|v| format!("echo {v} > /sys/bus/pci/drivers/mlx5_core/{what}"))
+            .collect()
+    }
+
+    #[test]
+    fn up_waits_for_a_lag_that_forms_late_then_binds_the_vfs() {
+        let mut h = FakeHost::seed();
+        h.lag_delay = 3;
+        let polls = std::cell::Cell::new(0);
+        let sleep = |d| {
+            assert_eq!(d, POLL);
+            polls.set(polls.get() + 1)
+        };
+        let root = h.root();
+        let s = Setup::default();
+        let mut env = fake::env_at(&root, &mut h, &sleep);
+        let host = discover::discover(&mut env, None, "vf-bond", FOR_SETUP).unwrap();
+        let p = plan::up(&host, &s, &env.sys, Order::Auto).unwrap();
+        let done = apply(&mut env, &p, "", &mut |_| {}).unwrap();
+        let wait = done.ran.iter().position(|l| l.starts_with("# wait")).expect("the wait ran");
+        assert!(done.ran[wait + 1].ends_with("/bind"), "{:?}", done.ran);
+        assert!((1..=3).contains(&polls.get()), "{}", polls.get());
+    }
+
+    #[test]
+    fn a_lag_that_never_activates_stops_before_the_vfs_are_bound_and_is_explained() {
+        let mut h = FakeHost::seed();
+        h.lag_refused = true;
+        let polls = std::cell::Cell::new(0);
+        let sleep = |_| polls.set(polls.get() + 1);
+        let root = h.root();
+        let s = Setup::default();
+        let mut env = fake::env_at(&root, &mut h, &sleep);
+        let host = discover::discover(&mut env, None, "vf-bond", FOR_SETUP).unwrap();
+        let p = plan::up(&host, &s, &env.sys, Order::Auto).unwrap();
+        let e = apply(&mut env, &p, "vflag-ctl down", &mut |_| {}).unwrap_err().to_string();
+        assert!(e.contains("the LAG did not become active within 5s: debugfs mlx5/0000:01:00.0/lag/state: disabled"), "{e}");
+        assert!(e.contains("kernel: \"Failed to activate VF LAG\""), "{e}");
+        // The failure in the log ends the wait at once.
+        assert_eq!(polls.get(), 1);
+        assert!(!h.changes().iter().any(|l| l.ends_with("/bind")), "no VF was bound again");
+    }
+
+    #[test]
+    fn a_representor_named_otherwise_is_found_by_its_port_name() {
+        let s = Setup::default();
+        let mut h = FakeHost::seed();
+        let root = h.root();
+        let sleep = |_| {};
+        let mut env = fake::env_at(&root, &mut h, &sleep);
+        let host = discover::discover(&mut env, None, "vf-bond", FOR_SETUP).unwrap();
+        let mut p = plan::up(&host, &s, &env.sys, Order::Auto).unwrap();
+        // As if udev would name it eth5: the plan predicted enp1s0f0npf0vf0.
+        let r = p.rep.as_mut().unwrap();
+        r.planned = "eth5".into();
+        for st in p.steps.iter_mut() {
+            st.rename("enp1s0f0npf0vf0", "eth5");
+        }
+        let mut notes = Vec::new();
+        let done = apply(&mut env, &p, "", &mut |e| {
+            if let Event::Note(n) = e {
+                notes.push(n.to_string())
+            }
+        })
+        .unwrap();
+        assert_eq!(notes, ["representor pf0vf0 is enp1s0f0npf0vf0, not eth5"]);
+        assert!(done.ran.iter().any(|l| l.ends_with("redirect dev enp1s0f0npf0vf0")));
+    }
+}

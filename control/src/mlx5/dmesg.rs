@@ -185,21 +185,9 @@ impl LogVerdict {
 mod tests {
     use super::*;
 
-    /// The seed's log (dmesg -T), in order.
-    pub const SEED_LOG: &str = "\
-[四 6月 26 18:07:45 2025] mlx5_core 0000:01:00.0 enp1s0f0np0: Link down
-[四 6月 26 18:07:45 2025] vf-bond: (slave enp1s0f0np0): Enslaving as a backup interface with a down link
-[四 6月 26 18:07:52 2025] mlx5_core 0000:01:00.0 enp1s0f0np0: Link up
-[四 6月 26 18:07:52 2025] mlx5_core 0000:01:00.0: lag map active ports: 1, 2
-[四 6月 26 18:07:52 2025] mlx5_core 0000:01:00.0: shared_fdb:1 mode:hash
-[四 6月 26 18:07:52 2025] mlx5_core 0000:01:00.1 enp1s0f1np1: Link down
-[四 6月 26 18:07:52 2025] mlx5_core 0000:01:00.0: Operation mode is single FDB
-[四 6月 26 18:07:59 2025] mlx5_core 0000:01:00.1 enp1s0f1np1: Link up
-";
-
     #[test]
     fn the_seeds_log_is_an_active_hash_lag_with_single_fdb() {
-        let lines = lag_lines(SEED_LOG);
+        let lines = lag_lines(&crate::mlx5::fake::text("dmesg-seed.log"));
         assert_eq!(
             lines.iter().map(|l| &l.kind).collect::<Vec<_>>(),
             vec![

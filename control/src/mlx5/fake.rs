@@ -25,10 +25,6 @@ pub fn text(name: &str) -> String {
     std::fs::read_to_string(fixtures().join("out").join(name)).unwrap()
 }
 
-pub fn out(name: &str) -> Output {
-    Output { stdout: text(name), ..Default::default() }
-}
-
 /// An Env on a tree holding `sys/` (debugfs in `sys/kernel/debug`), the kernel log unread.
 pub fn env_at<'a>(root: &Path, runner: &'a mut dyn Runner, sleep: &'a dyn Fn(Duration)) -> Env<'a> {
     Env {
@@ -103,6 +99,10 @@ pub struct FakeHost {
     pub no_mode_change_with_vfs: bool,
     /// The firmware refuses to create the LAG.
     pub lag_refused: bool,
+    /// The LAG forms this many kernel-log reads after the bond does (the driver's bond work
+    /// runs later); 0: at once.
+    pub lag_delay: u32,
+    pending: Option<u32>,
 }
 
 impl FakeHost {
@@ -119,6 +119,8 @@ impl FakeHost {
             fail_on: Vec::new(),
             no_mode_change_with_vfs: false,
             lag_refused: false,
+            lag_delay: 0,
+            pending: None,
         }
     }
 
@@ -345,17 +347,11 @@ impl FakeHost {
                 self.klog(pf0, "Make sure all VFs are unbound prior to VF LAG activation or deactivation");
                 return;
             }
-            for (_, pf) in PFS {
-                let d = format!("kernel/debug/mlx5/{pf}/lag");
-                self.put(&format!("{d}/state"), "active");
-                self.put(&format!("{d}/type"), "switchdev");
-                self.put(&format!("{d}/port_sel_mode"), "hash");
-                self.put(&format!("{d}/flags"), "shared_fdb:on\nfdb_selection_mode:native");
-                self.put(&format!("{d}/mapping"), "1\n2");
+            if self.lag_delay > 0 {
+                self.pending = Some(self.lag_delay);
+            } else {
+                self.activate();
             }
-            self.klog(pf0, "lag map active ports: 1, 2");
-            self.klog(pf0, "shared_fdb:1 mode:hash");
-            self.klog(pf0, "Operation mode is single FDB");
         } else if !bonded && self.lag_active() {
             if vfs_bound {
                 self.klog(pf0, "Failed to deactivate VF LAG; driver restart required");
@@ -369,6 +365,22 @@ impl FakeHost {
                 }
             }
         }
+    }
+
+    fn activate(&mut self) {
+        self.pending = None;
+        for (_, pf) in PFS {
+            let d = format!("kernel/debug/mlx5/{pf}/lag");
+            self.put(&format!("{d}/state"), "active");
+            self.put(&format!("{d}/type"), "switchdev");
+            self.put(&format!("{d}/port_sel_mode"), "hash");
+            self.put(&format!("{d}/flags"), "shared_fdb:on\nfdb_selection_mode:native");
+            self.put(&format!("{d}/mapping"), "1\n2");
+        }
+        let pf0 = "0000:01:00.0";
+        self.klog(pf0, "lag map active ports: 1, 2");
+        self.klog(pf0, "shared_fdb:1 mode:hash");
+        self.klog(pf0, "Operation mode is single FDB");
     }
 
     fn klog(&mut self, pci: &str, msg: &str) {
@@ -575,7 +587,14 @@ impl FakeHost {
             }
             ("ip", a) => self.ip(a),
             ("tc", a) => self.tc(a),
-            ("dmesg", []) => ok(self.kernel_log.iter().map(|l| format!("{l}\n")).collect()),
+            ("dmesg", []) => {
+                match self.pending {
+                    Some(1) => self.activate(),
+                    Some(n) => self.pending = Some(n - 1),
+                    None => {}
+                }
+                ok(self.kernel_log.iter().map(|l| format!("{l}\n")).collect())
+            }
             _ => panic!("the fake host does not know `{cmd}`"),
         }
     }

@@ -161,7 +161,7 @@ mod tests {
         let s = read(&env, "0000:01:00.0", None);
         assert_eq!((s.source, s.active), (Source::Infiniband, Some(true)));
         std::fs::remove_file(dir.path().join("sys/class/infiniband/mlx5_bond_0")).unwrap();
-        let s = read(&env, "0000:01:00.0", Some(crate::mlx5::dmesg::tests_seed_log()));
+        let s = read(&env, "0000:01:00.0", Some(&fake::text("dmesg-seed.log")));
         assert_eq!((s.source, s.active, s.port_sel_mode.as_deref(), s.shared_fdb), (Source::KernelLog, Some(true), Some("hash"), Some(true)));
         let s = read(&env, "0000:01:00.0", Some("[ 1.0] eth0: link up\n"));
         assert_eq!((s.source, s.active), (Source::None, None));

@@ -544,3 +544,238 @@ impl Want {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mlx5::discover::{self, FOR_SETUP, FOR_TEARDOWN};
+    use crate::mlx5::fake::{self, FakeHost};
+    use crate::runner::Runner;
+
+    fn lines(p: &Plan) -> Vec<String> {
+        p.steps.iter().map(Step::line).collect()
+    }
+
+    /// The plan for the fake host in its current state.
+    fn plan_on(h: &mut FakeHost, setup: &Setup, order: Order, up_or_down: bool) -> Result<Plan> {
+        let sleep = |_| {};
+        let root = h.root();
+        let mut env = fake::env_at(&root, h, &sleep);
+        let needs = if up_or_down { FOR_SETUP } else { FOR_TEARDOWN };
+        let host = discover::discover(&mut env, None, &setup.bond, needs)?;
+        if up_or_down {
+            up(&host, setup, &env.sys, order)
+        } else {
+            down(&host, setup, &env.sys, order)
+        }
+    }
+
+    fn seed_plan(setup: &Setup, order: Order) -> Vec<String> {
+        lines(&plan_on(&mut FakeHost::seed(), setup, order, true).unwrap())
+    }
+
+    const WAIT: &str = "# wait up to 5s for the hardware LAG (/sys/kernel/debug/mlx5/0000:01:00.0/lag/state: active)";
+
+    fn vf_writes(what: &str) -> Vec<String> {
+        ["0000:01:00.2", "0000:01:00.3", "0000:01:00.4", "0000:01:00.5", "0000:01:04.2", "0000:01:04.3", "0000:01:04.4", "0000:01:04.5"]
+            .iter()
+            .map(|v| format!("echo {v} > /sys/bus/pci/drivers/mlx5_core/{what}"))
+            .collect()
+    }
+
+    #[test]
+    fn on_the_seeds_host_the_plan_is_the_seeds_procedure() {
+        let plan = seed_plan(&Setup::default(), Order::Auto);
+        let seed: Vec<String> = fake::text("seed-commands.txt").lines().map(str::to_string).collect();
+        assert_eq!(seed.len(), 35);
+        // The two additions: the bond is brought up, and the LAG is waited for.
+        let without: Vec<String> =
+            plan.iter().filter(|l| !l.starts_with('#') && *l != "ip link set vf-bond up").cloned().collect();
+        assert_eq!(without, seed);
+        let at = |l: &str| plan.iter().position(|x| x == l).unwrap();
+        assert_eq!(at("ip link set vf-bond up"), at("ip link set enp1s0f1np1 up") + 1);
+        assert_eq!(at(WAIT), at("ip link set vf-bond up") + 1);
+        assert_eq!(at("echo 0000:01:00.2 > /sys/bus/pci/drivers/mlx5_core/bind"), at(WAIT) + 1);
+    }
+
+    /// The whole sequence, with the parts that vary by option.
+    fn expected(bond_create: &str, first: &[&str], tail: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = first.iter().map(|s| s.to_string()).collect();
+        v.extend(vf_writes("unbind"));
+        if !first.iter().any(|l| l.contains("switchdev")) {
+            v.push("devlink dev eswitch set pci/0000:01:00.0 mode switchdev".into());
+            v.push("devlink dev eswitch set pci/0000:01:00.1 mode switchdev".into());
+        }
+        let mode = bond_create.split(" mode ").nth(1).unwrap().split(' ').next().unwrap();
+        v.extend([
+            "ethtool -K enp1s0f0np0 hw-tc-offload on".to_string(),
+            "ethtool -K enp1s0f1np1 hw-tc-offload on".to_string(),
+            format!("modprobe bonding mode={mode}"),
+            bond_create.to_string(),
+        ]);
+        v.extend(
+            [
+                "ip link set enp1s0f0np0 down",
+                "ip link set enp1s0f1np1 down",
+                "ip link set enp1s0f0np0 master vf-bond",
+                "ip link set enp1s0f1np1 master vf-bond",
+                "ip link set enp1s0f0np0 up",
+                "ip link set enp1s0f1np1 up",
+                "ip link set vf-bond up",
+                WAIT,
+            ]
+            .map(String::from),
+        );
+        v.extend(vf_writes("bind"));
+        v.extend(tail.iter().map(|s| s.to_string()));
+        v
+    }
+
+    const NUMVFS: [&str; 2] =
+        ["echo 4 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs", "echo 4 > /sys/class/net/enp1s0f1np1/device/sriov_numvfs"];
+    const RULES: [&str; 5] = [
+        "ethtool -K enp1s0f0npf0vf0 hw-tc-offload on",
+        "tc qdisc add dev vf-bond ingress_block 22 ingress",
+        "tc qdisc add dev enp1s0f0np0 ingress_block 22 ingress",
+        "tc qdisc add dev enp1s0f1np1 ingress_block 22 ingress",
+        "tc filter add block 22 protocol 0x0800 parent ffff: prio 1 flower dst_mac 52:54:00:00:00:01 action mirred egress redirect dev enp1s0f0npf0vf0",
+    ];
+
+    #[test]
+    fn whole_sequence_802_3ad() {
+        let want = expected("ip link add vf-bond type bond mode 802.3ad", &NUMVFS, &RULES);
+        assert_eq!(seed_plan(&Setup::default(), Order::VfsFirst), want);
+    }
+
+    #[test]
+    fn whole_sequence_active_backup_with_miimon() {
+        let s = Setup { mode: BondMode::ActiveBackup, miimon: Some(50), ..Setup::default() };
+        let want = expected("ip link add vf-bond type bond mode active-backup miimon 50", &NUMVFS, &RULES);
+        assert_eq!(seed_plan(&s, Order::Auto), want);
+    }
+
+    #[test]
+    fn whole_sequence_balance_xor_with_hash_block_vf_and_reverse_rule() {
+        let s = Setup {
+            mode: BondMode::BalanceXor,
+            xmit_hash_policy: Some("layer3+4".into()),
+            miimon: Some(100),
+            block: 7,
+            vf: Some("0000:01:04.3".into()),
+            vf_mac: "52:54:00:00:00:09".into(),
+            reverse_rule: true,
+            ..Setup::default()
+        };
+        let rep = "enp1s0f1npf1vf1";
+        let tail = [
+            format!("ethtool -K {rep} hw-tc-offload on"),
+            "tc qdisc add dev vf-bond ingress_block 7 ingress".into(),
+            "tc qdisc add dev enp1s0f0np0 ingress_block 7 ingress".into(),
+            "tc qdisc add dev enp1s0f1np1 ingress_block 7 ingress".into(),
+            format!("tc filter add block 7 protocol 0x0800 parent ffff: prio 1 flower dst_mac 52:54:00:00:00:09 action mirred egress redirect dev {rep}"),
+            format!("tc qdisc add dev {rep} ingress"),
+            format!("tc filter add dev {rep} protocol 0x0800 parent ffff: prio 1 flower src_mac 52:54:00:00:00:09 action mirred egress redirect dev vf-bond"),
+        ];
+        let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
+        let want = expected("ip link add vf-bond type bond mode balance-xor xmit_hash_policy layer3+4 miimon 100", &NUMVFS, &tail);
+        assert_eq!(seed_plan(&s, Order::Auto), want);
+    }
+
+    #[test]
+    fn whole_sequence_switchdev_first_for_connectx_6_lx() {
+        let first = [
+            "devlink dev eswitch set pci/0000:01:00.0 mode switchdev",
+            "devlink dev eswitch set pci/0000:01:00.1 mode switchdev",
+            NUMVFS[0],
+            NUMVFS[1],
+        ];
+        let want = expected("ip link add vf-bond type bond mode 802.3ad", &first, &RULES);
+        assert_eq!(seed_plan(&Setup::default(), Order::SwitchdevFirst), want);
+        // With VFs there already, they go first.
+        let mut h = FakeHost::seed();
+        std::fs::write(h.sys().path("class/net/enp1s0f0np0/device/sriov_numvfs"), "2\n").unwrap();
+        let p = lines(&plan_on(&mut h, &Setup::default(), Order::SwitchdevFirst, true).unwrap());
+        assert_eq!(p[0], "echo 0 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs");
+        assert_eq!(p[1], "devlink dev eswitch set pci/0000:01:00.0 mode switchdev");
+    }
+
+    #[test]
+    fn refusals_name_the_problem() {
+        let refuse = |h: &mut FakeHost, s: &Setup| plan_on(h, s, Order::Auto, true).unwrap_err().to_string();
+        let mut h = FakeHost::seed();
+        std::fs::write(h.sys().path("class/net/enp1s0f1np1/device/sriov_numvfs"), "2\n").unwrap();
+        let e = refuse(&mut h, &Setup::default());
+        assert!(e.contains("enp1s0f1np1 already has 2 VFs: give --num-vfs 2"), "{e}");
+        let e = refuse(&mut FakeHost::seed(), &Setup { num_vfs: 9, ..Setup::default() });
+        assert!(e.contains("--num-vfs 9: enp1s0f0np0 allows at most 8 VFs"), "{e}");
+        let e = refuse(&mut FakeHost::seed(), &Setup { vf: Some("0000:01:07.0".into()), ..Setup::default() });
+        assert!(e.contains("--vf 0000:01:07.0 is not a VF of enp1s0f0np0 or enp1s0f1np1"), "{e}");
+
+        let mut h = FakeHost::seed();
+        h.run(&Cmd::new("ip", &["link", "add", "vf-bond", "type", "bond", "mode", "balance-rr"])).unwrap();
+        let e = refuse(&mut h, &Setup::default());
+        assert!(e.contains("bond vf-bond is in mode balance-rr, not 802.3ad: delete it (ip link del vf-bond)"), "{e}");
+        h.run(&Cmd::new("ip", &["link", "add", "bond7", "type", "bond", "mode", "802.3ad"])).unwrap();
+        h.run(&Cmd::new("ip", &["link", "set", "enp1s0f0np0", "master", "bond7"])).unwrap();
+        let e = refuse(&mut h, &Setup::default());
+        assert!(e.contains("enp1s0f0np0 is in bond7: release it (ip link set enp1s0f0np0 nomaster) or give --bond bond7"), "{e}");
+
+        let mut h = FakeHost::seed();
+        let sys = h.sys();
+        for pf in ["enp1s0f0np0", "enp1s0f1np1"] {
+            h.run(&Cmd::write("4", &sys.path(&format!("class/net/{pf}/device/sriov_numvfs")), "x")).unwrap();
+        }
+        std::fs::remove_file(sys.path("bus/pci/devices/0000:01:00.3/driver")).unwrap();
+        std::os::unix::fs::symlink("../../../../bus/pci/drivers/vfio-pci", sys.path("bus/pci/devices/0000:01:00.3/driver")).unwrap();
+        let e = refuse(&mut h, &Setup::default());
+        assert!(e.contains("VF 0000:01:00.3 is bound to vfio-pci"), "{e}");
+    }
+
+    #[test]
+    fn down_on_an_up_host_reverses_the_procedure() {
+        let s = Setup { reverse_rule: true, ..Setup::default() };
+        let mut h = FakeHost::seed();
+        crate::mlx5::apply::tests::up_on(&mut h, &s).unwrap();
+        let mut want: Vec<String> = [
+            "tc qdisc del dev enp1s0f0npf0vf0 ingress",
+            "tc qdisc del dev enp1s0f1np1 ingress",
+            "tc qdisc del dev enp1s0f0np0 ingress",
+            "tc qdisc del dev vf-bond ingress",
+        ]
+        .map(String::from)
+        .to_vec();
+        want.extend(vf_writes("unbind"));
+        want.extend(
+            [
+                "ip link set enp1s0f1np1 nomaster",
+                "ip link set enp1s0f0np0 nomaster",
+                "ip link del vf-bond",
+                "ip link set enp1s0f1np1 up",
+                "ip link set enp1s0f0np0 up",
+                "ethtool -K enp1s0f1np1 hw-tc-offload off",
+                "ethtool -K enp1s0f0np0 hw-tc-offload off",
+                "devlink dev eswitch set pci/0000:01:00.1 mode legacy",
+                "devlink dev eswitch set pci/0000:01:00.0 mode legacy",
+                "echo 0 > /sys/class/net/enp1s0f1np1/device/sriov_numvfs",
+                "echo 0 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(lines(&plan_on(&mut h, &s, Order::Auto, false).unwrap()), want);
+        // Keeping the VFs binds them again instead.
+        let keep = Setup { keep_vfs: true, ..s.clone() };
+        let p = lines(&plan_on(&mut h, &keep, Order::Auto, false).unwrap());
+        assert_eq!(p[p.len() - 8..], vf_writes("bind")[..]);
+        // ConnectX-6 Lx: the VFs go before the eswitch leaves switchdev.
+        let p = lines(&plan_on(&mut h, &s, Order::SwitchdevFirst, false).unwrap());
+        assert_eq!(
+            p[p.len() - 4..],
+            [
+                "echo 0 > /sys/class/net/enp1s0f1np1/device/sriov_numvfs",
+                "echo 0 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs",
+                "devlink dev eswitch set pci/0000:01:00.1 mode legacy",
+                "devlink dev eswitch set pci/0000:01:00.0 mode legacy",
+            ]
+        );
+    }
+}
