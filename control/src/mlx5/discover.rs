@@ -448,3 +448,164 @@ pub fn render(h: &Host) -> String {
     );
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mlx5::fake::{self, FakeHost};
+    use crate::runner::{Output, Recorder};
+
+    fn out(name: &str) -> Output {
+        Output { stdout: fake::text(name), ..Default::default() }
+    }
+
+    fn discover_at(root: &std::path::Path, r: &mut Recorder, pfs: Option<&[String]>) -> Result<Host> {
+        let sleep = |_| {};
+        let mut env = fake::env_at(root, r, &sleep);
+        discover(&mut env, pfs, "vf-bond", FOR_SETUP)
+    }
+
+    fn legacy() -> Recorder {
+        let mut r = Recorder::default();
+        r.answer("devlink dev eswitch show pci/0000:01:00.0", out("devlink-legacy-0.txt"), false);
+        r.answer("devlink dev eswitch show pci/0000:01:00.1", out("devlink-legacy-1.txt"), false);
+        r
+    }
+
+    #[test]
+    fn finds_the_seeds_card_before_and_after() {
+        let mut r = legacy();
+        let h = discover_at(&fake::fixtures().join("seed"), &mut r, None).unwrap();
+        assert_eq!(h.card, "0000:01:00");
+        let pfs: Vec<(&str, &str, u32, u32)> =
+            h.pfs.iter().map(|p| (p.netdev.as_str(), p.pci.as_str(), p.sriov_numvfs, p.sriov_totalvfs)).collect();
+        assert_eq!(pfs, [("enp1s0f0np0", "0000:01:00.0", 0, 8), ("enp1s0f1np1", "0000:01:00.1", 0, 8)]);
+        assert_eq!(h.pfs[0].eswitch.as_deref(), Some("legacy"));
+        assert!(h.pfs.iter().all(|p| p.vfs.is_empty() && p.representors.is_empty() && p.master.is_none()));
+        assert_eq!(h.bond, None);
+        assert_eq!(h.bonding_module, Module { loaded: false, available: true });
+        assert_eq!(h.lag.active, Some(false));
+        assert!(r.lines().contains(&"modprobe --dry-run --quiet bonding".to_string()));
+        assert_eq!(h.pfs[1].vfs_for(4).unwrap(), ["0000:01:04.2", "0000:01:04.3", "0000:01:04.4", "0000:01:04.5"]);
+        assert_eq!(h.pfs[0].representor_for(0), "enp1s0f0npf0vf0");
+
+        let mut r = Recorder::default();
+        r.answer("devlink dev eswitch show pci/0000:01:00.0", out("devlink-switchdev-0.txt"), false);
+        let h = discover_at(&fake::fixtures().join("up"), &mut r, None).unwrap();
+        let p1 = &h.pfs[1];
+        assert_eq!((p1.sriov_numvfs, p1.vfs.len(), p1.master.as_deref()), (4, 4, Some("vf-bond")));
+        assert_eq!(p1.vfs[3], Vf { index: 3, pci: "0000:01:04.5".into(), driver: Some("mlx5_core".into()), netdev: Some("enp1s0f1v3".into()) });
+        assert_eq!(p1.representors[0], Rep { netdev: "enp1s0f1npf1vf0".into(), port_name: "pf1vf0".into() });
+        assert_eq!(h.pfs[0].eswitch.as_deref(), Some("switchdev"));
+        assert_eq!(p1.eswitch, None, "devlink said nothing for it");
+        let b = h.bond.as_ref().unwrap();
+        assert_eq!((b.mode.as_deref(), b.slaves.len(), b.miimon, b.admin_up), (Some("802.3ad"), 2, Some(100), true));
+        assert_eq!((h.bonding_module.loaded, h.lag.active), (true, Some(true)));
+        let table = render(&h);
+        assert!(table.contains("1      enp1s0f1np1    0000:01:00.1  4/8       unknown    up     vf-bond"), "{table}");
+        assert!(table.contains("hardware LAG: active (debugfs"), "{table}");
+    }
+
+    #[test]
+    fn named_ports_are_checked() {
+        let seed = fake::fixtures().join("seed");
+        let names = |a: &str, b: &str| vec![a.to_string(), b.to_string()];
+        let h = discover_at(&seed, &mut legacy(), Some(&names("enp1s0f1np1", "enp1s0f0np0"))).unwrap();
+        assert_eq!(h.pfs[0].netdev, "enp1s0f0np0", "ordered by function");
+        let e = |a, b| discover_at(&seed, &mut legacy(), Some(&names(a, b))).unwrap_err().to_string();
+        assert_eq!(
+            e("eno1", "enp1s0f0np0"),
+            "eno1 is driven by e1000e, not mlx5_core: VF-LAG needs an NVIDIA/Mellanox ConnectX-5/6/7"
+        );
+        assert_eq!(e("enp9s0", "enp1s0f0np0"), "no network interface enp9s0");
+    }
+
+    /// A copy of the seed with the second port moved to card 0000:02:00.
+    fn two_cards() -> tempfile::TempDir {
+        let dir = fake::copy_fixture("seed");
+        let sys = dir.path().join("sys");
+        let old = "devices/pci0000:00/0000:00:01.0/0000:01:00.1";
+        let new = "devices/pci0000:00/0000:00:02.0/0000:02:00.0";
+        std::fs::create_dir_all(sys.join("devices/pci0000:00/0000:00:02.0")).unwrap();
+        std::fs::rename(sys.join(old), sys.join(new)).unwrap();
+        let net = sys.join(new).join("net/enp1s0f1np1");
+        std::fs::remove_file(net.join("device")).unwrap();
+        std::os::unix::fs::symlink("../../../0000:02:00.0", net.join("device")).unwrap();
+        std::fs::remove_file(sys.join("class/net/enp1s0f1np1")).unwrap();
+        std::os::unix::fs::symlink(format!("../../{new}/net/enp1s0f1np1"), sys.join("class/net/enp1s0f1np1")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn refusals_are_one_line_and_precise() {
+        let refuse = |dir: &std::path::Path, r: &mut Recorder| {
+            let e = discover_at(dir, r, None).unwrap_err().to_string();
+            assert_eq!(e.lines().count(), 1, "{e}");
+            e
+        };
+        // Ports on different cards.
+        let d = two_cards();
+        assert_eq!(
+            refuse(d.path(), &mut legacy()),
+            "the mlx5 ports enp1s0f0np0 (0000:01:00.0), enp1s0f1np1 (0000:02:00.0) are on different cards: \
+             VF-LAG bonds the two ports of one card"
+        );
+        let names = ["enp1s0f0np0".to_string(), "enp1s0f1np1".to_string()];
+        let e = discover_at(d.path(), &mut legacy(), Some(&names)).unwrap_err().to_string();
+        assert!(e.starts_with("enp1s0f0np0 (0000:01:00.0) and enp1s0f1np1 (0000:02:00.0) are on different cards"), "{e}");
+        // Not mlx5: the driver is another.
+        let d = fake::copy_fixture("seed");
+        for f in ["0000:01:00.0", "0000:01:00.1"] {
+            let link = d.path().join(format!("sys/devices/pci0000:00/0000:00:01.0/{f}/driver"));
+            std::fs::remove_file(&link).unwrap();
+            std::os::unix::fs::symlink("../../../../bus/pci/drivers/ixgbe", &link).unwrap();
+        }
+        assert_eq!(
+            refuse(d.path(), &mut legacy()),
+            "no mlx5_core network port found (ports here: eno1 (e1000e), enp1s0f0np0 (ixgbe), enp1s0f1np1 (ixgbe)): \
+             VF-LAG needs an NVIDIA/Mellanox ConnectX-5/6/7"
+        );
+        // SR-IOV off in the firmware.
+        let d = fake::copy_fixture("seed");
+        std::fs::write(d.path().join("sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/sriov_totalvfs"), "0\n").unwrap();
+        let e = refuse(d.path(), &mut legacy());
+        assert!(e.starts_with("SR-IOV is not enabled in the firmware of enp1s0f1np1 (0000:01:00.1): sriov_totalvfs is 0"), "{e}");
+        assert!(e.contains("mlxconfig -d 0000:01:00.1 set SRIOV_EN=1"), "{e}");
+        // Missing tools.
+        let mut r = legacy();
+        r.missing = vec!["devlink".into(), "tc".into()];
+        let e = refuse(&fake::fixtures().join("seed"), &mut r);
+        assert!(e.starts_with("missing tools: devlink, tc"), "{e}");
+        assert!(r.log.is_empty(), "nothing ran");
+        // No bonding module.
+        let mut r = legacy();
+        r.answer("modprobe --dry-run --quiet bonding", Output { code: 1, ..Default::default() }, false);
+        let e = refuse(&fake::fixtures().join("seed"), &mut r);
+        assert!(e.starts_with("the bonding module is not available for this kernel"), "{e}");
+        // A single port.
+        let d = fake::copy_fixture("seed");
+        std::fs::remove_file(d.path().join("sys/class/net/enp1s0f1np1")).unwrap();
+        assert_eq!(
+            refuse(d.path(), &mut legacy()),
+            "only one mlx5 port (enp1s0f0np0 at 0000:01:00.0): VF-LAG bonds the two ports of one card"
+        );
+    }
+
+    #[test]
+    fn the_simulated_host_after_up_reads_like_the_committed_up_fixture() {
+        let mut h = FakeHost::seed();
+        crate::mlx5::apply::tests::up_on(&mut h, &crate::mlx5::plan::Setup::default()).unwrap();
+        let root = h.root();
+        let sleep = |_| {};
+        let mut env = fake::env_at(&root, &mut h, &sleep);
+        let sim = discover(&mut env, None, "vf-bond", FOR_SETUP).unwrap();
+        let mut r = Recorder::default();
+        r.answer("devlink dev eswitch show", out("devlink-switchdev-0.txt"), false);
+        let fixture = discover_at(&fake::fixtures().join("up"), &mut r, None).unwrap();
+        let summary = |h: &Host| {
+            h.pfs.iter().map(|p| (p.sriov_numvfs, p.vfs.clone(), p.representors.clone(), p.master.clone(), p.admin_up)).collect::<Vec<_>>()
+        };
+        assert_eq!(summary(&sim), summary(&fixture));
+        assert_eq!((sim.bond.map(|b| b.slaves), sim.lag.active), (fixture.bond.map(|b| b.slaves), fixture.lag.active));
+    }
+}

@@ -209,3 +209,125 @@ pub fn render(v: &Verdict) -> String {
     );
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mlx5::discover::{discover, FOR_TEARDOWN};
+    use crate::mlx5::fake;
+    use crate::runner::{Output, Recorder};
+
+    fn out(name: &str) -> Output {
+        Output { stdout: fake::text(name), ..Default::default() }
+    }
+
+    /// Answers of a healthy up host (the seed's outputs).
+    fn healthy() -> Recorder {
+        healthy_with_log(out("dmesg-seed.log"))
+    }
+
+    fn healthy_with_log(dmesg: Output) -> Recorder {
+        let mut r = Recorder::default();
+        r.answer("devlink dev eswitch show pci/0000:01:00.0", out("devlink-switchdev-0.txt"), false);
+        r.answer("devlink dev eswitch show pci/0000:01:00.1", out("devlink-switchdev-1.txt"), false);
+        r.answer("ethtool -k", out("ethtool-k-on.txt"), false);
+        r.answer("tc qdisc show dev", out("tc-qdisc-block22.txt"), false);
+        r.answer("tc filter show block 22", out("tc-filter-block22.txt"), false);
+        r.answer("dmesg", dmesg, false);
+        r
+    }
+
+    fn run(root: &std::path::Path, r: &mut Recorder, setup: &Setup, mode: Option<BondMode>) -> Verdict {
+        let sleep = |_| {};
+        let mut env = fake::env_at(root, r, &sleep);
+        let host = discover(&mut env, None, &setup.bond, FOR_TEARDOWN).unwrap();
+        verify(&mut env, &host, setup, mode).unwrap()
+    }
+
+    fn item<'a>(v: &'a Verdict, name: &str) -> &'a Item {
+        v.items.iter().find(|i| i.name.starts_with(name)).unwrap_or_else(|| panic!("no item {name}: {v:?}"))
+    }
+
+    #[test]
+    fn the_seeds_host_after_the_procedure_passes_every_item() {
+        let v = run(&fake::fixtures().join("up"), &mut healthy(), &Setup::default(), Some(BondMode::Lacp));
+        let bad: Vec<&Item> = v.items.iter().filter(|i| i.status != Status::Pass).collect();
+        assert!(v.pass && bad.is_empty(), "{bad:?}");
+        assert_eq!(v.items.len(), 18);
+        assert_eq!(item(&v, "flower rule offloaded").detail, "in_hw");
+        assert_eq!(item(&v, "LAG is switchdev").detail, "type switchdev, port_sel_mode hash, shared_fdb on");
+        let table = render(&v);
+        assert!(table.ends_with("verify: 16 passed, 0 failed, 0 unknown: VF-LAG is up\n"), "{table}");
+    }
+
+    #[test]
+    fn each_broken_part_fails_its_item_with_the_reason() {
+        let mut r = Recorder::default();
+        r.answer("devlink dev eswitch show pci/0000:01:00.0", out("devlink-switchdev-0.txt"), false);
+        r.answer("devlink dev eswitch show pci/0000:01:00.1", out("devlink-legacy-1.txt"), false);
+        r.answer("ethtool -k enp1s0f0npf0vf0", out("ethtool-k-off.txt"), false);
+        r.answer("ethtool -k", out("ethtool-k-on.txt"), false);
+        r.answer("tc qdisc show dev vf-bond", out("tc-qdisc-none.txt"), false);
+        r.answer("tc qdisc show dev", out("tc-qdisc-block22.txt"), false);
+        r.answer("tc filter show block 22", out("tc-filter-block22-not-in-hw.txt"), false);
+        r.answer("dmesg", out("dmesg-vfs-bound.log"), false);
+        let dir = fake::copy_fixture("up");
+        let sys = dir.path().join("sys");
+        std::fs::write(sys.join("kernel/debug/mlx5/0000:01:00.0/lag/state"), "disabled\n").unwrap();
+        std::fs::write(sys.join("class/net/enp1s0f1np1/operstate"), "down\n").unwrap();
+        std::fs::remove_file(sys.join("bus/pci/devices/0000:01:04.4/driver")).unwrap();
+        let v = run(dir.path(), &mut r, &Setup::default(), None);
+        assert!(!v.pass);
+        let fail = |name: &str, detail: &str| {
+            let i = item(&v, name);
+            assert_eq!(i.status, Status::Fail, "{i:?}");
+            assert!(i.detail.contains(detail), "{name}: {}", i.detail);
+        };
+        fail("eswitch of enp1s0f1np1", "pci/0000:01:00.1: mode legacy");
+        fail("enp1s0f1np1 in vf-bond and up", "operstate down (no carrier");
+        fail("hardware LAG active", "state: disabled");
+        fail("hardware LAG active", "kernel: \"Failed to activate VF LAG\"");
+        fail("VFs exist and are bound", "unbound: 0000:01:04.4");
+        fail("hw-tc-offload on representor enp1s0f0npf0vf0", "is off");
+        fail("vf-bond ingress on shared block 22", "vf-bond has no ingress qdisc");
+        fail("flower rule offloaded", "not_in_hw");
+        fail("kernel log", "Make sure all VFs are unbound");
+        assert_eq!(item(&v, "eswitch of enp1s0f0np0").status, Status::Pass);
+        assert_eq!(item(&v, "flower rule dst_mac").status, Status::Pass, "present, though not in hardware");
+        assert!(!item(&v, "kernel log").required);
+    }
+
+    #[test]
+    fn a_mode_the_nic_does_not_offload_and_a_lag_nobody_can_see() {
+        let dir = fake::copy_fixture("up");
+        let sys = dir.path().join("sys");
+        std::fs::write(sys.join("class/net/vf-bond/bonding/mode"), "balance-rr 0\n").unwrap();
+        std::fs::remove_dir_all(sys.join("kernel/debug/mlx5")).unwrap();
+        std::fs::remove_file(sys.join("class/infiniband/mlx5_bond_0")).unwrap();
+        let denied = "dmesg: read kernel buffer failed: Operation not permitted";
+        let mut r = healthy_with_log(Output { code: 1, stderr: denied.into(), ..Default::default() });
+        let v = run(dir.path(), &mut r, &Setup::default(), None);
+        let mode = item(&v, "bond vf-bond in mode");
+        assert_eq!(mode.status, Status::Fail);
+        assert!(mode.detail.contains("TX type isn't supported"), "{}", mode.detail);
+        let lag = item(&v, "hardware LAG active");
+        assert_eq!(lag.status, Status::Unknown);
+        assert!(lag.detail.contains("mount -t debugfs"), "{}", lag.detail);
+        assert_eq!(item(&v, "kernel log").status, Status::Unknown);
+        assert!(!v.pass, "unknown is not a pass");
+        assert!(render(&v).contains("1 unknown"));
+        // Asked for active-backup, an 802.3ad bond fails.
+        let v = run(&fake::fixtures().join("up"), &mut healthy(), &Setup::default(), Some(BondMode::ActiveBackup));
+        assert_eq!(item(&v, "bond vf-bond in mode active-backup").status, Status::Fail);
+    }
+
+    #[test]
+    fn more_than_64_vfs_is_explained() {
+        let dir = fake::copy_fixture("up");
+        std::fs::write(dir.path().join("sys/class/net/enp1s0f0np0/device/sriov_numvfs"), "80\n").unwrap();
+        let v = run(dir.path(), &mut healthy(), &Setup::default(), None);
+        let i = item(&v, "VFs exist");
+        assert_eq!(i.status, Status::Fail);
+        assert!(i.detail.contains("enp1s0f0np0 has 80 VFs") && i.detail.contains("use --num-vfs 64 or fewer"), "{}", i.detail);
+    }
+}
