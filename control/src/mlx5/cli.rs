@@ -455,3 +455,77 @@ fn counters_cmd(env: &mut Env, found: &Host, watch: bool, interval: Duration, co
     counters::watch(env, &links, interval, n, &stop, &clock, &mut emit)?;
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mlx5::fake::{self, FakeHost};
+
+    fn args(h: &FakeHost) -> HostArgs {
+        HostArgs { sysfs_root: h.root().join("sys"), debugfs_root: None, dmesg_file: None, pfs: None }
+    }
+
+    #[test]
+    fn connectx_6_lx_refusing_switchdev_with_vfs_goes_switchdev_first_up_and_down() {
+        let mut h = FakeHost::seed();
+        h.no_mode_change_with_vfs = true;
+        let a = args(&h);
+        let (root, s, sleep) = (h.root(), Setup::default(), |_| {});
+        {
+            let mut env = fake::env_at(&root, &mut h, &sleep);
+            assert_eq!(up(&mut env, &a, &s, false).unwrap(), 0);
+        }
+        let changes = h.changes();
+        let at = |l: &str| changes.iter().position(|c| c == l).unwrap_or_else(|| panic!("{l} not run: {changes:?}"));
+        let refused = at("devlink dev eswitch set pci/0000:01:00.0 mode switchdev");
+        assert_eq!(changes[refused + 1], "echo 0 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs");
+        assert_eq!(changes[refused + 2], "echo 0 > /sys/class/net/enp1s0f1np1/device/sriov_numvfs");
+        assert_eq!(changes[refused + 3], "devlink dev eswitch set pci/0000:01:00.0 mode switchdev");
+        assert_eq!(changes[refused + 5], "echo 4 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs");
+        let mut env = fake::env_at(&root, &mut h, &sleep);
+        let host = discover::discover(&mut env, None, "vf-bond", FOR_TEARDOWN).unwrap();
+        assert!(verify::verify(&mut env, &host, &s, None).unwrap().pass);
+        // Down: legacy is refused with VFs too; they go first.
+        assert_eq!(down(&mut env, &a, &s, false).unwrap(), 0);
+        drop(env);
+        let changes = h.changes();
+        assert_eq!(
+            changes[changes.len() - 5..],
+            [
+                "devlink dev eswitch set pci/0000:01:00.1 mode legacy",
+                "echo 0 > /sys/class/net/enp1s0f1np1/device/sriov_numvfs",
+                "echo 0 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs",
+                "devlink dev eswitch set pci/0000:01:00.1 mode legacy",
+                "devlink dev eswitch set pci/0000:01:00.0 mode legacy",
+            ],
+            "refused, then VFs first"
+        );
+    }
+
+    #[test]
+    fn the_seeds_order_asked_for_on_connectx_6_lx_fails_with_the_hint() {
+        let mut h = FakeHost::seed();
+        h.no_mode_change_with_vfs = true;
+        let a = args(&h);
+        let (root, sleep) = (h.root(), |_| {});
+        let s = Setup { order: Order::VfsFirst, ..Setup::default() };
+        let mut env = fake::env_at(&root, &mut h, &sleep);
+        let e = up(&mut env, &a, &s, false).unwrap_err().to_string();
+        assert!(e.contains("failed: devlink dev eswitch set pci/0000:01:00.0 mode switchdev"), "{e}");
+        assert!(e.contains("Can't change eswitch mode while VFs are enabled"), "{e}");
+        assert!(e.contains("use --order switchdev-first"), "{e}");
+        assert!(e.contains(&format!("to roll back: `vflag-ctl down --sysfs-root {}/sys --bond vf-bond --block 22`", root.display())), "{e}");
+    }
+
+    #[test]
+    fn value_parsers_name_the_bad_value() {
+        assert_eq!(parse_mac("52:54:00:00:00:0G").unwrap_err(), "'52:54:00:00:00:0G' is not a MAC address (six hex bytes, e.g. 52:54:00:00:00:01)");
+        assert!(parse_mac("01:00:5e:00:00:01").unwrap_err().contains("multicast"));
+        assert_eq!(parse_mac("52:54:00:AA:00:01").unwrap(), "52:54:00:aa:00:01");
+        assert!(parse_num_vfs("65").unwrap_err().contains("at most 64 VFs"));
+        assert!(parse_num_vfs("0").is_err() && parse_num_vfs("x").is_err());
+        assert!(parse_pci("01:00.2").unwrap_err().contains("not a PCI address"));
+        assert!(parse_ifname("a/b").is_err() && parse_ifname("sixteen-chars-xx").is_err());
+        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+    }
+}

@@ -226,3 +226,87 @@ pub fn watch(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mlx5::fake;
+    use crate::runner::{Output, Recorder};
+
+    fn out(name: &str) -> Output {
+        Output { stdout: fake::text(name), ..Default::default() }
+    }
+
+    fn links() -> Vec<Link> {
+        vec![
+            Link { name: "enp1s0f0np0".into(), pci: "0000:01:00.0".into() },
+            Link { name: "enp1s0f1np1".into(), pci: "0000:01:00.1".into() },
+        ]
+    }
+
+    #[test]
+    fn parses_the_phy_counters_of_a_recorded_ethtool_s() {
+        let p = parse_ethtool_s("enp1s0f0np0", &fake::text("ethtool-S-enp1s0f0np0.txt")).unwrap();
+        // The _phy counters, not rx_packets (the netdev's) or rx_vport_unicast_packets.
+        assert_eq!(p, Phy { rx_packets: 10_000_000, tx_packets: 50_000, rx_bytes: 640_000_000, tx_bytes: 3_200_000 });
+        let e = parse_ethtool_s("veth0", "NIC statistics:\n     peer_ifindex: 5\n     rx_queue_0_packets: 1\n").unwrap_err();
+        assert_eq!(e.to_string(), "`ethtool -S veth0` has no rx_packets_phy: is it an mlx5 physical port?");
+    }
+
+    #[test]
+    fn rates_and_shares_over_two_samples_to_json_lines() {
+        let mut r = Recorder::default();
+        r.answer("ethtool -S enp1s0f0np0", out("ethtool-S-enp1s0f0np0.txt"), true);
+        r.answer("ethtool -S enp1s0f1np1", out("ethtool-S-enp1s0f1np1.txt"), true);
+        r.answer("ethtool -S enp1s0f0np0", out("ethtool-S-enp1s0f0np0-1s.txt"), true);
+        r.answer("ethtool -S enp1s0f1np1", out("ethtool-S-enp1s0f1np1-1s.txt"), true);
+        let t = std::cell::Cell::new(0.0);
+        let sleep = |d: Duration| t.set(t.get() + d.as_secs_f64());
+        let mut env = fake::fixture_env("up", &mut r, &sleep);
+        let clock = || (t.get(), 1_700_000_000.0 + t.get());
+        let mut got = Vec::new();
+        let n = watch(&mut env, &links(), Duration::from_secs(1), 2, &AtomicBool::new(false), &clock, &mut |rec| {
+            got.push(serde_json::to_value(rec)?);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 2);
+        let first = &got[0];
+        assert_eq!(first["schema"], SCHEMA);
+        assert_eq!(first["interval_s"], serde_json::Value::Null);
+        assert_eq!(first["links"][0]["rx_pps"], serde_json::Value::Null);
+        // The first sample shares the totals: 10 M and 9 M packets.
+        let share = first["links"][0]["rx_share_pct"].as_f64().unwrap();
+        assert!((share - 100.0 * 10.0 / 19.0).abs() < 1e-9, "{share}");
+        let l0 = &got[1]["links"][0];
+        assert_eq!(got[1]["interval_s"], 1.0);
+        assert_eq!((l0["rx_pps"].as_f64(), l0["tx_pps"].as_f64()), (Some(1_000_000.0), Some(10.0)));
+        assert_eq!(l0["rx_mbps"].as_f64(), Some(512.0));
+        assert_eq!((l0["rx_share_pct"].as_f64(), l0["tx_share_pct"].as_f64()), (Some(50.0), Some(50.0)));
+        assert_eq!((l0["name"].as_str(), l0["bond_state"].as_str(), l0["mii_status"].as_str()), (Some("enp1s0f0np0"), Some("active"), Some("up")));
+        assert_eq!(l0["rx_packets"], 11_000_000);
+        // Every record is one line of JSON.
+        for g in &got {
+            assert!(!serde_json::to_string(g).unwrap().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn a_counter_that_went_back_has_no_rate() {
+        let links = links();
+        let s = |rx: u64| Sample {
+            phy: Phy { rx_packets: rx, tx_packets: 0, rx_bytes: rx * 64, tx_bytes: 0 },
+            operstate: "up".into(),
+            bond_state: None,
+            mii_status: None,
+        };
+        let before = [s(1000), s(1000)];
+        let now = [s(10), s(2000)];
+        let r = record(&links, &now, 2.0, 0.0, Some((&before, 1.0)));
+        assert_eq!((r.links[0].rx_pps, r.links[1].rx_pps), (None, Some(1000.0)));
+        assert_eq!(r.links[1].rx_share_pct, None, "no share when a link's rate is unknown");
+        assert_eq!(r.links[0].tx_share_pct, None, "no share of nothing");
+        let text = render(&r);
+        assert!(text.contains("enp1s0f1np1    up                     rx         1000 pps        0.5 Mbps      -"), "{text}");
+    }
+}

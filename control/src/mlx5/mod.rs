@@ -21,6 +21,8 @@ pub mod verify;
 
 #[cfg(test)]
 pub mod fake;
+#[cfg(test)]
+mod real_steps;
 
 use std::path::PathBuf;
 use std::time::Duration;
