@@ -110,8 +110,8 @@ pub struct HostArgs {
     #[arg(long, value_name = "FILE")]
     dmesg_file: Option<PathBuf>,
     /// The two ports (PF netdevs) [default: the two ports of the one dual-port mlx5 card].
-    #[arg(long, value_delimiter = ',', num_args = 2, value_name = "PF0,PF1")]
-    pfs: Option<Vec<String>>,
+    #[arg(long, value_parser = parse_pfs, value_name = "PF0,PF1")]
+    pfs: Option<PfPair>,
 }
 
 /// What to set up (and what verify expects).
@@ -191,6 +191,18 @@ fn parse_num_vfs(s: &str) -> Result<u32, String> {
     }
 }
 
+/// `--pfs`: exactly two interface names.
+#[derive(Debug, Clone)]
+pub struct PfPair(Vec<String>);
+
+fn parse_pfs(s: &str) -> Result<PfPair, String> {
+    let names: Vec<&str> = s.split(',').collect();
+    if names.len() != 2 {
+        return Err(format!("'{s}': give the two ports, PF0,PF1 (e.g. enp1s0f0np0,enp1s0f1np1)"));
+    }
+    names.into_iter().map(parse_ifname).collect::<Result<_, _>>().map(PfPair)
+}
+
 fn parse_ifname(s: &str) -> Result<String, String> {
     if s.is_empty() || s.len() > 15 || s.contains(['/', ' ', ':']) {
         return Err(format!("'{s}' is not an interface name (1-15 characters, no '/', ':' or spaces)"));
@@ -233,7 +245,7 @@ fn with_env<T>(args: &HostArgs, f: impl FnOnce(&mut Env) -> Result<T>) -> Result
 }
 
 fn host(env: &mut Env, args: &HostArgs, bond: &str, needs: Needs) -> Result<Host> {
-    discover::discover(env, args.pfs.as_deref(), bond, needs)
+    discover::discover(env, args.pfs.as_ref().map(|p| p.0.as_slice()), bond, needs)
 }
 
 /// Runs one mlx5 command; returns the exit code.
@@ -341,7 +353,7 @@ fn rollback_hint(h: &HostArgs, s: &Setup) -> String {
         cmd += &format!(" --sysfs-root {}", h.sysfs_root.display());
     }
     if let Some(p) = &h.pfs {
-        cmd += &format!(" --pfs {}", p.join(","));
+        cmd += &format!(" --pfs {}", p.0.join(","));
     }
     cmd += &format!(" --bond {} --block {}", s.bond, s.block);
     if s.reverse_rule {
