@@ -18,7 +18,11 @@ use lab::LabSpec;
 use runner::SystemRunner;
 
 #[derive(Debug, Parser)]
-#[command(name = "vflag-ctl", version, about = "VF-LAG host control: mlx5 bring-up and checks, the emulated lab, failover soaks")]
+#[command(
+    name = "vflag-ctl",
+    version,
+    about = "VF-LAG host control: mlx5 bring-up and checks, the emulated lab, failover soaks"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Top,

@@ -107,7 +107,10 @@ impl Runner for SystemRunner {
 /// EINVAL, ...) is a failed command with the shell's message, not an error of the runner.
 fn write_file(path: &Path, value: &str) -> Output {
     use std::io::Write;
-    let res = std::fs::OpenOptions::new().write(true).open(path).and_then(|mut f| f.write_all(format!("{value}\n").as_bytes()));
+    let res = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(format!("{value}\n").as_bytes()));
     match res {
         Ok(()) => Output::default(),
         Err(e) => Output { code: 1, stderr: format!("echo: write error: {e}"), ..Default::default() },

@@ -71,7 +71,11 @@ impl Tools {
             .env("FAKE", self.dir.path())
             .output()
             .unwrap();
-        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into(),
+            String::from_utf8_lossy(&o.stderr).into(),
+        )
     }
 }
 
@@ -101,7 +105,11 @@ fn root(name: &str) -> String {
 }
 
 fn is_read(l: &str) -> bool {
-    l == "dmesg" || l.starts_with("modprobe --dry-run") || l.starts_with("ethtool -k ") || l.starts_with("ethtool -S ") || l.contains(" show")
+    l == "dmesg"
+        || l.starts_with("modprobe --dry-run")
+        || l.starts_with("ethtool -k ")
+        || l.starts_with("ethtool -S ")
+        || l.contains(" show")
 }
 
 #[test]
@@ -110,10 +118,14 @@ fn plan_on_the_seeds_host_prints_the_seeds_procedure() {
     let seed = root("seed");
     let (code, stdout, err) = t.ctl(&["plan", "--sysfs-root", &seed]);
     assert_eq!(code, 0, "{err}");
-    let commands: Vec<&str> = stdout.lines().filter(|l| !l.starts_with('#') && *l != "ip link set vf-bond up").collect();
+    let commands: Vec<&str> =
+        stdout.lines().filter(|l| !l.starts_with('#') && *l != "ip link set vf-bond up").collect();
     let want = std::fs::read_to_string(fixtures().join("out/seed-commands.txt")).unwrap();
     assert_eq!(commands, want.lines().collect::<Vec<_>>());
-    assert!(stdout.starts_with("# VF-LAG up: enp1s0f0np0 + enp1s0f1np1 (card 0000:01:00), bond vf-bond mode 802.3ad\n"), "{stdout}");
+    assert!(
+        stdout.starts_with("# VF-LAG up: enp1s0f0np0 + enp1s0f1np1 (card 0000:01:00), bond vf-bond mode 802.3ad\n"),
+        "{stdout}"
+    );
     assert!(t.log().iter().all(|l| is_read(l)), "plan only looks: {:?}", t.log());
     // up --dry-run prints the same.
     let (code, dry, _) = t.ctl(&["up", "--dry-run", "--sysfs-root", &seed]);
@@ -176,12 +188,21 @@ fn up_stops_at_the_first_step_without_effect_and_says_how_to_roll_back() {
     let (code, stdout, err) = t.ctl(&["up", "--sysfs-root", &sys]);
     assert_eq!(code, 1, "{stdout}{err}");
     // The write reached the file, but no kernel made the VFs: the check after it says so.
-    assert_eq!(std::fs::read_to_string(dir.path().join("sys/class/net/enp1s0f0np0/device/sriov_numvfs")).unwrap(), "4\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("sys/class/net/enp1s0f0np0/device/sriov_numvfs")).unwrap(),
+        "4\n"
+    );
     assert!(err.contains("step 1/37 failed: echo 4 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs"), "{err}");
-    assert!(err.contains("said: no effect: enp1s0f0np0 has VFs none where the plan has 0000:01:00.2 0000:01:00.3"), "{err}");
+    assert!(
+        err.contains("said: no effect: enp1s0f0np0 has VFs none where the plan has 0000:01:00.2 0000:01:00.3"),
+        "{err}"
+    );
     assert!(err.contains("hint: sriov_numvfs takes a new count only from 0"), "{err}");
     assert!(t.log().iter().all(|l| is_read(l)), "nothing else ran: {:?}", t.log());
-    assert_eq!(std::fs::read_to_string(dir.path().join("sys/class/net/enp1s0f1np1/device/sriov_numvfs")).unwrap(), "0\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("sys/class/net/enp1s0f1np1/device/sriov_numvfs")).unwrap(),
+        "0\n"
+    );
 }
 
 #[test]
@@ -191,11 +212,19 @@ fn verify_passes_on_the_up_host_and_fails_with_reasons_otherwise() {
     let (code, table, err) = t.ctl(&["verify", "--sysfs-root", &up, "--mode", "802.3ad"]);
     assert_eq!(code, 0, "{table}{err}");
     assert!(table.ends_with("verify: 16 passed, 0 failed, 0 unknown: VF-LAG is up\n"), "{table}");
-    let (code, json, _) = t.ctl(&["verify", "--json", "--sysfs-root", &up, "--dmesg-file", &out("dmesg-vfs-bound.log")]);
+    let (code, json, _) =
+        t.ctl(&["verify", "--json", "--sysfs-root", &up, "--dmesg-file", &out("dmesg-vfs-bound.log")]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!((code, &v["schema"], &v["pass"]), (0, &serde_json::json!("vflag-ctl.verify.v1"), &serde_json::json!(true)));
+    assert_eq!(
+        (code, &v["schema"], &v["pass"]),
+        (0, &serde_json::json!("vflag-ctl.verify.v1"), &serde_json::json!(true))
+    );
     let log = v["items"].as_array().unwrap().iter().find(|i| i["name"] == "kernel log").unwrap();
-    assert_eq!((&log["status"], &log["required"]), (&serde_json::json!("fail"), &serde_json::json!(false)), "an old failure informs");
+    assert_eq!(
+        (&log["status"], &log["required"]),
+        (&serde_json::json!("fail"), &serde_json::json!(false)),
+        "an old failure informs"
+    );
 
     let mut broken = healthy();
     broken.insert(0, ("tc filter show block 22", 0, Some(out("tc-filter-block22-not-in-hw.txt"))));
@@ -217,7 +246,8 @@ fn counters_sample_once_or_watch_into_json_lines() {
     let (code, stdout, err) = t.ctl(&["counters", "--sysfs-root", &root("up"), "--out", &f]);
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("enp1s0f0np0    up, active, mii up     rx       10000000 packets  52.6%"), "{stdout}");
-    let (code, stdout, err) = t.ctl(&["counters", "--watch", "--count", "2", "--interval", "50ms", "--sysfs-root", &root("up"), "--out", &f]);
+    let (code, stdout, err) =
+        t.ctl(&["counters", "--watch", "--count", "2", "--interval", "50ms", "--sysfs-root", &root("up"), "--out", &f]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(stdout.lines().filter(|l| l.starts_with('[')).count(), 2, "{stdout}");
     let lines: Vec<serde_json::Value> =
@@ -226,12 +256,17 @@ fn counters_sample_once_or_watch_into_json_lines() {
     for l in &lines {
         assert_eq!(l["schema"], "vflag-ctl.counters.v1");
         assert_eq!(l["links"].as_array().unwrap().len(), 2);
-        for key in ["rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_pps", "rx_share_pct", "bond_state", "operstate"] {
+        for key in
+            ["rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_pps", "rx_share_pct", "bond_state", "operstate"]
+        {
             assert!(l["links"][0].get(key).is_some(), "{key}");
         }
     }
     // The recorded counters do not move: 0 pps, and no share of nothing.
-    assert_eq!((lines[2]["links"][0]["rx_pps"].as_f64(), &lines[2]["links"][0]["rx_share_pct"]), (Some(0.0), &serde_json::Value::Null));
+    assert_eq!(
+        (lines[2]["links"][0]["rx_pps"].as_f64(), &lines[2]["links"][0]["rx_share_pct"]),
+        (Some(0.0), &serde_json::Value::Null)
+    );
 }
 
 fn one_line_error(code: i32, err: &str, want_code: i32, has: &str) {

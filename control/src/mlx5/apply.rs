@@ -67,12 +67,7 @@ impl fmt::Display for StepFailed {
 impl std::error::Error for StepFailed {}
 
 /// Runs `plan`; `report` hears of every step as it ends; `rollback` says how to undo.
-pub fn apply(
-    env: &mut Env,
-    plan: &Plan,
-    rollback: &str,
-    report: &mut dyn FnMut(Event),
-) -> Result<Applied> {
+pub fn apply(env: &mut Env, plan: &Plan, rollback: &str, report: &mut dyn FnMut(Event)) -> Result<Applied> {
     let mut steps = plan.steps.clone();
     let total = steps.len();
     let log_start = env.kernel_log().map_or(0, |l| l.lines().count());
@@ -137,7 +132,11 @@ pub fn apply(
                     }
                 }
                 if !seen.holds {
-                    let said = format!("the LAG did not become active within {}: {}", humantime::format_duration(*timeout), seen.now);
+                    let said = format!(
+                        "the LAG did not become active within {}: {}",
+                        humantime::format_duration(*timeout),
+                        seen.now
+                    );
                     return Err(fail(env, said, "", &done.ran));
                 }
             }
@@ -166,10 +165,10 @@ pub mod tests {
     use super::*;
     use crate::mlx5::discover::{self, FOR_SETUP, FOR_TEARDOWN};
     use crate::mlx5::fake::{self, FakeHost};
-    use crate::runner::Runner;
     use crate::mlx5::plan::{self, Order, Setup};
     use crate::mlx5::verify;
     use crate::runner::Output;
+    use crate::runner::Runner;
 
     fn env_of(h: &mut FakeHost) -> (std::path::PathBuf, &mut FakeHost) {
         (h.root(), h)
@@ -261,7 +260,10 @@ pub mod tests {
         assert_eq!(commands.len(), 36);
         for (i, line) in commands.iter().enumerate() {
             let mut h = FakeHost::seed();
-            h.fail_on.push((line.to_string(), Output { code: 2, stderr: "RTNETLINK answers: Operation not permitted\n".into(), ..Default::default() }));
+            h.fail_on.push((
+                line.to_string(),
+                Output { code: 2, stderr: "RTNETLINK answers: Operation not permitted\n".into(), ..Default::default() },
+            ));
             let e = up_on(&mut h, &s).unwrap_err();
             let f = e.downcast_ref::<StepFailed>().unwrap_or_else(|| panic!("{line}: {e:#}"));
             assert_eq!(&f.line, *line);
@@ -311,10 +313,19 @@ pub mod tests {
     }
 
     fn vf_lines(what: &str) -> Vec<String> {
-        ["0000:01:00.2", "0000:01:00.3", "0000:01:00.4", "0000:01:00.5", "0000:01:04.2", "0000:01:04.3", "0000:01:04.4", "0000:01:04.5"]
-            .iter()
-            .map(|v| format!("echo {v} > /sys/bus/pci/drivers/mlx5_core/{what}"))
-            .collect()
+        [
+            "0000:01:00.2",
+            "0000:01:00.3",
+            "0000:01:00.4",
+            "0000:01:00.5",
+            "0000:01:04.2",
+            "0000:01:04.3",
+            "0000:01:04.4",
+            "0000:01:04.5",
+        ]
+        .iter()
+        .map(|v| format!("echo {v} > /sys/bus/pci/drivers/mlx5_core/{what}"))
+        .collect()
     }
 
     #[test]
@@ -349,7 +360,10 @@ pub mod tests {
         let host = discover::discover(&mut env, None, "vf-bond", FOR_SETUP).unwrap();
         let p = plan::up(&host, &s, &env.sys, Order::Auto).unwrap();
         let e = apply(&mut env, &p, "vflag-ctl down", &mut |_| {}).unwrap_err().to_string();
-        assert!(e.contains("the LAG did not become active within 5s: debugfs mlx5/0000:01:00.0/lag/state: disabled"), "{e}");
+        assert!(
+            e.contains("the LAG did not become active within 5s: debugfs mlx5/0000:01:00.0/lag/state: disabled"),
+            "{e}"
+        );
         assert!(e.contains("kernel: \"Failed to activate VF LAG\""), "{e}");
         // The failure in the log ends the wait at once.
         assert_eq!(polls.get(), 1);

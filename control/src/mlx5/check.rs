@@ -20,27 +20,71 @@ pub enum FilterAt {
 #[serde(tag = "want", rename_all = "snake_case")]
 pub enum Want {
     /// `sriov_numvfs` of the PF reads `n`, and (n > 0) its VFs are at `vfs`.
-    NumVfs { pf: String, n: u32, vfs: Vec<String> },
+    NumVfs {
+        pf: String,
+        n: u32,
+        vfs: Vec<String>,
+    },
     /// The VF is bound to `driver` (None: unbound).
-    VfDriver { vf: String, driver: Option<String> },
-    Eswitch { pci: String, mode: String },
+    VfDriver {
+        vf: String,
+        driver: Option<String>,
+    },
+    Eswitch {
+        pci: String,
+        mode: String,
+    },
     /// `hw-tc-offload` of the device.
-    TcOffload { dev: String, on: bool },
-    ModuleLoaded { name: String },
-    BondMode { bond: String, mode: String },
+    TcOffload {
+        dev: String,
+        on: bool,
+    },
+    ModuleLoaded {
+        name: String,
+    },
+    BondMode {
+        bond: String,
+        mode: String,
+    },
     /// A bonding option (`xmit_hash_policy`, `miimon`) reads `value`.
-    BondOption { bond: String, option: String, value: String },
+    BondOption {
+        bond: String,
+        option: String,
+        value: String,
+    },
     /// The interface does not exist.
-    Absent { dev: String },
+    Absent {
+        dev: String,
+    },
     /// Down, or already enslaved to `bond` (then it needs no taking down).
-    DownOrEnslaved { dev: String, bond: String },
-    Master { dev: String, master: Option<String> },
-    AdminUp { dev: String, up: bool },
-    LagActive { pf_pci: String },
-    Ingress { dev: String, ingress: Ingress },
+    DownOrEnslaved {
+        dev: String,
+        bond: String,
+    },
+    Master {
+        dev: String,
+        master: Option<String>,
+    },
+    AdminUp {
+        dev: String,
+        up: bool,
+    },
+    LagActive {
+        pf_pci: String,
+    },
+    Ingress {
+        dev: String,
+        ingress: Ingress,
+    },
     /// A flower rule matching `mac` (destination, or source when `src`) that redirects to
     /// `to` is (or is not) there.
-    Flower { at: FilterAt, mac: String, src: bool, to: String, present: bool },
+    Flower {
+        at: FilterAt,
+        mac: String,
+        src: bool,
+        to: String,
+        present: bool,
+    },
 }
 
 /// Whether the state holds, and what the host shows (for messages).
@@ -82,10 +126,7 @@ impl Want {
                 actual.sort();
                 let actual: Vec<String> = actual.into_iter().map(|(_, a)| a).collect();
                 if &actual != vfs {
-                    return seen(
-                        false,
-                        format!("{pf} has VFs {} where the plan has {}", list(&actual), list(vfs)),
-                    );
+                    return seen(false, format!("{pf} has VFs {} where the plan has {}", list(&actual), list(vfs)));
                 }
                 seen(true, format!("sriov_numvfs of {pf} is {now}"))
             }
@@ -94,7 +135,10 @@ impl Want {
                     return seen(false, format!("VF {vf} does not exist"));
                 }
                 let now = env.sys.link_name(&format!("bus/pci/devices/{vf}/driver"));
-                seen(&now == driver, format!("VF {vf} is {}", now.map_or("unbound".into(), |d| format!("bound to {d}"))))
+                seen(
+                    &now == driver,
+                    format!("VF {vf} is {}", now.map_or("unbound".into(), |d| format!("bound to {d}"))),
+                )
             }
             Want::Eswitch { pci, mode } => {
                 let out = env.run("devlink", &["dev", "eswitch", "show", &format!("pci/{pci}")])?;
@@ -150,7 +194,10 @@ impl Want {
             Want::AdminUp { dev, up } => {
                 let now = admin_up(env, dev);
                 let state = env.sys.read(&format!("class/net/{dev}/operstate")).unwrap_or_else(|| "absent".into());
-                seen(now == *up && exists(env, dev), format!("{dev} is {} (operstate {state})", if now { "up" } else { "down" }))
+                seen(
+                    now == *up && exists(env, dev),
+                    format!("{dev} is {} (operstate {state})", if now { "up" } else { "down" }),
+                )
             }
             Want::LagActive { pf_pci } => {
                 let log = env.kernel_log();

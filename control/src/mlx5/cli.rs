@@ -3,7 +3,7 @@
 //! [`Env`], with real processes and real sysfs unless the roots point elsewhere.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -186,7 +186,9 @@ fn parse_pci(s: &str) -> Result<String, String> {
 fn parse_num_vfs(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(n @ 1..=64) => Ok(n),
-        Ok(n) if n > 64 => Err(format!("{n}: VF-LAG works with at most 64 VFs per PF (kernel: \"PF is configured with more than 64 VFs\")")),
+        Ok(n) if n > 64 => Err(format!(
+            "{n}: VF-LAG works with at most 64 VFs per PF (kernel: \"PF is configured with more than 64 VFs\")"
+        )),
         _ => Err(format!("'{s}' is not a number of VFs (1-64)")),
     }
 }
@@ -349,7 +351,7 @@ fn print_plan(env: &mut Env, p: &Plan, order: Order, json: bool) -> Result<()> {
 /// How to undo: the same host and names, `down`.
 fn rollback_hint(h: &HostArgs, s: &Setup) -> String {
     let mut cmd = String::from("vflag-ctl down");
-    if h.sysfs_root != PathBuf::from("/sys") {
+    if h.sysfs_root != Path::new("/sys") {
         cmd += &format!(" --sysfs-root {}", h.sysfs_root.display());
     }
     if let Some(p) = &h.pfs {
@@ -435,7 +437,14 @@ fn summary(what: &str, done: &apply::Applied, then: &str) {
     }
 }
 
-fn counters_cmd(env: &mut Env, found: &Host, watch: bool, interval: Duration, count: u64, out: Option<PathBuf>) -> Result<u8> {
+fn counters_cmd(
+    env: &mut Env,
+    found: &Host,
+    watch: bool,
+    interval: Duration,
+    count: u64,
+    out: Option<PathBuf>,
+) -> Result<u8> {
     let links: Vec<counters::Link> =
         found.pfs.iter().map(|p| counters::Link { name: p.netdev.clone(), pci: p.pci.clone() }).collect();
     let mut file = match &out {
@@ -526,12 +535,21 @@ mod tests {
         assert!(e.contains("failed: devlink dev eswitch set pci/0000:01:00.0 mode switchdev"), "{e}");
         assert!(e.contains("Can't change eswitch mode while VFs are enabled"), "{e}");
         assert!(e.contains("use --order switchdev-first"), "{e}");
-        assert!(e.contains(&format!("to roll back: `vflag-ctl down --sysfs-root {}/sys --bond vf-bond --block 22`", root.display())), "{e}");
+        assert!(
+            e.contains(&format!(
+                "to roll back: `vflag-ctl down --sysfs-root {}/sys --bond vf-bond --block 22`",
+                root.display()
+            )),
+            "{e}"
+        );
     }
 
     #[test]
     fn value_parsers_name_the_bad_value() {
-        assert_eq!(parse_mac("52:54:00:00:00:0G").unwrap_err(), "'52:54:00:00:00:0G' is not a MAC address (six hex bytes, e.g. 52:54:00:00:00:01)");
+        assert_eq!(
+            parse_mac("52:54:00:00:00:0G").unwrap_err(),
+            "'52:54:00:00:00:0G' is not a MAC address (six hex bytes, e.g. 52:54:00:00:00:01)"
+        );
         assert!(parse_mac("01:00:5e:00:00:01").unwrap_err().contains("multicast"));
         assert_eq!(parse_mac("52:54:00:AA:00:01").unwrap(), "52:54:00:aa:00:01");
         assert!(parse_num_vfs("65").unwrap_err().contains("at most 64 VFs"));

@@ -249,7 +249,8 @@ mod tests {
         let p = parse_ethtool_s("enp1s0f0np0", &fake::text("ethtool-S-enp1s0f0np0.txt")).unwrap();
         // The _phy counters, not rx_packets (the netdev's) or rx_vport_unicast_packets.
         assert_eq!(p, Phy { rx_packets: 10_000_000, tx_packets: 50_000, rx_bytes: 640_000_000, tx_bytes: 3_200_000 });
-        let e = parse_ethtool_s("veth0", "NIC statistics:\n     peer_ifindex: 5\n     rx_queue_0_packets: 1\n").unwrap_err();
+        let e = parse_ethtool_s("veth0", "NIC statistics:\n     peer_ifindex: 5\n     rx_queue_0_packets: 1\n")
+            .unwrap_err();
         assert_eq!(e.to_string(), "`ethtool -S veth0` has no rx_packets_phy: is it an mlx5 physical port?");
     }
 
@@ -283,7 +284,10 @@ mod tests {
         assert_eq!((l0["rx_pps"].as_f64(), l0["tx_pps"].as_f64()), (Some(1_000_000.0), Some(10.0)));
         assert_eq!(l0["rx_mbps"].as_f64(), Some(512.0));
         assert_eq!((l0["rx_share_pct"].as_f64(), l0["tx_share_pct"].as_f64()), (Some(50.0), Some(50.0)));
-        assert_eq!((l0["name"].as_str(), l0["bond_state"].as_str(), l0["mii_status"].as_str()), (Some("enp1s0f0np0"), Some("active"), Some("up")));
+        assert_eq!(
+            (l0["name"].as_str(), l0["bond_state"].as_str(), l0["mii_status"].as_str()),
+            (Some("enp1s0f0np0"), Some("active"), Some("up"))
+        );
         assert_eq!(l0["rx_packets"], 11_000_000);
         // Every record is one line of JSON.
         for g in &got {
@@ -307,6 +311,9 @@ mod tests {
         assert_eq!(r.links[1].rx_share_pct, None, "no share when a link's rate is unknown");
         assert_eq!(r.links[0].tx_share_pct, None, "no share of nothing");
         let text = render(&r);
-        assert!(text.contains("enp1s0f1np1    up                     rx         1000 pps        0.5 Mbps      -"), "{text}");
+        assert!(
+            text.contains("enp1s0f1np1    up                     rx         1000 pps        0.5 Mbps      -"),
+            "{text}"
+        );
     }
 }

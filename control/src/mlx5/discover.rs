@@ -99,10 +99,7 @@ pub const FOR_COUNTERS: Needs = Needs { tools: &["ethtool"], bonding: false };
 pub fn discover(env: &mut Env, pfs: Option<&[String]>, bond_name: &str, needs: Needs) -> Result<Host> {
     let missing: Vec<&str> = needs.tools.iter().copied().filter(|t| !env.runner.has_program(t)).collect();
     if !missing.is_empty() {
-        bail!(
-            "missing tools: {} (install iproute2 for ip, tc and devlink, and ethtool)",
-            missing.join(", ")
-        );
+        bail!("missing tools: {} (install iproute2 for ip, tc and devlink, and ethtool)", missing.join(", "));
     }
     let (first, second) = match pfs {
         Some(names) => named_ports(env, names)?,
@@ -143,9 +140,7 @@ fn mlx5_ports(env: &Env) -> (Vec<Port>, Vec<(String, String)>) {
         }
         let is_vf = env.sys.exists(&format!("{dev}/physfn"));
         let is_rep = env.sys.read(&format!("class/net/{name}/phys_port_name")).is_some_and(|p| p.starts_with("pf"));
-        if let (false, false, Some(addr)) =
-            (is_vf, is_rep, env.sys.link_name(&dev).as_deref().and_then(Addr::parse))
-        {
+        if let (false, false, Some(addr)) = (is_vf, is_rep, env.sys.link_name(&dev).as_deref().and_then(Addr::parse)) {
             ports.push((name, addr));
         }
     }
@@ -164,18 +159,15 @@ fn find_ports(env: &Env) -> Result<(Port, Port)> {
     }
     let mut cards: Vec<String> = ports.iter().map(|p| p.1.card()).collect();
     cards.dedup();
-    let dual: Vec<&String> =
-        cards.iter().filter(|c| ports.iter().filter(|p| &p.1.card() == *c).count() >= 2).collect();
+    let dual: Vec<&String> = cards.iter().filter(|c| ports.iter().filter(|p| &p.1.card() == *c).count() >= 2).collect();
     match dual.as_slice() {
         [card] => {
             let on: Vec<&Port> = ports.iter().filter(|p| &p.1.card() == *card).collect();
             pair(on[0], on[1])
         }
-        [] if ports.len() == 1 => bail!(
-            "only one mlx5 port ({} at {}): VF-LAG bonds the two ports of one card",
-            ports[0].0,
-            ports[0].1
-        ),
+        [] if ports.len() == 1 => {
+            bail!("only one mlx5 port ({} at {}): VF-LAG bonds the two ports of one card", ports[0].0, ports[0].1)
+        }
         [] => bail!(
             "the mlx5 ports {} are on different cards: VF-LAG bonds the two ports of one card",
             ports.iter().map(|p| format!("{} ({})", p.0, p.1)).collect::<Vec<_>>().join(", ")
@@ -216,13 +208,7 @@ fn named_ports(env: &Env, names: &[String]) -> Result<(Port, Port)> {
 /// Two ports of one card, functions 0 and 1.
 fn pair(a: &Port, b: &Port) -> Result<(Port, Port)> {
     if a.1.card() != b.1.card() {
-        bail!(
-            "{} ({}) and {} ({}) are on different cards: VF-LAG bonds the two ports of one card",
-            a.0,
-            a.1,
-            b.0,
-            b.1
-        );
+        bail!("{} ({}) and {} ({}) are on different cards: VF-LAG bonds the two ports of one card", a.0, a.1, b.0, b.1);
     }
     if (a.1.function, b.1.function) != (0, 1) {
         bail!("{} ({}) and {} ({}) are not functions 0 and 1 of their card", a.0, a.1, b.0, b.1);
@@ -244,12 +230,8 @@ fn read_pf(env: &mut Env, netdev: &str, addr: &Addr) -> Result<Pf> {
     let sys = env.sys.clone();
     let read_u32 = |f: &str| sys.read_u64(&format!("{dev}/{f}")).map(|v| v as u32);
     let mut vfs = Vec::new();
-    let mut links: Vec<(u32, String)> = env
-        .sys
-        .list(&dev)
-        .into_iter()
-        .filter_map(|e| Some((e.strip_prefix("virtfn")?.parse().ok()?, e)))
-        .collect();
+    let mut links: Vec<(u32, String)> =
+        env.sys.list(&dev).into_iter().filter_map(|e| Some((e.strip_prefix("virtfn")?.parse().ok()?, e))).collect();
     links.sort();
     for (index, link) in links {
         let Some(vf) = env.sys.link_name(&format!("{dev}/{link}")) else { continue };
@@ -312,7 +294,9 @@ pub fn read_bond(env: &Env, name: &str) -> Option<Bond> {
     if !env.sys.exists(&net) {
         return None;
     }
-    let first_word = |f: &str| env.sys.read(&format!("{net}/bonding/{f}")).and_then(|v| v.split_whitespace().next().map(str::to_string));
+    let first_word = |f: &str| {
+        env.sys.read(&format!("{net}/bonding/{f}")).and_then(|v| v.split_whitespace().next().map(str::to_string))
+    };
     Some(Bond {
         name: name.to_string(),
         mode: first_word("mode"),
@@ -348,7 +332,8 @@ impl Pf {
         if self.sriov_numvfs == n && self.vfs.len() == n as usize {
             return Ok(self.vfs.iter().map(|v| v.pci.clone()).collect());
         }
-        let (Some(offset), Some(stride), Some(pf)) = (self.sriov_offset, self.sriov_stride, Addr::parse(&self.pci)) else {
+        let (Some(offset), Some(stride), Some(pf)) = (self.sriov_offset, self.sriov_stride, Addr::parse(&self.pci))
+        else {
             bail!(
                 "cannot tell where the VFs of {} will be (no sriov_offset/sriov_stride in sysfs): create them first \
                  (echo {n} > /sys/class/net/{}/device/sriov_numvfs) and run again",
@@ -370,11 +355,8 @@ impl Pf {
         if let Some(r) = self.representors.iter().find(|r| r.port_name == port_name) {
             return r.netdev.clone();
         }
-        let base = self
-            .port_name
-            .as_deref()
-            .and_then(|p| self.netdev.strip_suffix(&format!("n{p}")))
-            .unwrap_or(&self.netdev);
+        let base =
+            self.port_name.as_deref().and_then(|p| self.netdev.strip_suffix(&format!("n{p}"))).unwrap_or(&self.netdev);
         format!("{base}n{port_name}")
     }
 
@@ -409,7 +391,14 @@ pub fn render(h: &Host) -> String {
             let vfs: Vec<String> = p
                 .vfs
                 .iter()
-                .map(|v| format!("{} ({}{})", v.pci, v.driver.as_deref().unwrap_or("unbound"), v.netdev.as_ref().map_or(String::new(), |n| format!(", {n}"))))
+                .map(|v| {
+                    format!(
+                        "{} ({}{})",
+                        v.pci,
+                        v.driver.as_deref().unwrap_or("unbound"),
+                        v.netdev.as_ref().map_or(String::new(), |n| format!(", {n}"))
+                    )
+                })
                 .collect();
             s += &format!("VFs of {}: {}\n", p.netdev, vfs.join(", "));
         }
@@ -435,7 +424,13 @@ pub fn render(h: &Host) -> String {
     };
     s += &format!(
         "bonding module: {}\n",
-        if h.bonding_module.loaded { "loaded" } else if h.bonding_module.available { "available" } else { "absent" }
+        if h.bonding_module.loaded {
+            "loaded"
+        } else if h.bonding_module.available {
+            "available"
+        } else {
+            "absent"
+        }
     );
     s += &format!(
         "hardware LAG: {} ({})\n",
@@ -494,7 +489,15 @@ mod tests {
         let h = discover_at(&fake::fixtures().join("up"), &mut r, None).unwrap();
         let p1 = &h.pfs[1];
         assert_eq!((p1.sriov_numvfs, p1.vfs.len(), p1.master.as_deref()), (4, 4, Some("vf-bond")));
-        assert_eq!(p1.vfs[3], Vf { index: 3, pci: "0000:01:04.5".into(), driver: Some("mlx5_core".into()), netdev: Some("enp1s0f1v3".into()) });
+        assert_eq!(
+            p1.vfs[3],
+            Vf {
+                index: 3,
+                pci: "0000:01:04.5".into(),
+                driver: Some("mlx5_core".into()),
+                netdev: Some("enp1s0f1v3".into())
+            }
+        );
         assert_eq!(p1.representors[0], Rep { netdev: "enp1s0f1npf1vf0".into(), port_name: "pf1vf0".into() });
         assert_eq!(h.pfs[0].eswitch.as_deref(), Some("switchdev"));
         assert_eq!(p1.eswitch, None, "devlink said nothing for it");
@@ -552,7 +555,10 @@ mod tests {
         );
         let names = ["enp1s0f0np0".to_string(), "enp1s0f1np1".to_string()];
         let e = discover_at(d.path(), &mut legacy(), Some(&names)).unwrap_err().to_string();
-        assert!(e.starts_with("enp1s0f0np0 (0000:01:00.0) and enp1s0f1np1 (0000:02:00.0) are on different cards"), "{e}");
+        assert!(
+            e.starts_with("enp1s0f0np0 (0000:01:00.0) and enp1s0f1np1 (0000:02:00.0) are on different cards"),
+            "{e}"
+        );
         // Not mlx5: the driver is another.
         let d = fake::copy_fixture("seed");
         for f in ["0000:01:00.0", "0000:01:00.1"] {
@@ -567,9 +573,13 @@ mod tests {
         );
         // SR-IOV off in the firmware.
         let d = fake::copy_fixture("seed");
-        std::fs::write(d.path().join("sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/sriov_totalvfs"), "0\n").unwrap();
+        std::fs::write(d.path().join("sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/sriov_totalvfs"), "0\n")
+            .unwrap();
         let e = refuse(d.path(), &mut legacy());
-        assert!(e.starts_with("SR-IOV is not enabled in the firmware of enp1s0f1np1 (0000:01:00.1): sriov_totalvfs is 0"), "{e}");
+        assert!(
+            e.starts_with("SR-IOV is not enabled in the firmware of enp1s0f1np1 (0000:01:00.1): sriov_totalvfs is 0"),
+            "{e}"
+        );
         assert!(e.contains("mlxconfig -d 0000:01:00.1 set SRIOV_EN=1"), "{e}");
         // Missing tools.
         let mut r = legacy();
@@ -603,7 +613,10 @@ mod tests {
         r.answer("devlink dev eswitch show", out("devlink-switchdev-0.txt"), false);
         let fixture = discover_at(&fake::fixtures().join("up"), &mut r, None).unwrap();
         let summary = |h: &Host| {
-            h.pfs.iter().map(|p| (p.sriov_numvfs, p.vfs.clone(), p.representors.clone(), p.master.clone(), p.admin_up)).collect::<Vec<_>>()
+            h.pfs
+                .iter()
+                .map(|p| (p.sriov_numvfs, p.vfs.clone(), p.representors.clone(), p.master.clone(), p.admin_up))
+                .collect::<Vec<_>>()
         };
         assert_eq!(summary(&sim), summary(&fixture));
         assert_eq!((sim.bond.map(|b| b.slaves), sim.lag.active), (fixture.bond.map(|b| b.slaves), fixture.lag.active));

@@ -75,7 +75,10 @@ pub enum LagKind {
     /// `lag map: port 1:1 port 2:2` (queue affinity): each port's TX goes to this port.
     Affinity(Vec<(u32, u32)>),
     /// `shared_fdb:1 mode:hash`.
-    Mode { shared_fdb: bool, mode: String },
+    Mode {
+        shared_fdb: bool,
+        mode: String,
+    },
     /// `Operation mode is single FDB`.
     SingleFdb,
     Failure(&'static str),

@@ -333,7 +333,8 @@ impl FakeHost {
 
     /// What the mlx5 LAG code does when a bond's membership changes.
     fn lag_event(&mut self) {
-        let masters: Vec<Option<String>> = PFS.iter().map(|(n, _)| self.sysfs().link_name(&format!("class/net/{n}/master"))).collect();
+        let masters: Vec<Option<String>> =
+            PFS.iter().map(|(n, _)| self.sysfs().link_name(&format!("class/net/{n}/master"))).collect();
         let bonded = match (&masters[0], &masters[1]) {
             (Some(a), Some(b)) if a == b => self.slaves(a).len() == 2,
             _ => false,
@@ -393,7 +394,10 @@ impl FakeHost {
                 if self.exists(name) {
                     return fail(2, "RTNETLINK answers: File exists");
                 }
-                let num = ["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad"].iter().position(|m| m == mode).unwrap();
+                let num = ["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad"]
+                    .iter()
+                    .position(|m| m == mode)
+                    .unwrap();
                 let d = format!("devices/virtual/net/{name}");
                 self.put(&format!("{d}/flags"), "0x1402");
                 self.put(&format!("{d}/operstate"), "down");
@@ -482,7 +486,9 @@ impl FakeHost {
                 let q = match self.qdiscs.get(*dev) {
                     None | Some(Ingress::None) => String::new(),
                     Some(Ingress::Own) => "qdisc ingress ffff: parent ffff:fff1 ---------------- \n".into(),
-                    Some(Ingress::Block(b)) => format!("qdisc ingress ffff: parent ffff:fff1 ingress_block {b} ---------------- \n"),
+                    Some(Ingress::Block(b)) => {
+                        format!("qdisc ingress ffff: parent ffff:fff1 ingress_block {b} ---------------- \n")
+                    }
                 };
                 ok(format!("qdisc mq 0: root \n{q}"))
             }
@@ -508,7 +514,8 @@ impl FakeHost {
                 self.prune_rules();
                 Output::default()
             }
-            ["filter", "add", kind, target, .., "flower", which, mac, "action", "mirred", "egress", "redirect", "dev", to] => {
+            ["filter", "add", kind, target, .., "flower", which, mac, "action", "mirred", "egress", "redirect", "dev", to] =>
+            {
                 let at = format!("{kind} {target}");
                 let held = match *kind {
                     "block" => self.qdiscs.values().any(|q| matches!(q, Ingress::Block(b) if b.to_string() == *target)),
@@ -525,7 +532,8 @@ impl FakeHost {
             }
             ["filter", "show", kind, target, ..] => {
                 let at = format!("{kind} {target}");
-                let in_hw = self.tc_offload.iter().filter(|(d, on)| **on && PFS.iter().any(|(p, _)| p == *d)).count() == 2;
+                let in_hw =
+                    self.tc_offload.iter().filter(|(d, on)| **on && PFS.iter().any(|(p, _)| p == *d)).count() == 2;
                 let mut s = String::new();
                 for r in self.rules.iter().filter(|r| r.at == at) {
                     s += &format!(
@@ -565,7 +573,9 @@ impl FakeHost {
                     None => fail(1, "devlink answers: No such device"),
                 }
             }
-            ("devlink", ["dev", "eswitch", "set", dev, "mode", mode]) => self.set_eswitch(dev.trim_start_matches("pci/"), mode),
+            ("devlink", ["dev", "eswitch", "set", dev, "mode", mode]) => {
+                self.set_eswitch(dev.trim_start_matches("pci/"), mode)
+            }
             ("ethtool", ["-k", dev]) => match self.exists(dev) {
                 true => ok(text("ethtool-k-off.txt").replace("enp1s0f0np0", dev).replace(
                     "hw-tc-offload: off",

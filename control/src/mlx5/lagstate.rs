@@ -136,10 +136,17 @@ mod tests {
         let env = fake::fixture_env("up", &mut r, &sleep);
         let s = read(&env, "0000:01:00.0", None);
         assert_eq!((s.source, s.active), (Source::Debugfs, Some(true)));
-        assert_eq!((s.kind.as_deref(), s.port_sel_mode.as_deref(), s.shared_fdb), (Some("switchdev"), Some("hash"), Some(true)));
+        assert_eq!(
+            (s.kind.as_deref(), s.port_sel_mode.as_deref(), s.shared_fdb),
+            (Some("switchdev"), Some("hash"), Some(true))
+        );
         assert_eq!(s.mapping, ["1", "2"]);
         assert_eq!(s.members, ["0000:01:00.0", "0000:01:00.1"]);
-        assert!(s.detail.contains("state: active, type switchdev, port_sel_mode hash, shared_fdb on, mapping 1 2"), "{}", s.detail);
+        assert!(
+            s.detail.contains("state: active, type switchdev, port_sel_mode hash, shared_fdb on, mapping 1 2"),
+            "{}",
+            s.detail
+        );
     }
 
     #[test]
@@ -162,7 +169,10 @@ mod tests {
         assert_eq!((s.source, s.active), (Source::Infiniband, Some(true)));
         std::fs::remove_file(dir.path().join("sys/class/infiniband/mlx5_bond_0")).unwrap();
         let s = read(&env, "0000:01:00.0", Some(&fake::text("dmesg-seed.log")));
-        assert_eq!((s.source, s.active, s.port_sel_mode.as_deref(), s.shared_fdb), (Source::KernelLog, Some(true), Some("hash"), Some(true)));
+        assert_eq!(
+            (s.source, s.active, s.port_sel_mode.as_deref(), s.shared_fdb),
+            (Source::KernelLog, Some(true), Some("hash"), Some(true))
+        );
         let s = read(&env, "0000:01:00.0", Some("[ 1.0] eth0: link up\n"));
         assert_eq!((s.source, s.active), (Source::None, None));
         assert!(s.detail.contains("mount -t debugfs"), "{}", s.detail);

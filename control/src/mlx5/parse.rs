@@ -70,7 +70,11 @@ pub fn filters(text: &str) -> Vec<Filter> {
             let mut f = Filter {
                 protocol: after("protocol").unwrap_or("all").to_string(),
                 pref: after("pref").and_then(|p| p.parse().ok()).unwrap_or(0),
-                kind: after("pref").and_then(|_| words.iter().position(|w| *w == "pref")).and_then(|i| words.get(i + 2)).unwrap_or(&"").to_string(),
+                kind: after("pref")
+                    .and_then(|_| words.iter().position(|w| *w == "pref"))
+                    .and_then(|i| words.get(i + 2))
+                    .unwrap_or(&"")
+                    .to_string(),
                 ..Default::default()
             };
             flags(&words, &mut f);

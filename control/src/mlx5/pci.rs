@@ -38,7 +38,7 @@ impl Addr {
     /// The address of VF `n` (from 0) of this PF.
     pub fn vf(&self, offset: u32, stride: u32, n: u32) -> Option<Addr> {
         let rid = self.routing_id() + offset + n * stride;
-        (rid <= 0xffff).then(|| Addr {
+        (rid <= 0xffff).then_some(Addr {
             domain: self.domain,
             bus: (rid >> 8) as u8,
             device: ((rid >> 3) & 0x1f) as u8,

@@ -96,7 +96,10 @@ impl Default for Setup {
 pub enum Action {
     Run(#[serde(serialize_with = "as_line")] Cmd),
     /// Poll until the LAG is active, at most `timeout`.
-    WaitLag { pf_pci: String, timeout: Duration },
+    WaitLag {
+        pf_pci: String,
+        timeout: Duration,
+    },
 }
 
 fn as_line<S: serde::Serializer>(c: &Cmd, s: S) -> Result<S::Ok, S::Error> {
@@ -222,7 +225,11 @@ impl Steps<'_> {
 
     fn qdisc_del(&mut self, dev: &str) {
         let cmd = Cmd::new("tc", &["qdisc", "del", "dev", dev, "ingress"]);
-        self.push(Step::run(cmd, Want::Ingress { dev: dev.to_string(), ingress: Ingress::None }, "see tc qdisc show dev DEV"));
+        self.push(Step::run(
+            cmd,
+            Want::Ingress { dev: dev.to_string(), ingress: Ingress::None },
+            "see tc qdisc show dev DEV",
+        ));
     }
 }
 
@@ -325,8 +332,8 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
     let vfs: Vec<Vec<String>> = pfs.iter().map(|p| p.vfs_for(n)).collect::<Result<_>>()?;
     let (rule_pf, rule_index) = rule_vf(pfs, &vfs, setup)?;
     let rep = setup.representor.clone().unwrap_or_else(|| pfs[rule_pf].representor_for(rule_index));
-    let lag_formed = host.lag.active == Some(true)
-        && pfs.iter().all(|p| p.master.as_deref() == Some(setup.bond.as_str()));
+    let lag_formed =
+        host.lag.active == Some(true) && pfs.iter().all(|p| p.master.as_deref() == Some(setup.bond.as_str()));
     // VFs must be unbound while the eswitch changes mode and while the LAG forms.
     let unbind = !switchdev || !lag_formed;
     if unbind {
@@ -383,7 +390,11 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
         for (option, value) in [("xmit_hash_policy", &hash), ("miimon", &miimon)] {
             if !value.is_empty() {
                 let want = Want::BondOption { bond: b.into(), option: option.into(), value: value.clone() };
-                s.link(&["set", b, "type", "bond", option, value], want, "some options cannot change while slaves are up");
+                s.link(
+                    &["set", b, "type", "bond", option, value],
+                    want,
+                    "some options cannot change while slaves are up",
+                );
             }
         }
     }
@@ -421,8 +432,8 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
         Cmd::new(
             "tc",
             &[
-                "filter", "add", "block", &blk, "protocol", "0x0800", "parent", "ffff:", "prio", "1", "flower", "dst_mac",
-                mac, "action", "mirred", "egress", "redirect", "dev", &rep,
+                "filter", "add", "block", &blk, "protocol", "0x0800", "parent", "ffff:", "prio", "1", "flower",
+                "dst_mac", mac, "action", "mirred", "egress", "redirect", "dev", &rep,
             ],
         ),
         Want::Flower { at: FilterAt::Block(setup.block), mac: mac.into(), src: false, to: rep.clone(), present: true },
@@ -435,8 +446,8 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
             Cmd::new(
                 "tc",
                 &[
-                    "filter", "add", "dev", &rep, "protocol", "0x0800", "parent", "ffff:", "prio", "1", "flower", "src_mac",
-                    mac, "action", "mirred", "egress", "redirect", "dev", b,
+                    "filter", "add", "dev", &rep, "protocol", "0x0800", "parent", "ffff:", "prio", "1", "flower",
+                    "src_mac", mac, "action", "mirred", "egress", "redirect", "dev", b,
                 ],
             ),
             Want::Flower { at: FilterAt::Dev(rep.clone()), mac: mac.into(), src: true, to: b.into(), present: true },
@@ -577,10 +588,19 @@ mod tests {
     const WAIT: &str = "# wait up to 5s for the hardware LAG (/sys/kernel/debug/mlx5/0000:01:00.0/lag/state: active)";
 
     fn vf_writes(what: &str) -> Vec<String> {
-        ["0000:01:00.2", "0000:01:00.3", "0000:01:00.4", "0000:01:00.5", "0000:01:04.2", "0000:01:04.3", "0000:01:04.4", "0000:01:04.5"]
-            .iter()
-            .map(|v| format!("echo {v} > /sys/bus/pci/drivers/mlx5_core/{what}"))
-            .collect()
+        [
+            "0000:01:00.2",
+            "0000:01:00.3",
+            "0000:01:00.4",
+            "0000:01:00.5",
+            "0000:01:04.2",
+            "0000:01:04.3",
+            "0000:01:04.4",
+            "0000:01:04.5",
+        ]
+        .iter()
+        .map(|v| format!("echo {v} > /sys/bus/pci/drivers/mlx5_core/{what}"))
+        .collect()
     }
 
     #[test]
@@ -631,8 +651,10 @@ mod tests {
         v
     }
 
-    const NUMVFS: [&str; 2] =
-        ["echo 4 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs", "echo 4 > /sys/class/net/enp1s0f1np1/device/sriov_numvfs"];
+    const NUMVFS: [&str; 2] = [
+        "echo 4 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs",
+        "echo 4 > /sys/class/net/enp1s0f1np1/device/sriov_numvfs",
+    ];
     const RULES: [&str; 5] = [
         "ethtool -K enp1s0f0npf0vf0 hw-tc-offload on",
         "tc qdisc add dev vf-bond ingress_block 22 ingress",
@@ -677,7 +699,11 @@ mod tests {
             format!("tc filter add dev {rep} protocol 0x0800 parent ffff: prio 1 flower src_mac 52:54:00:00:00:09 action mirred egress redirect dev vf-bond"),
         ];
         let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
-        let want = expected("ip link add vf-bond type bond mode balance-xor xmit_hash_policy layer3+4 miimon 100", &NUMVFS, &tail);
+        let want = expected(
+            "ip link add vf-bond type bond mode balance-xor xmit_hash_policy layer3+4 miimon 100",
+            &NUMVFS,
+            &tail,
+        );
         assert_eq!(seed_plan(&s, Order::Auto), want);
     }
 
@@ -718,7 +744,10 @@ mod tests {
         h.run(&Cmd::new("ip", &["link", "add", "bond7", "type", "bond", "mode", "802.3ad"])).unwrap();
         h.run(&Cmd::new("ip", &["link", "set", "enp1s0f0np0", "master", "bond7"])).unwrap();
         let e = refuse(&mut h, &Setup::default());
-        assert!(e.contains("enp1s0f0np0 is in bond7: release it (ip link set enp1s0f0np0 nomaster) or give --bond bond7"), "{e}");
+        assert!(
+            e.contains("enp1s0f0np0 is in bond7: release it (ip link set enp1s0f0np0 nomaster) or give --bond bond7"),
+            "{e}"
+        );
 
         let mut h = FakeHost::seed();
         let sys = h.sys();
@@ -726,7 +755,11 @@ mod tests {
             h.run(&Cmd::write("4", &sys.path(&format!("class/net/{pf}/device/sriov_numvfs")), "x")).unwrap();
         }
         std::fs::remove_file(sys.path("bus/pci/devices/0000:01:00.3/driver")).unwrap();
-        std::os::unix::fs::symlink("../../../../bus/pci/drivers/vfio-pci", sys.path("bus/pci/devices/0000:01:00.3/driver")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../../../bus/pci/drivers/vfio-pci",
+            sys.path("bus/pci/devices/0000:01:00.3/driver"),
+        )
+        .unwrap();
         let e = refuse(&mut h, &Setup::default());
         assert!(e.contains("VF 0000:01:00.3 is bound to vfio-pci"), "{e}");
     }

@@ -43,11 +43,8 @@ impl Netns {
             ip(&["-n", &name, "link", "set", dev, "up"]);
         }
         let _ = ns.inside.wait();
-        ns.inside = Command::new("ip")
-            .args(["netns", "exec", &name, "sleep", "600"])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        ns.inside =
+            Command::new("ip").args(["netns", "exec", &name, "sleep", "600"]).stdout(Stdio::null()).spawn().unwrap();
         let t0 = Instant::now();
         while !ns.sys().exists("class/net/vf-bond") {
             assert!(t0.elapsed() < Duration::from_secs(5), "the namespace's sysfs never showed up");
@@ -157,7 +154,11 @@ fn link_and_shared_block_steps_run_for_real_in_a_namespace() {
     let lines: Vec<String> = down.steps.iter().map(|s| s.line()).collect();
     assert_eq!(
         lines[..3],
-        ["tc qdisc del dev enp1s0f1np1 ingress", "tc qdisc del dev enp1s0f0np0 ingress", "tc qdisc del dev vf-bond ingress"]
+        [
+            "tc qdisc del dev enp1s0f1np1 ingress",
+            "tc qdisc del dev enp1s0f0np0 ingress",
+            "tc qdisc del dev vf-bond ingress"
+        ]
     );
     let done = apply(&mut env, &down, "", &mut |_| {}).unwrap();
     assert_eq!(done.ran[..3], lines[..3]);
@@ -182,5 +183,8 @@ fn a_real_tc_refusal_stops_the_run_with_tcs_message() {
     assert!(e.contains("said: exit 2:"), "tc's own message: {e}");
     assert!(e.contains("an ingress qdisc not on this block may be there"), "{e}");
     drop(env);
-    assert_eq!(runner.log.iter().filter(|l| l.starts_with("tc qdisc add")).last().unwrap(), "tc qdisc add dev enp1s0f1np1 ingress_block 22 ingress");
+    assert_eq!(
+        runner.log.iter().rfind(|l| l.starts_with("tc qdisc add")).unwrap(),
+        "tc qdisc add dev enp1s0f1np1 ingress_block 22 ingress"
+    );
 }

@@ -76,14 +76,19 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
     let bond = host.bond.as_ref().filter(|x| &x.name == b);
     let name = format!("bond {b} in mode {}", mode.map_or("802.3ad, active-backup or balance-xor", |m| m.name()));
     match bond.and_then(|x| x.mode.as_deref()) {
-        None => l.add(name, Status::Fail, format!("{b} {}", if bond.is_some() { "is not a bond" } else { "does not exist" })),
+        None => l.add(
+            name,
+            Status::Fail,
+            format!("{b} {}", if bond.is_some() { "is not a bond" } else { "does not exist" }),
+        ),
         Some(m) => {
             let offloaded = ["802.3ad", "active-backup", "balance-xor"].contains(&m);
             let ok = mode.map_or(offloaded, |want| want.name() == m);
             let why = if offloaded {
                 String::new()
             } else {
-                "; the NIC does not offload it (kernel: \"Can't activate LAG offload, TX type isn't supported\")".to_string()
+                "; the NIC does not offload it (kernel: \"Can't activate LAG offload, TX type isn't supported\")"
+                    .to_string()
             };
             l.pass_if(name, ok, format!("mode {m}{why}"));
         }
@@ -101,7 +106,11 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
         l.pass_if(name, in_bond && p.admin_up && p.operstate == "up", detail);
     }
     match bond {
-        Some(x) => l.pass_if(format!("bond {b} up"), x.admin_up, format!("{}, operstate {}", if x.admin_up { "up" } else { "down" }, x.operstate)),
+        Some(x) => l.pass_if(
+            format!("bond {b} up"),
+            x.admin_up,
+            format!("{}, operstate {}", if x.admin_up { "up" } else { "down" }, x.operstate),
+        ),
         None => l.add(format!("bond {b} up"), Status::Fail, format!("{b} does not exist")),
     }
     let lag = &host.lag;
@@ -115,7 +124,7 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
     l.add("hardware LAG active".into(), status, detail);
     if lag.active == Some(true) {
         let single = lag.shared_fdb == Some(true);
-        let switchdev = lag.kind.as_deref().map_or(true, |k| k == "switchdev");
+        let switchdev = !matches!(lag.kind.as_deref(), Some(k) if k != "switchdev");
         let status = match lag.shared_fdb {
             None => Status::Unknown,
             Some(_) if single && switchdev => Status::Pass,
@@ -133,7 +142,15 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
     let unbound: Vec<&str> = vfs.iter().filter(|v| v.driver.is_none()).map(|v| v.pci.as_str()).collect();
     let too_many = pfs.iter().find(|p| p.sriov_numvfs > 64);
     let (ok, detail) = match (vfs.is_empty(), unbound.is_empty(), too_many) {
-        (_, _, Some(p)) => (false, format!("{} has {} VFs; {}", p.netdev, p.sriov_numvfs, dmesg::explain_lines("PF is configured with more than 64 VFs")[0])),
+        (_, _, Some(p)) => (
+            false,
+            format!(
+                "{} has {} VFs; {}",
+                p.netdev,
+                p.sriov_numvfs,
+                dmesg::explain_lines("PF is configured with more than 64 VFs")[0]
+            ),
+        ),
         (true, _, _) => (false, "no VFs".to_string()),
         (false, true, _) => {
             let mut drivers: Vec<&str> = vfs.iter().filter_map(|v| v.driver.as_deref()).collect();
@@ -147,7 +164,9 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
     let rule_vf = setup
         .vf
         .as_ref()
-        .and_then(|want| vf_lists.iter().enumerate().find_map(|(p, l)| l.iter().position(|v| v == want).map(|i| (p, i as u32))))
+        .and_then(|want| {
+            vf_lists.iter().enumerate().find_map(|(p, l)| l.iter().position(|v| v == want).map(|i| (p, i as u32)))
+        })
         .unwrap_or((0, 0));
     let rep = setup.representor.clone().unwrap_or_else(|| pfs[rule_vf.0].representor_for(rule_vf.1));
     l.want(env, format!("hw-tc-offload on representor {rep}"), Want::TcOffload { dev: rep.clone(), on: true })?;
@@ -162,16 +181,28 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
     let (status, detail) = match rule.as_ref().map(|r| r.in_hw) {
         None => (Status::Fail, "no rule".to_string()),
         Some(Some(true)) => (Status::Pass, "in_hw".to_string()),
-        Some(Some(false)) => (Status::Fail, "not_in_hw: the NIC did not take it (hw-tc-offload off, or not switchdev)".to_string()),
+        Some(Some(false)) => {
+            (Status::Fail, "not_in_hw: the NIC did not take it (hw-tc-offload off, or not switchdev)".to_string())
+        }
         Some(None) => (Status::Unknown, "tc shows neither in_hw nor not_in_hw".to_string()),
     };
     l.add("flower rule offloaded (in_hw)".into(), status, detail);
     if setup.reverse_rule {
-        let want = Want::Flower { at: FilterAt::Dev(rep.clone()), mac: setup.vf_mac.clone(), src: true, to: b.clone(), present: true };
+        let want = Want::Flower {
+            at: FilterAt::Dev(rep.clone()),
+            mac: setup.vf_mac.clone(),
+            src: true,
+            to: b.clone(),
+            present: true,
+        };
         l.want(env, format!("reverse rule src_mac {} on {rep} -> {b}", setup.vf_mac), want)?;
     }
     match env.kernel_log() {
-        None => l.info("kernel log".into(), Status::Unknown, "cannot read it (dmesg needs root; or give --dmesg-file)".into()),
+        None => l.info(
+            "kernel log".into(),
+            Status::Unknown,
+            "cannot read it (dmesg needs root; or give --dmesg-file)".into(),
+        ),
         Some(log) => {
             let failures = dmesg::LogVerdict::of(&dmesg::lag_lines(&log)).failures_after;
             if failures.is_empty() {
@@ -328,6 +359,10 @@ mod tests {
         let v = run(dir.path(), &mut healthy(), &Setup::default(), None);
         let i = item(&v, "VFs exist");
         assert_eq!(i.status, Status::Fail);
-        assert!(i.detail.contains("enp1s0f0np0 has 80 VFs") && i.detail.contains("use --num-vfs 64 or fewer"), "{}", i.detail);
+        assert!(
+            i.detail.contains("enp1s0f0np0 has 80 VFs") && i.detail.contains("use --num-vfs 64 or fewer"),
+            "{}",
+            i.detail
+        );
     }
 }
