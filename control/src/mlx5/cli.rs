@@ -270,7 +270,7 @@ pub fn run(cmd: Command) -> Result<u8> {
             if !dry_run {
                 crate::require_root("up")?;
             }
-            with_env(&h, |env| up(env, &h, &s, dry_run))
+            with_env(&h, |env| bring(env, &h, &s, Way::Up, dry_run))
         }
         Command::Down { host: h, setup, keep_vfs, dry_run } => {
             let s = setup.setup(keep_vfs);
@@ -283,7 +283,7 @@ pub fn run(cmd: Command) -> Result<u8> {
             if !dry_run {
                 crate::require_root("down")?;
             }
-            with_env(&h, |env| down(env, &h, &s, dry_run))
+            with_env(&h, |env| bring(env, &h, &s, Way::Down, dry_run))
         }
         Command::Verify { host: h, setup, json } => with_env(&h, |env| {
             let s = setup.setup(false);
@@ -379,52 +379,49 @@ fn refused_with_vfs(e: &anyhow::Error, env: &Env) -> bool {
     env.sys.read_u64(&format!("bus/pci/devices/{pci}/sriov_numvfs")).is_some_and(|n| n > 0)
 }
 
-fn up(env: &mut Env, h: &HostArgs, s: &Setup, dry_run: bool) -> Result<u8> {
-    let found = host(env, h, &s.bond, FOR_SETUP)?;
-    let p = plan::up(&found, s, &env.sys, s.order)?;
-    if dry_run {
-        print_plan(env, &p, s.order, false)?;
-        return Ok(0);
-    }
-    println!("{}", p.title);
-    let rollback = rollback_hint(h, s);
-    let done = match apply::apply(env, &p, &rollback, &mut print_event) {
-        Ok(d) => d,
-        Err(e) if s.order == Order::Auto && refused_with_vfs(&e, env) => {
-            println!("note: switchdev was refused while VFs exist (ConnectX-6 Lx does this): starting again, switchdev first");
-            for line in format!("{e}").lines() {
-                println!("note:   {line}");
-            }
-            let again = host(env, h, &s.bond, FOR_SETUP)?;
-            let p = plan::up(&again, s, &env.sys, Order::SwitchdevFirst)?;
-            apply::apply(env, &p, &rollback, &mut print_event)?
-        }
-        Err(e) => return Err(e),
-    };
-    summary("up", &done, "check it with `vflag-ctl verify`");
-    Ok(0)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Up,
+    Down,
 }
 
-fn down(env: &mut Env, h: &HostArgs, s: &Setup, dry_run: bool) -> Result<u8> {
-    let found = host(env, h, &s.bond, FOR_TEARDOWN)?;
-    let p = plan::down(&found, s, &env.sys, s.order)?;
+/// Plans and applies `up` or `down`. With --order auto, when the eswitch refuses a mode
+/// change while the PF has VFs (ConnectX-6 Lx), it reads the host again and goes on in the
+/// switchdev-first order, which handles the VFs first.
+fn bring(env: &mut Env, h: &HostArgs, s: &Setup, way: Way, dry_run: bool) -> Result<u8> {
+    let (needs, make): (Needs, fn(&Host, &Setup, &SysFs, Order) -> Result<Plan>) = match way {
+        Way::Up => (FOR_SETUP, plan::up),
+        Way::Down => (FOR_TEARDOWN, plan::down),
+    };
+    let found = host(env, h, &s.bond, needs)?;
+    let p = make(&found, s, &env.sys, s.order)?;
     if dry_run {
         print_plan(env, &p, s.order, false)?;
         return Ok(0);
     }
     println!("{}", p.title);
-    let again = "run `vflag-ctl down` again once the cause is fixed".to_string();
-    let done = match apply::apply(env, &p, &again, &mut print_event) {
+    let rollback = match way {
+        Way::Up => rollback_hint(h, s),
+        Way::Down => "run `vflag-ctl down` again once the cause is fixed".to_string(),
+    };
+    let done = match apply::apply(env, &p, &rollback, &mut print_event) {
         Ok(d) => d,
         Err(e) if s.order == Order::Auto && !s.keep_vfs && refused_with_vfs(&e, env) => {
-            println!("note: legacy mode was refused while VFs exist: removing the VFs first");
-            let now = host(env, h, &s.bond, FOR_TEARDOWN)?;
-            let p = plan::down(&now, s, &env.sys, Order::SwitchdevFirst)?;
-            apply::apply(env, &p, &again, &mut print_event)?
+            println!(
+                "note: the eswitch refused a mode change while VFs exist (ConnectX-6 Lx does): going on, VFs first"
+            );
+            for line in e.to_string().lines() {
+                println!("note:   {line}");
+            }
+            let now = host(env, h, &s.bond, needs)?;
+            apply::apply(env, &make(&now, s, &env.sys, Order::SwitchdevFirst)?, &rollback, &mut print_event)?
         }
         Err(e) => return Err(e),
     };
-    summary("down", &done, "the PFs are out of the bond, in legacy mode");
+    match way {
+        Way::Up => summary("up", &done, "check it with `vflag-ctl verify`"),
+        Way::Down => summary("down", &done, "the PFs are out of the bond, in legacy mode"),
+    }
     Ok(0)
 }
 
@@ -494,7 +491,7 @@ mod tests {
         let (root, s, sleep) = (h.root(), Setup::default(), |_| {});
         {
             let mut env = fake::env_at(&root, &mut h, &sleep);
-            assert_eq!(up(&mut env, &a, &s, false).unwrap(), 0);
+            assert_eq!(bring(&mut env, &a, &s, Way::Up, false).unwrap(), 0);
         }
         let changes = h.changes();
         let at = |l: &str| changes.iter().position(|c| c == l).unwrap_or_else(|| panic!("{l} not run: {changes:?}"));
@@ -507,7 +504,7 @@ mod tests {
         let host = discover::discover(&mut env, None, "vf-bond", FOR_TEARDOWN).unwrap();
         assert!(verify::verify(&mut env, &host, &s, None).unwrap().pass);
         // Down: legacy is refused with VFs too; they go first.
-        assert_eq!(down(&mut env, &a, &s, false).unwrap(), 0);
+        assert_eq!(bring(&mut env, &a, &s, Way::Down, false).unwrap(), 0);
         drop(env);
         let changes = h.changes();
         assert_eq!(
@@ -531,7 +528,7 @@ mod tests {
         let (root, sleep) = (h.root(), |_| {});
         let s = Setup { order: Order::VfsFirst, ..Setup::default() };
         let mut env = fake::env_at(&root, &mut h, &sleep);
-        let e = up(&mut env, &a, &s, false).unwrap_err().to_string();
+        let e = bring(&mut env, &a, &s, Way::Up, false).unwrap_err().to_string();
         assert!(e.contains("failed: devlink dev eswitch set pci/0000:01:00.0 mode switchdev"), "{e}");
         assert!(e.contains("Can't change eswitch mode while VFs are enabled"), "{e}");
         assert!(e.contains("use --order switchdev-first"), "{e}");

@@ -560,7 +560,7 @@ impl Want {
 mod tests {
     use super::*;
     use crate::mlx5::discover::{self, FOR_SETUP, FOR_TEARDOWN};
-    use crate::mlx5::fake::{self, FakeHost};
+    use crate::mlx5::fake::{self, vf_writes, FakeHost};
     use crate::runner::Runner;
 
     fn lines(p: &Plan) -> Vec<String> {
@@ -586,22 +586,6 @@ mod tests {
     }
 
     const WAIT: &str = "# wait up to 5s for the hardware LAG (/sys/kernel/debug/mlx5/0000:01:00.0/lag/state: active)";
-
-    fn vf_writes(what: &str) -> Vec<String> {
-        [
-            "0000:01:00.2",
-            "0000:01:00.3",
-            "0000:01:00.4",
-            "0000:01:00.5",
-            "0000:01:04.2",
-            "0000:01:04.3",
-            "0000:01:04.4",
-            "0000:01:04.5",
-        ]
-        .iter()
-        .map(|v| format!("echo {v} > /sys/bus/pci/drivers/mlx5_core/{what}"))
-        .collect()
-    }
 
     #[test]
     fn on_the_seeds_host_the_plan_is_the_seeds_procedure() {
