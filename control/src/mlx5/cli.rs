@@ -379,6 +379,9 @@ fn refused_with_vfs(e: &anyhow::Error, env: &Env) -> bool {
     env.sys.read_u64(&format!("bus/pci/devices/{pci}/sriov_numvfs")).is_some_and(|n| n > 0)
 }
 
+/// `plan::up` or `plan::down`.
+type Planner = fn(&Host, &Setup, &SysFs, Order) -> Result<Plan>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Way {
     Up,
@@ -389,7 +392,7 @@ enum Way {
 /// change while the PF has VFs (ConnectX-6 Lx), it reads the host again and goes on in the
 /// switchdev-first order, which handles the VFs first.
 fn bring(env: &mut Env, h: &HostArgs, s: &Setup, way: Way, dry_run: bool) -> Result<u8> {
-    let (needs, make): (Needs, fn(&Host, &Setup, &SysFs, Order) -> Result<Plan>) = match way {
+    let (needs, make): (Needs, Planner) = match way {
         Way::Up => (FOR_SETUP, plan::up),
         Way::Down => (FOR_TEARDOWN, plan::down),
     };
