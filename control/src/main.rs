@@ -138,7 +138,7 @@ fn spec(n: &LabNames) -> Result<LabSpec> {
     Ok(LabSpec { ns: n.ns.clone(), links: n.host_links.iter().cloned().zip(n.switch_links.iter().cloned()).collect() })
 }
 
-/// Namespaces and veth pairs need root.
+/// Namespaces, veth pairs, bonds, eswitch modes and sysfs writes need root.
 pub(crate) fn require_root(what: &str) -> Result<()> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let euid = status
@@ -147,7 +147,7 @@ pub(crate) fn require_root(what: &str) -> Result<()> {
         .and_then(|l| l.split_whitespace().nth(2))
         .and_then(|v| v.parse::<u32>().ok());
     if euid.is_some_and(|u| u != 0) {
-        bail!("{what} needs root (it changes network namespaces and interfaces)");
+        bail!("{what} needs root (it changes network interfaces, namespaces or devices)");
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::check::Want;
 use super::plan::{Action, Plan, Step};
-use super::{discover, dmesg, Env};
+use super::{discover, dmesg, lagstate, Env};
 
 /// How often a wait looks again.
 pub const POLL: Duration = Duration::from_millis(250);
@@ -131,6 +131,13 @@ pub fn apply(env: &mut Env, plan: &Plan, rollback: &str, report: &mut dyn FnMut(
                         break;
                     }
                 }
+                if !seen.holds && lag_unseen(env, &step.want) {
+                    // Nothing can tell: say so and go on; `verify` will say unknown.
+                    report(Event::Note(&format!("cannot see whether the LAG is active ({}); going on", seen.now)));
+                    done.ran.push(step.line());
+                    report(Event::Done(step, &seen.now));
+                    continue;
+                }
                 if !seen.holds {
                     let said = format!(
                         "the LAG did not become active within {}: {}",
@@ -151,6 +158,13 @@ pub fn apply(env: &mut Env, plan: &Plan, rollback: &str, report: &mut dyn FnMut(
     Ok(done)
 }
 
+/// Whether no source shows the LAG state (no debugfs, no RDMA device, no log lines).
+fn lag_unseen(env: &mut Env, want: &Want) -> bool {
+    let Want::LagActive { pf_pci } = want else { return false };
+    let log = env.kernel_log();
+    lagstate::read(env, pf_pci, log.as_deref()).source == lagstate::Source::None
+}
+
 fn one_line(s: &str) -> String {
     let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     if lines.is_empty() {
@@ -167,8 +181,8 @@ pub mod tests {
     use crate::mlx5::fake::{self, FakeHost};
     use crate::mlx5::plan::{self, Order, Setup};
     use crate::mlx5::verify;
-    use crate::runner::Output;
     use crate::runner::Runner;
+    use crate::runner::{Cmd, Output};
 
     fn env_of(h: &mut FakeHost) -> (std::path::PathBuf, &mut FakeHost) {
         (h.root(), h)
@@ -339,6 +353,89 @@ pub mod tests {
         let wait = done.ran.iter().position(|l| l.starts_with("# wait")).expect("the wait ran");
         assert!(done.ran[wait + 1].ends_with("/bind"), "{:?}", done.ran);
         assert!((1..=3).contains(&polls.get()), "{}", polls.get());
+    }
+
+    #[test]
+    fn a_half_configured_host_whose_lag_failed_is_repaired() {
+        // By hand: VFs made and left bound, switchdev, the bond formed: the LAG fails.
+        let mut h = FakeHost::seed();
+        let sys = h.sys();
+        let run = |h: &mut FakeHost, c: Cmd| assert!(h.run(&c).unwrap().ok(), "{c}");
+        for pf in ["enp1s0f0np0", "enp1s0f1np1"] {
+            run(&mut h, Cmd::write("4", &sys.path(&format!("class/net/{pf}/device/sriov_numvfs")), "-"));
+        }
+        let unbind = sys.path("bus/pci/drivers/mlx5_core/unbind");
+        let bind = sys.path("bus/pci/drivers/mlx5_core/bind");
+        let vfs = [
+            "0000:01:00.2",
+            "0000:01:00.3",
+            "0000:01:00.4",
+            "0000:01:00.5",
+            "0000:01:04.2",
+            "0000:01:04.3",
+            "0000:01:04.4",
+            "0000:01:04.5",
+        ];
+        for vf in vfs {
+            run(&mut h, Cmd::write(vf, &unbind, "-"));
+        }
+        for pci in ["pci/0000:01:00.0", "pci/0000:01:00.1"] {
+            run(&mut h, Cmd::new("devlink", &["dev", "eswitch", "set", pci, "mode", "switchdev"]));
+        }
+        for vf in vfs {
+            run(&mut h, Cmd::write(vf, &bind, "-"));
+        }
+        run(&mut h, Cmd::new("ip", &["link", "add", "vf-bond", "type", "bond", "mode", "802.3ad"]));
+        for pf in ["enp1s0f0np0", "enp1s0f1np1"] {
+            run(&mut h, Cmd::new("ip", &["link", "set", pf, "master", "vf-bond"]));
+        }
+        let log = h.run(&Cmd::new("dmesg", &[])).unwrap().stdout;
+        assert!(log.contains("Failed to activate VF LAG"), "{log}");
+        let before = h.changes().len();
+        up_on(&mut h, &Setup::default()).unwrap();
+        let fix = h.changes()[before..].to_vec();
+        // Out of the bond first, VFs unbound, in again: the LAG forms; then the VFs come back.
+        assert_eq!(fix[..2], ["ip link set enp1s0f0np0 nomaster", "ip link set enp1s0f1np1 nomaster"]);
+        assert_eq!(fix[2..10], fake::vf_writes("unbind")[..]);
+        let at = |l: &str| fix.iter().position(|x| x == l).unwrap();
+        assert!(
+            at("ip link set enp1s0f1np1 master vf-bond")
+                < at("echo 0000:01:00.2 > /sys/bus/pci/drivers/mlx5_core/bind")
+        );
+        assert!(verdict(&mut h, &Setup::default()).pass);
+    }
+
+    #[test]
+    fn with_nothing_showing_the_lag_up_goes_on_and_verify_says_unknown() {
+        let mut h = FakeHost::seed();
+        h.hide_lag();
+        let s = Setup::default();
+        let notes = std::cell::RefCell::new(Vec::new());
+        let sleep = |_| {};
+        let root = h.root();
+        {
+            let mut env = fake::env_at(&root, &mut h, &sleep);
+            let host = discover::discover(&mut env, None, "vf-bond", FOR_SETUP).unwrap();
+            let p = plan::up(&host, &s, &env.sys, Order::Auto).unwrap();
+            apply(&mut env, &p, "", &mut |e| {
+                if let Event::Note(n) = e {
+                    notes.borrow_mut().push(n.to_string())
+                }
+            })
+            .unwrap();
+        }
+        assert_eq!(notes.borrow().len(), 1);
+        assert!(
+            notes.borrow()[0].starts_with("cannot see whether the LAG is active (no LAG facts"),
+            "{:?}",
+            notes.borrow()
+        );
+        let v = verdict(&mut h, &s);
+        assert_eq!(failed(&v), ["hardware LAG active"]);
+        // Again: nothing changes; the VFs are not unbound to find out.
+        let before = h.changes().len();
+        up_on(&mut h, &s).unwrap();
+        assert_eq!(h.changes().len(), before);
     }
 
     #[test]

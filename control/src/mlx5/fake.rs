@@ -120,6 +120,8 @@ pub struct FakeHost {
     /// runs later); 0: at once.
     pub lag_delay: u32,
     pending: Option<u32>,
+    lag_on: bool,
+    lag_hidden: bool,
 }
 
 impl FakeHost {
@@ -138,6 +140,8 @@ impl FakeHost {
             lag_refused: false,
             lag_delay: 0,
             pending: None,
+            lag_on: false,
+            lag_hidden: false,
         }
     }
 
@@ -345,7 +349,13 @@ impl FakeHost {
     }
 
     fn lag_active(&self) -> bool {
-        self.sysfs().read("kernel/debug/mlx5/0000:01:00.0/lag/state").as_deref() == Some("active")
+        self.lag_on
+    }
+
+    /// A host where nothing shows the LAG: no debugfs, no RDMA device, dmesg refused.
+    pub fn hide_lag(&mut self) {
+        self.lag_hidden = true;
+        self.rm("kernel/debug/mlx5");
     }
 
     /// What the mlx5 LAG code does when a bond's membership changes.
@@ -375,6 +385,10 @@ impl FakeHost {
                 self.klog(pf0, "Failed to deactivate VF LAG; driver restart required");
                 self.klog(pf0, "Make sure all VFs are unbound prior to VF LAG activation or deactivation");
             }
+            self.lag_on = false;
+            if self.lag_hidden {
+                return;
+            }
             for (_, pf) in PFS {
                 let d = format!("kernel/debug/mlx5/{pf}/lag");
                 self.put(&format!("{d}/state"), "disabled");
@@ -387,6 +401,10 @@ impl FakeHost {
 
     fn activate(&mut self) {
         self.pending = None;
+        self.lag_on = true;
+        if self.lag_hidden {
+            return;
+        }
         for (_, pf) in PFS {
             let d = format!("kernel/debug/mlx5/{pf}/lag");
             self.put(&format!("{d}/state"), "active");
@@ -402,6 +420,9 @@ impl FakeHost {
     }
 
     fn klog(&mut self, pci: &str, msg: &str) {
+        if self.lag_hidden {
+            return;
+        }
         self.kernel_log.push(format!("[{:>5}.000000] mlx5_core {pci}: {msg}", 100 + self.kernel_log.len()));
     }
 
@@ -614,6 +635,7 @@ impl FakeHost {
             }
             ("ip", a) => self.ip(a),
             ("tc", a) => self.tc(a),
+            ("dmesg", []) if self.lag_hidden => fail(1, "dmesg: read kernel buffer failed: Operation not permitted"),
             ("dmesg", []) => {
                 match self.pending {
                     Some(1) => self.activate(),

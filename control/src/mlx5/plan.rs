@@ -332,8 +332,14 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
     let vfs: Vec<Vec<String>> = pfs.iter().map(|p| p.vfs_for(n)).collect::<Result<_>>()?;
     let (rule_pf, rule_index) = rule_vf(pfs, &vfs, setup)?;
     let rep = setup.representor.clone().unwrap_or_else(|| pfs[rule_pf].representor_for(rule_index));
-    let lag_formed =
-        host.lag.active == Some(true) && pfs.iter().all(|p| p.master.as_deref() == Some(setup.bond.as_str()));
+    let enslaved: Vec<&Pf> = pfs.iter().filter(|p| p.master.as_deref() == Some(setup.bond.as_str())).collect();
+    let vf_lag = !matches!(host.lag.kind.as_deref(), Some(k) if k != "switchdev");
+    // A LAG nothing can see (no debugfs, RDMA device or log) counts as formed once both PFs
+    // are in switchdev and in the bond: unbinding the VFs on every run would cut their users.
+    let lag_formed = switchdev && enslaved.len() == 2 && host.lag.active != Some(false) && vf_lag;
+    // PFs in the bond without a VF-LAG (it failed to form, or it is a RoCE LAG) leave it, so
+    // that joining again forms the LAG.
+    let release = !lag_formed && (host.lag.active == Some(false) || !vf_lag);
     // VFs must be unbound while the eswitch changes mode and while the LAG forms.
     let unbind = !switchdev || !lag_formed;
     if unbind {
@@ -341,6 +347,12 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
     }
 
     let mut s = Steps { sys, out: Vec::new() };
+    if release {
+        for p in &enslaved {
+            let want = Want::Master { dev: p.netdev.clone(), master: None };
+            s.link(&["set", &p.netdev, "nomaster"], want, "see ip -d link show DEV");
+        }
+    }
     if order == Order::SwitchdevFirst {
         if reset_vfs {
             for p in pfs.iter().filter(|p| p.sriov_numvfs != 0) {
