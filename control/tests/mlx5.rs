@@ -276,6 +276,15 @@ fn one_line_error(code: i32, err: &str, want_code: i32, has: &str) {
 }
 
 #[test]
+fn counters_need_only_ethtool() {
+    let t = Tools::with(&["ethtool"], &healthy());
+    let (code, stdout, err) = t.ctl(&["counters", "--sysfs-root", &root("up")]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert_eq!(t.log(), ["ethtool -S enp1s0f0np0", "ethtool -S enp1s0f1np1"]);
+}
+
+#[test]
 fn refusals_are_one_line_with_exit_1() {
     let seed = root("seed");
     let t = Tools::with(&["ethtool", "ip", "modprobe", "dmesg"], &legacy());

@@ -242,10 +242,14 @@ fn read_pf(env: &mut Env, netdev: &str, addr: &Addr) -> Result<Pf> {
             pci: vf,
         });
     }
-    let out = env.run("devlink", &["dev", "eswitch", "show", &format!("pci/{pci}")])?;
-    let (eswitch, eswitch_error) = match parse::eswitch_mode(&out.stdout) {
-        Some(m) if out.ok() => (Some(m), None),
-        _ => (None, Some(first_line(&out.stderr).unwrap_or("no mode in devlink's answer").to_string())),
+    let (eswitch, eswitch_error) = if env.runner.has_program("devlink") {
+        let out = env.run("devlink", &["dev", "eswitch", "show", &format!("pci/{pci}")])?;
+        match parse::eswitch_mode(&out.stdout) {
+            Some(m) if out.ok() => (Some(m), None),
+            _ => (None, Some(first_line(&out.stderr).unwrap_or("no mode in devlink's answer").to_string())),
+        }
+    } else {
+        (None, Some("devlink is not installed".to_string()))
     };
     let net = format!("class/net/{netdev}");
     Ok(Pf {

@@ -70,11 +70,8 @@ pub fn filters(text: &str) -> Vec<Filter> {
             let mut f = Filter {
                 protocol: after("protocol").unwrap_or("all").to_string(),
                 pref: after("pref").and_then(|p| p.parse().ok()).unwrap_or(0),
-                kind: after("pref")
-                    .and_then(|_| words.iter().position(|w| *w == "pref"))
-                    .and_then(|i| words.get(i + 2))
-                    .unwrap_or(&"")
-                    .to_string(),
+                // `pref 1 flower`: the classifier follows the priority.
+                kind: words.iter().position(|w| *w == "pref").and_then(|i| words.get(i + 2)).unwrap_or(&"").to_string(),
                 ..Default::default()
             };
             flags(&words, &mut f);
