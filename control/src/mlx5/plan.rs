@@ -115,8 +115,8 @@ pub struct Step {
 }
 
 impl Step {
-    fn run(cmd: Cmd, want: Want, hint: &str) -> Step {
-        Step { action: Action::Run(cmd), want, hint: hint.to_string() }
+    fn run(cmd: Cmd, want: Want, hint: impl Into<String>) -> Step {
+        Step { action: Action::Run(cmd), want, hint: hint.into() }
     }
 
     /// The step as a shell line (a wait is a comment).
@@ -137,6 +137,7 @@ impl Step {
             c.args.iter_mut().filter(|a| *a == old).for_each(|a| *a = new.to_string());
         }
         self.want.rename(old, new);
+        self.hint = self.hint.replace(old, new);
     }
 
     pub fn mentions(&self, dev: &str) -> bool {
@@ -202,7 +203,7 @@ impl Steps<'_> {
     fn tc_offload(&mut self, dev: &str, on: bool) {
         let v = if on { "on" } else { "off" };
         let cmd = Cmd::new("ethtool", &["-K", dev, "hw-tc-offload", v]);
-        let hint = "hw-tc-offload needs the eswitch in switchdev mode (ethtool -k DEV | grep hw-tc-offload)";
+        let hint = format!("hw-tc-offload needs the eswitch in switchdev mode (ethtool -k {dev} | grep hw-tc-offload)");
         self.push(Step::run(cmd, Want::TcOffload { dev: dev.to_string(), on }, hint));
     }
 
@@ -213,13 +214,14 @@ impl Steps<'_> {
     }
 
     fn admin(&mut self, dev: &str, up: bool) {
-        let hint = "see `ip link show DEV` and the kernel log";
-        self.link(&["set", dev, if up { "up" } else { "down" }], Want::AdminUp { dev: dev.to_string(), up }, hint);
+        let hint = format!("see `ip link show {dev}` and the kernel log");
+        self.link(&["set", dev, if up { "up" } else { "down" }], Want::AdminUp { dev: dev.to_string(), up }, &hint);
     }
 
     fn qdisc_block(&mut self, dev: &str, block: u32) {
         let cmd = Cmd::new("tc", &["qdisc", "add", "dev", dev, "ingress_block", &block.to_string(), "ingress"]);
-        let hint = "an ingress qdisc not on this block may be there: tc qdisc del dev DEV ingress (or use --block)";
+        let hint =
+            format!("an ingress qdisc not on this block may be there: tc qdisc del dev {dev} ingress (or use --block)");
         self.push(Step::run(cmd, Want::Ingress { dev: dev.to_string(), ingress: Ingress::Block(block) }, hint));
     }
 
@@ -228,7 +230,7 @@ impl Steps<'_> {
         self.push(Step::run(
             cmd,
             Want::Ingress { dev: dev.to_string(), ingress: Ingress::None },
-            "see tc qdisc show dev DEV",
+            format!("see tc qdisc show dev {dev}"),
         ));
     }
 }
@@ -350,7 +352,7 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
     if release {
         for p in &enslaved {
             let want = Want::Master { dev: p.netdev.clone(), master: None };
-            s.link(&["set", &p.netdev, "nomaster"], want, "see ip -d link show DEV");
+            s.link(&["set", &p.netdev, "nomaster"], want, &format!("see ip -d link show {}", p.netdev));
         }
     }
     if order == Order::SwitchdevFirst {
@@ -395,8 +397,8 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
     if setup.miimon.is_some() {
         create.extend(["miimon", miimon.as_str()]);
     }
-    let hint = "an interface of that name may exist: ip -d link show NAME";
-    s.link(&create, Want::BondMode { bond: b.into(), mode: mode.into() }, hint);
+    let hint = format!("an interface of that name may exist: ip -d link show {b}");
+    s.link(&create, Want::BondMode { bond: b.into(), mode: mode.into() }, &hint);
     if host.bond.as_ref().is_some_and(|h| h.name == b) {
         // The bond was there already: its options may need changing.
         for (option, value) in [("xmit_hash_policy", &hash), ("miimon", &miimon)] {
@@ -412,7 +414,7 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
     }
     for p in pfs {
         let want = Want::DownOrEnslaved { dev: p.netdev.clone(), bond: b.into() };
-        s.link(&["set", &p.netdev, "down"], want, "see `ip link show DEV`");
+        s.link(&["set", &p.netdev, "down"], want, &format!("see `ip link show {}`", p.netdev));
     }
     for p in pfs {
         let want = Want::Master { dev: p.netdev.clone(), master: Some(b.into()) };
@@ -453,7 +455,11 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
     ));
     if setup.reverse_rule {
         let cmd = Cmd::new("tc", &["qdisc", "add", "dev", &rep, "ingress"]);
-        s.push(Step::run(cmd, Want::Ingress { dev: rep.clone(), ingress: Ingress::Own }, "see tc qdisc show dev REP"));
+        s.push(Step::run(
+            cmd,
+            Want::Ingress { dev: rep.clone(), ingress: Ingress::Own },
+            format!("see tc qdisc show dev {rep}"),
+        ));
         s.push(Step::run(
             Cmd::new(
                 "tc",
@@ -506,7 +512,7 @@ pub fn down(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Pla
     }
     if let Some(bond) = ours {
         if bond.slaves.iter().all(|x| pfs.iter().any(|p| &p.netdev == x)) {
-            s.link(&["del", b], Want::Absent { dev: b.into() }, "see ip -d link show BOND");
+            s.link(&["del", b], Want::Absent { dev: b.into() }, &format!("see ip -d link show {b}"));
         }
     }
     // Leaving the bond takes a PF down; it was up before it joined.
