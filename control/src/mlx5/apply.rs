@@ -378,16 +378,7 @@ pub mod tests {
         }
         let unbind = sys.path("bus/pci/drivers/mlx5_core/unbind");
         let bind = sys.path("bus/pci/drivers/mlx5_core/bind");
-        let vfs = [
-            "0000:01:00.2",
-            "0000:01:00.3",
-            "0000:01:00.4",
-            "0000:01:00.5",
-            "0000:01:04.2",
-            "0000:01:04.3",
-            "0000:01:04.4",
-            "0000:01:04.5",
-        ];
+        let vfs = fake::SEED_VFS;
         for vf in vfs {
             run(&mut h, Cmd::write(vf, &unbind, "-"));
         }

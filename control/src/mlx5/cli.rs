@@ -36,15 +36,7 @@ pub enum Command {
         json: bool,
     },
     /// mlx5 VF-LAG: print the commands that bring it up on this host, in order.
-    Plan {
-        #[command(flatten)]
-        host: HostArgs,
-        #[command(flatten)]
-        setup: SetupArgs,
-        /// As JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Plan(Report),
     /// mlx5 VF-LAG: bring it up, step by step, each checked before (in place: skipped) and after.
     Up {
         #[command(flatten)]
@@ -69,15 +61,7 @@ pub enum Command {
         dry_run: bool,
     },
     /// mlx5 VF-LAG: check it is up (exit 0), or say what is not (exit 3).
-    Verify {
-        #[command(flatten)]
-        host: HostArgs,
-        #[command(flatten)]
-        setup: SetupArgs,
-        /// As JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(Report),
     /// mlx5 VF-LAG: the PFs' physical-port counters and bond member state, per link.
     Counters {
         #[command(flatten)]
@@ -95,6 +79,18 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+}
+
+/// The options of the commands that only report: plan and verify.
+#[derive(Debug, Args)]
+pub struct Report {
+    #[command(flatten)]
+    host: HostArgs,
+    #[command(flatten)]
+    setup: SetupArgs,
+    /// As JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Where the host is read from.
@@ -258,7 +254,7 @@ pub fn run(cmd: Command) -> Result<u8> {
             print!("{}", if json { serde_json::to_string_pretty(&found)? + "\n" } else { discover::render(&found) });
             Ok(0)
         }),
-        Command::Plan { host: h, setup, json } => with_env(&h, |env| {
+        Command::Plan(Report { host: h, setup, json }) => with_env(&h, |env| {
             let s = setup.setup(false);
             let found = host(env, &h, &s.bond, FOR_SETUP)?;
             let p = plan::up(&found, &s, &env.sys, s.order)?;
@@ -285,7 +281,7 @@ pub fn run(cmd: Command) -> Result<u8> {
             }
             with_env(&h, |env| bring(env, &h, &s, Way::Down, dry_run))
         }
-        Command::Verify { host: h, setup, json } => with_env(&h, |env| {
+        Command::Verify(Report { host: h, setup, json }) => with_env(&h, |env| {
             let s = setup.setup(false);
             let found = host(env, &h, &s.bond, FOR_TEARDOWN)?;
             let v = verify::verify(env, &found, &s, setup.mode)?;

@@ -64,21 +64,21 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The seed's VFs: PF0's, then PF1's.
+pub const SEED_VFS: [&str; 8] = [
+    "0000:01:00.2",
+    "0000:01:00.3",
+    "0000:01:00.4",
+    "0000:01:00.5",
+    "0000:01:04.2",
+    "0000:01:04.3",
+    "0000:01:04.4",
+    "0000:01:04.5",
+];
+
 /// The seed's `echo VF > /sys/bus/pci/drivers/mlx5_core/{unbind,bind}` lines, in its order.
 pub fn vf_writes(what: &str) -> Vec<String> {
-    [
-        "0000:01:00.2",
-        "0000:01:00.3",
-        "0000:01:00.4",
-        "0000:01:00.5",
-        "0000:01:04.2",
-        "0000:01:04.3",
-        "0000:01:04.4",
-        "0000:01:04.5",
-    ]
-    .iter()
-    .map(|v| format!("echo {v} > /sys/bus/pci/drivers/mlx5_core/{what}"))
-    .collect()
+    SEED_VFS.iter().map(|v| format!("echo {v} > /sys/bus/pci/drivers/mlx5_core/{what}")).collect()
 }
 
 const PCI: &str = "devices/pci0000:00/0000:00:01.0";
