@@ -1,9 +1,11 @@
-//! vflag-ctl: the host side of vflag: the emulated VF-LAG lab (`vflag-ctl lab up|down|status|flap`)
-//! and failover soaks (`vflag-ctl soak`). Exit codes: 0 done (soak: pass), 1 failed, 2 bad
-//! usage, 3 soak verdict fail.
+//! vflag-ctl: the host side of vflag: the emulated VF-LAG lab (`vflag-ctl lab up|down|status|flap`),
+//! failover soaks (`vflag-ctl soak`), and VF-LAG on an mlx5 host (`vflag-ctl discover|plan|up|
+//! down|verify|counters`). Exit codes: 0 done (soak: pass; verify: VF-LAG is up), 1 failed,
+//! 2 bad usage, 3 soak verdict fail or verify found VF-LAG not up.
 #![forbid(unsafe_code)]
 
 mod lab;
+mod mlx5;
 mod runner;
 mod soak;
 
@@ -16,7 +18,11 @@ use lab::LabSpec;
 use runner::SystemRunner;
 
 #[derive(Debug, Parser)]
-#[command(name = "vflag-ctl", version, about = "VF-LAG host control: the emulated lab (more to come)")]
+#[command(
+    name = "vflag-ctl",
+    version,
+    about = "VF-LAG host control: mlx5 bring-up and checks, the emulated lab, failover soaks"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Top,
@@ -39,6 +45,8 @@ enum Top {
         #[command(flatten)]
         names: LabNames,
     },
+    #[command(flatten)]
+    Mlx5(mlx5::cli::Command),
 }
 
 #[derive(Debug, Args)]
@@ -130,7 +138,7 @@ fn spec(n: &LabNames) -> Result<LabSpec> {
     Ok(LabSpec { ns: n.ns.clone(), links: n.host_links.iter().cloned().zip(n.switch_links.iter().cloned()).collect() })
 }
 
-/// Namespaces and veth pairs need root.
+/// Namespaces, veth pairs, bonds, eswitch modes and sysfs writes need root.
 pub(crate) fn require_root(what: &str) -> Result<()> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let euid = status
@@ -139,7 +147,7 @@ pub(crate) fn require_root(what: &str) -> Result<()> {
         .and_then(|l| l.split_whitespace().nth(2))
         .and_then(|v| v.parse::<u32>().ok());
     if euid.is_some_and(|u| u != 0) {
-        bail!("{what} needs root (it changes network namespaces and interfaces)");
+        bail!("{what} needs root (it changes network interfaces, namespaces or devices)");
     }
     Ok(())
 }
@@ -148,6 +156,7 @@ fn run(cli: Cli) -> Result<u8> {
     let (action, names) = match cli.cmd {
         Top::Lab { action, names } => (action, names),
         Top::Soak { args, names } => return soak::soak(&args, &spec(&names)?),
+        Top::Mlx5(cmd) => return mlx5::cli::run(cmd),
     };
     let spec = spec(&names)?;
     let r = &mut SystemRunner;
