@@ -51,11 +51,7 @@ unsafe extern "C" fn dispatch(cmd: *const c_char, _params: *const c_char, d: *mu
             unsafe {
                 match v {
                     TelValue::U64(x) => add_u64(d, key.as_ptr(), x),
-                    TelValue::I64(x) => ffi::rte_tel_data_add_dict_int(
-                        d,
-                        key.as_ptr(),
-                        x.clamp(i32::MIN.into(), i32::MAX.into()) as i32,
-                    ),
+                    TelValue::I64(x) => add_i64(d, key.as_ptr(), x),
                     TelValue::Str(s) => {
                         let s = CString::new(s).unwrap_or_default();
                         ffi::rte_tel_data_add_dict_string(d, key.as_ptr(), s.as_ptr())
@@ -67,6 +63,19 @@ unsafe extern "C" fn dispatch(cmd: *const c_char, _params: *const c_char, d: *mu
     };
     // Never unwind into DPDK's telemetry thread.
     std::panic::catch_unwind(run).unwrap_or(-libc::EFAULT)
+}
+
+/// 23.11 widened `add_dict_int` from `int` to `int64_t`.
+#[cfg(dpdk_ge_23_11)]
+unsafe fn add_i64(d: *mut ffi::rte_tel_data, k: *const c_char, v: i64) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe { ffi::rte_tel_data_add_dict_int(d, k, v) }
+}
+
+#[cfg(not(dpdk_ge_23_11))]
+unsafe fn add_i64(d: *mut ffi::rte_tel_data, k: *const c_char, v: i64) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe { ffi::rte_tel_data_add_dict_int(d, k, v.clamp(i32::MIN.into(), i32::MAX.into()) as i32) }
 }
 
 /// 23.11 renamed `add_dict_u64` to `add_dict_uint`.

@@ -36,6 +36,10 @@ pub struct Monitor<'a> {
     tsc0: u64,
     tsc_hz: f64,
     pub link_events: Vec<LinkEventReport>,
+    /// Each port's last reported link state: two sources (DPDK's link and the kernel's carrier
+    /// of an af_packet member, which newer DPDK also reports) telling the same change make
+    /// one event.
+    last_up: std::collections::HashMap<u16, bool>,
     counters: Vec<MonotonicStats>,
     member_counters: Vec<MonotonicStats>,
     pub timeline: Timeline,
@@ -69,6 +73,7 @@ impl<'a> Monitor<'a> {
             tsc0,
             tsc_hz: clock::tsc_hz().max(1) as f64,
             link_events: Vec::new(),
+            last_up: std::collections::HashMap::new(),
             counters: vec![MonotonicStats::default(); infos.len()],
             member_counters: vec![MonotonicStats::default(); members.ids.len()],
             timeline: Timeline::new(cfg.bin_ms as f64 / 1e3),
@@ -279,6 +284,9 @@ impl<'a> Monitor<'a> {
             self.tell_bond(e.port, e.link.up);
         }
         for LinkEvent { port, tsc, link } in links.drain().into_iter().chain(kernel) {
+            if self.last_up.insert(port, link.up) == Some(link.up) {
+                continue;
+            }
             let t_s = (tsc as i128 - self.tsc0 as i128) as f64 / self.tsc_hz;
             let name = self
                 .infos

@@ -182,7 +182,7 @@ fn af_packet_over_a_veth_pair_in_a_namespace() {
     let mut tx = args(&["--lcores", PEER_LCORES, "--fwd", "txonly", "--vdev", "net_af_packet0,iface=va"]);
     tx.extend(eal_light(&unique("atx")));
     tx.extend(args(&["--count", "20000", "--duration", "10", "--json", tx_json.to_str().unwrap()]));
-    let tx_out = run_bounded(ns.vflag(&tx), Duration::from_secs(30));
+    let tx_out = run_bounded(ns.vflag_peer(&tx), Duration::from_secs(30));
     let rx_out = wait_bounded(rx_child, Duration::from_secs(30));
     assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
     assert_eq!(rx_out.status.code(), Some(0), "{}", text(&rx_out));

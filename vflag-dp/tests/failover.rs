@@ -78,7 +78,7 @@ fn a_link_flap_is_one_outage_with_its_loss_and_link_events() {
     tx.extend(args(&["--duration", "3.5", "--vdev", "net_af_packet0,iface=va"]));
     tx.extend(eal_light(&unique("ftx")));
     tx.extend(args(&["--json", tx_json.to_str().unwrap()]));
-    let tx_child = ns.vflag(&tx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let tx_child = ns.vflag_peer(&tx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1800));
     ns.set_link("va", false);
     std::thread::sleep(Duration::from_millis(300));
@@ -189,7 +189,7 @@ fn a_bond_spreads_flows_over_both_members() {
     tx.extend(side("net_af_packet0,iface=va0", "net_af_packet1,iface=va1"));
     tx.extend(eal_light(&unique("btx")));
     tx.extend(args(&["--json", tx_json.to_str().unwrap()]));
-    let tx_out = run_bounded(ns.vflag(&tx), Duration::from_secs(30));
+    let tx_out = run_bounded(ns.vflag_peer(&tx), Duration::from_secs(30));
     let rx_out = wait_bounded(rx_child, Duration::from_secs(30));
     assert_eq!(tx_out.status.code(), Some(0), "{}", text(&tx_out));
     assert_eq!(rx_out.status.code(), Some(0), "{}", text(&rx_out));
@@ -210,16 +210,10 @@ fn a_bond_spreads_flows_over_both_members() {
     assert_eq!(r["verdict"]["pass"], true);
 }
 
-/// The bonding devargs key of the DPDK the tests run against (22.11: slave, 23.11+: member).
+/// The bonding devargs key of the DPDK vflag-dp was built against (22.11: slave, 23.11+:
+/// member).
 fn dpdk_member_key() -> &'static str {
-    let out = std::process::Command::new("pkg-config").args(["--modversion", "libdpdk"]).output().unwrap();
-    let v = String::from_utf8_lossy(&out.stdout);
-    let mut it = v.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    if (it.next().unwrap_or(0), it.next().unwrap_or(0)) >= (23, 11) {
-        "member"
-    } else {
-        "slave"
-    }
+    dpdk_sys::version::BOND_MEMBER_KEY
 }
 
 /// A running vflag-dp answers `dpdk-telemetry.py` with its own /vflag/* commands.
@@ -288,7 +282,7 @@ fn bond_pair(
     ]));
     tx.extend(eal_light(&unique(&format!("{tag}t"))));
     tx.extend(args(&["--json", tx_json.to_str().unwrap()]));
-    let tx_child = ns.vflag(&tx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let tx_child = ns.vflag_peer(&tx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     if let Some(at) = flap_at {
         std::thread::sleep(at);
         ns.set_link("va0", false);

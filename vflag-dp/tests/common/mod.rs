@@ -99,10 +99,14 @@ pub fn have_testpmd() -> bool {
     Command::new("dpdk-testpmd").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
 
-/// A network namespace with a veth pair `va`/`vb` inside it, IPv6 off (no stray router or
-/// neighbour solicitations). Removed on drop, whether the test passed or not.
+/// Two network namespaces joined by veth pairs: the receiver's (`vb` ends) and the generator's
+/// (`va` ends, the switch side), IPv6 off (no stray router or neighbour solicitations). Removed
+/// on drop, whether the test passed or not. Two namespaces, because DPDK 24.11's af_packet
+/// names its PACKET_FANOUT group pid ^ ifindex, and two processes in one namespace with
+/// neighbouring pids and ifindexes can pick the same group for different devices (EINVAL).
 pub struct VethNs {
     pub name: String,
+    pub peer: String,
 }
 
 impl VethNs {
@@ -110,27 +114,34 @@ impl VethNs {
         Self::with_pairs(tag, &[("va", "vb")])
     }
 
-    /// A namespace with the given veth pairs, all up.
+    /// The namespaces with the given (generator end, receiver end) pairs, all up.
     pub fn with_pairs(tag: &str, pairs: &[(&str, &str)]) -> VethNs {
         let name = unique(tag);
-        // A namespace left over by an earlier, killed run of the same process id.
-        let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
-        let ns = VethNs { name };
-        ns.ip(&["netns", "add", &ns.name]);
-        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
-        for (a, b) in pairs {
-            ns.ip(&["-n", &ns.name, "link", "add", a, "type", "veth", "peer", "name", b]);
-            for dev in [a, b] {
-                ns.ip(&["-n", &ns.name, "link", "set", dev, "up"]);
+        let ns = VethNs { peer: format!("{name}p"), name };
+        for n in [&ns.name, &ns.peer] {
+            // A namespace left over by an earlier, killed run of the same process id.
+            let _ = Command::new("ip").args(["netns", "del", n]).stderr(Stdio::null()).status();
+            ns.ip(&["netns", "add", n]);
+            for key in ["all", "default"] {
+                let st = Command::new("ip")
+                    .args(["netns", "exec", n, "sysctl", "-qw", &format!("net.ipv6.conf.{key}.disable_ipv6=1")])
+                    .status()
+                    .expect("run ip");
+                assert!(st.success(), "sysctl in {n} failed");
             }
+        }
+        for (a, b) in pairs {
+            ns.ip(&["-n", &ns.peer, "link", "add", a, "type", "veth", "peer", "name", b, "netns", &ns.name]);
+            ns.ip(&["-n", &ns.peer, "link", "set", a, "up"]);
+            ns.ip(&["-n", &ns.name, "link", "set", b, "up"]);
         }
         ns
     }
 
-    /// Sets a link in the namespace down or up (a link flap, as a switch port going down).
+    /// Sets a generator-side link (an `a` end) down or up: a link flap, as a switch port going
+    /// down.
     pub fn set_link(&self, dev: &str, up: bool) {
-        self.ip(&["-n", &self.name, "link", "set", dev, if up { "up" } else { "down" }]);
+        self.ip(&["-n", &self.peer, "link", "set", dev, if up { "up" } else { "down" }]);
     }
 
     fn ip(&self, args: &[&str]) {
@@ -138,21 +149,26 @@ impl VethNs {
         assert!(st.success(), "ip {args:?} failed");
     }
 
-    fn exec(&self, args: &[&str]) {
-        let st = Command::new("ip").args(["netns", "exec", &self.name]).args(args).status().expect("run ip");
-        assert!(st.success(), "ip netns exec {args:?} failed");
+    /// vflag-dp in the receiver's namespace (the `b` ends).
+    pub fn vflag(&self, args: &[String]) -> Command {
+        Self::vflag_in(&self.name, args)
     }
 
-    /// vflag-dp inside the namespace.
-    pub fn vflag(&self, args: &[String]) -> Command {
+    /// vflag-dp in the generator's namespace (the `a` ends).
+    pub fn vflag_peer(&self, args: &[String]) -> Command {
+        Self::vflag_in(&self.peer, args)
+    }
+
+    fn vflag_in(ns: &str, args: &[String]) -> Command {
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, BIN]).args(args).stdin(Stdio::null());
+        c.args(["netns", "exec", ns, BIN]).args(args).stdin(Stdio::null());
         c
     }
 }
 
 impl Drop for VethNs {
     fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.peer]).status();
         let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
 }
