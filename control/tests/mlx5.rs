@@ -334,3 +334,25 @@ fn down_dry_run_on_the_up_host_lists_the_reverse_order() {
     assert_eq!(lines.last(), Some(&"echo 0 > /sys/class/net/enp1s0f0np0/device/sriov_numvfs"));
     assert_eq!(lines.len(), 22);
 }
+
+/// git keeps no empty directory: a fixture directory with nothing in it would pass here and be
+/// missing from a fresh clone (as `module/bonding` once was), so every one must hold a file.
+#[test]
+fn fixture_trees_have_no_empty_directories() {
+    fn empty_dirs(dir: &Path, found: &mut Vec<PathBuf>) {
+        let mut entries = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            entries += 1;
+            if e.file_type().unwrap().is_dir() {
+                empty_dirs(&e.path(), found);
+            }
+        }
+        if entries == 0 {
+            found.push(dir.to_path_buf());
+        }
+    }
+    let mut found = Vec::new();
+    empty_dirs(&fixtures(), &mut found);
+    assert!(found.is_empty(), "empty fixture directories (add the file the kernel puts there): {found:?}");
+}
