@@ -4,7 +4,7 @@
 #   bash scripts/dpdk-from-source.sh 24.11        # Debian trixie's source package
 #   bash scripts/dpdk-from-source.sh 22.11        # Debian bookworm's
 #   DPDK_SRC=/path/to/dpdk bash scripts/dpdk-from-source.sh 24.11   # a tree or tarball you have
-# The prefix is target/dpdk/<series>, the cargo build target/dpdk-<series>-cargo; a second run
+# The prefix is $DPDK_PREFIX or target/dpdk/<series>, the cargo build target/dpdk-<series>-cargo; a second run
 # with the same source rebuilds nothing. Root (packages, hugepages, namespaces).
 set -euo pipefail
 series=${1:?usage: dpdk-from-source.sh 22.11|24.11}
@@ -18,7 +18,7 @@ root=$(pwd)
 bash scripts/setup.sh
 
 # Build tools, and the libraries of the optional drivers (af_xdp; mlx5 from rdma-core).
-packages=(meson ninja-build python3-pyelftools libnuma-dev dpkg-dev xz-utils libxdp-dev libbpf-dev libibverbs-dev)
+packages=(meson ninja-build python3-pyelftools libnuma-dev dpkg-dev xz-utils curl libxdp-dev libbpf-dev libibverbs-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -42,14 +42,26 @@ if [ -z "$src" ]; then
     mkdir -p target/dpdk/download
     upstream=${version%%-*}
     tarball="target/dpdk/download/dpdk_${upstream}.orig.tar.xz"
+    [ -f "$tarball" ] || [ ! -f "target/dpdk/download/dpdk-$upstream.tar.xz" ] || tarball="target/dpdk/download/dpdk-$upstream.tar.xz"
     if [ ! -f "$tarball" ]; then
-        (cd target/dpdk/download && apt-get source -qq --download-only "dpdk=$version")
+        # Some mirrors list a source package but do not serve its files (this one answers 404 for
+        # trixie's 24.11): then the same release from dpdk.org.
+        if ! (cd target/dpdk/download && apt-get source -qq --download-only "dpdk=$version"); then
+            url="https://fast.dpdk.org/rel/dpdk-$upstream.tar.xz"
+            echo "dpdk-from-source.sh: apt-get source dpdk=$version failed; trying $url"
+            tarball="target/dpdk/download/dpdk-$upstream.tar.xz"
+            curl -fsSL --retry 2 -o "$tarball.part" "$url" && mv "$tarball.part" "$tarball" || {
+                rm -f "$tarball.part"
+                echo "dpdk-from-source.sh: cannot download DPDK $upstream (apt-get source and $url failed); pass a tree or tarball you have with DPDK_SRC=..." >&2
+                exit 1
+            }
+        fi
     fi
     src=$tarball
 fi
 
 cargo build --release -p meson-wrapper
-prefix="$root/target/dpdk/$series"
+prefix=${DPDK_PREFIX:-$root/target/dpdk/$series}
 target/release/vflag-meson --src "$src" --prefix "$prefix" --work "target/dpdk/work-$series"
 
 # vflag against the private DPDK: dpdk-sys finds it through DPDK_PREFIX; the binaries, their
