@@ -36,13 +36,11 @@ mod verdict;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| eprintln!("vflag-dp: internal error: {info}")));
-    let cli = match cli::Cli::try_parse() {
+    let cli: cli::Cli = match cli_exit::parse("vflag-dp") {
         Ok(c) => c,
-        Err(e) => return clap_exit(e),
+        Err(code) => return code,
     };
     let cfg = match cli::Config::from_cli(cli, parse::online_cpus().as_deref()) {
         Ok(c) => c,
@@ -58,37 +56,5 @@ fn main() -> ExitCode {
             eprintln!("vflag-dp: error: {e:#}");
             ExitCode::from(1)
         }
-    }
-}
-
-/// Help and version print as clap has them; usage errors become one line and exit 2.
-fn clap_exit(e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        let _ = e.print();
-        return ExitCode::SUCCESS;
-    }
-    eprintln!("vflag-dp: {}", one_line(&e.render().to_string()));
-    ExitCode::from(2)
-}
-
-/// Folds clap's multi-line message into one line, keeping possible values and tips.
-fn one_line(msg: &str) -> String {
-    msg.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn clap_messages_fold_to_one_line() {
-        let msg = "error: invalid value 'bogus' for '--fwd <FWD>'\n  [possible values: rxonly, io]\n\nFor more information, try '--help'.\n";
-        assert_eq!(
-            super::one_line(msg),
-            "error: invalid value 'bogus' for '--fwd <FWD>' [possible values: rxonly, io]"
-        );
     }
 }
