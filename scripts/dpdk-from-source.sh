@@ -18,16 +18,8 @@ root=$(pwd)
 bash scripts/setup.sh
 
 # Build tools, and the libraries of the optional drivers (af_xdp; mlx5 from rdma-core).
-packages=(meson ninja-build python3-pyelftools libnuma-dev dpkg-dev xz-utils curl libxdp-dev libbpf-dev libibverbs-dev)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "dpdk-from-source.sh: installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/ensure-packages.sh"
+ensure_packages dpdk-from-source.sh meson ninja-build python3-pyelftools libnuma-dev dpkg-dev xz-utils curl libxdp-dev libbpf-dev libibverbs-dev
 
 src=${DPDK_SRC:-}
 if [ -z "$src" ]; then

@@ -9,16 +9,8 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-packages=(dpdk libdpdk-dev dpdk-dev pkg-config clang libclang-dev iproute2 coreutils procps)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup.sh: installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/ensure-packages.sh"
+ensure_packages setup.sh dpdk libdpdk-dev dpdk-dev pkg-config clang libclang-dev iproute2 coreutils procps
 
 want=${VFLAG_HUGEPAGES:-1024}
 have=$(cat /proc/sys/vm/nr_hugepages)

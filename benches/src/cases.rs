@@ -23,6 +23,23 @@ pub struct Settings {
     pub vflag_dp: PathBuf,
 }
 
+#[cfg(test)]
+impl Settings {
+    /// The defaults of the command line, with vflag-dp at a path the tests can recognise.
+    pub(crate) fn example() -> Self {
+        Settings {
+            burst: 32,
+            rxd: 1024,
+            txd: 1024,
+            mbufs: 16384,
+            mem_mb: 256,
+            no_huge: false,
+            testpmd: "dpdk-testpmd".into(),
+            vflag_dp: "/x/vflag-dp".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
@@ -300,16 +317,7 @@ mod tests {
     use super::*;
 
     fn settings() -> Settings {
-        Settings {
-            burst: 32,
-            rxd: 1024,
-            txd: 1024,
-            mbufs: 16384,
-            mem_mb: 256,
-            no_huge: false,
-            testpmd: "dpdk-testpmd".into(),
-            vflag_dp: "/x/vflag-dp".into(),
-        }
+        Settings::example()
     }
 
     fn side(case: &str, i: usize) -> Side {
