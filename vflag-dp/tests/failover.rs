@@ -105,6 +105,12 @@ fn a_link_flap_is_one_outage_with_its_loss_and_link_events() {
     assert_eq!(lost, generated(&t) - u(&a["received"]), "lost = generated - received");
     assert_eq!(u(&o["lost"]), lost, "the loss belongs to the outage");
     assert!(f(&o["loss_derived_ms"]) > 100.0, "{o}");
+    // The figures, for whoever runs this with --nocapture.
+    eprintln!(
+        "300 ms flap: outage {ms:.1} ms, {lost} of {} frames lost, loss-derived outage {:.1} ms",
+        generated(&t),
+        f(&o["loss_derived_ms"])
+    );
     // The link going down and up was seen, timestamped, and matched to the outage.
     let links = r["link_events"].as_array().unwrap();
     assert!(links.iter().any(|e| e["up"] == false) && links.iter().any(|e| e["up"] == true), "{links:?}");
