@@ -33,23 +33,26 @@ if [ -z "$src" ]; then
     [ -n "$version" ] || { echo "dpdk-from-source.sh: no DPDK $series source package in apt's lists" >&2; exit 1; }
     mkdir -p target/dpdk/download
     upstream=${version%%-*}
-    tarball="target/dpdk/download/dpdk_${upstream}.orig.tar.xz"
-    [ -f "$tarball" ] || [ ! -f "target/dpdk/download/dpdk-$upstream.tar.xz" ] || tarball="target/dpdk/download/dpdk-$upstream.tar.xz"
-    if [ ! -f "$tarball" ]; then
+    orig="target/dpdk/download/dpdk_${upstream}.orig.tar.xz"  # apt-get source's name
+    release="target/dpdk/download/dpdk-$upstream.tar.xz"      # dpdk.org's name
+    if [ -f "$orig" ]; then
+        src=$orig
+    elif [ -f "$release" ]; then
+        src=$release
+    elif (cd target/dpdk/download && apt-get source -qq --download-only "dpdk=$version"); then
+        src=$orig
+    else
         # Some mirrors list a source package but do not serve its files (this one answers 404 for
         # trixie's 24.11): then the same release from dpdk.org.
-        if ! (cd target/dpdk/download && apt-get source -qq --download-only "dpdk=$version"); then
-            url="https://fast.dpdk.org/rel/dpdk-$upstream.tar.xz"
-            echo "dpdk-from-source.sh: apt-get source dpdk=$version failed; trying $url"
-            tarball="target/dpdk/download/dpdk-$upstream.tar.xz"
-            curl -fsSL --retry 2 -o "$tarball.part" "$url" && mv "$tarball.part" "$tarball" || {
-                rm -f "$tarball.part"
-                echo "dpdk-from-source.sh: cannot download DPDK $upstream (apt-get source and $url failed); pass a tree or tarball you have with DPDK_SRC=..." >&2
-                exit 1
-            }
-        fi
+        url="https://fast.dpdk.org/rel/dpdk-$upstream.tar.xz"
+        echo "dpdk-from-source.sh: apt-get source dpdk=$version failed; trying $url"
+        curl -fsSL --retry 2 -o "$release.part" "$url" && mv "$release.part" "$release" || {
+            rm -f "$release.part"
+            echo "dpdk-from-source.sh: cannot download DPDK $upstream (apt-get source and $url failed); pass a tree or tarball you have with DPDK_SRC=..." >&2
+            exit 1
+        }
+        src=$release
     fi
-    src=$tarball
 fi
 
 cargo build --release -p meson-wrapper
@@ -66,7 +69,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --release -p dpdk-sys -p vflag-dp --no-fail-fast 2>&1 | tee "$log" || status=$?
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "summary (DPDK '"$series"' from source): %d passed, %d failed\n", p, f }' "$log"
+source scripts/test-summary.sh
+test_summary "summary (DPDK $series from source)" "$log"
 grep -m1 "dpdk-sys: linking DPDK" "$log" || true
 exit "$status"

@@ -11,6 +11,6 @@ trap 'rm -f "$log"' EXIT
 status=0
 # --all-targets: library, binary and integration tests (the crates have no doc tests).
 cargo test --workspace --release --all-targets --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+source scripts/test-summary.sh
+test_summary summary "$log"
 exit "$status"

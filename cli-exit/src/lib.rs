@@ -13,7 +13,7 @@ pub fn parse<C: clap::Parser>(prog: &str) -> Result<C, ExitCode> {
 }
 
 /// Prints `e` as help/version (exit 0) or as one usage line (exit 2).
-pub fn report(prog: &str, e: clap::Error) -> ExitCode {
+fn report(prog: &str, e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
@@ -25,7 +25,7 @@ pub fn report(prog: &str, e: clap::Error) -> ExitCode {
 
 /// Folds clap's multi-line message into one line, keeping possible values and tips but not the
 /// usage synopsis or the pointer to `--help`.
-pub fn one_line(msg: &str) -> String {
+fn one_line(msg: &str) -> String {
     msg.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
