@@ -83,12 +83,6 @@ void vflag_mbufs_free(struct rte_mbuf **pkts, unsigned n)
 		rte_mempool_put_bulk(pool, batch, nb);
 }
 
-const struct vflag_mbuf_layout vflag_mbuf_layout = {
-	.buf_addr = offsetof(struct rte_mbuf, buf_addr),
-	.data_off = offsetof(struct rte_mbuf, data_off),
-	.data_len = offsetof(struct rte_mbuf, data_len),
-};
-
 void vflag_mbufs_data(struct rte_mbuf **pkts, uint16_t n, uint8_t **data, uint16_t *len)
 {
 	for (uint16_t i = 0; i < n; i++) {

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::classify::{classify, Class};
 use crate::flowtable::FlowTable;
+use crate::frame::{ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
 use crate::lathist::TickHist;
 use crate::outage::{Gap, GapDetector};
 use crate::payload;
@@ -174,52 +175,69 @@ impl RxAnalysis {
         self.on_frames(now, std::iter::once(f));
     }
 
-    /// Frames that arrived together at `now`. The burst's class counts stay in locals (in
-    /// registers) and are added once at the end.
+    /// Frames that arrived together at `now`. A counter in memory bumped once per frame
+    /// makes each frame wait for the previous one's store, so the common own frame in order
+    /// bumps none: it is what is left when the non-IP frames (a local) and those sent down the
+    /// rare paths (which count into `self.counts` themselves) are taken from the total.
     #[inline]
     pub fn on_frames<'f>(&mut self, now: u64, frames: impl Iterator<Item = &'f [u8]>) {
-        let mut counts = ClassCounts::default();
+        let (mut n, mut non_ip, mut rare) = (0u64, 0u64, 0u64);
         for f in frames {
+            n += 1;
             // Most frames are our own: recognise them with a few word compares, without
             // building the 5-tuple. Anything unusual (VLAN, options, fragments) takes the full
             // path.
-            match f.get(12..14) {
-                Some([0x08, 0x00]) => match own_frame(f) {
-                    Some(t) => self.on_tracked(now, t, &mut counts),
-                    None => self.on_other(now, f, &mut counts),
+            let ethertype = f.get(12..14).map(|e| u16::from_be_bytes([e[0], e[1]]));
+            match ethertype {
+                Some(ETHERTYPE_IPV4) => match own_frame(f) {
+                    Some(t) if self.on_tracked_in_order(now, &t) => {}
+                    Some(t) => {
+                        rare += 1;
+                        self.on_tracked_other(now, t);
+                    }
+                    None => {
+                        rare += 1;
+                        self.on_other(now, f);
+                    }
                 },
                 // Untagged and not IPv4 (ARP, LACP, IPv6; a driver's zeroed frames): counted
                 // without the full parse.
-                Some(&[hi, lo]) if !matches!([hi, lo], [0x81, 0x00] | [0x88, 0xa8]) => counts.non_ip += 1,
-                _ => self.on_other(now, f, &mut counts),
+                Some(e) if e != ETHERTYPE_VLAN && e != ETHERTYPE_QINQ => non_ip += 1,
+                _ => {
+                    rare += 1;
+                    self.on_other(now, f);
+                }
             }
         }
-        self.counts.add(&counts);
+        self.counts.tracked += n - non_ip - rare;
+        self.counts.non_ip += non_ip;
     }
 
     /// Frames that are not ours in the usual shape: classified in full.
     #[inline(never)]
-    fn on_other(&mut self, now: u64, f: &[u8], counts: &mut ClassCounts) {
+    fn on_other(&mut self, now: u64, f: &[u8]) {
         let c = classify(f);
-        counts.vlan += u64::from(c.vlan);
+        self.counts.vlan += u64::from(c.vlan);
         match c.class {
-            Class::Short => counts.short += 1,
-            Class::NonIp(_) => counts.non_ip += 1,
-            Class::Malformed => counts.malformed += 1,
+            Class::Short => self.counts.short += 1,
+            Class::NonIp(_) => self.counts.non_ip += 1,
+            Class::Malformed => self.counts.malformed += 1,
             Class::Ipv4 { tuple, udp_payload } => match udp_payload.and_then(payload::read) {
-                Some(t) => self.on_tracked(now, t, counts),
+                Some(t) if self.on_tracked_in_order(now, &t) => self.counts.tracked += 1,
+                Some(t) => self.on_tracked_other(now, t),
                 None => {
-                    counts.foreign += 1;
+                    self.counts.foreign += 1;
                     self.tuples.add(&tuple, 1);
                 }
             },
         }
     }
 
-    /// A tracked frame: the common one (this run, a tracked flow, the next in sequence with no
-    /// loss pending, the flow not silent) is handled inline; all else out of line.
+    /// The common tracked frame (this run, a tracked flow, the next in sequence with no loss
+    /// pending, the flow not silent): taken here, inline, and true; anything else is left to
+    /// [`Self::on_tracked_other`].
     #[inline(always)]
-    fn on_tracked(&mut self, now: u64, t: payload::Tracked, counts: &mut ClassCounts) {
+    fn on_tracked_in_order(&mut self, now: u64, t: &payload::Tracked) -> bool {
         let i = usize::from(t.flow_id);
         let common = self.run_id == Some(t.run_id)
             && i < self.flows.len()
@@ -227,11 +245,9 @@ impl RxAnalysis {
             && self.flows[i].seq.try_in_order(t.seq);
         if common {
             self.flows[i].last = now;
-            counts.tracked += 1;
             self.record_latency(now, t.tx_tsc);
-        } else {
-            self.on_tracked_other(now, t, counts);
         }
+        common
     }
 
     #[inline(always)]
@@ -245,18 +261,18 @@ impl RxAnalysis {
     }
 
     #[inline(never)]
-    fn on_tracked_other(&mut self, now: u64, t: payload::Tracked, counts: &mut ClassCounts) {
+    fn on_tracked_other(&mut self, now: u64, t: payload::Tracked) {
         let run = *self.run_id.get_or_insert(t.run_id);
         if run != t.run_id {
-            counts.other_run += 1;
+            self.counts.other_run += 1;
             return;
         }
         let i = usize::from(t.flow_id);
         let Some(flow) = self.flows.get_mut(i) else {
-            counts.untracked_flow += 1;
+            self.counts.untracked_flow += 1;
             return;
         };
-        counts.tracked += 1;
+        self.counts.tracked += 1;
         let mut silent = false;
         let heard = flow.seq.received;
         if !flow.seq.started() {
@@ -403,6 +419,26 @@ mod tests {
             a.on_frame(1, f);
         }
         assert_eq!(a.counts.untracked_flow, 1);
+    }
+
+    #[test]
+    fn a_mixed_burst_is_counted_class_by_class() {
+        // The common classes are counted by subtraction from the burst's length: every frame
+        // must still land in exactly one class.
+        let mut a = analysis();
+        let own = frames(2, 6, 4);
+        let mut arp = own[0];
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        let mut tagged = [0u8; 68];
+        tagged[..12].copy_from_slice(&own[0][..12]);
+        tagged[12..16].copy_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        tagged[16..].copy_from_slice(&own[0][12..]);
+        let other_run = frames(1, 1, 5)[0];
+        let burst: Vec<&[u8]> = vec![&own[0], &own[1], &arp, &own[2], &own[0][..9], &tagged, &own[3], &other_run, &arp];
+        a.on_frames(2_000, burst.into_iter());
+        let c = a.counts;
+        assert_eq!((c.tracked, c.non_ip, c.short, c.other_run, c.vlan), (5, 2, 1, 1, 1), "{c:?}");
+        assert_eq!((a.lost, a.duplicates), (0, 1), "own[0] came twice: once tagged");
     }
 
     #[test]

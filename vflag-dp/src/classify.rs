@@ -2,7 +2,7 @@
 //! IPv4 with its 5-tuple, UDP payload. Never panics and never reads past the frame or past the
 //! IPv4 total length, whatever the bytes.
 
-use crate::frame::ETH_HLEN;
+use crate::frame::{ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_HLEN};
 
 /// A flow's identity: IPv4 addresses, L4 protocol and ports (0 for non-UDP/TCP or fragments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -36,7 +36,7 @@ pub struct Classified<'a> {
 pub fn classify(f: &[u8]) -> Classified<'_> {
     let short = |vlan| Classified { vlan, class: Class::Short };
     let Some(ty) = be16(f, 12) else { return short(false) };
-    let (vlan, ty, l3) = if ty == 0x8100 || ty == 0x88a8 {
+    let (vlan, ty, l3) = if ty == ETHERTYPE_VLAN || ty == ETHERTYPE_QINQ {
         match be16(f, 16) {
             Some(inner) => (true, inner, ETH_HLEN + 4),
             None => return short(true),
@@ -44,7 +44,7 @@ pub fn classify(f: &[u8]) -> Classified<'_> {
     } else {
         (false, ty, ETH_HLEN)
     };
-    if ty != 0x0800 {
+    if ty != ETHERTYPE_IPV4 {
         return Classified { vlan, class: Class::NonIp(ty) };
     }
     Classified { vlan, class: ipv4(f.get(l3..).unwrap_or(&[])) }

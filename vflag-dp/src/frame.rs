@@ -3,6 +3,10 @@
 //! short input.
 
 pub const ETH_HLEN: usize = 14;
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+/// An 802.1Q tag, and an 802.1ad (QinQ) outer tag.
+pub const ETHERTYPE_VLAN: u16 = 0x8100;
+pub const ETHERTYPE_QINQ: u16 = 0x88a8;
 pub const IPV4_HLEN: usize = 20;
 pub const UDP_HLEN: usize = 8;
 /// Headers txonly writes into each frame (the payload is left as the mbuf holds it, as testpmd).
@@ -95,7 +99,7 @@ pub fn eth_summary(frame: &[u8]) -> Option<([u8; 6], [u8; 6], u16)> {
     let dst: [u8; 6] = frame.get(0..6)?.try_into().ok()?;
     let src: [u8; 6] = frame.get(6..12)?.try_into().ok()?;
     let mut ty = u16::from_be_bytes(frame.get(12..14)?.try_into().ok()?);
-    if ty == 0x8100 {
+    if ty == ETHERTYPE_VLAN {
         if let Some(inner) = frame.get(16..18) {
             ty = u16::from_be_bytes([inner[0], inner[1]]);
         }
