@@ -165,23 +165,16 @@ impl Burst {
             }
             // SAFETY: m is a valid mbuf we own; the borrow of self keeps it alive and unchanged
             // while the slice lives.
-            unsafe {
-                let (p, len) = first_segment(m);
-                std::slice::from_raw_parts(p, usize::from(len))
-            }
+            unsafe { first_segment_bytes(m) }
         })
     }
 
-    /// The first-segment bytes of held packet `i` (off the hot path: one shim call per packet).
+    /// The first-segment bytes of held packet `i`, found as [`Self::frames`] finds them.
     pub fn packet(&self, i: usize) -> &[u8] {
         assert!(i < self.len, "packet index {i} out of burst of {}", self.len);
-        let mut pkt = self.pkts[i];
-        let mut data: *mut u8 = std::ptr::null_mut();
-        let mut len: u16 = 0;
-        // SAFETY: one valid mbuf in, one pointer and length out.
-        unsafe { ffi::vflag_mbufs_data(&mut pkt, 1, &mut data, &mut len) };
-        // SAFETY: data addresses len bytes of an mbuf we own; the borrow of self keeps it alive.
-        unsafe { std::slice::from_raw_parts(data, len as usize) }
+        // SAFETY: pkts[i] is a valid mbuf we own; the borrow of self keeps it alive and
+        // unchanged while the slice lives.
+        unsafe { first_segment_bytes(self.pkts[i]) }
     }
 
     /// Metadata of held packet `i` (off the hot path: one shim call per packet).
@@ -218,6 +211,16 @@ unsafe fn first_segment(m: *mut ffi::rte_mbuf) -> (*const u8, u16) {
     let off = base.add(ffi::VFLAG_MBUF_DATA_OFF as usize).cast::<u16>().read();
     let len = base.add(ffi::VFLAG_MBUF_DATA_LEN as usize).cast::<u16>().read();
     (buf.add(usize::from(off)), len)
+}
+
+/// The bytes of an mbuf's first segment.
+///
+/// # Safety
+/// `m` must be a valid mbuf that stays alive and unchanged for `'a`.
+#[inline(always)]
+unsafe fn first_segment_bytes<'a>(m: *mut ffi::rte_mbuf) -> &'a [u8] {
+    let (p, len) = first_segment(m);
+    std::slice::from_raw_parts(p, usize::from(len))
 }
 
 /// Starts loading the cache line at `p` (a hint: no effect on correctness).

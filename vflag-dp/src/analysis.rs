@@ -187,6 +187,8 @@ impl RxAnalysis {
             // Most frames are our own: recognise them with a few word compares, without
             // building the 5-tuple. Anything unusual (VLAN, options, fragments) takes the full
             // path.
+            // Read here rather than with classify's be16: in this form the compiler compares
+            // the raw bytes against byte-swapped constants, two instructions fewer per frame.
             let ethertype = f.get(12..14).map(|e| u16::from_be_bytes([e[0], e[1]]));
             match ethertype {
                 Some(ETHERTYPE_IPV4) => match own_frame(f) {
