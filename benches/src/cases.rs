@@ -1,5 +1,5 @@
 //! The benchmark cases: for each, two sides run on the same virtual devices with the same
-//! lcores, burst, descriptors and mbuf count. A side is one or two processes (a memif pair:
+//! lcores, burst, descriptors and mbuf count (or, interleaved, one vflag-dp gives both). A side is one or two processes (a memif pair:
 //! receiver first, then the generator) and the port counter that measures it.
 
 use std::path::{Path, PathBuf};
@@ -83,7 +83,16 @@ pub struct Case {
     pub kind: Kind,
     /// The baseline (dpdk-testpmd, or vflag-dp's plain mode) and the side compared with it.
     pub labels: [&'static str; 2],
-    pub sides: [SideFn; 2],
+    pub sides: Sides,
+}
+
+/// How a case's two figures are taken.
+pub enum Sides {
+    /// Each side started on its own, the sides alternating round by round.
+    Apart([SideFn; 2]),
+    /// One vflag-dp with --interleave-ms gives both figures (plain and analysing slices of
+    /// the same run, read from its `/vflag/interleave` telemetry).
+    Interleaved(SideFn),
 }
 
 /// Unique file prefixes and memif socket paths for this harness run.
@@ -128,10 +137,12 @@ struct Mode {
     /// instead of dropped (an unlimited generator that drops most of what it builds slows a
     /// memif receiver down several times over).
     count: Option<u64>,
+    /// vflag-dp rxonly only: alternate plain and analysing slices of this many ms.
+    interleave_ms: Option<u32>,
 }
 
 const fn mode(fwd: &'static str) -> Mode {
-    Mode { fwd, pkt_size: 64, tracked: false, count: None }
+    Mode { fwd, pkt_size: 64, tracked: false, count: None, interleave_ms: None }
 }
 
 fn testpmd(s: &Settings, names: &mut Names, vdevs: &[String], lc: Lcores, m: Mode) -> Proc {
@@ -190,6 +201,9 @@ fn vflag(s: &Settings, names: &mut Names, vdevs: &[String], lc: Lcores, m: Mode)
     if !m.tracked && m.fwd == "rxonly" {
         args.push("--no-track".into());
     }
+    if let Some(ms) = m.interleave_ms {
+        args.extend(["--interleave-ms".into(), ms.to_string()]);
+    }
     Proc { program: s.vflag_dp.clone(), args, prefix }
 }
 
@@ -238,6 +252,12 @@ fn tracked(m: Mode) -> Mode {
     Mode { tracked: true, ..m }
 }
 
+/// Slices of 10 ms: hundreds per measuring window, each long enough that switching costs
+/// nothing.
+fn interleaved(m: Mode) -> Mode {
+    Mode { tracked: true, interleave_ms: Some(10), ..m }
+}
+
 /// A generator that never runs out within a benchmark and never drops.
 fn lossless(m: Mode) -> Mode {
     Mode { count: Some(1 << 40), ..m }
@@ -251,14 +271,21 @@ pub fn all() -> Vec<Case> {
         what,
         kind: Kind::VsTestpmd,
         labels: ["dpdk-testpmd", "vflag-dp"],
-        sides: [a, b],
+        sides: Sides::Apart([a, b]),
     };
     let cost = |name, what, a: SideFn, b: SideFn| Case {
         name,
         what,
         kind: Kind::Tracking,
         labels: ["plain", "analysing"],
-        sides: [a, b],
+        sides: Sides::Apart([a, b]),
+    };
+    let cost_in_one = |name, what, side: SideFn| Case {
+        name,
+        what,
+        kind: Kind::Tracking,
+        labels: ["plain", "analysing"],
+        sides: Sides::Interleaved(side),
     };
     vec![
         vs(
@@ -303,6 +330,16 @@ pub fn all() -> Vec<Case> {
             memif_side(vflag, rx, vflag, lossless(tracked(tx))),
             memif_side(vflag, tracked(rx), vflag, lossless(tracked(tx))),
         ),
+        cost_in_one(
+            "interleaved-null",
+            "vflag-dp rxonly on a net_null port, one run: 10 ms slices analysing and not, alternating",
+            null_side(vflag, 1, interleaved(rx), Counter::Rx),
+        ),
+        cost_in_one(
+            "interleaved-memif",
+            "vflag-dp rxonly fed by gen (16 flows) over memif, one run: 10 ms slices analysing and not",
+            memif_side(vflag, interleaved(rx), vflag, lossless(tracked(tx))),
+        ),
         cost(
             "gen-null",
             "vflag-dp gen (16 tracked flows) vs txonly, on a net_null port",
@@ -323,7 +360,11 @@ mod tests {
     fn side(case: &str, i: usize) -> Side {
         let cases = all();
         let c = cases.iter().find(|c| c.name == case).unwrap();
-        (c.sides[i])(&settings(), &mut Names::new(Path::new("/tmp/d")))
+        let f = match &c.sides {
+            Sides::Apart(s) => &s[i],
+            Sides::Interleaved(s) => s,
+        };
+        f(&settings(), &mut Names::new(Path::new("/tmp/d")))
     }
 
     fn value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
@@ -387,6 +428,23 @@ mod tests {
         assert_eq!(value(&tx.procs[0].args, "--fwd"), Some("txonly"));
         assert_eq!(value(&gen.procs[0].args, "--fwd"), Some("gen"));
         assert_eq!(gen.counter, Counter::Tx);
+    }
+
+    #[test]
+    fn interleaved_cases_run_one_analysing_receiver_that_alternates() {
+        for name in ["interleaved-null", "interleaved-memif"] {
+            let cases = all();
+            let c = cases.iter().find(|c| c.name == name).unwrap();
+            assert!(matches!(c.sides, Sides::Interleaved(_)), "{name}");
+            assert_eq!(c.kind, Kind::Tracking);
+            let rx = &side(name, 0).procs[0].args;
+            assert_eq!(value(rx, "--fwd"), Some("rxonly"));
+            assert_eq!(value(rx, "--interleave-ms"), Some("10"));
+            assert!(!rx.contains(&"--no-track".to_string()), "{name}: the analysis must be on");
+        }
+        let feeder = &side("interleaved-memif", 0).procs[1].args;
+        assert_eq!(value(feeder, "--fwd"), Some("gen"));
+        assert!(value(feeder, "--interleave-ms").is_none());
     }
 
     #[test]

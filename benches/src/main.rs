@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use cases::{Case, Kind, Names, Settings};
+use cases::{Case, Kind, Names, Settings, Sides};
 use measure::Timing;
 use report::{CaseResult, Check, Report, SideResult};
 use summary::Spread;
@@ -199,17 +199,25 @@ fn run(cli: Cli) -> Result<u8> {
         eprintln!("vflag-bench: {} ({rounds} round(s)): {}", case.name, case.what);
         let mut mpps: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
         for round in 0..rounds {
-            for (side, out) in case.sides.iter().zip(mpps.iter_mut()) {
-                let s = side(&settings, &mut names);
-                match measure::measure(&s, &timing, logs.path()) {
-                    Ok(v) => out.push(v),
-                    // Stopped by a signal: report the cases that finished.
-                    Err(_) if timing.stop.load(Ordering::Relaxed) => {
-                        interrupted = true;
-                        break 'cases;
-                    }
-                    Err(e) => return Err(e.context(format!("case {} round {}", case.name, round + 1))),
+            let measured = match &case.sides {
+                Sides::Apart(sides) => sides.iter().zip(mpps.iter_mut()).try_for_each(|(side, out)| {
+                    measure::measure(&side(&settings, &mut names), &timing, logs.path()).map(|v| out.push(v))
+                }),
+                Sides::Interleaved(side) => {
+                    measure::measure_interleaved(&side(&settings, &mut names), &timing, logs.path()).map(|[p, a]| {
+                        mpps[0].push(p);
+                        mpps[1].push(a);
+                    })
                 }
+            };
+            match measured {
+                Ok(()) => {}
+                // Stopped by a signal: report the cases that finished.
+                Err(_) if timing.stop.load(Ordering::Relaxed) => {
+                    interrupted = true;
+                    break 'cases;
+                }
+                Err(e) => return Err(e.context(format!("case {} round {}", case.name, round + 1))),
             }
         }
         results.push(case_result(case, &mpps, tsc_hz, &cli));

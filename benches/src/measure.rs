@@ -130,6 +130,27 @@ fn counted(t: &mut Telemetry, ports: &[u16], counter: Counter) -> Result<u64> {
 
 /// Measures one side: millions of packets per second over the window.
 pub fn measure(side: &Side, timing: &Timing, logs: &Path) -> Result<f64> {
+    let counter = |t: &mut Telemetry| counted(t, &side.ports, side.counter);
+    let (c0, c1, secs) = window(side, timing, logs, counter)?;
+    Ok(c1.saturating_sub(c0) as f64 / secs / 1e6)
+}
+
+/// Measures a vflag-dp run with --interleave-ms: the plain and the analysing rate over the
+/// window, each over the time the receiving lcores spent in that mode.
+pub fn measure_interleaved(side: &Side, timing: &Timing, logs: &Path) -> Result<[f64; 2]> {
+    let (a, b, _) = window(side, timing, logs, |t| t.interleave())?;
+    Ok(b.rates_since(&a))
+}
+
+/// Runs one side: starts its processes, waits for traffic, warms up, reads the measured
+/// process at both ends of the window, and stops everything. Returns both readings and the
+/// window's length in seconds.
+fn window<T>(
+    side: &Side,
+    timing: &Timing,
+    logs: &Path,
+    mut read: impl FnMut(&mut Telemetry) -> Result<T>,
+) -> Result<(T, T, f64)> {
     let deadline = Instant::now() + timing.start_timeout;
     let mut running: Vec<Running> = Vec::new();
     let mut tel = None;
@@ -163,9 +184,9 @@ pub fn measure(side: &Side, timing: &Timing, logs: &Path) -> Result<f64> {
         }
     }
     sleep(timing.warmup, &timing.stop)?;
-    let (c0, t0) = (counted(&mut tel, &side.ports, side.counter)?, Instant::now());
+    let (r0, t0) = (read(&mut tel)?, Instant::now());
     sleep(timing.window, &timing.stop)?;
-    let (c1, t1) = (counted(&mut tel, &side.ports, side.counter)?, Instant::now());
+    let (r1, t1) = (read(&mut tel)?, Instant::now());
     for r in &mut running {
         r.check_alive()?;
     }
@@ -173,5 +194,5 @@ pub fn measure(side: &Side, timing: &Timing, logs: &Path) -> Result<f64> {
     while let Some(mut r) = running.pop() {
         r.stop();
     }
-    Ok(c1.saturating_sub(c0) as f64 / (t1 - t0).as_secs_f64() / 1e6)
+    Ok((r0, r1, (t1 - t0).as_secs_f64()))
 }

@@ -72,6 +72,55 @@ impl Telemetry {
     pub fn port_packets(&mut self, port: u16) -> Result<PortPackets> {
         parse_stats(&self.query(&format!("/ethdev/stats,{port}"))?)
     }
+
+    pub fn interleave(&mut self) -> Result<Interleave> {
+        parse_interleave(&self.query("/vflag/interleave")?)
+    }
+}
+
+/// vflag-dp's `/vflag/interleave` counters: frames and TSC ticks per mode, summed over the
+/// receiving lcores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Interleave {
+    pub lcores: u64,
+    pub tsc_hz: u64,
+    /// Plain, then analysing.
+    pub packets: [u64; 2],
+    pub tsc: [u64; 2],
+}
+
+impl Interleave {
+    /// Mpps of each mode between `earlier` and this reading: the frames received in that mode
+    /// over the time the lcores spent in it (ticks summed over lcores, so divided by them).
+    pub fn rates_since(&self, earlier: &Interleave) -> [f64; 2] {
+        let rate = |m: usize| {
+            let packets = self.packets[m].saturating_sub(earlier.packets[m]) as f64;
+            let secs = self.tsc[m].saturating_sub(earlier.tsc[m]) as f64
+                / self.lcores.max(1) as f64
+                / self.tsc_hz.max(1) as f64;
+            if secs > 0.0 {
+                packets / secs / 1e6
+            } else {
+                0.0
+            }
+        };
+        [rate(0), rate(1)]
+    }
+}
+
+/// A `/vflag/interleave` answer.
+pub fn parse_interleave(v: &serde_json::Value) -> Result<Interleave> {
+    let get = |k: &str| {
+        v.get(k).and_then(serde_json::Value::as_u64).with_context(|| {
+            format!("no {k} in /vflag/interleave answer {v} (is the measured process vflag-dp with --interleave-ms?)")
+        })
+    };
+    Ok(Interleave {
+        lcores: get("lcores")?,
+        tsc_hz: get("tsc_hz")?,
+        packets: [get("plain_packets")?, get("analysing_packets")?],
+        tsc: [get("plain_tsc")?, get("analysing_tsc")?],
+    })
 }
 
 /// `ipackets`/`opackets` of an `/ethdev/stats` answer.
@@ -95,6 +144,22 @@ mod tests {
         assert_eq!(parse_stats(&v).unwrap(), PortPackets { rx: 1200, tx: 34 });
         let broken: serde_json::Value = serde_json::from_str(r#"{"ipackets": 5}"#).unwrap();
         assert!(parse_stats(&broken).unwrap_err().to_string().contains("opackets"));
+    }
+
+    #[test]
+    fn interleave_answer_gives_each_modes_rate() {
+        // As vflag-dp answers /vflag/interleave: two lcores, a 1 GHz TSC.
+        let at = |pp: u64, pt: u64, ap: u64, at: u64| {
+            let v = serde_json::json!({"lcores": 2, "tsc_hz": 1_000_000_000u64, "slices": 8,
+                "plain_packets": pp, "plain_tsc": pt, "analysing_packets": ap, "analysing_tsc": at});
+            parse_interleave(&v).unwrap()
+        };
+        let (a, b) = (at(0, 0, 0, 0), at(40_000_000, 2_000_000_000, 36_000_000, 2_000_000_000));
+        // Each lcore spent 1 s in each mode: 40 and 36 Mpps over both.
+        assert_eq!(b.rates_since(&a), [40.0, 36.0]);
+        assert_eq!(a.rates_since(&a), [0.0, 0.0]);
+        let plain = serde_json::json!({});
+        assert!(parse_interleave(&plain).unwrap_err().to_string().contains("--interleave-ms"));
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn a_quick_run_measures_every_side_and_writes_json_and_markdown() {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let (json, md) = (dir.path().join("b.json"), dir.path().join("b.md"));
-    let cases = "null-rxonly,memif-64,analysis-null";
+    let cases = "null-rxonly,memif-64,analysis-null,interleaved-null";
     let before = runtime_dirs();
     let out =
         bench(&["--quick", "--cases", cases, "--json", json.to_str().unwrap(), "--markdown", md.to_str().unwrap()]);
@@ -47,14 +47,17 @@ fn a_quick_run_measures_every_side_and_writes_json_and_markdown() {
     }
     assert_eq!(v["cases"][0]["baseline"]["label"], "dpdk-testpmd");
     assert_eq!(v["cases"][2]["kind"], "tracking");
+    // Interleaved: both figures from one vflag-dp, plain and analysing slices alike.
+    assert_eq!(v["cases"][3]["kind"], "tracking");
+    assert_eq!(v["cases"][3]["baseline"]["label"], "plain");
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.lines().any(|l| l.starts_with("memif-64") && l.contains("vflag-dp:")), "{table}");
     let md = std::fs::read_to_string(&md).unwrap();
     assert_eq!(
         md.lines()
-            .filter(|l| l.starts_with("| null-") || l.starts_with("| memif-") || l.starts_with("| analysis-"))
+            .filter(|l| ["| null-", "| memif-", "| analysis-", "| interleaved-"].iter().any(|p| l.starts_with(p)))
             .count(),
-        3,
+        4,
         "{md}"
     );
     // Every process was stopped and its runtime directory removed.
@@ -157,6 +160,8 @@ fn the_case_list_names_every_case() {
         "memif-1518",
         "analysis-null",
         "analysis-memif",
+        "interleaved-null",
+        "interleaved-memif",
         "gen-null",
     ] {
         assert!(list.lines().any(|l| l.starts_with(name)), "{name} in {list}");

@@ -1,6 +1,8 @@
 //! Bursts of mbufs: the unit the hot path works in. A [`Burst`] owns the mbufs it holds and
 //! frees them when dropped, so no packet leaks on an early return.
 
+use std::marker::PhantomData;
+
 use crate::ffi;
 use crate::mempool::Mempool;
 
@@ -10,7 +12,9 @@ pub const MAX_BURST: usize = 512;
 /// Owned mbufs, plus scratch arrays for their data pointers (kept here so the hot path never
 /// initialises a stack array per burst).
 pub struct Burst {
-    pkts: [*mut ffi::rte_mbuf; MAX_BURST],
+    /// PREFETCH_AHEAD spare slots at the end, so [`Frames`] can read the slot ahead of any
+    /// frame without a bounds test.
+    pkts: [*mut ffi::rte_mbuf; MAX_BURST + PREFETCH_AHEAD],
     len: usize,
     data: [*mut u8; MAX_BURST],
     lens: [u16; MAX_BURST],
@@ -39,7 +43,7 @@ impl Default for Burst {
 impl Burst {
     pub fn new() -> Self {
         Burst {
-            pkts: [std::ptr::null_mut(); MAX_BURST],
+            pkts: [std::ptr::null_mut(); MAX_BURST + PREFETCH_AHEAD],
             len: 0,
             data: [std::ptr::null_mut(); MAX_BURST],
             lens: [0; MAX_BURST],
@@ -148,25 +152,16 @@ impl Burst {
     }
 
     /// The first segment of every held packet, in order, read-only, in one pass: while frame
-    /// `i` is yielded, frame `i + PREFETCH_AHEAD`'s first line is being loaded (the pattern of
-    /// DPDK's l3fwd). The mbuf fields are read inline (offsets from the shim), so a burst costs
-    /// no call and no scratch stores.
+    /// `i` is yielded, the line where frame `i + PREFETCH_AHEAD` usually starts is being loaded
+    /// (the pattern of DPDK's l3fwd). The mbuf fields are read inline (offsets from the shim),
+    /// so a burst costs no call and no scratch stores.
     #[inline]
-    pub fn frames(&mut self) -> impl Iterator<Item = &[u8]> + '_ {
-        let pkts = &self.pkts[..self.len];
-        for &m in pkts.iter().take(PREFETCH_AHEAD) {
-            // SAFETY: m is a valid mbuf we own.
-            prefetch(unsafe { first_segment(m) }.0);
+    pub fn frames(&mut self) -> Frames<'_> {
+        for &m in self.pkts[..self.len].iter().take(PREFETCH_AHEAD) {
+            prefetch_usual_data(m);
         }
-        pkts.iter().enumerate().map(move |(i, &m)| {
-            if let Some(&ahead) = pkts.get(i + PREFETCH_AHEAD) {
-                // SAFETY: as above.
-                prefetch(unsafe { first_segment(ahead) }.0);
-            }
-            // SAFETY: m is a valid mbuf we own; the borrow of self keeps it alive and unchanged
-            // while the slice lives.
-            unsafe { first_segment_bytes(m) }
-        })
+        let range = self.pkts[..self.len].as_ptr_range();
+        Frames { next: range.start, end: range.end, _burst: PhantomData }
     }
 
     /// The first-segment bytes of held packet `i`, found as [`Self::frames`] finds them.
@@ -196,6 +191,43 @@ impl Burst {
     }
 }
 
+/// The iterator of [`Burst::frames`]: two pointers into the burst, so a receive loop keeps
+/// its own counters in registers.
+pub struct Frames<'a> {
+    next: *const *mut ffi::rte_mbuf,
+    end: *const *mut ffi::rte_mbuf,
+    _burst: PhantomData<&'a mut Burst>,
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = &'a [u8];
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.next == self.end {
+            return None;
+        }
+        // SAFETY: next lies in pkts[..len]: a valid mbuf we own, alive and unchanged while the
+        // burst is borrowed. The slot PREFETCH_AHEAD on is inside the array (it has that many
+        // spare slots); past len it holds a stale pointer or null, which is only prefetched.
+        unsafe {
+            prefetch_usual_data(*self.next.add(PREFETCH_AHEAD));
+            let m = *self.next;
+            self.next = self.next.add(1);
+            Some(first_segment_bytes(m))
+        }
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        // SAFETY: both pointers are in the same array, next <= end.
+        let n = unsafe { self.end.offset_from(self.next) } as usize;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Frames<'_> {}
+
 /// Frames ahead whose first line is prefetched while one is read.
 const PREFETCH_AHEAD: usize = 4;
 
@@ -221,6 +253,15 @@ unsafe fn first_segment(m: *mut ffi::rte_mbuf) -> (*const u8, u16) {
 unsafe fn first_segment_bytes<'a>(m: *mut ffi::rte_mbuf) -> &'a [u8] {
     let (p, len) = first_segment(m);
     std::slice::from_raw_parts(p, usize::from(len))
+}
+
+/// Prefetches where `m`'s frame usually starts, computed from the mbuf's address alone. Reading
+/// its `buf_addr` and `data_off` to find the exact line cost about 1.1 cycles per frame over no
+/// prefetch on net_null (frames already in L1); this costs about 0.6, and a frame elsewhere (an
+/// external buffer, a pool with a private area) only loses the hint.
+#[inline(always)]
+fn prefetch_usual_data(m: *mut ffi::rte_mbuf) {
+    prefetch(m.cast::<u8>().cast_const().wrapping_add(ffi::VFLAG_MBUF_USUAL_DATA as usize));
 }
 
 /// Starts loading the cache line at `p` (a hint: no effect on correctness).

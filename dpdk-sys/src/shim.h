@@ -69,6 +69,9 @@ enum vflag_mbuf_offset {
 	VFLAG_MBUF_BUF_ADDR = offsetof(struct rte_mbuf, buf_addr),
 	VFLAG_MBUF_DATA_OFF = offsetof(struct rte_mbuf, data_off),
 	VFLAG_MBUF_DATA_LEN = offsetof(struct rte_mbuf, data_len),
+	/* Where a received frame usually starts, from the mbuf itself: a direct mbuf of a pool
+	 * without a private area, with the default headroom (what the receive prefetch assumes). */
+	VFLAG_MBUF_USUAL_DATA = sizeof(struct rte_mbuf) + RTE_PKTMBUF_HEADROOM,
 };
 /* Gives each freshly allocated mbuf a single segment of `len` bytes and returns the data
  * pointers; returns 0 (changing nothing) if `len` does not fit in every mbuf's data room. */

@@ -47,11 +47,11 @@ impl ClassCounts {
     }
 }
 
-/// vflag-dp's own frame in its usual shape: untagged IPv4 without options, UDP, not a
-/// fragment, an IP length that covers the payload, and the magic in place. Word loads and masks,
-/// so the common frame costs a handful of compares.
+/// The payload of vflag-dp's own frame in its usual shape: untagged IPv4 without options, UDP,
+/// not a fragment, an IP length that covers the payload. Word loads and masks, so the common
+/// frame costs a handful of compares; whether the payload is ours is left to the caller.
 #[inline(always)]
-fn own_frame(f: &[u8]) -> Option<payload::Tracked> {
+fn own_payload(f: &[u8]) -> Option<&[u8; payload::LEN]> {
     const PAYLOAD_AT: usize = crate::frame::TEMPLATE_HLEN;
     let h: &[u8; PAYLOAD_AT + payload::LEN] = f.get(..PAYLOAD_AT + payload::LEN)?.try_into().ok()?;
     let be32 = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
@@ -63,7 +63,13 @@ fn own_frame(f: &[u8]) -> Option<payload::Tracked> {
     if !(eth_ip && unfragmented_udp) || ip_len < 20 + 8 + payload::LEN || ip_len + 14 > f.len() {
         return None;
     }
-    payload::read(&h[PAYLOAD_AT..])
+    h[PAYLOAD_AT..].try_into().ok()
+}
+
+/// vflag-dp's own frame in its usual shape, read.
+#[cfg(test)]
+fn own_frame(f: &[u8]) -> Option<payload::Tracked> {
+    payload::read(own_payload(f)?)
 }
 
 /// Live totals of one lcore's analysis, single writer.
@@ -122,7 +128,11 @@ pub struct RxAnalysis {
     pub latency: TickHist,
     pub tsc_hz: u64,
     gaps: GapDetector,
-    max_latency_ticks: u64,
+    /// The payload head (magic and run id) of this run's frames, once the run is known;
+    /// until then a value no head has.
+    own_head: u64,
+    /// Frames of the current burst sent down the rare paths (which count them in `counts`).
+    rare_in_burst: u64,
     pub lost: u64,
     pub reordered: u64,
     pub duplicates: u64,
@@ -143,8 +153,8 @@ impl RxAnalysis {
             latency: TickHist::default(),
             tsc_hz: hz,
             gaps: GapDetector::new(c.gap_tsc, c.attribution_tsc),
-            // Latencies over 10 s mean the clocks are not shared: not recorded.
-            max_latency_ticks: hz * 10,
+            own_head: payload::NO_HEAD,
+            rare_in_burst: 0,
             lost: 0,
             reordered: 0,
             duplicates: 0,
@@ -176,14 +186,16 @@ impl RxAnalysis {
     }
 
     /// Frames that arrived together at `now`. A counter in memory bumped once per frame
-    /// makes each frame wait for the previous one's store, so the common own frame in order
-    /// bumps none: it is what is left when the non-IP frames (a local) and those sent down the
-    /// rare paths (which count into `self.counts` themselves) are taken from the total.
+    /// makes each frame wait for the previous one's store, and a loop with calls in it keeps
+    /// few values in registers across them. So the common own frame in order bumps no
+    /// counter: it is what is left of the burst when the non-IP frames (a register) and the
+    /// frames sent down the rare paths (counted in memory, off the common path) are taken away.
     #[inline]
-    pub fn on_frames<'f>(&mut self, now: u64, frames: impl Iterator<Item = &'f [u8]>) {
-        let (mut n, mut non_ip, mut rare) = (0u64, 0u64, 0u64);
+    pub fn on_frames<'f>(&mut self, now: u64, frames: impl ExactSizeIterator<Item = &'f [u8]>) {
+        let n = frames.len() as u64;
+        self.rare_in_burst = 0;
+        let mut non_ip = 0u64;
         for f in frames {
-            n += 1;
             // Most frames are our own: recognise them with a few word compares, without
             // building the 5-tuple. Anything unusual (VLAN, options, fragments) takes the full
             // path.
@@ -191,14 +203,17 @@ impl RxAnalysis {
             // the raw bytes against byte-swapped constants, two instructions fewer per frame.
             let ethertype = f.get(12..14).map(|e| u16::from_be_bytes([e[0], e[1]]));
             match ethertype {
-                Some(ETHERTYPE_IPV4) => match own_frame(f) {
-                    Some(t) if self.on_tracked_in_order(now, &t) => {}
-                    Some(t) => {
-                        rare += 1;
-                        self.on_tracked_other(now, t);
+                Some(ETHERTYPE_IPV4) => match own_payload(f) {
+                    Some(p) if self.on_tracked_in_order(now, &payload::Words::of(p)) => {}
+                    Some(p) => {
+                        self.rare_in_burst += 1;
+                        match payload::read(p) {
+                            Some(t) => self.on_tracked_other(now, t),
+                            None => self.on_other(now, f),
+                        }
                     }
                     None => {
-                        rare += 1;
+                        self.rare_in_burst += 1;
                         self.on_other(now, f);
                     }
                 },
@@ -206,12 +221,12 @@ impl RxAnalysis {
                 // without the full parse.
                 Some(e) if e != ETHERTYPE_VLAN && e != ETHERTYPE_QINQ => non_ip += 1,
                 _ => {
-                    rare += 1;
+                    self.rare_in_burst += 1;
                     self.on_other(now, f);
                 }
             }
         }
-        self.counts.tracked += n - non_ip - rare;
+        self.counts.tracked += n - non_ip - self.rare_in_burst;
         self.counts.non_ip += non_ip;
     }
 
@@ -225,7 +240,6 @@ impl RxAnalysis {
             Class::NonIp(_) => self.counts.non_ip += 1,
             Class::Malformed => self.counts.malformed += 1,
             Class::Ipv4 { tuple, udp_payload } => match udp_payload.and_then(payload::read) {
-                Some(t) if self.on_tracked_in_order(now, &t) => self.counts.tracked += 1,
                 Some(t) => self.on_tracked_other(now, t),
                 None => {
                     self.counts.foreign += 1;
@@ -237,34 +251,27 @@ impl RxAnalysis {
 
     /// The common tracked frame (this run, a tracked flow, the next in sequence with no loss
     /// pending, the flow not silent): taken here, inline, and true; anything else is left to
-    /// [`Self::on_tracked_other`].
+    /// [`Self::on_tracked_other`]. The magic and the run id are one compare.
     #[inline(always)]
-    fn on_tracked_in_order(&mut self, now: u64, t: &payload::Tracked) -> bool {
-        let i = usize::from(t.flow_id);
-        let common = self.run_id == Some(t.run_id)
-            && i < self.flows.len()
-            && now.wrapping_sub(self.flows[i].last) <= self.gap_tsc
-            && self.flows[i].seq.try_in_order(t.seq);
+    fn on_tracked_in_order(&mut self, now: u64, w: &payload::Words) -> bool {
+        if w.head() != self.own_head {
+            return false;
+        }
+        let Some(flow) = self.flows.get_mut(usize::from(w.flow_id())) else { return false };
+        let common = now.wrapping_sub(flow.last) <= self.gap_tsc && flow.seq.try_in_order(w.seq());
         if common {
-            self.flows[i].last = now;
-            self.record_latency(now, t.tx_tsc);
+            flow.last = now;
+            self.latency.record(now.wrapping_sub(w.tx_tsc()));
         }
         common
     }
 
-    #[inline(always)]
-    fn record_latency(&mut self, now: u64, tx_tsc: u64) {
-        let ticks = now.wrapping_sub(tx_tsc);
-        // A frame stamped after `now` wraps to a huge value: not recorded, like latencies over
-        // 10 s (the clocks are not shared then).
-        if ticks < self.max_latency_ticks {
-            self.latency.record(ticks);
-        }
-    }
-
+    /// Any other frame with a tracked payload (the first of the run, out of order, after a
+    /// loss or a silence, another run's, an untracked flow's): counted here.
     #[inline(never)]
     fn on_tracked_other(&mut self, now: u64, t: payload::Tracked) {
         let run = *self.run_id.get_or_insert(t.run_id);
+        self.own_head = payload::head_of(run);
         if run != t.run_id {
             self.counts.other_run += 1;
             return;
@@ -302,7 +309,7 @@ impl RxAnalysis {
             self.reordered += 1;
         }
         self.duplicates += u64::from(e.duplicate);
-        self.record_latency(now, t.tx_tsc);
+        self.latency.record(now.wrapping_sub(t.tx_tsc));
     }
 
     /// Publishes the running totals (plain stores; this lcore is the only writer).

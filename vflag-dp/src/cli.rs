@@ -124,6 +124,11 @@ pub struct Cli {
     /// rxonly: the shortest silence that counts as an outage, ms.
     #[arg(long, default_value_t = 10.0)]
     pub gap_ms: f64,
+    /// rxonly benchmark: alternate slices of this many ms with and without the analysis on each
+    /// receiving lcore and report both rates (what the analysis costs, measured in one process;
+    /// no outages are detected in this mode).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub interleave_ms: Option<u32>,
     /// Width of the rate timeline's bins, ms.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub bin_ms: u64,
@@ -219,6 +224,7 @@ pub struct Config {
     pub rate: Option<parse::Rate>,
     pub track: bool,
     pub gap_ms: f64,
+    pub interleave_ms: Option<u32>,
     pub bin_ms: u64,
     pub track_flows: u32,
     pub events: Option<PathBuf>,
@@ -302,6 +308,19 @@ impl Config {
         if !(cli.gap_ms.is_finite() && cli.gap_ms > 0.0) {
             return Err(format!("--gap-ms {} must be a positive number of milliseconds", cli.gap_ms));
         }
+        if let Some(ms) = cli.interleave_ms {
+            if cli.fwd != FwdMode::Rxonly || cli.no_track {
+                return Err(format!(
+                    "--interleave-ms {ms} compares analysing with plain receiving: it needs --fwd rxonly without --no-track"
+                ));
+            }
+            // Frames of the plain slices look lost to the analysis, and their time silent.
+            if cli.max_loss.is_some() || cli.max_outage_ms.is_some() {
+                return Err(format!(
+                    "--interleave-ms {ms} is a benchmark of the analysis: loss and outages are not measured, so --max-loss and --max-outage-ms do not apply"
+                ));
+            }
+        }
         if let Some(m) = cli.max_outage_ms {
             if !(m.is_finite() && m >= 0.0) {
                 return Err(format!("--max-outage-ms {m} must be zero or positive"));
@@ -341,6 +360,7 @@ impl Config {
             rate: cli.rate,
             track: !cli.no_track,
             gap_ms: cli.gap_ms,
+            interleave_ms: cli.interleave_ms,
             bin_ms: cli.bin_ms,
             track_flows: cli.track_flows,
             events: cli.events,
@@ -525,5 +545,21 @@ mod tests {
         assert!(cfg("--lcores 0-1 --vdev net_null0 --events /nonexistent/e.jsonl").unwrap_err().contains("--events"));
         assert!(cfg("--lcores 0-1 --vdev net_null0 --rate fast").unwrap_err().contains("'fast'"));
         assert!(cfg("--lcores 0-1 --vdev net_null0 --max-loss lots").unwrap_err().contains("'lots'"));
+    }
+
+    #[test]
+    fn interleaving_needs_an_analysing_receiver_and_no_loss_limits() {
+        let c = cfg("--lcores 0-1 --vdev net_null0 --interleave-ms 10").unwrap();
+        assert_eq!(c.interleave_ms, Some(10));
+        assert!(c.track);
+        for bad in ["--fwd io", "--no-track", "--fwd gen"] {
+            let e = cfg(&format!("--lcores 0-1 --vdev net_null0 --interleave-ms 10 {bad}")).unwrap_err();
+            assert!(e.contains("--interleave-ms 10") && e.contains("rxonly"), "{bad}: {e}");
+        }
+        for bad in ["--max-loss 0", "--max-outage-ms 50"] {
+            let e = cfg(&format!("--lcores 0-1 --vdev net_null0 --interleave-ms 10 {bad}")).unwrap_err();
+            assert!(e.contains("--max-loss and --max-outage-ms do not apply"), "{bad}: {e}");
+        }
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --interleave-ms 0").is_err());
     }
 }

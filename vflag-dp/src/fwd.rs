@@ -14,6 +14,7 @@ use crate::cli::FwdMode;
 use crate::counters::{StreamCounters, StreamTally};
 use crate::frame;
 use crate::gen::GenLane;
+use crate::interleave::{Interleaving, SliceTotals};
 use crate::outage::Gap;
 use crate::topology::Stream;
 use crate::verbose;
@@ -39,6 +40,8 @@ pub struct LcoreAnalysis {
     pub gaps: Arc<ArrayQueue<(usize, Gap)>>,
     /// Filled with the final state when the lcore stops (one lock, off the hot path).
     pub result: Arc<Mutex<Option<RxAnalysis>>>,
+    /// --interleave-ms: alternate plain and analysing slices.
+    pub interleave: Option<Interleaving>,
 }
 
 /// Everything one forwarding lcore needs; moved onto that lcore.
@@ -68,6 +71,9 @@ struct Lane {
 const IDLE_CHECK: u32 = 256;
 /// Passes between two LACP services (well under 100 ms even with full bursts).
 const LACP_EVERY: u32 = 1024;
+/// --interleave-ms: passes between two reads of the clock (alike in both modes, so the slice
+/// bookkeeping costs both the same).
+const CLOCK_EVERY: u32 = 64;
 
 /// Receive-only lcores of an 802.3ad bond: an empty tx burst on every stream.
 fn lacp_flush_tx(lanes: &[Lane]) {
@@ -85,7 +91,10 @@ impl LcoreJob {
         match self.mode {
             FwdMode::Rxonly => match self.analysis.take() {
                 Some(mut a) => {
-                    self.receive_tracked(&mut lanes, &mut a);
+                    match a.interleave.take() {
+                        Some(il) => self.receive_interleaved(&mut lanes, &mut a, &il),
+                        None => self.receive_tracked(&mut lanes, &mut a),
+                    }
                     *a.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(a.state);
                 }
                 None => self.poll(&mut lanes, |_, b, _| b.free_all()),
@@ -115,19 +124,7 @@ impl LcoreJob {
     {
         let mut passes: u32 = 0;
         while !self.stop.load(Relaxed) {
-            for lane in lanes.iter_mut() {
-                let s = lane.job.stream;
-                let n = lane.burst.rx(s.rx_port, s.rx_queue, self.burst);
-                if n == 0 {
-                    continue;
-                }
-                lane.tally.rx_packets += u64::from(n);
-                if self.verbose {
-                    verbose::print_burst(s.rx_port, s.rx_queue, &lane.burst);
-                }
-                then(&lane.job, &mut lane.burst, &mut lane.tally);
-                lane.job.counters.publish(&lane.tally);
-            }
+            self.plain_pass(lanes, &mut then);
             passes += 1;
             if self.lacp && passes >= LACP_EVERY {
                 passes = 0;
@@ -136,8 +133,28 @@ impl LcoreJob {
         }
     }
 
-    /// rxonly with analysis: every burst is timestamped once and each frame classified (the
-    /// shim prefetches every frame's first line before the headers are read).
+    /// One burst from every stream, each handed to `then`.
+    #[inline(always)]
+    fn plain_pass<F>(&self, lanes: &mut [Lane], then: &mut F)
+    where
+        F: FnMut(&StreamJob, &mut Burst, &mut StreamTally),
+    {
+        for lane in lanes.iter_mut() {
+            let s = lane.job.stream;
+            let n = lane.burst.rx(s.rx_port, s.rx_queue, self.burst);
+            if n == 0 {
+                continue;
+            }
+            lane.tally.rx_packets += u64::from(n);
+            if self.verbose {
+                verbose::print_burst(s.rx_port, s.rx_queue, &lane.burst);
+            }
+            then(&lane.job, &mut lane.burst, &mut lane.tally);
+            lane.job.counters.publish(&lane.tally);
+        }
+    }
+
+    /// rxonly with analysis: every burst is timestamped once and each frame classified.
     fn receive_tracked(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis) {
         let mut idle: u32 = 0;
         let mut passes: u32 = 0;
@@ -147,26 +164,7 @@ impl LcoreJob {
                 passes = 0;
                 lacp_flush_tx(lanes);
             }
-            let mut got = false;
-            for lane in lanes.iter_mut() {
-                let s = lane.job.stream;
-                let n = lane.burst.rx(s.rx_port, s.rx_queue, self.burst);
-                if n == 0 {
-                    continue;
-                }
-                got = true;
-                lane.tally.rx_packets += u64::from(n);
-                if self.verbose {
-                    verbose::print_burst(s.rx_port, s.rx_queue, &lane.burst);
-                }
-                if let Some(g) = a.state.on_burst(clock::tsc(), &mut lane.burst) {
-                    let _ = a.gaps.push((a.index, g));
-                }
-                lane.burst.free_all();
-                lane.job.counters.publish(&lane.tally);
-                a.state.publish(&a.live);
-            }
-            if got {
+            if self.tracked_pass(lanes, a) {
                 idle = 0;
             } else {
                 idle += 1;
@@ -179,10 +177,82 @@ impl LcoreJob {
                 }
             }
         }
+        Self::finish_tracked(a);
+    }
+
+    /// One burst from every stream, analysed. Returns whether any frame arrived.
+    #[inline(always)]
+    fn tracked_pass(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis) -> bool {
+        let mut got = false;
+        for lane in lanes.iter_mut() {
+            let s = lane.job.stream;
+            let n = lane.burst.rx(s.rx_port, s.rx_queue, self.burst);
+            if n == 0 {
+                continue;
+            }
+            got = true;
+            lane.tally.rx_packets += u64::from(n);
+            if self.verbose {
+                verbose::print_burst(s.rx_port, s.rx_queue, &lane.burst);
+            }
+            if let Some(g) = a.state.on_burst(clock::tsc(), &mut lane.burst) {
+                let _ = a.gaps.push((a.index, g));
+            }
+            lane.burst.free_all();
+            lane.job.counters.publish(&lane.tally);
+            a.state.publish(&a.live);
+        }
+        got
+    }
+
+    fn finish_tracked(a: &mut LcoreAnalysis) {
         if let Some(g) = a.state.finish() {
             let _ = a.gaps.push((a.index, g));
         }
         a.state.publish(&a.live);
+    }
+
+    /// --interleave-ms: slices of plain receiving and of analysing, one after the other, each
+    /// ended by the clock; the frames and ticks of each go to its mode's totals. (The analysis
+    /// was set up to find no gaps: to it, a plain slice is a silence.)
+    fn receive_interleaved(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis, il: &Interleaving) {
+        let mut totals = SliceTotals::default();
+        let mut analysing = false;
+        let mut passes: u32 = 0;
+        let received = |lanes: &[Lane]| lanes.iter().map(|l| l.tally.rx_packets).sum::<u64>();
+        while !self.stop.load(Relaxed) {
+            let (t0, rx0) = (clock::tsc(), received(lanes));
+            let end = t0 + il.slice_tsc;
+            if analysing {
+                self.slice(lanes, end, &mut passes, |l| {
+                    self.tracked_pass(l, a);
+                });
+            } else {
+                self.slice(lanes, end, &mut passes, |l| self.plain_pass(l, &mut |_, b, _| b.free_all()));
+            }
+            totals.add(analysing, received(lanes) - rx0, clock::tsc() - t0);
+            totals.publish(&il.live);
+            analysing = !analysing;
+        }
+        Self::finish_tracked(a);
+    }
+
+    /// Runs `pass` until TSC `end` (or a stop), reading the clock every CLOCK_EVERY passes.
+    #[inline(always)]
+    fn slice(&self, lanes: &mut [Lane], end: u64, passes: &mut u32, mut pass: impl FnMut(&mut [Lane])) {
+        while !self.stop.load(Relaxed) {
+            for _ in 0..CLOCK_EVERY {
+                pass(lanes);
+            }
+            *passes += CLOCK_EVERY;
+            if self.lacp && *passes >= LACP_EVERY {
+                *passes = 0;
+                lacp_flush_tx(lanes);
+            }
+            if clock::tsc() >= end {
+                break;
+            }
+        }
     }
 
     /// txonly and gen: allocate, write each frame, send. With a quota, refused frames are

@@ -9,6 +9,9 @@ const SUB_BITS: u32 = 5;
 const SUB: usize = 1 << SUB_BITS;
 const BUCKETS: usize = 64 * SUB;
 
+/// Longer than this, a latency is not believed (see [`TickHist::to_ns`]).
+const MAX_LATENCY_S: u64 = 10;
+
 #[derive(Debug, Clone)]
 pub struct TickHist {
     counts: Box<[u64; BUCKETS]>,
@@ -57,11 +60,14 @@ impl TickHist {
         }
     }
 
-    /// The same distribution in nanoseconds, for percentiles.
+    /// The same distribution in nanoseconds, for percentiles. Latencies over 10 s (and frames
+    /// stamped after they arrived, which wrap to huge values) mean the two ends do not share a
+    /// clock: they are left out here rather than tested for on every frame.
     pub fn to_ns(&self, tsc_hz: u64) -> Histogram<u64> {
         let mut h = Histogram::<u64>::new_with_bounds(1, 1_000_000_000_000, 3).expect("histogram bounds");
         let ns_per_tick = 1e9 / tsc_hz.max(1) as f64;
-        for (i, &c) in self.counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+        let shared_clock = index(tsc_hz.max(1).saturating_mul(MAX_LATENCY_S));
+        for (i, &c) in self.counts.iter().enumerate().take(shared_clock).filter(|(_, c)| **c > 0) {
             let ns = ((midpoint(i) as f64 * ns_per_tick) as u64).max(1);
             h.saturating_record_n(ns, c);
         }
@@ -106,9 +112,13 @@ mod tests {
         let p99 = ns.value_at_quantile(0.99) as f64;
         assert!((p50 - 1_000.0).abs() / 1_000.0 < 0.035, "{p50}");
         assert!((p99 - 100_000.0).abs() / 100_000.0 < 0.035, "{p99}");
+        // Over 10 s, or stamped after arrival (wrapped): recorded, but not believed.
+        h.record(21_000_000_000);
+        h.record(0u64.wrapping_sub(300));
+        assert_eq!(h.to_ns(2_000_000_000).len(), 100);
         let mut other = TickHist::default();
         other.record(2_000);
         h.add(&other);
-        assert_eq!(h.len(), 101);
+        assert_eq!(h.len(), 103);
     }
 }

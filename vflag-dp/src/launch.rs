@@ -14,6 +14,7 @@ use crate::counters::StreamCounters;
 use crate::frame::FlowAddrs;
 use crate::fwd::{LcoreAnalysis, LcoreJob, StreamJob};
 use crate::gen::{self, GenLane, GenSpec, Pacer};
+use crate::interleave::{Interleaving, LiveInterleave};
 use crate::outage::Gap;
 use crate::topology::{self, Stream};
 
@@ -25,6 +26,8 @@ pub struct LaunchedLcore {
     pub lcore: u32,
     pub streams: Vec<(Stream, Arc<StreamCounters>)>,
     pub analysis: Option<AnalysisHandles>,
+    /// --interleave-ms: the lcore's totals per mode.
+    pub interleave: Option<Arc<LiveInterleave>>,
 }
 
 /// Everything the lcores share with the main lcore.
@@ -64,7 +67,8 @@ pub fn plan(
     let analysis_cfg = AnalysisConfig {
         track_flows: cfg.track_flows as usize,
         tuple_capacity: 65_536,
-        gap_tsc: (cfg.gap_ms * tsc_hz as f64 / 1e3) as u64,
+        // Interleaving, the plain slices would be silences to the analysis: no gap is sought.
+        gap_tsc: if cfg.interleave_ms.is_some() { u64::MAX } else { (cfg.gap_ms * tsc_hz as f64 / 1e3) as u64 },
         // Losses found up to 5 gap lengths (at least 50 ms) after a gap still belong to it.
         attribution_tsc: ((cfg.gap_ms * 5.0).max(50.0) * tsc_hz as f64 / 1e3) as u64,
         tsc_hz,
@@ -114,12 +118,17 @@ pub fn plan(
                 live: Arc::new(LiveAnalysis::default()),
                 gaps: Arc::clone(&gaps),
                 result: Arc::new(Mutex::new(None)),
+                interleave: cfg.interleave_ms.map(|ms| Interleaving {
+                    slice_tsc: u64::from(ms) * tsc_hz / 1000,
+                    live: Arc::new(LiveInterleave::default()),
+                }),
             }
         });
         launched.push(LaunchedLcore {
             lcore: *lcore,
             streams: stream_jobs.iter().map(|j| (j.stream, Arc::clone(&j.counters))).collect(),
             analysis: analysis.as_ref().map(|a| (Arc::clone(&a.live), Arc::clone(&a.result))),
+            interleave: analysis.as_ref().and_then(|a| a.interleave.as_ref()).map(|il| Arc::clone(&il.live)),
         });
         jobs.push((
             *lcore,

@@ -14,6 +14,7 @@ mod flowtable;
 mod frame;
 mod fwd;
 mod gen;
+mod interleave;
 mod kernel_link;
 mod lathist;
 mod launch;

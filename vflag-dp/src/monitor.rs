@@ -132,8 +132,9 @@ impl<'a> Monitor<'a> {
         if let Some(max) = self.outages.iter().map(|o| o.duration_ms).reduce(f64::max) {
             outages.push(telemetry::u("max_duration_us", (max * 1e3) as u64));
         }
+        let interleave = interleave_values(&crate::interleave::totals(launched), clock::tsc_hz());
         let mut p = shared.lock().unwrap_or_else(|e| e.into_inner());
-        *p = telemetry::Published { stats, tracking, outages };
+        *p = telemetry::Published { stats, tracking, outages, interleave };
     }
 
     fn now_s(&self) -> f64 {
@@ -373,6 +374,24 @@ pub struct LiveTotals {
     pub reordered: u64,
     pub duplicates: u64,
     pub foreign: u64,
+}
+
+/// `/vflag/interleave`: frames and ticks per mode summed over the lcores (empty when not
+/// interleaving), so a reader can take rates over its own window.
+fn interleave_values(per_lcore: &[crate::interleave::SliceTotals], tsc_hz: u64) -> telemetry::Dict {
+    if per_lcore.is_empty() {
+        return Vec::new();
+    }
+    let sum = |f: &dyn Fn(&crate::interleave::SliceTotals) -> u64| per_lcore.iter().map(f).sum::<u64>();
+    vec![
+        telemetry::u("lcores", per_lcore.len() as u64),
+        telemetry::u("tsc_hz", tsc_hz),
+        telemetry::u("slices", sum(&|t| t.slices)),
+        telemetry::u("plain_packets", sum(&|t| t.packets[0])),
+        telemetry::u("plain_tsc", sum(&|t| t.tsc[0])),
+        telemetry::u("analysing_packets", sum(&|t| t.packets[1])),
+        telemetry::u("analysing_tsc", sum(&|t| t.tsc[1])),
+    ]
 }
 
 pub fn live_tracking(launched: &[LaunchedLcore]) -> Option<LiveTotals> {

@@ -39,25 +39,61 @@ pub fn write_seq_tsc(buf: &mut [u8], seq: u64, tsc: u64) {
     }
 }
 
-/// Reads a tracked payload, if `udp_payload` starts with one. Three little-endian word loads
-/// (magic, run and flow in the first; the 48-bit sequence under a mask): the receiver runs
-/// this on every frame.
+/// A payload as three little-endian words (magic, run and flow in the first; the 48-bit
+/// sequence under a mask in the second; the TX TSC): the receiver's hot path reads these and
+/// compares the magic and the run id at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Words([u64; 3]);
+
+impl Words {
+    #[inline(always)]
+    pub fn of(p: &[u8; LEN]) -> Words {
+        let word = |at: usize| {
+            u64::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3], p[at + 4], p[at + 5], p[at + 6], p[at + 7]])
+        };
+        Words([word(0), word(8), word(14)])
+    }
+
+    /// Magic and run id, to compare with [`head_of`] the run.
+    #[inline(always)]
+    pub fn head(&self) -> u64 {
+        self.0[0] & HEAD_MASK
+    }
+
+    #[inline(always)]
+    pub fn flow_id(&self) -> u16 {
+        (self.0[0] >> 48) as u16
+    }
+
+    #[inline(always)]
+    pub fn seq(&self) -> u64 {
+        self.0[1] & SEQ_MASK
+    }
+
+    #[inline(always)]
+    pub fn tx_tsc(&self) -> u64 {
+        self.0[2]
+    }
+}
+
+/// What [`Words::head`] is for frames of run `run_id`.
+pub fn head_of(run_id: u16) -> u64 {
+    u64::from(u32::from_le_bytes(MAGIC)) | u64::from(run_id) << 32
+}
+
+/// A head no payload has (it is wider than [`HEAD_MASK`]): the run is not known yet.
+pub const NO_HEAD: u64 = u64::MAX;
+
+const HEAD_MASK: u64 = (1 << 48) - 1;
+
+/// Reads a tracked payload, if `udp_payload` starts with one.
 #[inline]
 pub fn read(udp_payload: &[u8]) -> Option<Tracked> {
-    let p: &[u8; LEN] = udp_payload.get(..LEN)?.try_into().ok()?;
-    let word = |at: usize| {
-        u64::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3], p[at + 4], p[at + 5], p[at + 6], p[at + 7]])
-    };
-    let head = word(0);
-    if head as u32 != u32::from_le_bytes(MAGIC) {
+    let w = Words::of(udp_payload.get(..LEN)?.try_into().ok()?);
+    if w.0[0] as u32 != u32::from_le_bytes(MAGIC) {
         return None;
     }
-    Some(Tracked {
-        run_id: (head >> 32) as u16,
-        flow_id: (head >> 48) as u16,
-        seq: word(8) & SEQ_MASK,
-        tx_tsc: word(14),
-    })
+    Some(Tracked { run_id: (w.0[0] >> 32) as u16, flow_id: w.flow_id(), seq: w.seq(), tx_tsc: w.tx_tsc() })
 }
 
 /// The sequence number's 48 bits.
@@ -73,6 +109,22 @@ mod tests {
         write_fixed(&mut b, 0xbeef, 7);
         write_seq_tsc(&mut b, 0x1234_5678_9abc, u64::MAX - 1);
         assert_eq!(read(&b), Some(Tracked { run_id: 0xbeef, flow_id: 7, seq: 0x1234_5678_9abc, tx_tsc: u64::MAX - 1 }));
+    }
+
+    #[test]
+    fn the_head_is_magic_and_run_at_once() {
+        let mut b = [0u8; LEN];
+        write_fixed(&mut b, 0xbeef, 0xffff);
+        write_seq_tsc(&mut b, 3, 9);
+        let w = Words::of(&b);
+        assert_eq!(w.head(), head_of(0xbeef));
+        assert_ne!(w.head(), head_of(0xbeee));
+        assert_eq!((w.flow_id(), w.seq(), w.tx_tsc()), (0xffff, 3, 9));
+        b[3] = b'X';
+        assert_ne!(Words::of(&b).head(), head_of(0xbeef));
+        // Before the run is known no head matches, whatever the payload.
+        assert!((0..=u16::MAX).all(|r| head_of(r) != NO_HEAD));
+        assert_ne!(Words::of(&[0xff; LEN]).head(), NO_HEAD);
     }
 
     #[test]

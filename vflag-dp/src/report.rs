@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cli::Config;
 use crate::counters::StreamSnapshot;
+use crate::interleave::InterleaveReport;
 use crate::outage::Outage;
 use crate::results::{AnalysisReport, LoadBalance};
 use crate::timeline::Bin;
@@ -48,6 +49,8 @@ pub struct Report {
     pub generator: Option<GeneratorReport>,
     /// rxonly: what the received frames were (absent with --no-track).
     pub analysis: Option<AnalysisReport>,
+    /// --interleave-ms: the rates with and without the analysis, and their ratio.
+    pub interleave: Option<InterleaveReport>,
     pub outages: Vec<Outage>,
     pub load_balance: LoadBalance,
     /// Frames per --bin-ms bin, per port and per bond member.
@@ -255,6 +258,18 @@ fn render_analysis(s: &mut String, r: &Report) {
             );
         }
     }
+    if let Some(il) = &r.interleave {
+        let _ = writeln!(
+            s,
+            "\n  Interleaved ({} slices of {} ms): plain {:.3} Mpps, analysing {:.3} Mpps, ratio {}",
+            il.slices,
+            il.slice_ms,
+            il.plain.mpps,
+            il.analysing.mpps,
+            il.ratio.map_or("-".into(), |r| format!("{r:.3}"))
+        );
+        let _ = writeln!(s, "  (tracking saw the analysing slices only: the plain slices' frames count as lost)");
+    }
     if !r.outages.is_empty() {
         let _ = writeln!(s, "\n  Outages ({}):", r.outages.len());
         for (i, o) in r.outages.iter().enumerate() {
@@ -333,6 +348,7 @@ mod tests {
             totals,
             generator: None,
             analysis: None,
+            interleave: None,
             outages: vec![],
             load_balance: crate::results::load_balance(&[], &[], &[], &[], &crate::timeline::Timeline::new(0.01), &[]),
             timeline: vec![],

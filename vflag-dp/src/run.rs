@@ -15,6 +15,7 @@ use dpdk_sys::{clock, DpdkError};
 use crate::analysis::RxAnalysis;
 use crate::cli::Config;
 use crate::events::EventLog;
+use crate::interleave;
 use crate::launch::{self, LaunchedLcore};
 use crate::monitor::{Members, Monitor};
 use crate::report::{self, GeneratorReport, PortReport, Report};
@@ -210,6 +211,7 @@ fn build_report(
         totals,
         generator: run.run_id.map(|run_id| GeneratorReport { run_id, flows: cfg.flows, rate_pps: cfg.rate_pps() }),
         analysis,
+        interleave: cfg.interleave_ms.map(|ms| interleave::report(&interleave::totals(launched), clock::tsc_hz(), ms)),
         outages: std::mem::take(&mut monitor.outages),
         load_balance,
         timeline: monitor.timeline.bins().to_vec(),

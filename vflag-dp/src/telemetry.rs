@@ -1,6 +1,6 @@
 //! vflag-dp's DPDK telemetry commands, so `dpdk-telemetry.py -f PREFIX` can query a running soak:
-//! `/vflag/stats` (per-port counters, rates, links), `/vflag/tracking` (tracked traffic) and
-//! `/vflag/outages`. The main lcore refreshes the values; the telemetry thread reads them.
+//! `/vflag/stats` (per-port counters, rates, links), `/vflag/tracking` (tracked traffic),
+//! `/vflag/outages` and, with --interleave-ms, `/vflag/interleave`. The main lcore refreshes the values; the telemetry thread reads them.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +14,7 @@ pub struct Published {
     pub stats: Dict,
     pub tracking: Dict,
     pub outages: Dict,
+    pub interleave: Dict,
 }
 
 pub type Shared = Arc<Mutex<Published>>;
@@ -23,10 +24,13 @@ type Pick = fn(&Published) -> Dict;
 
 pub fn register() -> Result<Shared> {
     let shared: Shared = Arc::new(Mutex::new(Published::default()));
-    let cmds: [(&str, &str, Pick); 3] = [
+    let cmds: [(&str, &str, Pick); 4] = [
         ("/vflag/stats", "vflag-dp per-port counters, rates and links", |p| p.stats.clone()),
         ("/vflag/tracking", "vflag-dp tracked traffic: received, lost, reordered, duplicates", |p| p.tracking.clone()),
         ("/vflag/outages", "vflag-dp outages so far: count, last and longest", |p| p.outages.clone()),
+        ("/vflag/interleave", "vflag-dp --interleave-ms: frames and TSC ticks per mode, summed over lcores", |p| {
+            p.interleave.clone()
+        }),
     ];
     for (cmd, help, pick) in cmds {
         let s = Arc::clone(&shared);

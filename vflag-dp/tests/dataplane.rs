@@ -45,6 +45,34 @@ fn null_ports_in_every_forwarding_mode() {
 }
 
 #[test]
+fn interleaving_splits_every_frame_between_plain_and_analysing_slices() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let json = tmp_path(&dir, "il.json");
+    let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--fwd", "rxonly", "--interleave-ms", "20"]);
+    a.extend(eal_light(&unique("il")));
+    a.extend(args(&["--duration", "1.5", "--json", json.to_str().unwrap()]));
+    let out = run_bounded(vflag(&a), Duration::from_secs(30));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let r = read_json(&json);
+    let il = &r["interleave"];
+    assert_eq!(il["slice_ms"], 20, "{il}");
+    assert!(u(&il["slices"]) >= 10, "1.5 s of 20 ms slices: {il}");
+    let (plain, analysing) = (u(&il["plain"]["packets"]), u(&il["analysing"]["packets"]));
+    assert!(plain > 0 && analysing > 0, "{il}");
+    // Every frame was received in one slice or the other...
+    let received: u64 = r["streams"].as_array().unwrap().iter().map(|s| u(&s["rx_packets"])).sum();
+    assert_eq!(plain + analysing, received, "{il}");
+    // ...and the analysis saw exactly the analysing slices' frames (net_null's are non-IP).
+    assert_eq!(u(&r["analysis"]["frames"]["non_ip"]), analysing, "{}", r["analysis"]["frames"]);
+    assert!(il["ratio"].as_f64().unwrap() > 0.0, "{il}");
+    // The plain slices are not silences to the analysis.
+    assert_eq!(r["outages"].as_array().unwrap().len(), 0, "{}", r["outages"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Interleaved ("), "{all}");
+}
+
+#[test]
 fn periodic_rates_are_printed() {
     let _g = serial();
     let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--fwd", "io"]);
