@@ -53,14 +53,18 @@ impl ClassCounts {
 #[inline(always)]
 fn own_payload(f: &[u8]) -> Option<&[u8; payload::LEN]> {
     const PAYLOAD_AT: usize = crate::frame::TEMPLATE_HLEN;
+    const MIN_IP_LEN: usize = 20 + 8 + payload::LEN;
     let h: &[u8; PAYLOAD_AT + payload::LEN] = f.get(..PAYLOAD_AT + payload::LEN)?.try_into().ok()?;
     let be32 = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
     // Ethertype 0x0800, version 4 with a 20-byte header (any TOS).
     let eth_ip = be32(12) & 0xffff_ff00 == 0x0800_4500;
     // No fragment offset or more-fragments flag (any TTL), protocol UDP.
     let unfragmented_udp = be32(20) & 0x3fff_00ff == 0x0000_0011;
+    // The IP length covers the payload and stays within the frame: MIN_IP_LEN <= ip_len <=
+    // len - 14, as one unsigned compare (the frame holds at least 14 + MIN_IP_LEN bytes here).
     let ip_len = usize::from(u16::from_be_bytes([h[16], h[17]]));
-    if !(eth_ip && unfragmented_udp) || ip_len < 20 + 8 + payload::LEN || ip_len + 14 > f.len() {
+    let ip_len_fits = ip_len.wrapping_sub(MIN_IP_LEN) <= f.len() - 14 - MIN_IP_LEN;
+    if !(eth_ip && unfragmented_udp && ip_len_fits) {
         return None;
     }
     h[PAYLOAD_AT..].try_into().ok()
@@ -467,6 +471,26 @@ mod tests {
             let mut short_ip = f;
             short_ip[16..18].copy_from_slice(&40u16.to_be_bytes());
             assert_eq!(own_frame(&short_ip), None);
+            // The IP length's bounds, in a 64-byte frame and in one padded to 80 bytes.
+            let with_ip_len = |frame: &[u8], ip_len: u16| {
+                let mut g = frame.to_vec();
+                g[16..18].copy_from_slice(&ip_len.to_be_bytes());
+                own_frame(&g)
+            };
+            let mut padded = f.to_vec();
+            padded.resize(80, 0);
+            for (frame, ip_len, ours) in [
+                (&f[..], 0, false),
+                (&f[..], 49, false),
+                (&f[..], 50, true),
+                (&f[..], 51, false),
+                (&f[..], u16::MAX, false),
+                (&padded[..], 50, true),
+                (&padded[..], 66, true),
+                (&padded[..], 67, false),
+            ] {
+                assert_eq!(with_ip_len(frame, ip_len).is_some(), ours, "ip_len {ip_len} in {} bytes", frame.len());
+            }
         }
     }
 

@@ -184,24 +184,14 @@ impl LcoreJob {
     #[inline(always)]
     fn tracked_pass(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis) -> bool {
         let mut got = false;
-        for lane in lanes.iter_mut() {
-            let s = lane.job.stream;
-            let n = lane.burst.rx(s.rx_port, s.rx_queue, self.burst);
-            if n == 0 {
-                continue;
-            }
+        self.plain_pass(lanes, &mut |_, burst, _| {
             got = true;
-            lane.tally.rx_packets += u64::from(n);
-            if self.verbose {
-                verbose::print_burst(s.rx_port, s.rx_queue, &lane.burst);
-            }
-            if let Some(g) = a.state.on_burst(clock::tsc(), &mut lane.burst) {
+            if let Some(g) = a.state.on_burst(clock::tsc(), burst) {
                 let _ = a.gaps.push((a.index, g));
             }
-            lane.burst.free_all();
-            lane.job.counters.publish(&lane.tally);
+            burst.free_all();
             a.state.publish(&a.live);
-        }
+        });
         got
     }
 
