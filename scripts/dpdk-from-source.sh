@@ -3,15 +3,17 @@
 # dataplane tests (dpdk-sys and vflag-dp, on virtual devices) against it.
 #   bash scripts/dpdk-from-source.sh 24.11        # Debian trixie's source package
 #   bash scripts/dpdk-from-source.sh 22.11        # Debian bookworm's
+#   bash scripts/dpdk-from-source.sh 23.11        # dpdk.org's release (Debian has no 23.11 source)
 #   DPDK_SRC=/path/to/dpdk bash scripts/dpdk-from-source.sh 24.11   # a tree or tarball you have
 # The prefix is $DPDK_PREFIX or target/dpdk/<series>, the cargo build target/dpdk-<series>-cargo; a second run
 # with the same source rebuilds nothing. Root (packages, hugepages, namespaces).
 set -euo pipefail
-series=${1:?usage: dpdk-from-source.sh 22.11|24.11}
+series=${1:?usage: dpdk-from-source.sh 22.11|23.11|24.11}
 case "$series" in
     22.11) suite=bookworm ;;
+    23.11) suite= ;;
     24.11) suite=trixie ;;
-    *) echo "dpdk-from-source.sh: '$series' is not a series this script knows (22.11 or 24.11)" >&2; exit 2 ;;
+    *) echo "dpdk-from-source.sh: '$series' is not a series this script knows (22.11, 23.11 or 24.11)" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,32 +25,38 @@ ensure_packages dpdk-from-source.sh meson ninja-build python3-pyelftools libnuma
 
 src=${DPDK_SRC:-}
 if [ -z "$src" ]; then
-    # Debian's source package: only its upstream tarball is needed.
-    list=/etc/apt/sources.list.d/vflag-dpdk-src.sources
-    if ! grep -qs "$suite" "$list"; then
-        printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >"$list"
-        apt-get update -qq
-    fi
-    version=$(apt-cache showsrc dpdk | awk '/^Version:/ {print $2}' | grep "^$series\." | sort -V | tail -1)
-    [ -n "$version" ] || { echo "dpdk-from-source.sh: no DPDK $series source package in apt's lists" >&2; exit 1; }
     mkdir -p target/dpdk/download
-    upstream=${version%%-*}
+    if [ -n "$suite" ]; then
+        # Debian's source package: only its upstream tarball is needed.
+        list=/etc/apt/sources.list.d/vflag-dpdk-src.sources
+        if ! grep -qs "$suite" "$list"; then
+            printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >"$list"
+            apt-get update -qq
+        fi
+        version=$(apt-cache showsrc dpdk | awk '/^Version:/ {print $2}' | grep "^$series\." | sort -V | tail -1)
+        [ -n "$version" ] || { echo "dpdk-from-source.sh: no DPDK $series source package in apt's lists" >&2; exit 1; }
+        upstream=${version%%-*}
+    else
+        # No Debian release ships this series: dpdk.org's newest release of it that this
+        # script knows (DPDK_VERSION picks another).
+        upstream=${DPDK_VERSION:-23.11.7}
+    fi
     orig="target/dpdk/download/dpdk_${upstream}.orig.tar.xz"  # apt-get source's name
     release="target/dpdk/download/dpdk-$upstream.tar.xz"      # dpdk.org's name
     if [ -f "$orig" ]; then
         src=$orig
     elif [ -f "$release" ]; then
         src=$release
-    elif (cd target/dpdk/download && apt-get source -qq --download-only "dpdk=$version"); then
+    elif [ -n "$suite" ] && (cd target/dpdk/download && apt-get source -qq --download-only "dpdk=$version"); then
         src=$orig
     else
         # Some mirrors list a source package but do not serve its files (this one answers 404 for
         # trixie's 24.11): then the same release from dpdk.org.
         url="https://fast.dpdk.org/rel/dpdk-$upstream.tar.xz"
-        echo "dpdk-from-source.sh: apt-get source dpdk=$version failed; trying $url"
+        echo "dpdk-from-source.sh: no Debian source for DPDK $upstream here; trying $url"
         curl -fsSL --retry 2 -o "$release.part" "$url" && mv "$release.part" "$release" || {
             rm -f "$release.part"
-            echo "dpdk-from-source.sh: cannot download DPDK $upstream (apt-get source and $url failed); pass a tree or tarball you have with DPDK_SRC=..." >&2
+            echo "dpdk-from-source.sh: cannot download DPDK $upstream (from Debian or $url); pass a tree or tarball you have with DPDK_SRC=..." >&2
             exit 1
         }
         src=$release

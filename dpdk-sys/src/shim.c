@@ -181,7 +181,12 @@ int vflag_bond_member_set(uint16_t bond, uint16_t member, int present)
 	(void)present;
 	return -ENOTSUP;
 #elif RTE_VERSION >= RTE_VERSION_NUM(23, 11, 0, 0)
+	/* 23.11 still marks the member calls experimental (stable from 24.11). Allowed here alone:
+	 * ALLOW_EXPERIMENTAL_API would let any other experimental call through unnoticed. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 	return present ? rte_eth_bond_member_add(bond, member) : rte_eth_bond_member_remove(bond, member);
+#pragma GCC diagnostic pop
 #else
 	return present ? rte_eth_bond_slave_add(bond, member) : rte_eth_bond_slave_remove(bond, member);
 #endif

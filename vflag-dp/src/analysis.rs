@@ -47,24 +47,26 @@ impl ClassCounts {
     }
 }
 
-/// The payload of vflag-dp's own frame in its usual shape: untagged IPv4 without options, UDP,
-/// not a fragment, an IP length that covers the payload. Word loads and masks, so the common
-/// frame costs a handful of compares; whether the payload is ours is left to the caller.
+/// The payload of vflag-dp's own frame in its usual shape, in a frame whose ethertype the
+/// caller found to be IPv4: no options, UDP, not a fragment, an IP length that covers the
+/// payload. Word loads and masks, so the common frame costs a handful of compares; whether the
+/// payload is ours is left to the caller. (The ethertype is not read again: the caller's test
+/// of it is the one that sorts every frame.)
 #[inline(always)]
-fn own_payload(f: &[u8]) -> Option<&[u8; payload::LEN]> {
+fn own_ipv4_payload(f: &[u8]) -> Option<&[u8; payload::LEN]> {
     const PAYLOAD_AT: usize = crate::frame::TEMPLATE_HLEN;
     const MIN_IP_LEN: usize = 20 + 8 + payload::LEN;
     let h: &[u8; PAYLOAD_AT + payload::LEN] = f.get(..PAYLOAD_AT + payload::LEN)?.try_into().ok()?;
     let be32 = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
-    // Ethertype 0x0800, version 4 with a 20-byte header (any TOS).
-    let eth_ip = be32(12) & 0xffff_ff00 == 0x0800_4500;
+    // Version 4 with a 20-byte header.
+    let plain_v4 = h[14] == 0x45;
     // No fragment offset or more-fragments flag (any TTL), protocol UDP.
     let unfragmented_udp = be32(20) & 0x3fff_00ff == 0x0000_0011;
     // The IP length covers the payload and stays within the frame: MIN_IP_LEN <= ip_len <=
     // len - 14, as one unsigned compare (the frame holds at least 14 + MIN_IP_LEN bytes here).
     let ip_len = usize::from(u16::from_be_bytes([h[16], h[17]]));
     let ip_len_fits = ip_len.wrapping_sub(MIN_IP_LEN) <= f.len() - 14 - MIN_IP_LEN;
-    if !(eth_ip && unfragmented_udp && ip_len_fits) {
+    if !(plain_v4 && unfragmented_udp && ip_len_fits) {
         return None;
     }
     h[PAYLOAD_AT..].try_into().ok()
@@ -73,7 +75,10 @@ fn own_payload(f: &[u8]) -> Option<&[u8; payload::LEN]> {
 /// vflag-dp's own frame in its usual shape, read.
 #[cfg(test)]
 fn own_frame(f: &[u8]) -> Option<payload::Tracked> {
-    payload::read(own_payload(f)?)
+    if f.get(12..14)? != ETHERTYPE_IPV4.to_be_bytes() {
+        return None;
+    }
+    payload::read(own_ipv4_payload(f)?)
 }
 
 /// Live totals of one lcore's analysis, single writer.
@@ -207,7 +212,7 @@ impl RxAnalysis {
             // the raw bytes against byte-swapped constants, two instructions fewer per frame.
             let ethertype = f.get(12..14).map(|e| u16::from_be_bytes([e[0], e[1]]));
             match ethertype {
-                Some(ETHERTYPE_IPV4) => match own_payload(f) {
+                Some(ETHERTYPE_IPV4) => match own_ipv4_payload(f) {
                     Some(p) if self.on_tracked_in_order(now, &payload::Words::of(p)) => {}
                     Some(p) => {
                         self.rare_in_burst += 1;
@@ -471,6 +476,12 @@ mod tests {
             let mut short_ip = f;
             short_ip[16..18].copy_from_slice(&40u16.to_be_bytes());
             assert_eq!(own_frame(&short_ip), None);
+            // IP options, another IP version, another ethertype: not the usual shape.
+            for (at, byte) in [(14, 0x46), (14, 0x65), (13, 0x06)] {
+                let mut g = f;
+                g[at] = byte;
+                assert_eq!(own_frame(&g), None, "byte {at} = {byte:#x}");
+            }
             // The IP length's bounds, in a 64-byte frame and in one padded to 80 bytes.
             let with_ip_len = |frame: &[u8], ip_len: u16| {
                 let mut g = frame.to_vec();

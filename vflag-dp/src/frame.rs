@@ -94,12 +94,13 @@ pub fn set_macs(frame: &mut [u8], dst: &[u8; 6], src: &[u8; 6]) {
     }
 }
 
-/// The header fields --verbose prints: (dst, src, ethertype), looking through one VLAN tag.
+/// The header fields --verbose prints: (dst, src, ethertype), looking through one 802.1Q or
+/// 802.1ad tag, as the receiver's classifier does.
 pub fn eth_summary(frame: &[u8]) -> Option<([u8; 6], [u8; 6], u16)> {
     let dst: [u8; 6] = frame.get(0..6)?.try_into().ok()?;
     let src: [u8; 6] = frame.get(6..12)?.try_into().ok()?;
     let mut ty = u16::from_be_bytes(frame.get(12..14)?.try_into().ok()?);
-    if ty == ETHERTYPE_VLAN {
+    if ty == ETHERTYPE_VLAN || ty == ETHERTYPE_QINQ {
         if let Some(inner) = frame.get(16..18) {
             ty = u16::from_be_bytes([inner[0], inner[1]]);
         }
@@ -166,6 +167,8 @@ mod tests {
         let mut tagged = f[..12].to_vec();
         tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x05, 0x86, 0xdd]);
         assert_eq!(eth_summary(&tagged).unwrap().2, 0x86dd);
+        tagged[12..14].copy_from_slice(&ETHERTYPE_QINQ.to_be_bytes());
+        assert_eq!(eth_summary(&tagged).unwrap().2, 0x86dd, "an 802.1ad tag is looked through too");
         assert_eq!(eth_summary(&f[..13]), None);
         assert_eq!(eth_summary(&[]), None);
     }
