@@ -318,6 +318,18 @@ pub fn all() -> Vec<Case> {
             memif_side(testpmd, sized(rx, 1518), testpmd, sized(tx, 1518)),
             memif_side(vflag, sized(rx, 1518), vflag, sized(tx, 1518)),
         ),
+        vs(
+            "tracked-null",
+            "rxonly on a net_null port: dpdk-testpmd plain vs vflag-dp analysing every frame",
+            null_side(testpmd, 1, rx, Counter::Rx),
+            null_side(vflag, 1, tracked(rx), Counter::Rx),
+        ),
+        vs(
+            "tracked-memif",
+            "rxonly fed by vflag-dp gen (16 flows) over memif: dpdk-testpmd plain vs vflag-dp analysing",
+            memif_side(testpmd, rx, vflag, lossless(tracked(tx))),
+            memif_side(vflag, tracked(rx), vflag, lossless(tracked(tx))),
+        ),
         cost(
             "analysis-null",
             "vflag-dp rxonly: analysing every frame vs --no-track, on a net_null port",
@@ -428,6 +440,32 @@ mod tests {
         assert_eq!(value(&tx.procs[0].args, "--fwd"), Some("txonly"));
         assert_eq!(value(&gen.procs[0].args, "--fwd"), Some("gen"));
         assert_eq!(gen.counter, Counter::Tx);
+    }
+
+    #[test]
+    fn tracked_cases_set_vflag_dps_analysing_receiver_against_testpmds_plain_one() {
+        for name in ["tracked-null", "tracked-memif"] {
+            let cases = all();
+            assert_eq!(cases.iter().find(|c| c.name == name).unwrap().kind, Kind::VsTestpmd);
+            let (t, v) = (side(name, 0), side(name, 1));
+            assert_eq!(t.procs[0].program, Path::new("dpdk-testpmd"), "{name}");
+            assert!(t.procs[0].args.contains(&"--forward-mode=rxonly".to_string()));
+            assert_eq!(value(&v.procs[0].args, "--fwd"), Some("rxonly"));
+            assert!(!v.procs[0].args.contains(&"--no-track".to_string()), "{name}: the analysis must be on");
+        }
+        // Over memif both receivers are fed alike: vflag-dp's generator, 16 tracked flows.
+        let (t, v) = (side("tracked-memif", 0), side("tracked-memif", 1));
+        let feeder = |s: &Side| {
+            assert_eq!(s.procs[1].program, Path::new("/x/vflag-dp"));
+            let a = &s.procs[1].args;
+            (
+                value(a, "--fwd").map(str::to_string),
+                value(a, "--flows").map(str::to_string),
+                value(a, "--count").is_some(),
+            )
+        };
+        assert_eq!(feeder(&t), (Some("gen".into()), Some("16".into()), true));
+        assert_eq!(feeder(&t), feeder(&v));
     }
 
     #[test]

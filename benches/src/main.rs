@@ -151,8 +151,9 @@ fn run(cli: Cli) -> Result<u8> {
     usage_checks(&cli)?;
     let cases = select(cases::all(), &cli.cases)?;
     if cli.list {
+        let width = cases.iter().map(|c| c.name.len()).max().unwrap_or(0);
         for c in &cases {
-            println!("{:<16} {}", c.name, c.what);
+            println!("{:<width$} {}", c.name, c.what);
         }
         return Ok(0);
     }
