@@ -270,7 +270,8 @@ impl RxAnalysis {
         let common = now.wrapping_sub(flow.last) <= self.gap_tsc && flow.seq.try_in_order(w.seq());
         if common {
             flow.last = now;
-            self.latency.record(now.wrapping_sub(w.tx_tsc()));
+            // Consecutive frames differ in flow or in sequence: a lane each.
+            self.latency.record(now.wrapping_sub(w.tx_tsc()), u64::from(w.flow_id()) ^ w.seq());
         }
         common
     }
@@ -318,7 +319,7 @@ impl RxAnalysis {
             self.reordered += 1;
         }
         self.duplicates += u64::from(e.duplicate);
-        self.latency.record(now.wrapping_sub(t.tx_tsc));
+        self.latency.record(now.wrapping_sub(t.tx_tsc), u64::from(t.flow_id) ^ t.seq);
     }
 
     /// Publishes the running totals (plain stores; this lcore is the only writer).

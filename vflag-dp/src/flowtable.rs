@@ -29,6 +29,10 @@ impl FlowTable {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     fn hash(k: &FiveTuple) -> usize {
         let a = u64::from(u32::from_be_bytes(k.src)) << 32 | u64::from(u32::from_be_bytes(k.dst));
         let b = u64::from(k.sport) << 24 | u64::from(k.dport) << 8 | u64::from(k.proto);
@@ -84,12 +88,14 @@ mod tests {
     #[test]
     fn counts_per_flow() {
         let mut ft = FlowTable::new(100);
+        assert!(ft.is_empty());
         for i in 0..50 {
             for _ in 0..=i {
                 ft.add(&t(i), 1);
             }
         }
         assert_eq!(ft.len(), 50);
+        assert!(!ft.is_empty());
         let mut e: Vec<_> = ft.entries().collect();
         e.sort_by_key(|(k, _)| k.sport);
         assert_eq!(e[0], (t(0), 1));

@@ -2,24 +2,31 @@
 //! (32 per power of two, under 3.2% relative error), no floating point and no allocation when
 //! recording. At the end of a run it is converted to nanoseconds in an `hdrhistogram` for the
 //! percentiles.
+//!
+//! The frames of a burst mostly fall in the same bucket, and a counter bumped by one frame after
+//! another makes each wait for the previous store (measured: 40% of the tracked frame's cost). So
+//! each bucket has [`LANES`] counters, and the caller spreads consecutive frames over them.
 
 use hdrhistogram::Histogram;
 
 const SUB_BITS: u32 = 5;
 const SUB: usize = 1 << SUB_BITS;
 const BUCKETS: usize = 64 * SUB;
+/// Counters per bucket; a power of two.
+const LANES: usize = 4;
 
 /// Longer than this, a latency is not believed (see [`TickHist::to_ns`]).
 const MAX_LATENCY_S: u64 = 10;
 
 #[derive(Debug, Clone)]
 pub struct TickHist {
-    counts: Box<[u64; BUCKETS]>,
+    /// Lane-major: lane `l`'s counter of bucket `i` is at `l * BUCKETS + i`.
+    counts: Box<[u64; LANES * BUCKETS]>,
 }
 
 impl Default for TickHist {
     fn default() -> Self {
-        TickHist { counts: Box::new([0; BUCKETS]) }
+        TickHist { counts: Box::new([0; LANES * BUCKETS]) }
     }
 }
 
@@ -43,15 +50,23 @@ fn midpoint(i: usize) -> u64 {
 }
 
 impl TickHist {
+    /// Counts one latency on lane `lane % LANES`: frames recorded one after another on
+    /// different lanes do not wait for each other.
     #[inline]
-    pub fn record(&mut self, ticks: u64) {
+    pub fn record(&mut self, ticks: u64, lane: u64) {
         // index() is always below BUCKETS (a power of two): the mask only spares a bounds check.
-        self.counts[index(ticks) & (BUCKETS - 1)] += 1;
+        let at = (lane as usize % LANES) * BUCKETS + index(ticks);
+        self.counts[at & (LANES * BUCKETS - 1)] += 1;
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.counts.iter().sum()
+    }
+
+    /// Bucket `i`'s count, all lanes together.
+    fn bucket(&self, i: usize) -> u64 {
+        (0..LANES).map(|l| self.counts[l * BUCKETS + i]).sum()
     }
 
     pub fn add(&mut self, o: &TickHist) {
@@ -67,9 +82,12 @@ impl TickHist {
         let mut h = Histogram::<u64>::new_with_bounds(1, 1_000_000_000_000, 3).expect("histogram bounds");
         let ns_per_tick = 1e9 / tsc_hz.max(1) as f64;
         let shared_clock = index(tsc_hz.max(1).saturating_mul(MAX_LATENCY_S));
-        for (i, &c) in self.counts.iter().enumerate().take(shared_clock).filter(|(_, c)| **c > 0) {
-            let ns = ((midpoint(i) as f64 * ns_per_tick) as u64).max(1);
-            h.saturating_record_n(ns, c);
+        for i in 0..shared_clock.min(BUCKETS) {
+            let c = self.bucket(i);
+            if c > 0 {
+                let ns = ((midpoint(i) as f64 * ns_per_tick) as u64).max(1);
+                h.saturating_record_n(ns, c);
+            }
         }
         h
     }
@@ -99,12 +117,13 @@ mod tests {
     #[test]
     fn percentiles_in_nanoseconds() {
         let mut h = TickHist::default();
-        // A 2 GHz clock: 2 ticks per ns. 90 frames at 1 us, 10 at 100 us.
-        for _ in 0..90 {
-            h.record(2_000);
+        // A 2 GHz clock: 2 ticks per ns. 90 frames at 1 us, 10 at 100 us, spread over all
+        // lanes (and lane numbers past LANES): each bucket sums its lanes.
+        for i in 0..90 {
+            h.record(2_000, i * 7);
         }
-        for _ in 0..10 {
-            h.record(200_000);
+        for i in 0..10 {
+            h.record(200_000, i);
         }
         let ns = h.to_ns(2_000_000_000);
         assert_eq!(ns.len(), 100);
@@ -113,12 +132,13 @@ mod tests {
         assert!((p50 - 1_000.0).abs() / 1_000.0 < 0.035, "{p50}");
         assert!((p99 - 100_000.0).abs() / 100_000.0 < 0.035, "{p99}");
         // Over 10 s, or stamped after arrival (wrapped): recorded, but not believed.
-        h.record(21_000_000_000);
-        h.record(0u64.wrapping_sub(300));
+        h.record(21_000_000_000, 1);
+        h.record(0u64.wrapping_sub(300), u64::MAX);
         assert_eq!(h.to_ns(2_000_000_000).len(), 100);
         let mut other = TickHist::default();
-        other.record(2_000);
+        other.record(2_000, 3);
         h.add(&other);
         assert_eq!(h.len(), 103);
+        assert_eq!(h.to_ns(2_000_000_000).count_between(900, 1_100), 91);
     }
 }

@@ -3,39 +3,9 @@
 //! usage, 3 a --max-*/--min-* threshold failed.
 #![forbid(unsafe_code)]
 
-mod analysis;
-mod balance;
-mod bond;
-mod classify;
-mod cli;
-mod counters;
-mod events;
-mod flowtable;
-mod frame;
-mod fwd;
-mod gen;
-mod interleave;
-mod kernel_link;
-mod lathist;
-mod launch;
-mod monitor;
-mod outage;
-mod parse;
-mod payload;
-mod ports;
-mod preflight;
-mod report;
-mod results;
-mod run;
-mod seqtrack;
-mod stats;
-mod telemetry;
-mod timeline;
-mod topology;
-mod verbose;
-mod verdict;
-
 use std::process::ExitCode;
+
+use vflag_dp::{cli, parse, run};
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| eprintln!("vflag-dp: internal error: {info}")));
