@@ -139,10 +139,12 @@ struct Mode {
     count: Option<u64>,
     /// vflag-dp rxonly only: alternate plain and analysing slices of this many ms.
     interleave_ms: Option<u32>,
+    /// dpdk-testpmd txonly only: `--txonly-multi-flow` (the source address varies per frame).
+    multi_flow: bool,
 }
 
 const fn mode(fwd: &'static str) -> Mode {
-    Mode { fwd, pkt_size: 64, tracked: false, count: None, interleave_ms: None }
+    Mode { fwd, pkt_size: 64, tracked: false, count: None, interleave_ms: None, multi_flow: false }
 }
 
 fn testpmd(s: &Settings, names: &mut Names, vdevs: &[String], lc: Lcores, m: Mode) -> Proc {
@@ -164,6 +166,9 @@ fn testpmd(s: &Settings, names: &mut Names, vdevs: &[String], lc: Lcores, m: Mod
         // Without a stats period (or -i) testpmd reads stdin and exits at its end.
         "--stats-period=60".into(),
     ]);
+    if m.multi_flow {
+        args.push("--txonly-multi-flow".into());
+    }
     Proc { program: s.testpmd.clone(), args, prefix }
 }
 
@@ -256,6 +261,11 @@ fn tracked(m: Mode) -> Mode {
 /// nothing.
 fn interleaved(m: Mode) -> Mode {
     Mode { tracked: true, interleave_ms: Some(10), ..m }
+}
+
+/// Foreign traffic in many flows, as a switch-side generator sends it.
+fn many_flows(m: Mode) -> Mode {
+    Mode { multi_flow: true, ..m }
 }
 
 /// A generator that never runs out within a benchmark and never drops.
@@ -351,6 +361,11 @@ pub fn all() -> Vec<Case> {
             "interleaved-memif",
             "vflag-dp rxonly fed by gen (16 flows) over memif, one run: 10 ms slices analysing and not",
             memif_side(vflag, interleaved(rx), vflag, lossless(tracked(tx))),
+        ),
+        cost_in_one(
+            "interleaved-foreign",
+            "vflag-dp rxonly fed by dpdk-testpmd txonly (many flows) over memif, one run: 10 ms slices analysing and not",
+            memif_side(vflag, interleaved(rx), testpmd, many_flows(tx)),
         ),
         cost(
             "gen-null",
@@ -466,6 +481,19 @@ mod tests {
         };
         assert_eq!(feeder(&t), (Some("gen".into()), Some("16".into()), true));
         assert_eq!(feeder(&t), feeder(&v));
+    }
+
+    #[test]
+    fn the_foreign_case_feeds_the_interleaved_receiver_testpmds_many_flows() {
+        let s = side("interleaved-foreign", 0);
+        let (rx, tx) = (&s.procs[0], &s.procs[1]);
+        assert_eq!(value(&rx.args, "--interleave-ms"), Some("10"));
+        assert!(!rx.args.contains(&"--no-track".to_string()));
+        assert_eq!(tx.program, Path::new("dpdk-testpmd"));
+        for want in ["--forward-mode=txonly", "--txonly-multi-flow"] {
+            assert!(tx.args.contains(&want.to_string()), "{want} in {:?}", tx.args);
+        }
+        assert!(!side("memif-64", 0).procs[1].args.contains(&"--txonly-multi-flow".to_string()));
     }
 
     #[test]

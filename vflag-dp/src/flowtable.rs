@@ -4,10 +4,44 @@
 
 use crate::classify::FiveTuple;
 
+/// A 5-tuple as two words: the addresses, then ports and protocol with [`USED`] set, so a probe
+/// compares two words and an empty slot (all zero) matches no key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Key(u64, u64);
+
+const USED: u64 = 1 << 63;
+
+impl Key {
+    #[inline]
+    fn of(k: &FiveTuple) -> Key {
+        let a = u64::from(u32::from_be_bytes(k.src)) << 32 | u64::from(u32::from_be_bytes(k.dst));
+        Key(a, USED | u64::from(k.sport) << 24 | u64::from(k.dport) << 8 | u64::from(k.proto))
+    }
+
+    fn tuple(self) -> FiveTuple {
+        FiveTuple {
+            src: ((self.0 >> 32) as u32).to_be_bytes(),
+            dst: (self.0 as u32).to_be_bytes(),
+            proto: self.1 as u8,
+            sport: (self.1 >> 24) as u16,
+            dport: (self.1 >> 8) as u16,
+        }
+    }
+
+    fn used(self) -> bool {
+        self.1 & USED != 0
+    }
+
+    #[inline]
+    fn hash(self) -> usize {
+        let h = (self.0 ^ self.1.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h ^ (h >> 31)) as usize
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Slot {
-    used: bool,
-    key: FiveTuple,
+    key: Key,
     packets: u64,
 }
 
@@ -33,29 +67,23 @@ impl FlowTable {
         self.len == 0
     }
 
-    fn hash(k: &FiveTuple) -> usize {
-        let a = u64::from(u32::from_be_bytes(k.src)) << 32 | u64::from(u32::from_be_bytes(k.dst));
-        let b = u64::from(k.sport) << 24 | u64::from(k.dport) << 8 | u64::from(k.proto);
-        let h = (a ^ b.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (h ^ (h >> 31)) as usize
-    }
-
     #[inline]
     pub fn add(&mut self, k: &FiveTuple, packets: u64) {
-        let mut i = Self::hash(k) & self.mask;
+        let key = Key::of(k);
+        let mut i = key.hash() & self.mask;
         let full = (self.len + 1) * 4 > self.slots.len() * 3;
         loop {
             let s = &mut self.slots[i];
-            if s.used && s.key == *k {
+            if s.key == key {
                 s.packets += packets;
                 return;
             }
-            if !s.used {
+            if !s.key.used() {
                 if full {
                     self.overflow += packets;
                     return;
                 }
-                *s = Slot { used: true, key: *k, packets };
+                *s = Slot { key, packets };
                 self.len += 1;
                 return;
             }
@@ -65,7 +93,7 @@ impl FlowTable {
 
     /// Every flow and its packets (off the hot path).
     pub fn entries(&self) -> impl Iterator<Item = (FiveTuple, u64)> + '_ {
-        self.slots.iter().filter(|s| s.used).map(|s| (s.key, s.packets))
+        self.slots.iter().filter(|s| s.key.used()).map(|s| (s.key.tuple(), s.packets))
     }
 
     /// Adds another table's counts (merging lcores at the end of a run).
@@ -118,6 +146,21 @@ mod tests {
         let before = ft.entries().find(|(k, _)| *k == known).unwrap().1;
         ft.add(&known, 1);
         assert_eq!(ft.entries().find(|(k, _)| *k == known).unwrap().1, before + 1);
+    }
+
+    #[test]
+    fn keys_round_trip_and_the_zero_tuple_is_a_flow() {
+        let zero = FiveTuple::default();
+        let ones = FiveTuple { src: [255; 4], dst: [255; 4], proto: 255, sport: u16::MAX, dport: u16::MAX };
+        let mixed = FiveTuple { src: [1, 2, 3, 4], dst: [5, 6, 7, 8], proto: 6, sport: 0x1234, dport: 0xabcd };
+        let mut ft = FlowTable::new(16);
+        for (i, k) in [zero, ones, mixed].iter().enumerate() {
+            assert_eq!(Key::of(k).tuple(), *k);
+            ft.add(k, i as u64 + 1);
+        }
+        let mut e: Vec<_> = ft.entries().collect();
+        e.sort_by_key(|(_, n)| *n);
+        assert_eq!(e, vec![(zero, 1), (ones, 2), (mixed, 3)]);
     }
 
     #[test]
