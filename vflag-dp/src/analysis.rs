@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use dpdk_sys::mbuf::Burst;
 use serde::Serialize;
 
-use crate::classify::{classify, Class, FiveTuple};
+use crate::classify::{classify, plain_udp, plain_udp_tuple, Class, FiveTuple, PLAIN_UDP_HLEN};
 use crate::flowtable::FlowTable;
 use crate::frame::{ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
 use crate::lathist::TickHist;
@@ -239,40 +239,41 @@ impl RxAnalysis {
         self.counts.non_ip += non_ip;
     }
 
-    /// UDP that is not ours, in the shape `own_ipv4_payload` checked (untagged, a 20-byte IPv4
-    /// header, unfragmented, the IP length inside the frame): the 5-tuple is at fixed offsets,
-    /// so the frame is not parsed again. What a switch-side generator sends, frame after frame.
+    /// UDP that is not ours, in the shape `own_ipv4_payload` checked (a superset of
+    /// `plain_udp`'s): counted by its 5-tuple without parsing the frame again.
     #[inline(never)]
     fn on_foreign_udp(&mut self, now: u64, f: &[u8]) {
-        let Some(h) = f.get(..crate::frame::TEMPLATE_HLEN) else { return self.on_other(now, f) };
-        let port = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
-        let tuple = FiveTuple {
-            src: [h[26], h[27], h[28], h[29]],
-            dst: [h[30], h[31], h[32], h[33]],
-            proto: 17,
-            sport: port(34),
-            dport: port(36),
-        };
+        let Some(h) = f.get(..PLAIN_UDP_HLEN).and_then(|h| h.try_into().ok()) else { return self.on_other(now, f) };
         self.counts.foreign += 1;
-        self.tuples.add(&tuple, 1);
+        self.tuples.add(&plain_udp_tuple(h), 1);
     }
 
-    /// Frames that are not ours in the usual shape: classified in full.
+    /// Frames that are not ours in the usual shape. Plain UDP (what a switch-side generator
+    /// sends, frame after frame) is read at fixed offsets; anything else is classified in full.
     #[inline(never)]
     fn on_other(&mut self, now: u64, f: &[u8]) {
+        if let Some((tuple, udp_payload)) = plain_udp(f) {
+            return self.on_ipv4(now, tuple, Some(udp_payload));
+        }
         let c = classify(f);
         self.counts.vlan += u64::from(c.vlan);
         match c.class {
             Class::Short => self.counts.short += 1,
             Class::NonIp(_) => self.counts.non_ip += 1,
             Class::Malformed => self.counts.malformed += 1,
-            Class::Ipv4 { tuple, udp_payload } => match udp_payload.and_then(payload::read) {
-                Some(t) => self.on_tracked_other(now, t),
-                None => {
-                    self.counts.foreign += 1;
-                    self.tuples.add(&tuple, 1);
-                }
-            },
+            Class::Ipv4 { tuple, udp_payload } => self.on_ipv4(now, tuple, udp_payload),
+        }
+    }
+
+    /// An IPv4 frame: tracked if its UDP payload is one of ours, else counted by 5-tuple.
+    #[inline]
+    fn on_ipv4(&mut self, now: u64, tuple: FiveTuple, udp_payload: Option<&[u8]>) {
+        match udp_payload.and_then(payload::read) {
+            Some(t) => self.on_tracked_other(now, t),
+            None => {
+                self.counts.foreign += 1;
+                self.tuples.add(&tuple, 1);
+            }
         }
     }
 

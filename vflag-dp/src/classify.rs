@@ -80,6 +80,38 @@ fn ipv4(ip: &[u8]) -> Class<'_> {
     Class::Ipv4 { tuple, udp_payload }
 }
 
+/// The shape testers send, read at fixed offsets: untagged IPv4 with a 20-byte header,
+/// unfragmented UDP, an IP length that covers the UDP header and stays inside the frame. Its
+/// 5-tuple and UDP payload (bounded by the IP length), exactly as [`classify`] gives them; None
+/// for any other frame, which [`classify`] then reads in full.
+#[inline]
+pub fn plain_udp(f: &[u8]) -> Option<(FiveTuple, &[u8])> {
+    let h: &[u8; PLAIN_UDP_HLEN] = f.get(..PLAIN_UDP_HLEN)?.try_into().ok()?;
+    let ip_len = usize::from(u16::from_be_bytes([h[16], h[17]]));
+    let fragment = u16::from_be_bytes([h[20], h[21]]) & 0x3fff != 0;
+    let shape = h[12..15] == [0x08, 0x00, 0x45] && h[23] == 17 && !fragment;
+    if !shape || ip_len < 28 || ip_len > f.len() - ETH_HLEN {
+        return None;
+    }
+    Some((plain_udp_tuple(h), &f[PLAIN_UDP_HLEN..ETH_HLEN + ip_len]))
+}
+
+/// The 5-tuple of a frame already known to have [`plain_udp`]'s shape.
+#[inline]
+pub fn plain_udp_tuple(h: &[u8; PLAIN_UDP_HLEN]) -> FiveTuple {
+    let port = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
+    FiveTuple {
+        src: [h[26], h[27], h[28], h[29]],
+        dst: [h[30], h[31], h[32], h[33]],
+        proto: 17,
+        sport: port(34),
+        dport: port(36),
+    }
+}
+
+/// Ethernet, a 20-byte IPv4 header and UDP's.
+pub const PLAIN_UDP_HLEN: usize = ETH_HLEN + 20 + 8;
+
 #[inline]
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
@@ -136,6 +168,33 @@ mod tests {
         v6[14] = 0x65;
         assert_eq!(classify(&v6).class, Class::Malformed);
         assert_eq!(classify(&f[..20]).class, Class::Malformed);
+    }
+
+    #[test]
+    fn plain_udp_reads_testers_frames_and_leaves_the_rest() {
+        for len in [60u16, 64, 1518] {
+            let f = frame(len);
+            let (tuple, p) = plain_udp(&f).unwrap();
+            assert_eq!(classify(&f).class, Class::Ipv4 { tuple, udp_payload: Some(p) }, "{len}");
+            assert_eq!(p.len(), usize::from(len) - 42);
+        }
+        let f = frame(64);
+        assert_eq!(plain_udp(&f[..41]), None, "cut inside the UDP header");
+        let mut tcp = f.clone();
+        tcp[23] = 6;
+        let mut options = f.clone();
+        options[14] = 0x46;
+        let mut fragment = f.clone();
+        fragment[21] = 1;
+        let mut long = f.clone();
+        long[16..18].copy_from_slice(&51u16.to_be_bytes());
+        let mut no_udp_header = f.clone();
+        no_udp_header[16..18].copy_from_slice(&27u16.to_be_bytes());
+        for (what, g) in
+            [("tcp", tcp), ("options", options), ("fragment", fragment), ("long", long), ("short", no_udp_header)]
+        {
+            assert_eq!(plain_udp(&g), None, "{what}");
+        }
     }
 
     #[test]
@@ -197,6 +256,10 @@ mod fuzz {
             }
             f.truncate(len);
             check(&f)?;
+            // What the fast read accepts, classify reads the same.
+            if let Some((tuple, p)) = plain_udp(&f) {
+                prop_assert_eq!(classify(&f), Classified { vlan: false, class: Class::Ipv4 { tuple, udp_payload: Some(p) } });
+            }
         }
     }
 }
