@@ -51,7 +51,8 @@ impl ClassCounts {
 /// caller found to be IPv4: no options, UDP, not a fragment, an IP length that covers the
 /// payload. Word loads and masks, so the common frame costs a handful of compares; whether the
 /// payload is ours is left to the caller. (The ethertype is not read again: the caller's test
-/// of it is the one that sorts every frame.)
+/// of it is the one that sorts every frame.) `classify::plain_udp` checks the same shape for
+/// any IP length, off this path; both are held to `classify` by property tests.
 #[inline(always)]
 fn own_ipv4_payload(f: &[u8]) -> Option<&[u8; payload::LEN]> {
     const PAYLOAD_AT: usize = crate::frame::TEMPLATE_HLEN;
