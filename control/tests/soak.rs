@@ -124,11 +124,34 @@ fn check_common(r: &serde_json::Value, out: &Path, flaps: usize) {
     }
     assert!(r["totals"]["tracked"]["received"].as_u64().unwrap() > 100_000);
     let md = std::fs::read_to_string(out.join("soak.md")).unwrap();
-    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| flap")).count(), flaps, "{md}");
+    // A row per flap in the main table and in the link counters' table.
+    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| flap")).count(), 2 * flaps, "{md}");
     let svg = std::fs::read_to_string(out.join("soak.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg.matches("class=\"flap\"").count(), flaps);
     assert_eq!(svg.matches("class=\"series\"").count(), 2, "a line per member");
+    check_link_counters(r, out);
+}
+
+/// The lab samples its host links' kernel counters beside the bond's: both count the same
+/// frames, so each window's split must agree.
+fn check_link_counters(r: &serde_json::Value, out: &Path) {
+    let names: Vec<&str> = r["link_counters"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(serde_json::json!(names), r["members"], "the host links, in the members' order");
+    assert!(r["link_counters"].as_array().unwrap().iter().all(|l| l["source"] == "netdev"), "veths: sysfs");
+    let lines = std::fs::read_to_string(out.join("links.jsonl")).unwrap();
+    assert!(lines.lines().count() >= 20, "sampled every 100 ms: {}", lines.lines().count());
+    for x in r["flaps"].as_array().unwrap() {
+        for w in [&x["before"], &x["during"], &x["after"]] {
+            let links = &w["links"];
+            assert!(links.is_object(), "every window is covered by the samples: {x}");
+            for (m, l) in shares(w).iter().zip(shares(links)) {
+                assert!((m - l).abs() < 5.0, "bond members and links agree within 5 points: {w}");
+            }
+        }
+        assert_eq!(x["during"]["links"]["carrying"], x["during"]["carrying"], "{x}");
+    }
+    assert_eq!(r["totals"]["link_shares_pct"].as_array().unwrap().len(), 2);
 }
 
 #[test]
@@ -263,6 +286,8 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
     c.args(["--flap-down-cmd", &format!("ip -n {} link set {{link}} down", lab.ns)]);
     c.args(["--flap-up-cmd", &format!("ip -n {} link set {{link}} up", lab.ns)]);
     c.args(["--flaps", "1", "--interval", "4s", "--down-ms", "400", "--link", "1"]);
+    // As a VF-LAG host reads its PFs: the host ends' own counters.
+    c.args(["--link-counters", &lab.host.join(",")]);
     let out = run_bounded(c, Duration::from_secs(60));
     let _ = gen.kill();
     let _ = gen.wait();
@@ -275,6 +300,13 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
     // The receiver's bond members, named as the receiver reported them.
     assert_eq!(r["members"], serde_json::json!(["net_af_packet0", "net_af_packet1"]));
     assert_eq!(x["during"]["carrying"], serde_json::json!(["net_af_packet0"]), "{x}");
+    assert_eq!(x["during"]["links"]["carrying"], serde_json::json!([lab.host[0]]), "{x}");
+    assert!(shares(&x["before"]["links"]).iter().all(|s| (30.0..=70.0).contains(s)), "xor spreads 16 flows: {x}");
+    let md = std::fs::read_to_string(dir.path().join("soak.md")).unwrap();
+    assert!(
+        md.contains(&format!("Received per link, from the links' own counters: {} (netdev statistics)", lab.host[0])),
+        "{md}"
+    );
     assert!(!lab.gone(), "a lab the soak did not make stays");
 }
 
@@ -286,6 +318,20 @@ fn bad_options_get_one_line_and_exit_2_before_anything_starts() {
         (vec!["soak", "--lab", "--interval", "1s", "--down-ms", "500"], "--interval 1s is too short"),
         (vec!["soak", "--lab", "--link", "7"], "--link 7"),
         (vec!["soak", "--lab", "--vflag-dp", "/nonexistent/vflag-dp"], "--vflag-dp /nonexistent/vflag-dp"),
+        (
+            vec![
+                "soak",
+                "--dut-args",
+                "-a 0000:01:00.2",
+                "--duration",
+                "5s",
+                "--link-counters",
+                "nosuch0",
+                "--out",
+                "/nonexistent/o",
+            ],
+            "--link-counters nosuch0: no network interface 'nosuch0' on this host",
+        ),
     ] {
         let out = Command::new(CTL).args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

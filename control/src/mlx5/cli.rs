@@ -441,8 +441,7 @@ fn counters_cmd(
     count: u64,
     out: Option<PathBuf>,
 ) -> Result<u8> {
-    let links: Vec<counters::Link> =
-        found.pfs.iter().map(|p| counters::Link { name: p.netdev.clone(), pci: p.pci.clone() }).collect();
+    let links: Vec<counters::Link> = found.pfs.iter().map(|p| counters::Link::phy(&p.netdev, &p.pci)).collect();
     let mut file = match &out {
         Some(p) => Some(
             std::fs::OpenOptions::new()

@@ -1,10 +1,12 @@
 //! Per-link counters for load balance: on real VF-LAG the VF cannot see its links, so the
 //! split comes from the PFs' physical-port counters (`ethtool -S`: `rx_packets_phy`,
-//! `tx_packets_phy`, `rx_bytes_phy`, `tx_bytes_phy`) and the bond's view of each member.
+//! `tx_packets_phy`, `rx_bytes_phy`, `tx_bytes_phy`) and the bond's view of each member. Any
+//! other interface (a veth of the emulated lab) is read from its netdev statistics in sysfs.
 //!
 //! Each sample is one JSON line, schema `vflag-ctl.counters.v1`:
 //! `{"schema", "t_unix_s", "t_s" (since the first sample), "interval_s" (since the previous
-//! sample; null in the first), "links": [{"name", "pci", "operstate", "bond_state"
+//! sample; null in the first), "links": [{"name", "pci" (null for a virtual device), "source"
+//! ("phy" or "netdev": where the counters come from), "operstate", "bond_state"
 //! (active/backup, null outside a bond), "mii_status", "rx_packets", "tx_packets", "rx_bytes",
 //! "tx_bytes" (the counters), "rx_pps", "tx_pps", "rx_mbps", "tx_mbps" (rates over the
 //! interval; null in the first sample and when a counter went back), "rx_share_pct",
@@ -47,11 +49,75 @@ pub fn parse_ethtool_s(dev: &str, text: &str) -> Result<Phy> {
     })
 }
 
-/// A link to sample: the PF's netdev and PCI address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a link's counters come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The mlx5 physical port's counters (`ethtool -S`, `*_phy`): every frame on the wire,
+    /// also those the eswitch steers to a VF without the PF's netdev seeing them.
+    Phy,
+    /// The netdev's own statistics (`/sys/class/net/DEV/statistics/`): any interface. On an
+    /// mlx5 PF in switchdev mode they miss the VF's hardware-steered traffic, so a PF with
+    /// `*_phy` counters is always read through `ethtool -S`.
+    Netdev,
+}
+
+impl Source {
+    /// Where the counters are read, as an operator would look.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Phy => "ethtool -S *_phy",
+            Source::Netdev => "netdev statistics",
+        }
+    }
+}
+
+/// A link to sample: its netdev, PCI address and counter source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Link {
     pub name: String,
-    pub pci: String,
+    pub pci: Option<String>,
+    pub source: Source,
+}
+
+impl Link {
+    /// An mlx5 PF, read through its physical-port counters.
+    pub fn phy(name: &str, pci: &str) -> Link {
+        Link { name: name.into(), pci: Some(pci.into()), source: Source::Phy }
+    }
+}
+
+/// The link `name` on this host, with the best counters it has: `*_phy` where `ethtool -S`
+/// shows them, else the netdev's statistics.
+pub fn detect(env: &mut Env, name: &str) -> Result<Link> {
+    let net = format!("class/net/{name}");
+    if name.is_empty() || name.contains('/') || !env.sys.exists(&format!("{net}/statistics/rx_packets")) {
+        bail!("no network interface '{name}' on this host");
+    }
+    let phy = env
+        .run("ethtool", &["-S", name])
+        .ok()
+        .filter(|o| o.ok())
+        .is_some_and(|o| parse_ethtool_s(name, &o.stdout).is_ok());
+    Ok(Link {
+        name: name.into(),
+        pci: env.sys.link_name(&format!("{net}/device")),
+        source: if phy { Source::Phy } else { Source::Netdev },
+    })
+}
+
+/// The four counters of a netdev's sysfs statistics.
+fn read_netdev(env: &Env, dev: &str) -> Result<Phy> {
+    let get = |key: &str| -> Result<u64> {
+        let rel = format!("class/net/{dev}/statistics/{key}");
+        env.sys.read_u64(&rel).ok_or_else(|| anyhow::anyhow!("cannot read {}", super::sysfs::SysFs::shown(&rel)))
+    };
+    Ok(Phy {
+        rx_packets: get("rx_packets")?,
+        tx_packets: get("tx_packets")?,
+        rx_bytes: get("rx_bytes")?,
+        tx_bytes: get("tx_bytes")?,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,13 +129,19 @@ pub struct Sample {
 }
 
 pub fn sample(env: &mut Env, link: &Link) -> Result<Sample> {
-    let out = env.run("ethtool", &["-S", &link.name])?;
-    if !out.ok() {
-        bail!("`ethtool -S {}` failed (exit {}): {}", link.name, out.code, out.stderr.trim());
-    }
+    let phy = match link.source {
+        Source::Phy => {
+            let out = env.run("ethtool", &["-S", &link.name])?;
+            if !out.ok() {
+                bail!("`ethtool -S {}` failed (exit {}): {}", link.name, out.code, out.stderr.trim());
+            }
+            parse_ethtool_s(&link.name, &out.stdout)?
+        }
+        Source::Netdev => read_netdev(env, &link.name)?,
+    };
     let net = format!("class/net/{}", link.name);
     Ok(Sample {
-        phy: parse_ethtool_s(&link.name, &out.stdout)?,
+        phy,
         operstate: env.sys.read(&format!("{net}/operstate")).unwrap_or_else(|| "unknown".into()),
         bond_state: env.sys.read(&format!("{net}/bonding_slave/state")),
         mii_status: env.sys.read(&format!("{net}/bonding_slave/mii_status")),
@@ -79,7 +151,8 @@ pub fn sample(env: &mut Env, link: &Link) -> Result<Sample> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LinkRecord {
     pub name: String,
-    pub pci: String,
+    pub pci: Option<String>,
+    pub source: Source,
     pub operstate: String,
     pub bond_state: Option<String>,
     pub mii_status: Option<String>,
@@ -126,6 +199,7 @@ pub fn record(links: &[Link], now: &[Sample], t_s: f64, t_unix_s: f64, prev: Opt
             LinkRecord {
                 name: l.name.clone(),
                 pci: l.pci.clone(),
+                source: l.source,
                 operstate: s.operstate.clone(),
                 bond_state: s.bond_state.clone(),
                 mii_status: s.mii_status.clone(),
@@ -238,10 +312,7 @@ mod tests {
     }
 
     fn links() -> Vec<Link> {
-        vec![
-            Link { name: "enp1s0f0np0".into(), pci: "0000:01:00.0".into() },
-            Link { name: "enp1s0f1np1".into(), pci: "0000:01:00.1".into() },
-        ]
+        vec![Link::phy("enp1s0f0np0", "0000:01:00.0"), Link::phy("enp1s0f1np1", "0000:01:00.1")]
     }
 
     #[test]
@@ -293,6 +364,45 @@ mod tests {
         for g in &got {
             assert!(!serde_json::to_string(g).unwrap().contains('\n'));
         }
+    }
+
+    #[test]
+    fn a_pf_is_read_from_its_phy_counters_and_other_links_from_their_statistics() {
+        let mut r = Recorder::default();
+        r.answer("ethtool -S enp1s0f0np0", out("ethtool-S-enp1s0f0np0.txt"), false);
+        // What ethtool says of a bond (and of a veth, a different table without *_phy).
+        let none = Output { code: 94, stderr: "no stats available".into(), ..Default::default() };
+        r.answer("ethtool -S vf-bond", none, false);
+        r.answer(
+            "ethtool -S eno1",
+            Output { stdout: "NIC statistics:\n     rx_packets: 5000\n".into(), ..Default::default() },
+            false,
+        );
+        let sleep = |_: Duration| {};
+        let mut env = fake::fixture_env("up", &mut r, &sleep);
+        let pf = detect(&mut env, "enp1s0f0np0").unwrap();
+        assert_eq!(pf, Link::phy("enp1s0f0np0", "0000:01:00.0"));
+        // The wire's 10 M frames, not the netdev's 1234 of the switchdev slow path.
+        assert_eq!(sample(&mut env, &pf).unwrap().phy.rx_packets, 10_000_000);
+        let bond = detect(&mut env, "vf-bond").unwrap();
+        assert_eq!((bond.source, bond.pci.as_deref()), (Source::Netdev, None));
+        let s = sample(&mut env, &bond).unwrap();
+        assert_eq!(s.phy, Phy { rx_packets: 2434, tx_packets: 1127, rx_bytes: 2434 * 64, tx_bytes: 1127 * 64 });
+        assert_eq!(s.operstate, "up");
+        let eno = detect(&mut env, "eno1").unwrap();
+        assert_eq!((eno.source, eno.pci.as_deref()), (Source::Netdev, Some("0000:00:1f.6")));
+        for bad in ["nosuch0", "", "../net/eno1"] {
+            assert_eq!(
+                detect(&mut env, bad).unwrap_err().to_string(),
+                format!("no network interface '{bad}' on this host")
+            );
+        }
+        let gone = Link { name: "nosuch0".into(), pci: None, source: Source::Netdev };
+        let e = sample(&mut env, &gone).unwrap_err().to_string();
+        assert_eq!(e, "cannot read /sys/class/net/nosuch0/statistics/rx_packets");
+        let rec = record(&[bond], &[s], 0.0, 0.0, None);
+        let v = serde_json::to_value(&rec).unwrap();
+        assert_eq!((v["links"][0]["source"].as_str(), v["links"][0]["pci"].is_null()), (Some("netdev"), true));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::link_counters::LinkSeries;
 use super::rx_report::RxReport;
 
 /// A flap as it was carried out, in wall-clock seconds.
@@ -26,6 +27,28 @@ pub struct Window {
     pub shares_pct: Vec<f64>,
     /// Members that carried at least 5% of the frames.
     pub carrying: Vec<String>,
+    /// The same window on the links' own counters (`--link-counters`); null without them.
+    pub links: Option<LinkWindow>,
+}
+
+/// A window's frames as the links counted them (on real VF-LAG: the PFs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LinkWindow {
+    /// Frames/s received over all the links.
+    pub rate_pps: f64,
+    /// Each link's share, % (all 0 when none received anything).
+    pub shares_pct: Vec<f64>,
+    /// Links that carried at least 5% of the frames.
+    pub carrying: Vec<String>,
+}
+
+/// What the windows are read from: the receiver's report, its bond members' names, and the
+/// links' counters when they were sampled.
+#[derive(Clone, Copy)]
+pub struct Seen<'a> {
+    pub rx: &'a RxReport,
+    pub members: &'a [String],
+    pub links: Option<&'a LinkSeries>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,14 +91,33 @@ const LEAD_S: f64 = 0.1;
 /// A member carrying less than this share of a window does not count as carrying it.
 const CARRYING_PCT: f64 = 5.0;
 
-pub fn window(rx: &RxReport, members: &[String], from_s: f64, to_s: f64) -> Window {
-    let (frames, _) = rx.member_frames(from_s, to_s);
-    let total: u64 = frames.iter().sum();
-    let shares_pct: Vec<f64> =
-        frames.iter().map(|&f| if total > 0 { f as f64 * 100.0 / total as f64 } else { 0.0 }).collect();
-    let carrying =
-        shares_pct.iter().zip(members).filter(|(s, _)| **s >= CARRYING_PCT).map(|(_, m)| m.clone()).collect();
-    Window { from_s, to_s, rate_pps: rx.rx_rate(from_s, to_s), shares_pct, carrying }
+/// Names of those whose share is at least [`CARRYING_PCT`].
+fn carrying(shares_pct: &[f64], names: &[String]) -> Vec<String> {
+    shares_pct.iter().zip(names).filter(|(s, _)| **s >= CARRYING_PCT).map(|(_, m)| m.clone()).collect()
+}
+
+/// [from_s, to_s) in receiver seconds.
+pub fn window(seen: Seen, from_s: f64, to_s: f64) -> Window {
+    let (frames, _) = seen.rx.member_frames(from_s, to_s);
+    let shares_pct = shares(&frames);
+    let at = |s: f64| seen.rx.started_unix_s + s;
+    let links = seen.links.and_then(|l| {
+        let (frames, span) = l.rx_between(at(from_s), at(to_s))?;
+        let shares_pct = shares_f64(&frames);
+        Some(LinkWindow {
+            rate_pps: if span > 0.0 { frames.iter().sum::<f64>() / span } else { 0.0 },
+            carrying: carrying(&shares_pct, &l.names),
+            shares_pct,
+        })
+    });
+    Window {
+        from_s,
+        to_s,
+        rate_pps: seen.rx.rx_rate(from_s, to_s),
+        carrying: carrying(&shares_pct, seen.members),
+        shares_pct,
+        links,
+    }
 }
 
 /// Tracked frames lost by `t_s`, from the receiver's samples (cumulative, in time order).
@@ -86,13 +128,8 @@ fn lost_by(series: &[(f64, u64)], t_s: f64) -> u64 {
 /// `ready_s`: when traffic was flowing before the first flap (receiver time). `lost_series`:
 /// the receiver's running loss; a flap's loss is what it grew by from the flap to the next one
 /// (to `lost_total` after the last).
-pub fn flaps(
-    rx: &RxReport,
-    records: &[FlapRecord],
-    members: &[String],
-    ready_s: f64,
-    lost_series: &[(f64, u64)],
-) -> Vec<FlapResult> {
+pub fn flaps(seen: Seen, records: &[FlapRecord], ready_s: f64, lost_series: &[(f64, u64)]) -> Vec<FlapResult> {
+    let rx = seen.rx;
     let lost_total = rx.analysis.as_ref().map_or(0, |a| a.tracked.lost);
     let t = |unix: f64| unix - rx.started_unix_s;
     let end_s = rx.duration_s;
@@ -115,7 +152,7 @@ pub fn flaps(
             let lost_after = if i + 1 < records.len() { lost_by(lost_series, next_s) } else { lost_total };
             let before_w = MAX_WINDOW_S.min((down_s - prev_s) / 2.0).max(0.0);
             let after_w = MAX_WINDOW_S.min((next_s - up_s) / 2.0).max(0.0);
-            let after = window(rx, members, next_s - after_w, next_s);
+            let after = window(seen, next_s - after_w, next_s);
             FlapResult {
                 number: f.number,
                 links: f.links.clone(),
@@ -127,8 +164,8 @@ pub fn flaps(
                 flows_hit: mine.iter().map(|o| o.flows).max().unwrap_or(0),
                 lost: lost_after.saturating_sub(lost_by(lost_series, down_s)),
                 recovered: after.rate_pps > 0.0,
-                before: window(rx, members, down_s - before_w, down_s),
-                during: window(rx, members, down_s + (up_s - down_s) / 2.0, up_s),
+                before: window(seen, down_s - before_w, down_s),
+                during: window(seen, down_s + (up_s - down_s) / 2.0, up_s),
                 after,
             }
         })
@@ -162,7 +199,8 @@ pub fn unexplained(rx: &RxReport, records: &[FlapRecord], ready_s: f64) -> Vec<U
 
 /// Real hardware with flaps done by hand: every silence after traffic flowed is one flap,
 /// its link unknown.
-pub fn observed(rx: &RxReport, members: &[String], ready_s: f64) -> Vec<FlapResult> {
+pub fn observed(seen: Seen, ready_s: f64) -> Vec<FlapResult> {
+    let rx = seen.rx;
     let silences = unexplained(rx, &[], ready_s);
     silences
         .iter()
@@ -179,7 +217,7 @@ pub fn observed(rx: &RxReport, members: &[String], ready_s: f64) -> Vec<FlapResu
                 .filter(|o| (o.start_s - u.start_s).abs() < 0.05)
                 .map(|o| o.duration_ms)
                 .fold(0.0, f64::max);
-            let after = window(rx, members, next_s - after_w, next_s);
+            let after = window(seen, next_s - after_w, next_s);
             FlapResult {
                 number: i + 1,
                 links: vec!["?".into()],
@@ -191,18 +229,32 @@ pub fn observed(rx: &RxReport, members: &[String], ready_s: f64) -> Vec<FlapResu
                 flows_hit: u.flows,
                 lost: u.lost,
                 recovered: after.rate_pps > 0.0,
-                before: window(rx, members, u.start_s - before_w, u.start_s),
-                during: window(rx, members, u.start_s, end_s),
+                before: window(seen, u.start_s - before_w, u.start_s),
+                during: window(seen, u.start_s, end_s),
                 after,
             }
         })
         .collect()
 }
 
-/// Each value's share of the sum, %.
+/// Each value's share of the sum, % (all 0 when the sum is).
 pub fn shares(values: &[u64]) -> Vec<f64> {
-    let total: u64 = values.iter().sum();
-    values.iter().map(|&v| if total > 0 { v as f64 * 100.0 / total as f64 } else { 0.0 }).collect()
+    shares_f64(&values.iter().map(|&v| v as f64).collect::<Vec<f64>>())
+}
+
+fn shares_f64(values: &[f64]) -> Vec<f64> {
+    let total: f64 = values.iter().sum();
+    values.iter().map(|&v| if total > 0.0 { v * 100.0 / total } else { 0.0 }).collect()
+}
+
+/// Each link's share of everything the links received over the soak, % (empty without
+/// link counters).
+pub fn link_shares(links: Option<&LinkSeries>) -> Vec<f64> {
+    let Some(l) = links else { return Vec::new() };
+    match (l.samples.first(), l.samples.last()) {
+        (Some(a), Some(b)) => l.rx_between(a.0, b.0).map(|(f, _)| shares_f64(&f)).unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -213,6 +265,10 @@ mod tests {
 
     fn members() -> Vec<String> {
         vec!["p0".into(), "p1".into()]
+    }
+
+    fn seen<'a>(rx: &'a RxReport, members: &'a [String]) -> Seen<'a> {
+        Seen { rx, members, links: None }
     }
 
     /// 10 s at 100 ms bins: both members 50/50, member 0 silent from 4.0 to 4.6 s (a flap of
@@ -238,7 +294,7 @@ mod tests {
     fn a_member_flap_shows_its_silence_loss_and_shares() {
         let r = flapped();
         let series = [(3.5, 2), (4.2, 2), (4.7, 300)];
-        let f = &flaps(&r, &[record(4.0, 4.5)], &members(), 0.5, &series)[0];
+        let f = &flaps(seen(&r, &members()), &[record(4.0, 4.5)], 0.5, &series)[0];
         assert!((f.down_s - 4.0).abs() < 1e-9 && (f.down_ms - 500.0).abs() < 1e-6, "{f:?}");
         assert_eq!((f.outage_ms, f.total_outage_ms, f.flows_hit), (610.0, 0.0, 8));
         assert_eq!(f.lost, 480 - 2, "the last flap: from the loss at its start to the run's total");
@@ -259,7 +315,7 @@ mod tests {
         let bins: Vec<(u64, u64)> = (0..60).map(|i| if i >= 40 { (0, 0) } else { (50, 50) }).collect();
         let mut r = report(&bins);
         r.outages = vec![Outage { start_s: 3.98, duration_ms: 2020.0, lost: None }];
-        let f = &flaps(&r, &[record(4.0, 4.5)], &members(), 0.0, &[])[0];
+        let f = &flaps(seen(&r, &members()), &[record(4.0, 4.5)], 0.0, &[])[0];
         assert_eq!((f.outage_ms, f.total_outage_ms), (2020.0, 2020.0), "untracked: the outage of all traffic");
         assert!(!f.recovered);
         assert!(f.after.carrying.is_empty());
@@ -275,15 +331,52 @@ mod tests {
     #[test]
     fn watched_flaps_are_the_silences_after_ready() {
         let r = flapped();
-        let f = observed(&r, &members(), 2.0);
+        let f = observed(seen(&r, &members()), 2.0);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!((f[0].number, f[0].flows_hit, f[0].lost, f[0].outage_ms), (1, 8, 480, 610.0));
         assert!((f[0].down_s - 3.99).abs() < 1e-9);
         assert_eq!(f[0].during.carrying, vec!["p1".to_string()]);
         assert!(f[0].recovered);
-        assert_eq!(observed(&r, &members(), 0.0).len(), 2);
+        assert_eq!(observed(seen(&r, &members()), 0.0).len(), 2);
         assert_eq!(shares(&[1, 3]), vec![25.0, 75.0]);
         assert_eq!(shares(&[0, 0]), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn link_counters_split_the_windows_where_the_receiver_sees_no_members() {
+        // A VF: no members. The PFs' counters, sampled every 100 ms from receiver time 0
+        // (unix 1000): 1000 frames/s each, link 0 silent from 4.0 to 4.5 s.
+        let mut r = flapped();
+        for b in &mut r.timeline {
+            b.member_rx.clear();
+        }
+        r.load_balance.members.clear();
+        let mut c = [0u64, 0u64];
+        let samples = (0..=100)
+            .map(|i| {
+                let t = 1000.0 + i as f64 * 0.1;
+                let out = (t, c.to_vec());
+                c[0] += if (40..45).contains(&i) { 0 } else { 100 };
+                c[1] += 100;
+                out
+            })
+            .collect();
+        let links = LinkSeries { names: vec!["enp1s0f0np0".into(), "enp1s0f1np1".into()], samples };
+        let with_links = Seen { rx: &r, members: &[], links: Some(&links) };
+        let f = &flaps(with_links, &[record(4.0, 4.5)], 0.5, &[])[0];
+        assert!(f.before.shares_pct.iter().all(|s| *s == 0.0) && f.before.carrying.is_empty(), "no members");
+        let (before, during, after) =
+            (f.before.links.as_ref().unwrap(), f.during.links.as_ref().unwrap(), f.after.links.as_ref().unwrap());
+        assert_eq!(before.shares_pct, vec![50.0, 50.0]);
+        assert!((before.rate_pps - 2000.0).abs() < 1e-6, "{}", before.rate_pps);
+        assert_eq!(during.shares_pct, vec![0.0, 100.0]);
+        assert_eq!(during.carrying, vec!["enp1s0f1np1".to_string()]);
+        assert_eq!(after.carrying.len(), 2);
+        // Over the run: 9.5 s of link 0 against 10 s of link 1.
+        let run = link_shares(Some(&links));
+        assert!((run[0] - 100.0 * 95.0 / 195.0).abs() < 1e-9, "{run:?}");
+        assert!(link_shares(None).is_empty());
+        assert_eq!(flaps(seen(&r, &[]), &[record(4.0, 4.5)], 0.5, &[])[0].during.links, None);
     }
 
     #[test]
@@ -291,7 +384,7 @@ mod tests {
         let r = flapped();
         let recs = [record(2.0, 2.3), FlapRecord { number: 2, ..record(4.0, 4.5) }];
         let series = [(1.9, 2), (2.5, 10), (3.9, 10), (4.6, 400)];
-        let f = flaps(&r, &recs, &members(), 0.0, &series);
+        let f = flaps(seen(&r, &members()), &recs, 0.0, &series);
         assert_eq!((f[0].flows_hit, f[0].lost), (0, 8));
         assert_eq!((f[1].flows_hit, f[1].lost), (8, 470));
         // Flap 1's "after" ends where flap 2 starts.

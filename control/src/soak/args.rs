@@ -76,6 +76,11 @@ pub struct SoakArgs {
     /// Real hardware: command that brings it back up.
     #[arg(long, value_name = "CMD", requires = "flap_down_cmd")]
     pub flap_up_cmd: Option<String>,
+    /// Real hardware: interfaces on this host whose own counters split the traffic per link,
+    /// sampled every 100 ms (mlx5 PFs, through `ethtool -S` *_phy) or 50 ms (others, sysfs)
+    /// [default: --links, when they are interfaces here; the lab: its host links].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub link_counters: Vec<String>,
     /// Real hardware without flap commands: how long to watch while someone else flaps links.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
@@ -151,7 +156,11 @@ impl SoakArgs {
         }
         if self.lab {
             parse_rate(&self.rate)?;
-            for (opt, v) in [("--links", !self.links.is_empty()), ("--flap-down-cmd", self.flap_down_cmd.is_some())] {
+            for (opt, v) in [
+                ("--links", !self.links.is_empty()),
+                ("--flap-down-cmd", self.flap_down_cmd.is_some()),
+                ("--link-counters", !self.link_counters.is_empty()),
+            ] {
                 if v {
                     bail!("{opt} is for real hardware (--dut-args); the lab flaps its own links");
                 }
@@ -254,6 +263,7 @@ mod tests {
         assert!(check(&["--lab", "--min-member-share", "130"]).contains("--min-member-share 130"));
         assert!(check(&["--lab", "--bond", "active-backup", "--min-member-share", "30"]).contains("active-backup"));
         assert!(check(&["--lab", "--links", "a,b"]).contains("--links is for real hardware"));
+        assert!(check(&["--lab", "--link-counters", "p0"]).contains("--link-counters is for real hardware"));
         assert!(check(&["--dut-args", "-a 0000:01:00.2"]).contains("give --duration"));
         assert!(check(&["--dut-args", "-a 0000:01:00.2 --json x", "--duration", "5s"]).contains("leave --json out"));
         assert!(check(&["--dut-args", "-a x", "--flap-down-cmd", "ip link set down", "--flap-up-cmd", "u {link}"])

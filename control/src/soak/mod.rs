@@ -4,6 +4,7 @@
 
 mod analyze;
 mod args;
+mod link_counters;
 mod live;
 mod plot;
 mod procs;

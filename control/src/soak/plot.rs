@@ -1,10 +1,12 @@
 //! The soak's picture: receive rate per bond member over time (the total when the receiver sees
-//! no members, as on a VF), each flap a shaded band from link down to link up. Plain SVG, so
-//! it opens in any browser and embeds in Markdown.
+//! no members, as on a VF, with each link's rate from its own counters when they were sampled),
+//! each flap a shaded band from link down to link up. Plain SVG, so it opens in any browser and
+//! embeds in Markdown.
 
 use std::fmt::Write;
 
 use super::analyze::FlapResult;
+use super::link_counters::LinkSeries;
 use super::rx_report::RxReport;
 
 const W: f64 = 900.0;
@@ -73,8 +75,27 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-pub fn svg(rx: &RxReport, members: &[String], flaps: &[FlapResult], title: &str) -> String {
-    let data = series(rx, members);
+/// Each link's rate from its counters, in receiver seconds.
+fn link_series(rx: &RxReport, links: &LinkSeries) -> Vec<Series> {
+    let rates = links.rates();
+    links
+        .names
+        .iter()
+        .zip(rates)
+        .map(|(n, r)| {
+            let points = r.into_iter().map(|(t, v)| (t - rx.started_unix_s, v));
+            (format!("{n} (link)"), points.filter(|(t, _)| (0.0..=rx.duration_s).contains(t)).collect())
+        })
+        .collect()
+}
+
+/// `links`: the links' counters, drawn when the receiver sees no members.
+pub fn svg(rx: &RxReport, members: &[String], flaps: &[FlapResult], links: Option<&LinkSeries>, title: &str) -> String {
+    let mut data = series(rx, members);
+    let no_members = rx.timeline.iter().all(|b| b.member_rx.is_empty());
+    if let Some(l) = links.filter(|_| no_members) {
+        data.extend(link_series(rx, l));
+    }
     let t_max = rx.timeline.last().map_or(1.0, |b| b.t_s + b.width_s).max(1.0);
     let y_max = nice_max(data.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).fold(0.0, f64::max) * 1.05);
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
@@ -170,7 +191,7 @@ pub fn svg(rx: &RxReport, members: &[String], flaps: &[FlapResult], title: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::soak::analyze::{flaps, FlapRecord};
+    use crate::soak::analyze::{flaps, FlapRecord, Seen};
     use crate::soak::rx_report::tests::report;
 
     #[test]
@@ -188,8 +209,8 @@ mod tests {
                 up_unix_s: 1000.0 + u,
             })
             .collect();
-        let fl = flaps(&rx, &recs, &members, 0.0, &[]);
-        let text = svg(&rx, &members, &fl, "lacp soak & more");
+        let fl = flaps(Seen { rx: &rx, members: &members, links: None }, &recs, 0.0, &[]);
+        let text = svg(&rx, &members, &fl, None, "lacp soak & more");
         let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "svg");
@@ -215,11 +236,22 @@ mod tests {
         for b in &mut rx.timeline {
             b.member_rx.clear();
         }
-        let text = svg(&rx, &[], &[], "vf");
+        let text = svg(&rx, &[], &[], None, "vf");
         assert!(text.contains("<title>received</title>"));
         roxmltree::Document::parse(&text).unwrap();
+        // The PFs' counters add a line per link (receiver time: unix 1000 is 0 s).
+        let links = LinkSeries {
+            names: vec!["enp1s0f0np0".into(), "enp1s0f1np1".into()],
+            samples: vec![(1000.0, vec![0, 0]), (1000.1, vec![10, 5]), (1000.2, vec![20, 10])],
+        };
+        let text = svg(&rx, &[], &[], Some(&links), "vf");
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let lines: Vec<_> = doc.descendants().filter(|n| n.attribute("class") == Some("series")).collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(text.contains("<title>enp1s0f1np1 (link)</title>"), "{text}");
+        assert_eq!(lines[1].attribute("points").unwrap().split(' ').count(), 2, "a point per sample interval");
         let empty = report(&[]);
-        roxmltree::Document::parse(&svg(&empty, &[], &[], "nothing")).unwrap();
+        roxmltree::Document::parse(&svg(&empty, &[], &[], Some(&links), "nothing")).unwrap();
         assert_eq!((nice_max(0.0), nice_max(3.2), nice_max(20_001.0)), (1.0, 5.0, 50_000.0));
     }
 }

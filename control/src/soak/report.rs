@@ -5,8 +5,9 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::analyze::{FlapResult, Unexplained, Window};
+use super::analyze::{FlapResult, LinkWindow, Unexplained, Window};
 use super::verdict::{Limits, LossTotals, Verdict};
+use crate::mlx5::counters::Link;
 
 pub const SCHEMA: &str = "vflag-ctl.soak.v1";
 
@@ -35,6 +36,8 @@ pub struct Files {
     pub rx_events: String,
     pub rx_log: String,
     pub gen_log: Option<String>,
+    /// The links' counter samples (`--link-counters`), schema `vflag-ctl.counters.v1`.
+    pub links: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -46,6 +49,8 @@ pub struct Totals {
     pub mean_outage_ms: f64,
     /// Each member's share of everything received, %.
     pub shares_pct: Vec<f64>,
+    /// Each link's share of everything the links received, % (empty without link counters).
+    pub link_shares_pct: Vec<f64>,
     pub duration_s: f64,
 }
 
@@ -58,6 +63,10 @@ pub struct SoakReport {
     pub complete: bool,
     pub interrupted: bool,
     pub members: Vec<String>,
+    /// The links whose own counters were sampled (name, PCI address, `phy` or `netdev`).
+    pub link_counters: Vec<Link>,
+    /// Why sampling the link counters stopped before the soak ended, if it did.
+    pub link_counters_error: Option<String>,
     pub flaps: Vec<FlapResult>,
     pub unexplained_outages: Vec<Unexplained>,
     pub totals: Totals,
@@ -65,7 +74,14 @@ pub struct SoakReport {
     pub files: Files,
 }
 
-pub fn totals(flaps: &[FlapResult], planned: usize, tracked: Option<LossTotals>, shares: Vec<f64>, d: f64) -> Totals {
+/// `shares`: the members' and the links' shares over the run.
+pub fn totals(
+    flaps: &[FlapResult],
+    planned: usize,
+    tracked: Option<LossTotals>,
+    shares: (Vec<f64>, Vec<f64>),
+    d: f64,
+) -> Totals {
     let outages: Vec<f64> = flaps.iter().map(|f| f.outage_ms).collect();
     Totals {
         flaps_planned: planned,
@@ -73,7 +89,8 @@ pub fn totals(flaps: &[FlapResult], planned: usize, tracked: Option<LossTotals>,
         tracked,
         max_outage_ms: outages.iter().copied().fold(0.0, f64::max),
         mean_outage_ms: if outages.is_empty() { 0.0 } else { outages.iter().sum::<f64>() / outages.len() as f64 },
-        shares_pct: shares,
+        shares_pct: shares.0,
+        link_shares_pct: shares.1,
         duration_s: d,
     }
 }
@@ -84,6 +101,20 @@ fn shares_text(w: &Window, members: &[String]) -> String {
     }
     let parts: Vec<String> = members.iter().zip(&w.shares_pct).map(|(m, s)| format!("{m} {s:.0}%")).collect();
     format!("{} ({:.1} kpps)", parts.join(" / "), w.rate_pps / 1e3)
+}
+
+fn link_text(w: &Window, links: &[Link]) -> String {
+    match &w.links {
+        None => "-".into(),
+        Some(LinkWindow { rate_pps, shares_pct, .. }) => {
+            let parts: Vec<String> = links.iter().zip(shares_pct).map(|(l, s)| format!("{} {s:.0}%", l.name)).collect();
+            format!("{} ({:.1} kpps)", parts.join(" / "), rate_pps / 1e3)
+        }
+    }
+}
+
+fn run_shares(names: &[&str], shares: &[f64]) -> String {
+    names.iter().zip(shares).map(|(m, s)| format!("{m} {s:.1}%")).collect::<Vec<_>>().join(", ")
 }
 
 /// The per-flap table, totals and verdict as Markdown.
@@ -122,6 +153,23 @@ pub fn markdown(r: &SoakReport) -> String {
         );
     }
     let _ = writeln!(s);
+    if !r.link_counters.is_empty() {
+        let names: Vec<String> =
+            r.link_counters.iter().map(|l| format!("{} ({})", l.name, l.source.describe())).collect();
+        let _ = writeln!(s, "Received per link, from the links' own counters: {}\n", names.join(", "));
+        s.push_str("| flap | before | during | after |\n|---:|---|---|---|\n");
+        for f in &r.flaps {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                f.number,
+                link_text(&f.before, &r.link_counters),
+                link_text(&f.during, &r.link_counters),
+                link_text(&f.after, &r.link_counters)
+            );
+        }
+        let _ = writeln!(s);
+    }
     if let Some(t) = &r.totals.tracked {
         let _ = writeln!(s, "Tracked frames: {} received, {} lost ({:.4}%).", t.received, t.lost, t.loss_pct);
     }
@@ -133,11 +181,17 @@ pub fn markdown(r: &SoakReport) -> String {
         if r.totals.shares_pct.is_empty() {
             String::new()
         } else {
-            let parts: Vec<String> =
-                r.members.iter().zip(&r.totals.shares_pct).map(|(m, s)| format!("{m} {s:.1}%")).collect();
-            format!(" Shares over the run: {}.", parts.join(", "))
+            let names: Vec<&str> = r.members.iter().map(String::as_str).collect();
+            format!(" Shares over the run: {}.", run_shares(&names, &r.totals.shares_pct))
         }
     );
+    if !r.totals.link_shares_pct.is_empty() {
+        let names: Vec<&str> = r.link_counters.iter().map(|l| l.name.as_str()).collect();
+        let _ = writeln!(s, "Link shares over the run: {}.", run_shares(&names, &r.totals.link_shares_pct));
+    }
+    if let Some(e) = &r.link_counters_error {
+        let _ = writeln!(s, "Link counters stopped early: {e}");
+    }
     for u in &r.unexplained_outages {
         let _ = writeln!(
             s,
@@ -203,7 +257,9 @@ mod tests {
             complete: true,
             interrupted: false,
             members: vec!["p0".into(), "p1".into()],
-            totals: totals(std::slice::from_ref(&flap), 1, tracked, vec![48.0, 52.0], 12.0),
+            link_counters: Vec::new(),
+            link_counters_error: None,
+            totals: totals(std::slice::from_ref(&flap), 1, tracked, (vec![48.0, 52.0], Vec::new()), 12.0),
             flaps: vec![flap],
             unexplained_outages: vec![],
             verdict: Verdict { pass: false, failures: vec!["flap 1: outage 512.3 ms > --max-outage-ms 400".into()] },
@@ -223,6 +279,41 @@ mod tests {
         assert!(md.contains("Tracked frames: 100000 received, 4539 lost (4.3426%)."));
         assert!(md.contains("Outage per flap: max 512.3 ms, mean 512.3 ms. Shares over the run: p0 48.0%, p1 52.0%."));
         assert!(md.contains("Verdict: FAIL\n- flap 1: outage 512.3 ms > --max-outage-ms 400"));
+    }
+
+    #[test]
+    fn link_counters_get_a_table_of_their_own() {
+        use crate::mlx5::counters::Source;
+        let mut r = sample();
+        assert!(!markdown(&r).contains("per link"), "no link table without link counters");
+        r.link_counters = vec![
+            Link::phy("enp1s0f0np0", "0000:01:00.0"),
+            Link { name: "veth1".into(), pci: None, source: Source::Netdev },
+        ];
+        let lw = |s: Vec<f64>, rate: f64| Some(LinkWindow { rate_pps: rate, shares_pct: s, carrying: vec![] });
+        r.flaps[0].before.links = lw(vec![51.0, 49.0], 20_100.0);
+        r.flaps[0].during.links = lw(vec![0.0, 100.0], 15_000.0);
+        r.totals.link_shares_pct = vec![47.5, 52.5];
+        r.link_counters_error = Some("`ethtool -S enp1s0f0np0` failed (exit 1): no such device".into());
+        let md = markdown(&r);
+        assert!(
+            md.contains(
+                "Received per link, from the links' own counters: enp1s0f0np0 (ethtool -S *_phy), veth1 (netdev statistics)"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| 1 | enp1s0f0np0 51% / veth1 49% (20.1 kpps) | enp1s0f0np0 0% / veth1 100% (15.0 kpps) | - |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("Link shares over the run: enp1s0f0np0 47.5%, veth1 52.5%."), "{md}");
+        assert!(md.contains("Link counters stopped early: `ethtool -S enp1s0f0np0` failed"), "{md}");
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["link_counters"][0]["source"], "phy");
+        assert_eq!(v["flaps"][0]["during"]["links"]["shares_pct"][1], 100.0);
+        assert_eq!(v["flaps"][0]["after"]["links"], serde_json::Value::Null);
     }
 
     #[test]

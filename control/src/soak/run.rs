@@ -11,8 +11,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 
-use super::analyze::{self, FlapRecord};
+use super::analyze::{self, FlapRecord, Seen};
 use super::args::{parse_rate, SoakArgs};
+use super::link_counters::{self, LinkSeries, LinkWatch};
 use super::live::{EventTail, Live};
 use super::procs::Proc;
 use super::report::{self, Files, Settings, SoakReport};
@@ -34,12 +35,24 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let n_links = if args.lab { spec.links.len() } else { args.links.len().max(1) };
     let schedule = args.validate(n_links, seed).map_err(|e| BadUsage(e.to_string()))?;
     let vflag_dp = find_vflag_dp(args.vflag_dp.as_deref())?;
+    // On real hardware, a bad --link-counters is refused before anything starts.
+    let counter_links = if args.lab { Vec::new() } else { link_counters::choose(&args.link_counters, &args.links)? };
     if args.lab {
         crate::require_root("soak --lab")?;
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating --out {}", args.out.display()))?;
     // A previous soak's files must not be read as this one's.
-    for name in ["soak.json", "soak.md", "soak.svg", "rx.json", "rx-events.jsonl", "rx.log", "gen.json", "gen.log"] {
+    for name in [
+        "soak.json",
+        "soak.md",
+        "soak.svg",
+        "rx.json",
+        "rx-events.jsonl",
+        "rx.log",
+        "gen.json",
+        "gen.log",
+        "links.jsonl",
+    ] {
         let _ = std::fs::remove_file(args.out.join(name));
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -54,7 +67,9 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         rx_events: path(&args.out, "rx-events.jsonl"),
         rx_log: path(&args.out, "rx.log"),
         gen_log: args.lab.then(|| path(&args.out, "gen.log")),
+        links: None,
     };
+    let mut files = files;
     // Declared before the processes, so it is dropped after they are stopped.
     let mut lab_guard = None;
     let mut flapper: Box<dyn Flapper> = if args.lab {
@@ -78,6 +93,17 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let members: Vec<String> = if args.lab { spec.links.iter().map(|(h, _)| h.clone()).collect() } else { Vec::new() };
     let link_names: Vec<String> =
         if args.lab { spec.links.iter().map(|(_, s)| s.clone()).collect() } else { args.links.clone() };
+    // The lab's host links are where its bond receives, as the PFs are on real VF-LAG.
+    let counter_links = if args.lab { link_counters::choose(&[], &members)? } else { counter_links };
+    let mut link_watch = None;
+    if !counter_links.is_empty() {
+        let out = path(&args.out, "links.jsonl");
+        let names: Vec<String> =
+            counter_links.iter().map(|l| format!("{} ({})", l.name, l.source.describe())).collect();
+        println!("link counters: {} -> {out}", names.join(", "));
+        link_watch = Some(LinkWatch::start(counter_links.clone(), Path::new(&out))?);
+        files.links = Some(out);
+    }
 
     let rx_argv = receiver_argv(args, spec, &vflag_dp, &files);
     println!("receiver: {}", rx_argv.join(" "));
@@ -131,6 +157,13 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     if let Some(g) = s.gen.as_mut() {
         g.stop(Duration::from_secs(10));
     }
+    let (link_series, link_error) = match link_watch.take().map(LinkWatch::finish) {
+        Some((series, error)) => (Some(series), error),
+        None => (None, None),
+    };
+    if let Some(e) = &link_error {
+        eprintln!("vflag-ctl: warning: link counters stopped early: {e}");
+    }
     let rx = RxReport::read(Path::new(&files.rx_report)).with_context(|| {
         format!("the receiver wrote no report (exit {:?}); its last lines:\n{}", rx_status, s.rx.log_tail(8))
     })?;
@@ -140,13 +173,11 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         s.members.clone()
     };
     let ready_s = ready.1 - rx.started_unix_s;
+    let seen = Seen { rx: &rx, members: &members, links: link_series.as_ref() };
     let (flaps, unexplained) = if observing {
-        (analyze::observed(&rx, &members, ready_s), Vec::new())
+        (analyze::observed(seen, ready_s), Vec::new())
     } else {
-        (
-            analyze::flaps(&rx, &records, &members, ready_s, &s.live.lost_series),
-            analyze::unexplained(&rx, &records, ready_s),
-        )
+        (analyze::flaps(seen, &records, ready_s, &s.live.lost_series), analyze::unexplained(&rx, &records, ready_s))
     };
     let tracked = rx.analysis.as_ref().filter(|a| a.tracked.received > 0).map(|a| LossTotals {
         received: a.tracked.received,
@@ -155,7 +186,8 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     });
     let shares =
         crate::soak::analyze::shares(&rx.load_balance.members.iter().map(|m| m.rx_packets).collect::<Vec<_>>());
-    let verdict = verdict::judge(&args.limits(), &flaps, &unexplained, tracked, &members);
+    let counter_names: Vec<String> = counter_links.iter().map(|l| l.name.clone()).collect();
+    let verdict = verdict::judge(&args.limits(), &flaps, &unexplained, tracked, &members, &counter_names);
     let planned = if observing { flaps.len() } else { schedule.flaps };
     let report = SoakReport {
         schema: report::SCHEMA,
@@ -164,13 +196,21 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         complete,
         interrupted,
         members: members.clone(),
-        totals: report::totals(&flaps, planned, tracked, shares, rx.duration_s),
+        link_counters: counter_links,
+        link_counters_error: link_error,
+        totals: report::totals(
+            &flaps,
+            planned,
+            tracked,
+            (shares, analyze::link_shares(link_series.as_ref())),
+            rx.duration_s,
+        ),
         flaps,
         unexplained_outages: unexplained,
         verdict,
         files: files.clone(),
     };
-    write_outputs(&report, &rx, &files)?;
+    write_outputs(&report, &rx, link_series.as_ref(), &files)?;
     println!("\n{}", report::markdown(&report));
     println!("report: {}  table: {}  plot: {}", files.report, files.table, files.plot);
     drop(s);
@@ -192,7 +232,7 @@ fn path(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
-fn write_outputs(r: &SoakReport, rx: &RxReport, files: &Files) -> Result<()> {
+fn write_outputs(r: &SoakReport, rx: &RxReport, links: Option<&LinkSeries>, files: &Files) -> Result<()> {
     let title = format!(
         "vflag soak: {}{}, {} flap(s) - receive rate per member",
         r.settings.mode,
@@ -202,7 +242,7 @@ fn write_outputs(r: &SoakReport, rx: &RxReport, files: &Files) -> Result<()> {
     std::fs::write(&files.report, serde_json::to_string_pretty(r)? + "\n")
         .with_context(|| format!("writing {}", files.report))?;
     std::fs::write(&files.table, report::markdown(r)).with_context(|| format!("writing {}", files.table))?;
-    std::fs::write(&files.plot, plot::svg(rx, &r.members, &r.flaps, &title))
+    std::fs::write(&files.plot, plot::svg(rx, &r.members, &r.flaps, links, &title))
         .with_context(|| format!("writing {}", files.plot))?;
     Ok(())
 }

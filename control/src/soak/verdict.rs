@@ -49,12 +49,15 @@ pub struct LossTotals {
     pub loss_pct: f64,
 }
 
+/// `members`: the receiver's bond members; `links`: the links whose counters were sampled.
+/// `--min-member-share` judges the members' shares, else (a VF sees no members) the links'.
 pub fn judge(
     limits: &Limits,
     flaps: &[FlapResult],
     unexplained: &[Unexplained],
     loss: Option<LossTotals>,
     members: &[String],
+    links: &[String],
 ) -> Verdict {
     let mut failures = Vec::new();
     for f in flaps.iter().filter(|f| !f.recovered) {
@@ -82,10 +85,28 @@ pub fn judge(
         _ => {}
     }
     if let Some(min) = limits.min_member_share {
+        if members.is_empty() && links.is_empty() {
+            failures.push(
+                "--min-member-share: no shares were measured (the receiver has no bond members; \
+                 give --link-counters with the links)"
+                    .into(),
+            );
+        }
         // Shares only mean something while every link is up: before each flap and after it.
         for f in flaps {
             for (when, w) in [("before", &f.before), ("after", &f.after)] {
-                for (m, s) in members.iter().zip(&w.shares_pct).filter(|(_, s)| **s < min) {
+                let (names, shares) = if !members.is_empty() {
+                    (members, Some(&w.shares_pct))
+                } else {
+                    (links, w.links.as_ref().map(|l| &l.shares_pct))
+                };
+                let Some(shares) = shares else {
+                    if !names.is_empty() {
+                        failures.push(format!("flap {} {when}: no link counters cover it", f.number));
+                    }
+                    continue;
+                };
+                for (m, s) in names.iter().zip(shares).filter(|(_, s)| **s < min) {
                     failures.push(format!("flap {} {when}: {m} carried {s:.1}% < --min-member-share {min}%", f.number));
                 }
             }
@@ -97,7 +118,7 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::soak::analyze::Window;
+    use crate::soak::analyze::{LinkWindow, Window};
 
     fn flap(number: usize, outage_ms: f64, recovered: bool, after: Vec<f64>) -> FlapResult {
         FlapResult {
@@ -127,12 +148,12 @@ mod tests {
             Limits { max_outage_ms: Some(600.0), max_loss: Some(LossLimit::Frames(100)), min_member_share: Some(30.0) };
         let loss = Some(LossTotals { received: 1000, lost: 20, loss_pct: 2.0 });
         let ok = [flap(1, 550.0, true, vec![48.0, 52.0])];
-        assert_eq!(judge(&limits, &ok, &[], loss, &members()), Verdict { pass: true, failures: vec![] });
+        assert_eq!(judge(&limits, &ok, &[], loss, &members(), &[]), Verdict { pass: true, failures: vec![] });
 
         let bad = [flap(1, 700.0, true, vec![80.0, 20.0]), flap(2, 100.0, false, vec![50.0, 50.0])];
         let unexplained = [Unexplained { start_s: 0.5, duration_ms: 900.0, flows: 0, lost: 0 }];
         let lossy = Some(LossTotals { received: 1000, lost: 200, loss_pct: 20.0 });
-        let v = judge(&limits, &bad, &unexplained, lossy, &members());
+        let v = judge(&limits, &bad, &unexplained, lossy, &members(), &[]);
         assert!(!v.pass);
         assert_eq!(
             v.failures,
@@ -146,10 +167,42 @@ mod tests {
         );
         let pct = Limits { max_loss: Some(LossLimit::Percent(1.0)), ..Default::default() };
         assert_eq!(
-            judge(&pct, &ok, &[], lossy, &members()).failures,
+            judge(&pct, &ok, &[], lossy, &members(), &[]).failures,
             vec!["lost 20.0000% of tracked frames > --max-loss 1%"]
         );
-        assert!(!judge(&pct, &ok, &[], None, &members()).pass, "a loss limit with nothing tracked cannot pass");
+        assert!(!judge(&pct, &ok, &[], None, &members(), &[]).pass, "a loss limit with nothing tracked cannot pass");
+    }
+
+    #[test]
+    fn without_members_the_share_limit_judges_the_link_counters_or_fails() {
+        let limits = Limits { min_member_share: Some(30.0), ..Default::default() };
+        let links = vec!["enp1s0f0np0".to_string(), "enp1s0f1np1".to_string()];
+        let on_links = |before: Vec<f64>, after: Option<Vec<f64>>| {
+            let w = |s: Vec<f64>| Window {
+                links: Some(LinkWindow { shares_pct: s, ..Default::default() }),
+                ..Default::default()
+            };
+            let mut f = flap(1, 100.0, true, vec![]);
+            f.before = w(before);
+            f.after = after.map_or_else(Window::default, w);
+            f
+        };
+        let ok = [on_links(vec![45.0, 55.0], Some(vec![50.0, 50.0]))];
+        assert_eq!(judge(&limits, &ok, &[], None, &[], &links).failures, Vec::<String>::new());
+        let skewed = [on_links(vec![45.0, 55.0], Some(vec![90.0, 10.0]))];
+        assert_eq!(
+            judge(&limits, &skewed, &[], None, &[], &links).failures,
+            vec!["flap 1 after: enp1s0f1np1 carried 10.0% < --min-member-share 30%"]
+        );
+        let uncovered = [on_links(vec![50.0, 50.0], None)];
+        assert_eq!(
+            judge(&limits, &uncovered, &[], None, &[], &links).failures,
+            vec!["flap 1 after: no link counters cover it"]
+        );
+        // A VF with nothing to split it by cannot pass a share limit.
+        let v = judge(&limits, &ok, &[], None, &[], &[]);
+        assert!(!v.pass);
+        assert!(v.failures[0].starts_with("--min-member-share: no shares were measured"), "{:?}", v.failures);
     }
 
     #[test]

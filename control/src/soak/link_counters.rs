@@ -1,0 +1,287 @@
+//! The links' own counters during a soak (`--link-counters`). On real VF-LAG the VF cannot see
+//! which link a frame came in on; the PFs can. A thread samples every link every 50 or 100 ms
+//! ([`period`]) into `links.jsonl` (schema `vflag-ctl.counters.v1`, as `vflag-ctl counters
+//! --watch` writes it) and keeps each link's receive count, so the report can split every
+//! window of the soak over the links.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::mlx5::counters::{self, Link};
+use crate::mlx5::sysfs::SysFs;
+use crate::mlx5::Env;
+use crate::runner::{Runner, SystemRunner};
+
+/// How often to sample: often enough that the second half of a short flap (the "during"
+/// window) holds a few samples. Reading sysfs costs nothing; `ethtool -S` is a process each
+/// time, so PFs are read ten times a second.
+pub fn period(links: &[Link]) -> Duration {
+    if links.iter().any(|l| l.source == counters::Source::Phy) {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_millis(50)
+    }
+}
+
+/// Frames received per link over wall-clock time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkSeries {
+    pub names: Vec<String>,
+    /// (unix seconds, rx packets of each link), in time order.
+    pub samples: Vec<(f64, Vec<u64>)>,
+}
+
+impl LinkSeries {
+    /// Each link's frames between the first and the last sample inside [from, to] (unix
+    /// seconds), and the seconds between those two samples; None with fewer than two samples
+    /// inside. Only samples inside count: interpolating across the window's edge would credit
+    /// it with frames from beyond, such as a link's first frames after it came back up.
+    /// A counter that went back (a driver reset) adds nothing for that interval.
+    pub fn rx_between(&self, from: f64, to: f64) -> Option<(Vec<f64>, f64)> {
+        let lo = self.samples.partition_point(|(t, _)| *t < from);
+        let hi = self.samples.partition_point(|(t, _)| *t <= to);
+        let inside = self.samples.get(lo..hi).filter(|s| s.len() >= 2)?;
+        let mut frames = vec![0.0; self.names.len()];
+        for w in inside.windows(2) {
+            for (f, (a, b)) in frames.iter_mut().zip(w[0].1.iter().zip(&w[1].1)) {
+                *f += b.saturating_sub(*a) as f64;
+            }
+        }
+        Some((frames, inside[inside.len() - 1].0 - inside[0].0))
+    }
+
+    /// Each link's rate between successive samples, at their midpoints: (unix s, frames/s).
+    pub fn rates(&self) -> Vec<Vec<(f64, f64)>> {
+        let mut out = vec![Vec::new(); self.names.len()];
+        for w in self.samples.windows(2) {
+            let ((t0, c0), (t1, c1)) = (&w[0], &w[1]);
+            if t1 <= t0 {
+                continue;
+            }
+            for (o, (a, b)) in out.iter_mut().zip(c0.iter().zip(c1)) {
+                o.push(((t0 + t1) / 2.0, b.saturating_sub(*a) as f64 / (t1 - t0)));
+            }
+        }
+        out
+    }
+}
+
+/// The links to sample on this host, each with the best counters it has. `given` comes from
+/// --link-counters (each must be an interface here); without it, `fallback` (--links, or the
+/// lab's host links) when all of its names are interfaces here, else none.
+pub fn choose(given: &[String], fallback: &[String]) -> Result<Vec<Link>> {
+    let mut runner = SystemRunner;
+    let sleep = |_: Duration| {};
+    let mut env = Env {
+        sys: SysFs::new("/sys"),
+        debugfs: SysFs::new("/sys/kernel/debug"),
+        dmesg_file: None,
+        runner: &mut runner as &mut dyn Runner,
+        sleep: &sleep,
+    };
+    choose_in(&mut env, given, fallback)
+}
+
+fn choose_in(env: &mut Env, given: &[String], fallback: &[String]) -> Result<Vec<Link>> {
+    if !given.is_empty() {
+        return given
+            .iter()
+            .map(|n| counters::detect(env, n).map_err(|e| super::BadUsage(format!("--link-counters {n}: {e}")).into()))
+            .collect();
+    }
+    let found: Vec<Link> = fallback.iter().filter_map(|n| counters::detect(env, n).ok()).collect();
+    Ok(if found.len() == fallback.len() { found } else { Vec::new() })
+}
+
+/// The sampling thread; stopped by [`LinkWatch::finish`] or when dropped.
+pub struct LinkWatch {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<(LinkSeries, Option<String>)>>,
+}
+
+impl LinkWatch {
+    /// Starts sampling `links` (on this host's /sys, commands run for real), each record also
+    /// appended to `jsonl`.
+    pub fn start(links: Vec<Link>, jsonl: &Path) -> Result<LinkWatch> {
+        let file = File::create(jsonl).with_context(|| format!("creating {}", jsonl.display()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("link-counters".into())
+            .spawn(move || {
+                let mut runner = SystemRunner;
+                let sleep = |d: Duration| std::thread::sleep(d);
+                let mut env = Env {
+                    sys: SysFs::new("/sys"),
+                    debugfs: SysFs::new("/sys/kernel/debug"),
+                    dmesg_file: None,
+                    runner: &mut runner as &mut dyn Runner,
+                    sleep: &sleep,
+                };
+                sample_until(&mut env, &links, file, &flag)
+            })
+            .context("starting the link-counter thread")?;
+        Ok(LinkWatch { stop, thread: Some(thread) })
+    }
+
+    /// Stops sampling: what was sampled, and why sampling stopped early if it did.
+    pub fn finish(mut self) -> (LinkSeries, Option<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(done)) => done,
+            _ => (LinkSeries::default(), Some("the link-counter thread panicked".into())),
+        }
+    }
+}
+
+impl Drop for LinkWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Samples every link each [`period`] until `stop`, writing each record to `out`.
+fn sample_until(env: &mut Env, links: &[Link], mut out: impl Write, stop: &AtomicBool) -> (LinkSeries, Option<String>) {
+    let mut series = LinkSeries { names: links.iter().map(|l| l.name.clone()).collect(), samples: Vec::new() };
+    let start = Instant::now();
+    let clock = || (start.elapsed().as_secs_f64(), super::run::unix_now());
+    let done = counters::watch(env, links, period(links), 0, stop, &clock, &mut |r| {
+        writeln!(out, "{}", serde_json::to_string(r)?)?;
+        series.samples.push((r.t_unix_s, r.links.iter().map(|l| l.phy.rx_packets).collect()));
+        Ok(())
+    });
+    (series, done.err().map(|e| format!("{e:#}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mlx5::counters::Source;
+    use crate::mlx5::fake;
+    use crate::runner::{Output, Recorder};
+
+    fn series() -> LinkSeries {
+        LinkSeries {
+            names: vec!["p0".into(), "p1".into()],
+            samples: vec![
+                (100.0, vec![0, 0]),
+                (100.1, vec![100, 100]),
+                (100.2, vec![100, 300]),
+                (100.3, vec![50, 500]),
+            ],
+        }
+    }
+
+    #[test]
+    fn windows_count_between_the_samples_inside_them() {
+        let s = series();
+        let near = |got: Option<(Vec<f64>, f64)>, frames: [f64; 2], secs: f64| {
+            let (f, t) = got.expect("covered");
+            assert!(f == frames && (t - secs).abs() < 1e-9, "{f:?} over {t}");
+        };
+        near(s.rx_between(100.0, 100.1), [100.0, 100.0], 0.1);
+        // Only 100.1 and 100.2 lie inside: not the frames before or after them.
+        near(s.rx_between(100.05, 100.25), [0.0, 200.0], 0.1);
+        // Link 0's counter went back (a reset) in the last interval: it adds nothing there.
+        near(s.rx_between(99.0, 101.0), [100.0, 500.0], 0.3);
+        assert_eq!(s.rx_between(100.05, 100.15), None, "one sample inside is no interval");
+        assert_eq!(s.rx_between(101.0, 102.0), None);
+        assert_eq!(LinkSeries::default().rx_between(0.0, 1.0), None);
+        let r = s.rates();
+        assert_eq!(r.len(), 2);
+        assert!((r[1][1].0 - 100.15).abs() < 1e-9 && (r[1][1].1 - 2000.0).abs() < 1e-6, "{r:?}");
+        assert_eq!(r[0][2].1, 0.0, "a counter that went back has no negative rate");
+    }
+
+    #[test]
+    fn links_given_must_exist_and_the_fallback_is_taken_whole_or_not_at_all() {
+        let mut r = Recorder::default();
+        r.answer(
+            "ethtool -S enp1s0f0np0",
+            Output { stdout: fake::text("ethtool-S-enp1s0f0np0.txt"), ..Default::default() },
+            false,
+        );
+        r.answer(
+            "ethtool -S enp1s0f1np1",
+            Output { stdout: fake::text("ethtool-S-enp1s0f1np1.txt"), ..Default::default() },
+            false,
+        );
+        let sleep = |_: Duration| {};
+        let mut env = fake::fixture_env("up", &mut r, &sleep);
+        let pfs = vec!["enp1s0f0np0".to_string(), "enp1s0f1np1".to_string()];
+        let got = choose_in(&mut env, &[], &pfs).unwrap();
+        assert_eq!(got, vec![Link::phy("enp1s0f0np0", "0000:01:00.0"), Link::phy("enp1s0f1np1", "0000:01:00.1")]);
+        // Switch ports named in --links are not interfaces here: no link counters, no error.
+        assert!(choose_in(&mut env, &[], &["enp1s0f0np0".into(), "Ethernet1/1".into()]).unwrap().is_empty());
+        let e = choose_in(&mut env, &["enp1s0f0np0".into(), "swp1".into()], &pfs).unwrap_err();
+        assert!(e.downcast_ref::<crate::soak::BadUsage>().is_some(), "exit 2");
+        assert_eq!(e.to_string(), "--link-counters swp1: no network interface 'swp1' on this host");
+        let bond = choose_in(&mut env, &["vf-bond".into()], &[]).unwrap();
+        assert_eq!(bond[0].source, Source::Netdev);
+        assert_eq!(period(&bond), Duration::from_millis(50), "sysfs reads are cheap");
+    }
+
+    #[test]
+    fn samples_phy_counters_to_json_lines_until_stopped() {
+        let mut r = Recorder::default();
+        let stats = |name: &str| Output { stdout: fake::text(name), ..Default::default() };
+        r.answer("ethtool -S enp1s0f0np0", stats("ethtool-S-enp1s0f0np0.txt"), true);
+        r.answer("ethtool -S enp1s0f1np1", stats("ethtool-S-enp1s0f1np1.txt"), true);
+        r.answer("ethtool -S enp1s0f0np0", stats("ethtool-S-enp1s0f0np0-1s.txt"), false);
+        r.answer("ethtool -S enp1s0f1np1", stats("ethtool-S-enp1s0f1np1-1s.txt"), false);
+        // The third sleep asks the sampler to stop: three samples.
+        let stop = AtomicBool::new(false);
+        let sleeps = std::cell::Cell::new(0);
+        let sleep = |_: Duration| {
+            sleeps.set(sleeps.get() + 1);
+            stop.store(sleeps.get() >= 3, Ordering::Relaxed);
+        };
+        let mut env = fake::fixture_env("up", &mut r, &sleep);
+        let links = vec![Link::phy("enp1s0f0np0", "0000:01:00.0"), Link::phy("enp1s0f1np1", "0000:01:00.1")];
+        let mut out = Vec::new();
+        let (s, err) = sample_until(&mut env, &links, &mut out, &stop);
+        assert_eq!(err, None);
+        assert_eq!(s.names, vec!["enp1s0f0np0", "enp1s0f1np1"]);
+        assert_eq!(period(&links), Duration::from_millis(100), "ethtool -S is a process per read");
+        let counts: Vec<&Vec<u64>> = s.samples.iter().map(|(_, c)| c).collect();
+        assert_eq!(
+            counts,
+            vec![&vec![10_000_000, 9_000_000], &vec![11_000_000, 10_000_000], &vec![11_000_000, 10_000_000]]
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["schema"], counters::SCHEMA);
+            assert_eq!(v["links"][1]["source"], "phy");
+        }
+    }
+
+    #[test]
+    fn a_failing_link_ends_sampling_with_the_reason_and_keeps_what_was_sampled() {
+        let mut r = Recorder::default();
+        r.answer(
+            "ethtool -S enp1s0f0np0",
+            Output { stdout: fake::text("ethtool-S-enp1s0f0np0.txt"), ..Default::default() },
+            true,
+        );
+        r.answer(
+            "ethtool -S enp1s0f0np0",
+            Output { code: 1, stderr: "no such device".into(), ..Default::default() },
+            false,
+        );
+        let sleep = |_: Duration| {};
+        let mut env = fake::fixture_env("up", &mut r, &sleep);
+        let links = vec![Link { name: "enp1s0f0np0".into(), pci: None, source: Source::Phy }];
+        let (s, err) = sample_until(&mut env, &links, std::io::sink(), &AtomicBool::new(false));
+        assert_eq!(s.samples.len(), 1);
+        assert_eq!(err.as_deref(), Some("`ethtool -S enp1s0f0np0` failed (exit 1): no such device"));
+    }
+}
