@@ -99,6 +99,10 @@ pub fn detect(env: &mut Env, name: &str) -> Result<Link> {
         .ok()
         .filter(|o| o.ok())
         .is_some_and(|o| parse_ethtool_s(name, &o.stdout).is_ok());
+    if !phy && env.sys.link_name(&format!("{net}/device/driver")).as_deref() == Some("mlx5_core") {
+        // Its netdev statistics would miss what the eswitch steers to the VFs: refuse them.
+        bail!("'{name}' is an mlx5 port, but `ethtool -S {name}` shows no *_phy counters (is ethtool installed?)");
+    }
     Ok(Link {
         name: name.into(),
         pci: env.sys.link_name(&format!("{net}/device")),
@@ -391,6 +395,12 @@ mod tests {
         assert_eq!(s.operstate, "up");
         let eno = detect(&mut env, "eno1").unwrap();
         assert_eq!((eno.source, eno.pci.as_deref()), (Source::Netdev, Some("0000:00:1f.6")));
+        // An mlx5 port whose ethtool -S gives no *_phy counters is refused, not read wrongly.
+        let e = detect(&mut env, "enp1s0f1np1").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "'enp1s0f1np1' is an mlx5 port, but `ethtool -S enp1s0f1np1` shows no *_phy counters (is ethtool installed?)"
+        );
         for bad in ["nosuch0", "", "../net/eno1"] {
             assert_eq!(
                 detect(&mut env, bad).unwrap_err().to_string(),
