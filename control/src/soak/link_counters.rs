@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -100,10 +100,37 @@ fn choose_in(env: &mut Env, given: &[String], fallback: &[String]) -> Result<Vec
     Ok(if found.len() == fallback.len() { found } else { Vec::new() })
 }
 
+/// Each link's receive rate between its last two samples, for the progress line.
+#[derive(Clone, Default)]
+pub struct LiveRates {
+    names: Vec<String>,
+    pps: Arc<Mutex<Vec<f64>>>,
+}
+
+impl LiveRates {
+    /// `links p0 10.0k, p1 10.0k` (frames/s); empty before two samples.
+    pub fn status(&self) -> String {
+        let pps = self.pps.lock().map(|p| p.clone()).unwrap_or_default();
+        if pps.is_empty() {
+            return String::new();
+        }
+        let per: Vec<String> = self.names.iter().zip(&pps).map(|(n, r)| format!("{n} {:.1}k", r / 1e3)).collect();
+        format!("links {}", per.join(", "))
+    }
+
+    fn set(&self, r: &counters::Record) {
+        let pps: Option<Vec<f64>> = r.links.iter().map(|l| l.rx_pps).collect();
+        if let (Some(pps), Ok(mut slot)) = (pps, self.pps.lock()) {
+            *slot = pps;
+        }
+    }
+}
+
 /// The sampling thread; stopped by [`LinkWatch::finish`] or when dropped.
 pub struct LinkWatch {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<(LinkSeries, Option<String>)>>,
+    live: LiveRates,
 }
 
 impl LinkWatch {
@@ -113,6 +140,8 @@ impl LinkWatch {
         let file = File::create(jsonl).with_context(|| format!("creating {}", jsonl.display()))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let live = LiveRates { names: links.iter().map(|l| l.name.clone()).collect(), ..Default::default() };
+        let rates = live.clone();
         let thread = std::thread::Builder::new()
             .name("link-counters".into())
             .spawn(move || {
@@ -125,10 +154,15 @@ impl LinkWatch {
                     runner: &mut runner as &mut dyn Runner,
                     sleep: &sleep,
                 };
-                sample_until(&mut env, &links, file, &flag)
+                sample_until(&mut env, &links, file, &flag, &rates)
             })
             .context("starting the link-counter thread")?;
-        Ok(LinkWatch { stop, thread: Some(thread) })
+        Ok(LinkWatch { stop, thread: Some(thread), live })
+    }
+
+    /// The latest rates, as the thread updates them.
+    pub fn live(&self) -> LiveRates {
+        self.live.clone()
     }
 
     /// Stops sampling: what was sampled, and why sampling stopped early if it did.
@@ -148,13 +182,20 @@ impl Drop for LinkWatch {
 }
 
 /// Samples every link each [`period`] until `stop`, writing each record to `out`.
-fn sample_until(env: &mut Env, links: &[Link], mut out: impl Write, stop: &AtomicBool) -> (LinkSeries, Option<String>) {
+fn sample_until(
+    env: &mut Env,
+    links: &[Link],
+    mut out: impl Write,
+    stop: &AtomicBool,
+    live: &LiveRates,
+) -> (LinkSeries, Option<String>) {
     let mut series = LinkSeries { names: links.iter().map(|l| l.name.clone()).collect(), samples: Vec::new() };
     let start = Instant::now();
     let clock = || (start.elapsed().as_secs_f64(), super::run::unix_now());
     let done = counters::watch(env, links, period(links), 0, stop, &clock, &mut |r| {
         writeln!(out, "{}", serde_json::to_string(r)?)?;
         series.samples.push((r.t_unix_s, r.links.iter().map(|l| l.phy.rx_packets).collect()));
+        live.set(r);
         Ok(())
     });
     (series, done.err().map(|e| format!("{e:#}")))
@@ -198,6 +239,42 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert!((r[1][1].0 - 100.15).abs() < 1e-9 && (r[1][1].1 - 2000.0).abs() < 1e-6, "{r:?}");
         assert_eq!(r[0][2].1, 0.0, "a counter that went back has no negative rate");
+    }
+
+    #[test]
+    fn the_progress_line_shows_each_links_rate() {
+        let live = LiveRates { names: vec!["enp1s0f0np0".into(), "enp1s0f1np1".into()], ..Default::default() };
+        assert_eq!(live.status(), "");
+        let link = |name: &str, pps: Option<f64>| counters::LinkRecord {
+            name: name.into(),
+            pci: None,
+            source: Source::Phy,
+            operstate: "up".into(),
+            bond_state: None,
+            mii_status: None,
+            phy: counters::Phy::default(),
+            rx_pps: pps,
+            tx_pps: None,
+            rx_mbps: None,
+            tx_mbps: None,
+            rx_share_pct: None,
+            tx_share_pct: None,
+        };
+        let rec = |a: Option<f64>, b: Option<f64>| counters::Record {
+            schema: counters::SCHEMA,
+            t_unix_s: 0.0,
+            t_s: 0.0,
+            interval_s: Some(0.1),
+            links: vec![link("enp1s0f0np0", a), link("enp1s0f1np1", b)],
+        };
+        live.set(&rec(Some(10_000.0), Some(0.0)));
+        assert_eq!(live.status(), "links enp1s0f0np0 10.0k, enp1s0f1np1 0.0k");
+        live.set(&rec(Some(1.0), None));
+        assert_eq!(
+            live.status(),
+            "links enp1s0f0np0 10.0k, enp1s0f1np1 0.0k",
+            "a sample without every rate is skipped"
+        );
     }
 
     #[test]
@@ -246,8 +323,11 @@ mod tests {
         let mut env = fake::fixture_env("up", &mut r, &sleep);
         let links = vec![Link::phy("enp1s0f0np0", "0000:01:00.0"), Link::phy("enp1s0f1np1", "0000:01:00.1")];
         let mut out = Vec::new();
-        let (s, err) = sample_until(&mut env, &links, &mut out, &stop);
+        let live = LiveRates { names: vec!["pf0".into(), "pf1".into()], ..Default::default() };
+        let (s, err) = sample_until(&mut env, &links, &mut out, &stop, &live);
         assert_eq!(err, None);
+        // The test's sleeps return at once, so the rates are huge: only the line's shape counts.
+        assert!(live.status().starts_with("links pf0 ") && live.status().contains(", pf1 "), "{}", live.status());
         assert_eq!(s.names, vec!["enp1s0f0np0", "enp1s0f1np1"]);
         assert_eq!(period(&links), Duration::from_millis(100), "ethtool -S is a process per read");
         let counts: Vec<&Vec<u64>> = s.samples.iter().map(|(_, c)| c).collect();
@@ -280,7 +360,9 @@ mod tests {
         let sleep = |_: Duration| {};
         let mut env = fake::fixture_env("up", &mut r, &sleep);
         let links = vec![Link { name: "enp1s0f0np0".into(), pci: None, source: Source::Phy }];
-        let (s, err) = sample_until(&mut env, &links, std::io::sink(), &AtomicBool::new(false));
+        let live = LiveRates::default();
+        let (s, err) = sample_until(&mut env, &links, std::io::sink(), &AtomicBool::new(false), &live);
+        assert_eq!(live.status(), "", "one sample gives no rate");
         assert_eq!(s.samples.len(), 1);
         assert_eq!(err.as_deref(), Some("`ethtool -S enp1s0f0np0` failed (exit 1): no such device"));
     }

@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use super::analyze::{self, FlapRecord, Seen};
 use super::args::{parse_rate, SoakArgs};
-use super::link_counters::{self, LinkSeries, LinkWatch};
+use super::link_counters::{self, LinkSeries, LinkWatch, LiveRates};
 use super::live::{EventTail, Live};
 use super::procs::Proc;
 use super::report::{self, Files, Settings, SoakReport};
@@ -116,6 +116,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         gen: None,
         tty: std::io::stdout().is_terminal(),
         members,
+        link_rates: link_watch.as_ref().map(LinkWatch::live),
         t0: Instant::now(),
         last_progress: Instant::now(),
         phase: "starting".into(),
@@ -233,8 +234,13 @@ fn path(dir: &Path, name: &str) -> String {
 }
 
 fn write_outputs(r: &SoakReport, rx: &RxReport, links: Option<&LinkSeries>, files: &Files) -> Result<()> {
+    let per = match (r.members.is_empty(), r.link_counters.is_empty()) {
+        (false, _) => "per member",
+        (true, false) => "in all and per link",
+        (true, true) => "in all",
+    };
     let title = format!(
-        "vflag soak: {}{}, {} flap(s) - receive rate per member",
+        "vflag soak: {}{}, {} flap(s) - receive rate {per}",
         r.settings.mode,
         r.settings.bond.as_ref().map(|b| format!(" {b}")).unwrap_or_default(),
         r.flaps.len()
@@ -420,6 +426,8 @@ struct Soak {
     gen: Option<Proc>,
     tty: bool,
     members: Vec<String>,
+    /// The links' rates from their counters, shown where the receiver has no members (a VF).
+    link_rates: Option<LiveRates>,
     t0: Instant,
     last_progress: Instant,
     phase: String,
@@ -449,7 +457,13 @@ impl Soak {
         }
         self.last_progress = Instant::now();
         let t = self.t0.elapsed().as_secs_f64();
-        let line = format!("[{t:7.1}s] {} | {}", self.phase, self.live.status(&self.display_members()));
+        let mut line = format!("[{t:7.1}s] {} | {}", self.phase, self.live.status(&self.display_members()));
+        if let Some(links) = self.link_rates.as_ref().filter(|_| self.live.member_pps.is_empty()) {
+            let status = links.status();
+            if !status.is_empty() {
+                line = format!("{line} | {status}");
+            }
+        }
         if self.tty {
             print!("\r\x1b[K{line}");
             let _ = std::io::stdout().flush();
