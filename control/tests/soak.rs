@@ -1,6 +1,7 @@
 //! Soaks end to end on a lab of their own (a namespace and veth pairs with names no one else
 //! uses): all three bond modes, a failing verdict, Ctrl-C mid-soak, the real-hardware mode
-//! driven through flap commands, and bad options. Each test leaves no namespace or veth behind.
+//! driven through flap commands (a receiver on the lab's bond, and on an emulated VF that sees
+//! no links), and bad options. Each test leaves no namespace or veth behind.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -260,19 +261,7 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
     let dir = tempfile::tempdir().unwrap();
     let up = Command::new(CTL).args(["lab", "up"]).args(lab.names()).output().unwrap();
     assert!(up.status.success(), "{}", text(&up));
-    // The "switch side": any generator; here vflag-dp with a bond over the switch ends.
-    let mut gen = Command::new("ip")
-        .args(["netns", "exec", &lab.ns])
-        .arg(vflag_dp())
-        .args(["--lcores", "1,0", "--no-huge", "-m", "256", "--mbufs", "8192", "--stats-interval", "0"])
-        .args(["--file-prefix", &format!("skdg{}", std::process::id())])
-        .args(["--vdev", &format!("net_af_packet0,iface={}", lab.switch[0])])
-        .args(["--vdev", &format!("net_af_packet1,iface={}", lab.switch[1])])
-        .args(["--bond", "xor", "--fwd", "gen", "--flows", "16", "--rate", "20000", "--duration", "40"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut gen = switch_generator(&lab, "skdg");
     let dut = format!(
         "--lcores 0-1 --no-huge -m 256 --mbufs 8192 --file-prefix skdr{} --vdev net_af_packet0,iface={} \
          --vdev net_af_packet1,iface={} --bond xor",
@@ -280,12 +269,7 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
         lab.host[0],
         lab.host[1]
     );
-    let mut c = Command::new(CTL);
-    c.args(["soak", "--vflag-dp"]).arg(vflag_dp()).arg("--out").arg(dir.path());
-    c.args(["--dut-args", &dut, "--links", &lab.switch.join(",")]);
-    c.args(["--flap-down-cmd", &format!("ip -n {} link set {{link}} down", lab.ns)]);
-    c.args(["--flap-up-cmd", &format!("ip -n {} link set {{link}} up", lab.ns)]);
-    c.args(["--flaps", "1", "--interval", "4s", "--down-ms", "400", "--link", "1"]);
+    let mut c = hardware_soak(&lab, dir.path(), &dut);
     // As a VF-LAG host reads its PFs: the host ends' own counters.
     c.args(["--link-counters", &lab.host.join(",")]);
     let out = run_bounded(c, Duration::from_secs(60));
@@ -307,6 +291,116 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
         md.contains(&format!("Received per link, from the links' own counters: {} (netdev statistics)", lab.host[0])),
         "{md}"
     );
+    assert!(!lab.gone(), "a lab the soak did not make stays");
+}
+
+/// The "switch side" of a hardware-mode soak: any generator; here vflag-dp with an xor bond
+/// over the switch ends, 16 flows at 20 000 frames/s for at most 40 s.
+fn switch_generator(lab: &Lab, prefix: &str) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", &lab.ns])
+        .arg(vflag_dp())
+        .args(["--lcores", "1,0", "--no-huge", "-m", "256", "--mbufs", "8192", "--stats-interval", "0"])
+        .args(["--file-prefix", &format!("{prefix}{}", std::process::id())])
+        .args(["--vdev", &format!("net_af_packet0,iface={}", lab.switch[0])])
+        .args(["--vdev", &format!("net_af_packet1,iface={}", lab.switch[1])])
+        .args(["--bond", "xor", "--fwd", "gen", "--flows", "16", "--rate", "20000", "--duration", "40"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// A hardware-mode soak of one 400 ms flap of link `--link 1`, the flaps done on the switch
+/// ends by command, as an operator's commands would reach a switch.
+fn hardware_soak(lab: &Lab, out: &Path, dut: &str) -> Command {
+    let mut c = Command::new(CTL);
+    c.args(["soak", "--vflag-dp"]).arg(vflag_dp()).arg("--out").arg(out);
+    c.args(["--dut-args", dut, "--links", &lab.switch.join(",")]);
+    c.args(["--flap-down-cmd", &format!("ip -n {} link set {{link}} down", lab.ns)]);
+    c.args(["--flap-up-cmd", &format!("ip -n {} link set {{link}} up", lab.ns)]);
+    c.args(["--flaps", "1", "--interval", "4s", "--down-ms", "400", "--link", "1"]);
+    c.stdin(Stdio::null());
+    c
+}
+
+/// An emulated VF on the lab's host ends, as VF-LAG steers a VF's traffic: a veth pair (the
+/// VF, and its representor), and one ingress block shared by both host ends whose filter
+/// redirects every frame to the representor (the seed's block 22 and its mirred rule; u32
+/// stands in for flower, which this kernel lacks). A receiver on the VF sees one port and no
+/// links. The pair goes on drop; the qdiscs go with the lab.
+struct Vf {
+    vf: String,
+    rep: String,
+}
+
+impl Vf {
+    fn new(lab: &Lab, tag: &str) -> Vf {
+        let id = std::process::id() % 10_000;
+        let vf = Vf { vf: format!("vf{tag}{id}"), rep: format!("vr{tag}{id}") };
+        let block = (1000 + id).to_string();
+        let sh = |args: &[&str]| {
+            let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
+            assert!(o.status.success(), "{args:?}: {}", text(&o));
+        };
+        sh(&["ip", "link", "add", &vf.vf, "type", "veth", "peer", "name", &vf.rep]);
+        sh(&["ip", "link", "set", &vf.vf, "up"]);
+        sh(&["ip", "link", "set", &vf.rep, "up"]);
+        for h in &lab.host {
+            sh(&["tc", "qdisc", "add", "dev", h, "ingress_block", &block, "ingress"]);
+        }
+        let rule = ["protocol", "all", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect"];
+        let mut filter = vec!["tc", "filter", "add", "block", &block];
+        filter.extend(rule);
+        filter.extend(["dev", &vf.rep]);
+        sh(&filter);
+        vf
+    }
+}
+
+impl Drop for Vf {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.vf]).output();
+    }
+}
+
+#[test]
+fn hardware_mode_on_an_emulated_vf_splits_the_traffic_by_the_links_counters() {
+    let _g = serial();
+    let lab = Lab::new("v");
+    let dir = tempfile::tempdir().unwrap();
+    let up = Command::new(CTL).args(["lab", "up"]).args(lab.names()).output().unwrap();
+    assert!(up.status.success(), "{}", text(&up));
+    let vf = Vf::new(&lab, "v");
+    let mut gen = switch_generator(&lab, "skvg");
+    let dut = format!(
+        "--lcores 0-1 --no-huge -m 256 --mbufs 8192 --file-prefix skvr{} --vdev net_af_packet0,iface={}",
+        std::process::id(),
+        vf.vf
+    );
+    let mut c = hardware_soak(&lab, dir.path(), &dut);
+    // The PFs' counters are the only split there is: the share limit must be judged on them.
+    c.args(["--link-counters", &lab.host.join(","), "--min-member-share", "30"]);
+    let out = run_bounded(c, Duration::from_secs(60));
+    let _ = gen.kill();
+    let _ = gen.wait();
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(o.contains(&format!("| links {} ", lab.host[0])), "the progress line shows the links' rates: {o}");
+    let r = read(dir.path());
+    assert_eq!(r["members"], serde_json::json!([]), "a VF sees no links");
+    let x = &r["flaps"][0];
+    assert_eq!(x["recovered"], true, "{x}");
+    for w in [&x["before"], &x["after"]] {
+        assert!(shares(&w["links"]).iter().all(|s| (30.0..=70.0).contains(s)), "both links carry: {x}");
+        assert!((15_000.0..25_000.0).contains(&f(&w["rate_pps"])), "the VF gets all 20 kpps: {x}");
+    }
+    assert_eq!(x["during"]["links"]["carrying"], serde_json::json!([lab.host[0]]), "{x}");
+    assert!(f(&x["during"]["rate_pps"]) > 15_000.0, "the other link carried the VF's traffic: {x}");
+    assert_eq!(r["verdict"]["pass"], true);
+    let svg = std::fs::read_to_string(dir.path().join("soak.svg")).unwrap();
+    assert_eq!(svg.matches("class=\"series\"").count(), 3, "the VF's total and a line per link");
+    drop(vf);
     assert!(!lab.gone(), "a lab the soak did not make stays");
 }
 
