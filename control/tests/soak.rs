@@ -52,6 +52,12 @@ impl Lab {
         ]
     }
 
+    /// Brings the lab up by hand, as an operator would before a hardware-mode soak.
+    fn up(&self) {
+        let up = Command::new(CTL).args(["lab", "up"]).args(self.names()).output().unwrap();
+        assert!(up.status.success(), "{}", text(&up));
+    }
+
     fn gone(&self) -> bool {
         let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
         let links = Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
@@ -259,8 +265,7 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
     let _g = serial();
     let lab = Lab::new("d");
     let dir = tempfile::tempdir().unwrap();
-    let up = Command::new(CTL).args(["lab", "up"]).args(lab.names()).output().unwrap();
-    assert!(up.status.success(), "{}", text(&up));
+    lab.up();
     let mut gen = switch_generator(&lab, "skdg");
     let dut = format!(
         "--lcores 0-1 --no-huge -m 256 --mbufs 8192 --file-prefix skdr{} --vdev net_af_packet0,iface={} \
@@ -369,8 +374,7 @@ fn hardware_mode_on_an_emulated_vf_splits_the_traffic_by_the_links_counters() {
     let _g = serial();
     let lab = Lab::new("v");
     let dir = tempfile::tempdir().unwrap();
-    let up = Command::new(CTL).args(["lab", "up"]).args(lab.names()).output().unwrap();
-    assert!(up.status.success(), "{}", text(&up));
+    lab.up();
     let vf = Vf::new(&lab, "v");
     let mut gen = switch_generator(&lab, "skvg");
     let dut = format!(

@@ -79,14 +79,18 @@ impl LinkSeries {
 pub fn choose(given: &[String], fallback: &[String]) -> Result<Vec<Link>> {
     let mut runner = SystemRunner;
     let sleep = |_: Duration| {};
-    let mut env = Env {
+    choose_in(&mut this_host(&mut runner, &sleep), given, fallback)
+}
+
+/// This host's /sys, commands run for real.
+fn this_host<'a>(runner: &'a mut SystemRunner, sleep: &'a dyn Fn(Duration)) -> Env<'a> {
+    Env {
         sys: SysFs::new("/sys"),
         debugfs: SysFs::new("/sys/kernel/debug"),
         dmesg_file: None,
-        runner: &mut runner as &mut dyn Runner,
-        sleep: &sleep,
-    };
-    choose_in(&mut env, given, fallback)
+        runner: runner as &mut dyn Runner,
+        sleep,
+    }
 }
 
 fn choose_in(env: &mut Env, given: &[String], fallback: &[String]) -> Result<Vec<Link>> {
@@ -147,14 +151,7 @@ impl LinkWatch {
             .spawn(move || {
                 let mut runner = SystemRunner;
                 let sleep = |d: Duration| std::thread::sleep(d);
-                let mut env = Env {
-                    sys: SysFs::new("/sys"),
-                    debugfs: SysFs::new("/sys/kernel/debug"),
-                    dmesg_file: None,
-                    runner: &mut runner as &mut dyn Runner,
-                    sleep: &sleep,
-                };
-                sample_until(&mut env, &links, file, &flag, &rates)
+                sample_until(&mut this_host(&mut runner, &sleep), &links, file, &flag, &rates)
             })
             .context("starting the link-counter thread")?;
         Ok(LinkWatch { stop, thread: Some(thread), live })
@@ -207,6 +204,11 @@ mod tests {
     use crate::mlx5::counters::Source;
     use crate::mlx5::fake;
     use crate::runner::{Output, Recorder};
+
+    /// A recorded `ethtool -S` of the seed's host.
+    fn stats(file: &str) -> Output {
+        Output { stdout: fake::text(file), ..Default::default() }
+    }
 
     fn series() -> LinkSeries {
         LinkSeries {
@@ -280,16 +282,8 @@ mod tests {
     #[test]
     fn links_given_must_exist_and_the_fallback_is_taken_whole_or_not_at_all() {
         let mut r = Recorder::default();
-        r.answer(
-            "ethtool -S enp1s0f0np0",
-            Output { stdout: fake::text("ethtool-S-enp1s0f0np0.txt"), ..Default::default() },
-            false,
-        );
-        r.answer(
-            "ethtool -S enp1s0f1np1",
-            Output { stdout: fake::text("ethtool-S-enp1s0f1np1.txt"), ..Default::default() },
-            false,
-        );
+        r.answer("ethtool -S enp1s0f0np0", stats("ethtool-S-enp1s0f0np0.txt"), false);
+        r.answer("ethtool -S enp1s0f1np1", stats("ethtool-S-enp1s0f1np1.txt"), false);
         let sleep = |_: Duration| {};
         let mut env = fake::fixture_env("up", &mut r, &sleep);
         let pfs = vec!["enp1s0f0np0".to_string(), "enp1s0f1np1".to_string()];
@@ -308,7 +302,6 @@ mod tests {
     #[test]
     fn samples_phy_counters_to_json_lines_until_stopped() {
         let mut r = Recorder::default();
-        let stats = |name: &str| Output { stdout: fake::text(name), ..Default::default() };
         r.answer("ethtool -S enp1s0f0np0", stats("ethtool-S-enp1s0f0np0.txt"), true);
         r.answer("ethtool -S enp1s0f1np1", stats("ethtool-S-enp1s0f1np1.txt"), true);
         r.answer("ethtool -S enp1s0f0np0", stats("ethtool-S-enp1s0f0np0-1s.txt"), false);
@@ -347,11 +340,7 @@ mod tests {
     #[test]
     fn a_failing_link_ends_sampling_with_the_reason_and_keeps_what_was_sampled() {
         let mut r = Recorder::default();
-        r.answer(
-            "ethtool -S enp1s0f0np0",
-            Output { stdout: fake::text("ethtool-S-enp1s0f0np0.txt"), ..Default::default() },
-            true,
-        );
+        r.answer("ethtool -S enp1s0f0np0", stats("ethtool-S-enp1s0f0np0.txt"), true);
         r.answer(
             "ethtool -S enp1s0f0np0",
             Output { code: 1, stderr: "no such device".into(), ..Default::default() },
