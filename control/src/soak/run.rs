@@ -59,7 +59,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
     }
-    let files = Files {
+    let mut files = Files {
         report: path(&args.out, "soak.json"),
         table: path(&args.out, "soak.md"),
         plot: path(&args.out, "soak.svg"),
@@ -69,7 +69,6 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         gen_log: args.lab.then(|| path(&args.out, "gen.log")),
         links: None,
     };
-    let mut files = files;
     // Declared before the processes, so it is dropped after they are stopped.
     let mut lab_guard = None;
     let mut flapper: Box<dyn Flapper> = if args.lab {
