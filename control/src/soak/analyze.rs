@@ -14,6 +14,9 @@ pub struct FlapRecord {
     pub links: Vec<String>,
     pub down_unix_s: f64,
     pub up_unix_s: f64,
+    /// The soak was interrupted while the link was down or before the flap's after-window was
+    /// over: the flap is reported but not judged.
+    pub cut_short: bool,
 }
 
 /// Traffic in one window of time.
@@ -69,6 +72,8 @@ pub struct FlapResult {
     pub lost: u64,
     /// Traffic flowed again before the next flap (or the end).
     pub recovered: bool,
+    /// Interrupted before the flap was over: shown, not judged.
+    pub cut_short: bool,
     pub before: Window,
     pub during: Window,
     pub after: Window,
@@ -164,6 +169,7 @@ pub fn flaps(seen: Seen, records: &[FlapRecord], ready_s: f64, lost_series: &[(f
                 flows_hit: mine.iter().map(|o| o.flows).max().unwrap_or(0),
                 lost: lost_after.saturating_sub(lost_by(lost_series, down_s)),
                 recovered: after.rate_pps > 0.0,
+                cut_short: f.cut_short,
                 before: window(seen, down_s - before_w, down_s),
                 during: window(seen, down_s + (up_s - down_s) / 2.0, up_s),
                 after,
@@ -229,6 +235,7 @@ pub fn observed(seen: Seen, ready_s: f64) -> Vec<FlapResult> {
                 flows_hit: u.flows,
                 lost: u.lost,
                 recovered: after.rate_pps > 0.0,
+                cut_short: false,
                 before: window(seen, u.start_s - before_w, u.start_s),
                 during: window(seen, u.start_s, end_s),
                 after,
@@ -287,7 +294,13 @@ mod tests {
     }
 
     fn record(down: f64, up: f64) -> FlapRecord {
-        FlapRecord { number: 1, links: vec!["s0".into()], down_unix_s: 1000.0 + down, up_unix_s: 1000.0 + up }
+        FlapRecord {
+            number: 1,
+            links: vec!["s0".into()],
+            down_unix_s: 1000.0 + down,
+            up_unix_s: 1000.0 + up,
+            cut_short: false,
+        }
     }
 
     #[test]

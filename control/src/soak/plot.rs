@@ -207,6 +207,7 @@ mod tests {
                 links: vec![format!("s{i}")],
                 down_unix_s: 1000.0 + d,
                 up_unix_s: 1000.0 + u,
+                cut_short: false,
             })
             .collect();
         let fl = flaps(Seen { rx: &rx, members: &members, links: None }, &recs, 0.0, &[]);

@@ -82,7 +82,8 @@ pub fn totals(
     shares: (Vec<f64>, Vec<f64>),
     d: f64,
 ) -> Totals {
-    let outages: Vec<f64> = flaps.iter().map(|f| f.outage_ms).collect();
+    // A flap cut short by an interrupt was not measured to its end.
+    let outages: Vec<f64> = flaps.iter().filter(|f| !f.cut_short).map(|f| f.outage_ms).collect();
     Totals {
         flaps_planned: planned,
         flaps_done: flaps.len(),
@@ -149,7 +150,13 @@ pub fn markdown(r: &SoakReport) -> String {
             shares_text(&f.before, &r.members),
             shares_text(&f.during, &r.members),
             shares_text(&f.after, &r.members),
-            if f.recovered { "" } else { " NOT RECOVERED" }
+            if f.cut_short {
+                " cut short, not judged"
+            } else if f.recovered {
+                ""
+            } else {
+                " NOT RECOVERED"
+            }
         );
     }
     let _ = writeln!(s);
@@ -233,6 +240,7 @@ mod tests {
             flows_hit: 8,
             lost: 4539,
             recovered: true,
+            cut_short: false,
             before: window(vec![50.0, 50.0], 20_000.0),
             during: window(vec![0.0, 100.0], 15_000.0),
             after: window(vec![49.4, 50.6], 20_000.0),

@@ -215,17 +215,22 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     println!("report: {}  table: {}  plot: {}", files.report, files.table, files.plot);
     drop(s);
     drop(lab_guard);
-    Ok(if !report.verdict.pass {
-        3
-    } else if interrupted {
-        eprintln!(
-            "vflag-ctl: interrupted after {} of {} flaps; the report covers what ran",
-            report.totals.flaps_done, planned
-        );
+    // An interrupted soak is an error whatever its figures say: it did not run what was asked.
+    Ok(if interrupted {
+        eprintln!("vflag-ctl: {}", interrupted_line(&report.flaps, planned));
         1
+    } else if !report.verdict.pass {
+        3
     } else {
         0
     })
+}
+
+/// "interrupted after 2 of 5 flaps (flap 2 cut short, not judged); ...".
+fn interrupted_line(flaps: &[analyze::FlapResult], planned: usize) -> String {
+    let cut: Vec<String> = flaps.iter().filter(|f| f.cut_short).map(|f| f.number.to_string()).collect();
+    let cut = if cut.is_empty() { String::new() } else { format!(" (flap {} cut short, not judged)", cut.join(", ")) };
+    format!("interrupted after {} of {planned} flaps{cut}; the report covers what ran", flaps.len())
 }
 
 fn path(dir: &Path, name: &str) -> String {
@@ -535,10 +540,14 @@ impl Soak {
         names: &[String],
     ) -> Result<(Vec<FlapRecord>, bool)> {
         let plan = schedule.plan();
-        let mut records = Vec::new();
+        let mut records: Vec<FlapRecord> = Vec::new();
         for PlannedFlap { number, at, links } in &plan {
             self.phase = format!("before flap {number}/{}", plan.len());
             if !self.sleep_until(start + *at)? {
+                // The previous flap's after-window ran until now: it is not over.
+                if let Some(last) = records.last_mut() {
+                    last.cut_short = true;
+                }
                 return Ok((records, false));
             }
             let label: Vec<String> =
@@ -560,13 +569,18 @@ impl Soak {
                 label.join("+"),
                 (up_unix_s - down_unix_s) * 1e3
             ));
-            records.push(FlapRecord { number: *number, links: label, down_unix_s, up_unix_s });
+            records.push(FlapRecord { number: *number, links: label, down_unix_s, up_unix_s, cut_short: !completed });
             if !completed {
                 return Ok((records, false));
             }
         }
         self.phase = "watching after the last flap".into();
         let done = self.sleep_until(start + schedule.total())?;
+        if !done {
+            if let Some(last) = records.last_mut() {
+                last.cut_short = true;
+            }
+        }
         Ok((records, done))
     }
 
@@ -650,6 +664,26 @@ mod tests {
         };
         assert_eq!(f.command(1, false).unwrap().to_string(), "sh -c ip link set enp1s0f1np1 down");
         assert_eq!(f.command(0, true).unwrap().args[1], "ssh switch 'interface enp1s0f0np0; no shutdown'");
+    }
+
+    #[test]
+    fn an_interrupted_soak_names_the_flap_it_cut_short() {
+        let rx = crate::soak::rx_report::tests::report(&[(50, 50); 20]);
+        let rec = |n: usize, cut_short| FlapRecord {
+            number: n,
+            links: vec!["s0".into()],
+            down_unix_s: 1000.0 + n as f64,
+            up_unix_s: 1000.3 + n as f64,
+            cut_short,
+        };
+        let members = ["p0".to_string(), "p1".to_string()];
+        let seen = Seen { rx: &rx, members: &members, links: None };
+        let flaps = analyze::flaps(seen, &[rec(1, false), rec(2, true)], 0.0, &[]);
+        assert_eq!(
+            interrupted_line(&flaps, 5),
+            "interrupted after 2 of 5 flaps (flap 2 cut short, not judged); the report covers what ran"
+        );
+        assert_eq!(interrupted_line(&flaps[..1], 5), "interrupted after 1 of 5 flaps; the report covers what ran");
     }
 
     #[test]

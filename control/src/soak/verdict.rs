@@ -60,6 +60,8 @@ pub fn judge(
     links: &[String],
 ) -> Verdict {
     let mut failures = Vec::new();
+    // A flap the soak was interrupted in has no after-window to judge it by.
+    let flaps: Vec<&FlapResult> = flaps.iter().filter(|f| !f.cut_short).collect();
     for f in flaps.iter().filter(|f| !f.recovered) {
         failures.push(format!("flap {}: traffic did not resume after {} came back", f.number, f.links.join("+")));
     }
@@ -93,7 +95,7 @@ pub fn judge(
             );
         }
         // Shares only mean something while every link is up: before each flap and after it.
-        for f in flaps {
+        for f in &flaps {
             for (when, w) in [("before", &f.before), ("after", &f.after)] {
                 let (names, shares) = if !members.is_empty() {
                     (members, Some(&w.shares_pct))
@@ -132,6 +134,7 @@ mod tests {
             flows_hit: 4,
             lost: 10,
             recovered,
+            cut_short: false,
             before: Window { shares_pct: vec![50.0, 50.0], ..Default::default() },
             during: Window::default(),
             after: Window { shares_pct: after, ..Default::default() },
@@ -203,6 +206,18 @@ mod tests {
         let v = judge(&limits, &ok, &[], None, &[], &[]);
         assert!(!v.pass);
         assert!(v.failures[0].starts_with("--min-member-share: no shares were measured"), "{:?}", v.failures);
+    }
+
+    #[test]
+    fn a_flap_cut_short_by_an_interrupt_is_not_judged() {
+        let limits = Limits { max_outage_ms: Some(100.0), min_member_share: Some(30.0), ..Default::default() };
+        let mut cut = flap(2, 900.0, false, vec![100.0, 0.0]);
+        cut.cut_short = true;
+        let v = judge(&limits, &[flap(1, 50.0, true, vec![50.0, 50.0]), cut.clone()], &[], None, &members(), &[]);
+        assert_eq!(v.failures, Vec::<String>::new());
+        cut.cut_short = false;
+        let v = judge(&limits, &[cut], &[], None, &members(), &[]);
+        assert_eq!(v.failures.len(), 3, "{:?}", v.failures);
     }
 
     #[test]
