@@ -6,6 +6,7 @@
 
 mod lab;
 mod mlx5;
+mod names;
 mod runner;
 mod soak;
 
@@ -112,12 +113,14 @@ fn spec(n: &LabNames) -> Result<LabSpec> {
         ))
         .into());
     }
-    for name in n.host_links.iter().chain(&n.switch_links).chain(std::iter::once(&n.ns)) {
-        if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
-            let msg =
-                format!("'{name}' is not a usable interface or namespace name (1-15 characters, no '/' or spaces)");
-            return Err(soak::BadUsage(msg).into());
-        }
+    for (opt, name) in n
+        .host_links
+        .iter()
+        .map(|l| ("--host-links", l))
+        .chain(n.switch_links.iter().map(|l| ("--switch-links", l)))
+        .chain([("--ns", &n.ns)])
+    {
+        names::ifname(name).map_err(|e| soak::BadUsage(format!("{opt} {e}")))?;
     }
     Ok(LabSpec { ns: n.ns.clone(), links: n.host_links.iter().cloned().zip(n.switch_links.iter().cloned()).collect() })
 }

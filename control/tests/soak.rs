@@ -417,7 +417,24 @@ fn hardware_mode_on_an_emulated_vf_splits_the_traffic_by_the_links_counters() {
 
 #[test]
 fn bad_options_get_one_line_and_exit_2_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (dir.path().join("p1"), dir.path().join("p2"));
+    let hostile = format!("x;touch {},$(touch {})", p1.display(), p2.display());
     for (args, want) in [
+        (
+            vec![
+                "soak",
+                "--dut-args",
+                "-a 0000:01:00.2",
+                "--links",
+                &hostile,
+                "--flap-down-cmd",
+                "echo DOWN {link}",
+                "--flap-up-cmd",
+                "echo UP {link}",
+            ],
+            "is not a link name",
+        ),
         (vec!["soak"], "--lab"),
         (vec!["soak", "--lab", "--rate", "fast"], "--rate 'fast'"),
         (vec!["soak", "--lab", "--interval", "1s", "--down-ms", "500"], "--interval 1s is too short"),
@@ -437,6 +454,7 @@ fn bad_options_get_one_line_and_exit_2_before_anything_starts() {
             ],
             "--link-counters nosuch0: no network interface 'nosuch0' on this host",
         ),
+        (vec!["lab", "up", "--ns", "$(touch /tmp/vflag-p0)"], "--ns '$(touch /tmp/vflag-p0)' is not an interface name"),
     ] {
         let out = Command::new(CTL).args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -445,4 +463,5 @@ fn bad_options_get_one_line_and_exit_2_before_anything_starts() {
         assert!(err.contains(want), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?}: nothing started");
     }
+    assert!(!p1.exists() && !p2.exists(), "a link name reached a shell");
 }

@@ -202,10 +202,7 @@ fn parse_pfs(s: &str) -> Result<PfPair, String> {
 }
 
 fn parse_ifname(s: &str) -> Result<String, String> {
-    if s.is_empty() || s.len() > 15 || s.contains(['/', ' ', ':']) {
-        return Err(format!("'{s}' is not an interface name (1-15 characters, no '/', ':' or spaces)"));
-    }
-    Ok(s.to_string())
+    crate::names::ifname(s)
 }
 
 impl SetupArgs {

@@ -9,6 +9,10 @@ use clap::{Args, ValueEnum};
 
 use super::schedule::{LinkChoice, Schedule};
 use super::verdict::{Limits, LossLimit};
+use super::words::{self, Template};
+
+/// The receiver options the soak gives itself; `--dut-args` must leave them out.
+const SET_BY_SOAK: [&str; 5] = ["--json", "--events", "--fwd", "--duration", "--stats-interval"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Bond {
@@ -68,7 +72,7 @@ pub struct SoakArgs {
     pub seed: Option<u64>,
     /// Real hardware: names for the links, as {link} in the flap commands (e.g. the PFs or
     /// the switch ports).
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", value_parser = crate::names::switch_port)]
     pub links: Vec<String>,
     /// Real hardware: command that takes a link down, {link} replaced (e.g. "ip link set {link} down").
     #[arg(long, value_name = "CMD", requires = "flap_up_cmd")]
@@ -79,7 +83,7 @@ pub struct SoakArgs {
     /// Real hardware: interfaces on this host whose own counters split the traffic per link,
     /// sampled every 100 ms (mlx5 PFs, through `ethtool -S` *_phy) or 50 ms (others, sysfs)
     /// [default: --links, when they are interfaces here; the lab: its host links].
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", value_parser = crate::names::ifname)]
     pub link_counters: Vec<String>,
     /// Real hardware without flap commands: how long to watch while someone else flaps links.
     #[arg(long, value_parser = parse_duration)]
@@ -149,6 +153,16 @@ impl SoakArgs {
         Limits { max_outage_ms: self.max_outage_ms, max_loss: self.max_loss, min_member_share: self.min_member_share }
     }
 
+    /// The flap commands as argv templates (checked by `validate`).
+    pub fn flap_templates(&self) -> Result<Option<(Template, Template)>> {
+        match (&self.flap_down_cmd, &self.flap_up_cmd) {
+            (Some(d), Some(u)) => {
+                Ok(Some((Template::parse("--flap-down-cmd", d)?, Template::parse("--flap-up-cmd", u)?)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Checks the options that do not depend on the host; `links` is the number of links.
     pub fn validate(&self, links: usize, seed: u64) -> Result<Schedule> {
         if !self.lab && self.dut_args.is_none() {
@@ -170,12 +184,14 @@ impl SoakArgs {
             }
         }
         if let Some(d) = &self.dut_args {
-            let words = shlex::split(d).unwrap_or_default();
+            let words = words::split("--dut-args", d)?;
             if words.is_empty() {
                 bail!("--dut-args '{d}': expected vflag-dp arguments, e.g. \"--lcores 1-2 -a 0000:01:00.2\"");
             }
             for w in &words {
-                if ["--json", "--events", "--fwd", "--duration", "--stats-interval"].contains(&w.as_str()) {
+                // `--json=x` is `--json x` to clap: both spellings are the soak's.
+                let opt = w.split_once('=').map_or(w.as_str(), |(o, _)| o);
+                if SET_BY_SOAK.contains(&opt) {
                     bail!("--dut-args: leave {w} out, the soak sets it");
                 }
             }
@@ -187,9 +203,7 @@ impl SoakArgs {
             }
             for (opt, cmd) in [("--flap-down-cmd", &self.flap_down_cmd), ("--flap-up-cmd", &self.flap_up_cmd)] {
                 if let Some(c) = cmd {
-                    if !c.contains("{link}") {
-                        bail!("{opt} '{c}': it must contain {{link}}, replaced by each link's name");
-                    }
+                    Template::parse(opt, c)?;
                 }
             }
         }
@@ -283,6 +297,31 @@ mod tests {
         assert!(parse(&["--lab", "--max-loss", "x%"]).unwrap_err().contains("--max-loss 'x%'"));
         assert!(parse(&["--lab", "--dut-args", "-a x"]).is_err(), "one place at a time");
         assert_eq!(check(&["--dut-args", "-a 0000:01:00.2", "--duration", "60s"]), "ok", "watching needs no schedule");
+    }
+
+    #[test]
+    fn options_the_soak_sets_are_refused_in_any_spelling_and_quotes_are_named() {
+        for (dut, opt) in
+            [("-a x --json=/x", "--json=/x"), ("-a x --duration=1s", "--duration=1s"), ("--fwd=io", "--fwd=io")]
+        {
+            assert_eq!(
+                check(&["--dut-args", dut, "--duration", "5s"]),
+                format!("--dut-args: leave {opt} out, the soak sets it")
+            );
+        }
+        assert_eq!(
+            check(&["--dut-args", "-a 0000:01:00.2 --mac '52:54", "--duration", "5s"]),
+            "--dut-args '-a 0000:01:00.2 --mac '52:54': the ' at character 23 is never closed"
+        );
+    }
+
+    #[test]
+    fn hostile_link_names_are_refused_before_anything_runs() {
+        let e = parse(&["--dut-args", "-a x", "--links", "x;touch /tmp/p1,$(touch /tmp/p2)"]).unwrap_err();
+        assert!(e.contains("'x;touch /tmp/p1' is not a link name"), "{e}");
+        let e = parse(&["--dut-args", "-a x", "--link-counters", "../../etc"]).unwrap_err();
+        assert!(e.contains("'../../etc' is not an interface name"), "{e}");
+        assert!(parse(&["--dut-args", "-a x", "--links", "Ethernet1/49,Ethernet1/50"]).is_ok());
     }
 
     #[test]

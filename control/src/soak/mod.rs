@@ -13,6 +13,7 @@ mod run;
 mod rx_report;
 mod schedule;
 mod verdict;
+mod words;
 
 pub use args::SoakArgs;
 pub use run::soak;

@@ -96,11 +96,28 @@ pub fn totals(
     }
 }
 
+/// A name as Markdown text: a `|` would end the table cell, and `<`, `*`, `` ` ``, `[` would
+/// turn into markup or HTML where the table is rendered.
+pub fn md(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '|' | '\\' | '*' | '`' | '[' | ']' | '<' | '>' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn shares_text(w: &Window, members: &[String]) -> String {
     if w.shares_pct.is_empty() || w.shares_pct.iter().all(|s| *s == 0.0) {
         return format!("{:.1} kpps", w.rate_pps / 1e3);
     }
-    let parts: Vec<String> = members.iter().zip(&w.shares_pct).map(|(m, s)| format!("{m} {s:.0}%")).collect();
+    let parts: Vec<String> = members.iter().zip(&w.shares_pct).map(|(m, s)| format!("{} {s:.0}%", md(m))).collect();
     format!("{} ({:.1} kpps)", parts.join(" / "), w.rate_pps / 1e3)
 }
 
@@ -108,14 +125,15 @@ fn link_text(w: &Window, links: &[Link]) -> String {
     match &w.links {
         None => "-".into(),
         Some(LinkWindow { rate_pps, shares_pct, .. }) => {
-            let parts: Vec<String> = links.iter().zip(shares_pct).map(|(l, s)| format!("{} {s:.0}%", l.name)).collect();
+            let parts: Vec<String> =
+                links.iter().zip(shares_pct).map(|(l, s)| format!("{} {s:.0}%", md(&l.name))).collect();
             format!("{} ({:.1} kpps)", parts.join(" / "), rate_pps / 1e3)
         }
     }
 }
 
 fn run_shares(names: &[&str], shares: &[f64]) -> String {
-    names.iter().zip(shares).map(|(m, s)| format!("{m} {s:.1}%")).collect::<Vec<_>>().join(", ")
+    names.iter().zip(shares).map(|(m, s)| format!("{} {s:.1}%", md(m))).collect::<Vec<_>>().join(", ")
 }
 
 /// The per-flap table, totals and verdict as Markdown.
@@ -140,7 +158,7 @@ pub fn markdown(r: &SoakReport) -> String {
             s,
             "| {} | {} | {:.3} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {} | {}{} |",
             f.number,
-            f.links.join("+"),
+            md(&f.links.join("+")),
             f.down_s,
             f.down_ms,
             f.outage_ms,
@@ -162,7 +180,7 @@ pub fn markdown(r: &SoakReport) -> String {
     let _ = writeln!(s);
     if !r.link_counters.is_empty() {
         let names: Vec<String> =
-            r.link_counters.iter().map(|l| format!("{} ({})", l.name, l.source.describe())).collect();
+            r.link_counters.iter().map(|l| format!("{} ({})", md(&l.name), l.source.describe())).collect();
         let _ = writeln!(s, "Received per link, from the links' own counters: {}\n", names.join(", "));
         s.push_str("| flap | before | during | after |\n|---:|---|---|---|\n");
         for f in &r.flaps {
@@ -287,6 +305,20 @@ mod tests {
         assert!(md.contains("Tracked frames: 100000 received, 4539 lost (4.3426%)."));
         assert!(md.contains("Outage per flap: max 512.3 ms, mean 512.3 ms. Shares over the run: p0 48.0%, p1 52.0%."));
         assert!(md.contains("Verdict: FAIL\n- flap 1: outage 512.3 ms > --max-outage-ms 400"));
+    }
+
+    #[test]
+    fn names_cannot_break_the_table_or_become_markup() {
+        let mut r = sample();
+        r.flaps[0].links = vec!["a|b<script>".into()];
+        r.members = vec!["p*0*".into(), "p`1`|".into()];
+        let t = markdown(&r);
+        let row = t.lines().find(|l| l.starts_with("| 1 |")).expect(&t);
+        assert!(row.starts_with("| 1 | a\\|b\\<script\\> | 6.250 |"), "{row}");
+        assert!(row.contains("p\\*0\\* 50% / p\\`1\\`\\| 50%"), "{row}");
+        // The row still has its 11 cells: every | left is a separator.
+        assert_eq!(row.replace("\\|", "").matches('|').count(), 12, "{row}");
+        assert_eq!(md("Ethernet1/49"), "Ethernet1/49");
     }
 
     #[test]

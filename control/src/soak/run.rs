@@ -20,6 +20,7 @@ use super::report::{self, Files, Settings, SoakReport};
 use super::rx_report::RxReport;
 use super::schedule::{PlannedFlap, Schedule};
 use super::verdict::{self, LossTotals};
+use super::words::Template;
 use super::{plot, BadUsage};
 use crate::lab::{self, LabSpec};
 use crate::runner::{Cmd, Runner, SystemRunner};
@@ -82,12 +83,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         lab_guard = Some(LabGuard { spec: spec.clone(), teardown: made && !args.keep });
         Box::new(LabFlapper { spec: spec.clone(), down: Vec::new() })
     } else {
-        Box::new(CmdFlapper {
-            names: args.links.clone(),
-            down_cmd: args.flap_down_cmd.clone(),
-            up_cmd: args.flap_up_cmd.clone(),
-            down: Vec::new(),
-        })
+        Box::new(CmdFlapper { names: args.links.clone(), cmds: args.flap_templates()?, down: Vec::new() })
     };
     let members: Vec<String> = if args.lab { spec.links.iter().map(|(h, _)| h.clone()).collect() } else { Vec::new() };
     let link_names: Vec<String> =
@@ -299,7 +295,8 @@ const LAB_MEMORY: [&str; 5] = ["--no-huge", "-m", "256", "--mbufs", "8192"];
 fn receiver_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, f: &Files) -> Vec<String> {
     let mut v = vec![bin.display().to_string()];
     if let Some(d) = &args.dut_args {
-        v.extend(shlex::split(d).unwrap_or_default());
+        // Checked by `validate`: it splits.
+        v.extend(super::words::split("--dut-args", d).unwrap_or_default());
     } else {
         v.extend(["--lcores".into(), args.rx_lcores.clone()]);
         v.extend(LAB_MEMORY.iter().map(|s| s.to_string()));
@@ -364,18 +361,21 @@ impl Flapper for LabFlapper {
     }
 }
 
-/// Real hardware: the operator's commands, {link} replaced by the link's name.
+/// Real hardware: the operator's commands, run without a shell, {link} replaced inside their
+/// words by the link's name.
 struct CmdFlapper {
     names: Vec<String>,
-    down_cmd: Option<String>,
-    up_cmd: Option<String>,
+    /// Down, up.
+    cmds: Option<(Template, Template)>,
     down: Vec<usize>,
 }
 
 impl CmdFlapper {
     fn command(&self, link: usize, up: bool) -> Option<Cmd> {
-        let t = if up { self.up_cmd.as_ref() } else { self.down_cmd.as_ref() }?;
-        Some(Cmd::new("sh", &["-c", &t.replace("{link}", &self.name(link))]))
+        let (down, up_t) = self.cmds.as_ref()?;
+        let argv = if up { up_t } else { down }.argv(&self.name(link));
+        let (program, rest) = argv.split_first()?;
+        Some(Cmd::new(program, &rest.iter().map(String::as_str).collect::<Vec<_>>()))
     }
 }
 
@@ -656,14 +656,25 @@ mod tests {
 
     #[test]
     fn flap_commands_name_the_link() {
-        let f = CmdFlapper {
-            names: vec!["enp1s0f0np0".into(), "enp1s0f1np1".into()],
-            down_cmd: Some("ip link set {link} down".into()),
-            up_cmd: Some("ssh switch 'interface {link}; no shutdown'".into()),
-            down: vec![],
-        };
-        assert_eq!(f.command(1, false).unwrap().to_string(), "sh -c ip link set enp1s0f1np1 down");
-        assert_eq!(f.command(0, true).unwrap().args[1], "ssh switch 'interface enp1s0f0np0; no shutdown'");
+        let a = args(&[
+            "--dut-args",
+            "-a 0000:01:00.2",
+            "--links",
+            "enp1s0f0np0,enp1s0f1np1",
+            "--flap-down-cmd",
+            "ip link set {link} down",
+            "--flap-up-cmd",
+            "ssh switch 'interface {link}; no shutdown'",
+        ]);
+        let f = CmdFlapper { names: a.links.clone(), cmds: a.flap_templates().unwrap(), down: vec![] };
+        let c = f.command(1, false).unwrap();
+        assert_eq!(
+            (c.program.as_str(), c.args.clone()),
+            ("ip", vec!["link", "set", "enp1s0f1np1", "down"].into_iter().map(String::from).collect())
+        );
+        let c = f.command(0, true).unwrap();
+        assert_eq!(c.program, "ssh");
+        assert_eq!(c.args, vec!["switch", "interface enp1s0f0np0; no shutdown"]);
     }
 
     #[test]
