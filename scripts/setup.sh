@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what vflag needs on a fresh Debian machine and prepares hugepages. Idempotent; run as
-# root. DPDK 22.11 (runtime, headers, dpdk-testpmd), pkg-config, clang for bindgen, iproute2.
+# root. DPDK 22.11 (runtime, headers, dpdk-testpmd), pkg-config, clang for bindgen, iproute2, util-linux (setpriv: the soak's children die with it).
 # VFLAG_HUGEPAGES sets how many 2 MiB pages to reserve (default 1024).
 set -euo pipefail
 
@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-packages.sh"
-ensure_packages setup.sh dpdk libdpdk-dev dpdk-dev pkg-config clang libclang-dev iproute2 coreutils procps
+ensure_packages setup.sh dpdk libdpdk-dev dpdk-dev pkg-config clang libclang-dev iproute2 coreutils procps util-linux
 
 want=${VFLAG_HUGEPAGES:-1024}
 have=$(cat /proc/sys/vm/nr_hugepages)

@@ -1,6 +1,9 @@
 //! The soak's child processes (the receiver, the lab's generator): each in its own process
 //! group, so a Ctrl-C on the terminal reaches only vflag-ctl, which then stops them in order
-//! and reads their reports. Output goes to a log file per child.
+//! and reads their reports. Output goes to a log file per child. Each child is started under
+//! `setpriv --pdeathsig TERM`, so a vflag-ctl killed with SIGKILL takes its children with it
+//! instead of leaving them at full CPU under PID 1 (the crate forbids the `unsafe` a
+//! `pre_exec` prctl would need).
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -8,9 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+
+const SETPRIV: &str = "setpriv";
 
 pub struct Proc {
     pub name: &'static str,
@@ -21,10 +26,17 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &'static str, argv: &[String], log: &Path) -> Result<Proc> {
+        if !crate::runner::on_path(&argv[0]) {
+            bail!("starting the {name}: {}: no such program", argv[0]);
+        }
+        if !crate::runner::on_path(SETPRIV) {
+            bail!("starting the {name}: {SETPRIV} (util-linux) is missing; without it a killed vflag-ctl would leave its children running");
+        }
         let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
-        let child = Command::new(&argv[0])
-            .args(&argv[1..])
+        let child = Command::new(SETPRIV)
+            .args(["--pdeathsig", "TERM", "--"])
+            .args(argv)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -112,6 +124,46 @@ mod tests {
         let st = p.stop(Duration::from_millis(300)).unwrap();
         assert_eq!(st.code(), None, "killed by a signal");
         let e = Proc::spawn("missing", &["/nonexistent/bin".to_string()], &dir.path().join("z.log"));
-        assert!(e.err().unwrap().to_string().contains("starting the missing"));
+        assert_eq!(e.err().unwrap().to_string(), "starting the missing: /nonexistent/bin: no such program");
+    }
+
+    /// Run as its own process by the test below: starts a child, then dies by SIGKILL, so no
+    /// Drop, no signal handler and no stop runs.
+    #[test]
+    fn killed_parent_helper() {
+        let Some(pid_file) = std::env::var_os("VFLAG_KILLED_PARENT") else { return };
+        let log = Path::new(&pid_file).with_extension("log");
+        let p = Proc::spawn("orphan", &["sleep".to_string(), "30".to_string()], &log).unwrap();
+        std::fs::write(&pid_file, p.child.id().to_string()).unwrap();
+        let _ = kill(nix::unistd::getpid(), Signal::SIGKILL);
+    }
+
+    #[test]
+    fn a_child_dies_with_a_parent_killed_by_sigkill() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let st = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "soak::procs::tests::killed_parent_helper", "--test-threads", "1"])
+            .env("VFLAG_KILLED_PARENT", &pid_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(st.code(), None, "the helper died by SIGKILL");
+        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+        // Dead (or a zombie waiting for PID 1 to reap it), not sleeping.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+        };
+        let t0 = Instant::now();
+        while alive() && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let left = alive();
+        if left {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        assert!(!left, "the child outlived its SIGKILLed parent");
     }
 }
