@@ -34,12 +34,14 @@ pub struct Phy {
 /// The four physical-port counters from `ethtool -S DEV`.
 pub fn parse_ethtool_s(dev: &str, text: &str) -> Result<Phy> {
     let get = |key: &str| -> Result<u64> {
-        text.lines()
-            .find_map(|l| {
-                let (k, v) = l.trim().split_once(':')?;
-                (k == key).then(|| v.trim().parse().ok()).flatten()
-            })
-            .ok_or_else(|| anyhow::anyhow!("`ethtool -S {dev}` has no {key}: is it an mlx5 physical port?"))
+        let value = text.lines().find_map(|l| {
+            let (k, v) = l.trim().split_once(':')?;
+            (k == key).then(|| v.trim())
+        });
+        match value {
+            None => bail!("`ethtool -S {dev}` has no {key}: is it an mlx5 physical port?"),
+            Some(v) => v.parse().map_err(|_| anyhow::anyhow!("`ethtool -S {dev}`: {key} is '{v}', not a count")),
+        }
     };
     Ok(Phy {
         rx_packets: get("rx_packets_phy")?,
@@ -168,6 +170,9 @@ pub struct LinkRecord {
     pub tx_mbps: Option<f64>,
     pub rx_share_pct: Option<f64>,
     pub tx_share_pct: Option<f64>,
+    /// A counter went back or jumped beyond any link's rate since the last sample: its rates
+    /// are null for this interval, not absurd.
+    pub counter_reset: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -179,8 +184,13 @@ pub struct Record {
     pub links: Vec<LinkRecord>,
 }
 
+/// Faster than any port: 800 Gb/s of 64-byte frames is 1.19 G frames/s, 100 GB/s of bytes.
+const MAX_PLAUSIBLE_PER_S: f64 = 2e11;
+
+/// The rate between two readings; None when the counter went back (a reset) or jumped further
+/// than any link could carry in the time (a wrap, a reset to a large value, a garbled read).
 fn rate(now: u64, before: u64, secs: f64) -> Option<f64> {
-    (now >= before && secs > 0.0).then(|| (now - before) as f64 / secs)
+    (now >= before && secs > 0.0).then(|| (now - before) as f64 / secs).filter(|r| *r <= MAX_PLAUSIBLE_PER_S)
 }
 
 /// Each value's part of their sum, in %; None when the sum is 0 or a value is unknown.
@@ -200,7 +210,10 @@ pub fn record(links: &[Link], now: &[Sample], t_s: f64, t_unix_s: f64, prev: Opt
         .map(|(i, (l, s))| {
             let before = prev.map(|(p, _)| p[i].phy);
             let r = |f: fn(&Phy) -> u64| before.zip(interval).and_then(|(b, secs)| rate(f(&s.phy), f(&b), secs));
+            let fields: [fn(&Phy) -> u64; 4] = [|p| p.rx_packets, |p| p.tx_packets, |p| p.rx_bytes, |p| p.tx_bytes];
+            let counter_reset = before.zip(interval).is_some_and(|_| fields.iter().any(|f| r(*f).is_none()));
             LinkRecord {
+                counter_reset,
                 name: l.name.clone(),
                 pci: l.pci.clone(),
                 source: l.source,
@@ -327,6 +340,30 @@ mod tests {
         let e = parse_ethtool_s("veth0", "NIC statistics:\n     peer_ifindex: 5\n     rx_queue_0_packets: 1\n")
             .unwrap_err();
         assert_eq!(e.to_string(), "`ethtool -S veth0` has no rx_packets_phy: is it an mlx5 physical port?");
+        // Present but no number: named as such, not as missing.
+        let garbled =
+            fake::text("ethtool-S-enp1s0f0np0.txt").replace("rx_packets_phy: 10000000", "rx_packets_phy: 1e7x");
+        let e = parse_ethtool_s("enp1s0f0np0", &garbled).unwrap_err();
+        assert_eq!(e.to_string(), "`ethtool -S enp1s0f0np0`: rx_packets_phy is '1e7x', not a count");
+    }
+
+    #[test]
+    fn a_counter_that_resets_or_jumps_gives_no_rate_and_says_so() {
+        let link = Link { name: "veth0".into(), pci: None, source: Source::Netdev };
+        let sample = |rx: u64| Sample {
+            phy: Phy { rx_packets: rx, tx_packets: 5, rx_bytes: rx * 64, tx_bytes: 320 },
+            operstate: "up".into(),
+            bond_state: None,
+            mii_status: None,
+        };
+        let rec = |a: u64, b: u64| {
+            let r = record(std::slice::from_ref(&link), &[sample(b)], 1.0, 1001.0, Some((&[sample(a)], 0.0)));
+            (r.links[0].rx_pps, r.links[0].counter_reset)
+        };
+        assert_eq!(rec(1000, 2000), (Some(1000.0), false));
+        assert_eq!(rec(5_000_000, 10), (None, true), "a reset");
+        assert_eq!(rec(10, u64::MAX / 64), (None, true), "a jump of 2.9e17 in a second");
+        assert_eq!(rec(0, 1 << 40), (None, true), "a 2^40 jump in one second");
     }
 
     #[test]

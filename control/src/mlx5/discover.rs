@@ -219,7 +219,15 @@ fn pair(a: &Port, b: &Port) -> Result<(Port, Port)> {
 fn read_pf(env: &mut Env, netdev: &str, addr: &Addr) -> Result<Pf> {
     let pci = addr.to_string();
     let dev = format!("bus/pci/devices/{pci}");
-    let totalvfs = env.sys.read_u64(&format!("{dev}/sriov_totalvfs")).unwrap_or(0) as u32;
+    let total_file = format!("{dev}/sriov_totalvfs");
+    // A value that is no count (garbage, or beyond u32 as 4294967296 is) is not "SR-IOV off".
+    let totalvfs = match env.sys.read(&total_file) {
+        None => 0,
+        Some(text) => match env.sys.read_u64(&total_file).map(u32::try_from) {
+            Some(Ok(n)) => n,
+            _ => bail!("{netdev} ({pci}): /sys/{total_file} reads '{text}', which is not a VF count"),
+        },
+    };
     if totalvfs == 0 {
         bail!(
             "SR-IOV is not enabled in the firmware of {netdev} ({pci}): sriov_totalvfs is {}; enable it with \
@@ -585,6 +593,18 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("mlxconfig -d 0000:01:00.1 set SRIOV_EN=1"), "{e}");
+        // A count beyond u32 (it used to wrap to 0 and read as SR-IOV off) or no number at all.
+        for bad in ["4294967296", "lots"] {
+            std::fs::write(d.path().join("sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/sriov_totalvfs"), bad)
+                .unwrap();
+            assert_eq!(
+                refuse(d.path(), &mut legacy()),
+                format!(
+                    "enp1s0f1np1 (0000:01:00.1): /sys/bus/pci/devices/0000:01:00.1/sriov_totalvfs reads '{bad}', \
+                     which is not a VF count"
+                )
+            );
+        }
         // Missing tools.
         let mut r = legacy();
         r.missing = vec!["devlink".into(), "tc".into()];

@@ -260,6 +260,7 @@ mod tests {
             rx_mbps: None,
             tx_mbps: None,
             rx_share_pct: None,
+            counter_reset: false,
             tx_share_pct: None,
         };
         let rec = |a: Option<f64>, b: Option<f64>| counters::Record {
