@@ -69,8 +69,8 @@ pub enum Command {
         /// Sample every --interval until Ctrl-C (or --count samples); print rates and shares.
         #[arg(long)]
         watch: bool,
-        /// Time between samples (1s, 500ms).
-        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        /// Time between samples (1s, 500ms), 10ms to 1h.
+        #[arg(long, default_value = "1s", value_parser = parse_interval)]
         interval: Duration,
         /// Stop after this many samples (with --watch; 0: until Ctrl-C).
         #[arg(long, default_value_t = 0)]
@@ -150,6 +150,15 @@ pub struct SetupArgs {
     /// How long up waits for the LAG to become active after enslaving the PFs.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     lag_timeout: Duration,
+}
+
+/// A sampling interval: 0 would spin, hours would make a Ctrl-C wait that long.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if !(Duration::from_millis(10)..=Duration::from_secs(3600)).contains(&d) {
+        return Err(format!("'{s}' is outside 10ms..1h"));
+    }
+    Ok(d)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -548,6 +557,11 @@ mod tests {
         assert!(parse_num_vfs("0").is_err() && parse_num_vfs("x").is_err());
         assert!(parse_pci("01:00.2").unwrap_err().contains("not a PCI address"));
         assert!(parse_ifname("a/b").is_err() && parse_ifname("sixteen-chars-xx").is_err());
+        assert_eq!(parse_interval("0"), Err("'0' is outside 10ms..1h".into()));
+        assert_eq!(parse_interval("5ms"), Err("'5ms' is outside 10ms..1h".into()));
+        assert_eq!(parse_interval("2h"), Err("'2h' is outside 10ms..1h".into()));
+        assert_eq!(parse_interval("10ms"), Ok(Duration::from_millis(10)));
+        assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
     }
 }
