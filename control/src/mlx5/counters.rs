@@ -303,7 +303,12 @@ pub fn watch(
     let mut n = 0;
     loop {
         let (t, unix) = clock();
-        let now: Vec<Sample> = links.iter().map(|l| sample(env, l)).collect::<Result<_>>()?;
+        let now: Vec<Sample> = match links.iter().map(|l| sample(env, l)).collect::<Result<_>>() {
+            Ok(now) => now,
+            // A Ctrl-C to the process group also kills the ethtool child: that is the stop.
+            Err(_) if stop.load(Ordering::Relaxed) => return Ok(n),
+            Err(e) => return Err(e),
+        };
         let rec = record(links, &now, t - t0, unix, prev.as_ref().map(|(s, t)| (s.as_slice(), *t)));
         emit(&rec)?;
         n += 1;
@@ -311,12 +316,24 @@ pub fn watch(
         if (count != 0 && n >= count) || stop.load(Ordering::Relaxed) {
             return Ok(n);
         }
-        (env.sleep)(interval);
+        // In slices, so that a signal's stop is seen within one, whatever the interval.
+        let mut left = interval;
+        while !left.is_zero() {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(n);
+            }
+            let d = left.min(WAKE);
+            (env.sleep)(d);
+            left -= d;
+        }
         if stop.load(Ordering::Relaxed) {
             return Ok(n);
         }
     }
 }
+
+/// The longest a stop waits in `watch`.
+const WAKE: Duration = Duration::from_millis(50);
 
 #[cfg(test)]
 mod tests {
@@ -373,10 +390,10 @@ mod tests {
         r.answer("ethtool -S enp1s0f1np1", out("ethtool-S-enp1s0f1np1.txt"), true);
         r.answer("ethtool -S enp1s0f0np0", out("ethtool-S-enp1s0f0np0-1s.txt"), true);
         r.answer("ethtool -S enp1s0f1np1", out("ethtool-S-enp1s0f1np1-1s.txt"), true);
-        let t = std::cell::Cell::new(0.0);
-        let sleep = |d: Duration| t.set(t.get() + d.as_secs_f64());
+        let t = std::cell::Cell::new(Duration::ZERO);
+        let sleep = |d: Duration| t.set(t.get() + d);
         let mut env = fake::fixture_env("up", &mut r, &sleep);
-        let clock = || (t.get(), 1_700_000_000.0 + t.get());
+        let clock = || (t.get().as_secs_f64(), 1_700_000_000.0 + t.get().as_secs_f64());
         let mut got = Vec::new();
         let n = watch(&mut env, &links(), Duration::from_secs(1), 2, &AtomicBool::new(false), &clock, &mut |rec| {
             got.push(serde_json::to_value(rec)?);
@@ -405,6 +422,41 @@ mod tests {
         for g in &got {
             assert!(!serde_json::to_string(g).unwrap().contains('\n'));
         }
+    }
+
+    #[test]
+    fn a_stop_ends_the_watch_within_a_slice_and_a_child_killed_with_it_is_no_error() {
+        let mut r = Recorder::default();
+        r.answer("ethtool -S enp1s0f0np0", out("ethtool-S-enp1s0f0np0.txt"), false);
+        r.answer("ethtool -S enp1s0f1np1", out("ethtool-S-enp1s0f1np1.txt"), false);
+        let stop = AtomicBool::new(false);
+        let slept = std::cell::Cell::new(Duration::ZERO);
+        // The signal arrives during the first slice of an hour's interval.
+        let sleep = |d: Duration| {
+            slept.set(slept.get() + d);
+            stop.store(true, Ordering::Relaxed);
+        };
+        let mut env = fake::fixture_env("up", &mut r, &sleep);
+        let clock = || (0.0, 1_700_000_000.0);
+        let n = watch(&mut env, &links(), Duration::from_secs(3600), 0, &stop, &clock, &mut |_| Ok(())).unwrap();
+        assert_eq!((n, slept.get()), (1, WAKE));
+
+        // The same Ctrl-C killed ethtool: the failed sample is the stop, not an error.
+        let mut r = Recorder::default();
+        r.answer("ethtool -S enp1s0f0np0", out("ethtool-S-enp1s0f0np0.txt"), true);
+        r.answer("ethtool -S enp1s0f1np1", out("ethtool-S-enp1s0f1np1.txt"), true);
+        let killed = Output { code: -1, stderr: "killed by signal 2".into(), ..Default::default() };
+        r.answer("ethtool -S enp1s0f0np0", killed, false);
+        let stop = AtomicBool::new(false);
+        let calls = std::cell::Cell::new(0);
+        let clock = || {
+            calls.set(calls.get() + 1);
+            stop.store(calls.get() > 1, Ordering::Relaxed);
+            (0.0, 1_700_000_000.0)
+        };
+        let sleep = |_: Duration| {};
+        let mut env = fake::fixture_env("up", &mut r, &sleep);
+        assert_eq!(watch(&mut env, &links(), Duration::from_millis(10), 0, &stop, &clock, &mut |_| Ok(())).unwrap(), 1);
     }
 
     #[test]

@@ -307,12 +307,12 @@ mod tests {
         r.answer("ethtool -S enp1s0f1np1", stats("ethtool-S-enp1s0f1np1.txt"), true);
         r.answer("ethtool -S enp1s0f0np0", stats("ethtool-S-enp1s0f0np0-1s.txt"), false);
         r.answer("ethtool -S enp1s0f1np1", stats("ethtool-S-enp1s0f1np1-1s.txt"), false);
-        // The third sleep asks the sampler to stop: three samples.
+        // The end of the third period's sleep asks the sampler to stop: three samples.
         let stop = AtomicBool::new(false);
-        let sleeps = std::cell::Cell::new(0);
-        let sleep = |_: Duration| {
-            sleeps.set(sleeps.get() + 1);
-            stop.store(sleeps.get() >= 3, Ordering::Relaxed);
+        let slept = std::cell::Cell::new(Duration::ZERO);
+        let sleep = |d: Duration| {
+            slept.set(slept.get() + d);
+            stop.store(slept.get() >= 3 * Duration::from_millis(100), Ordering::Relaxed);
         };
         let mut env = fake::fixture_env("up", &mut r, &sleep);
         let links = vec![Link::phy("enp1s0f0np0", "0000:01:00.0"), Link::phy("enp1s0f1np1", "0000:01:00.1")];
