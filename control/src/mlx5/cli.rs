@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::names::ifname;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -114,7 +115,7 @@ pub struct HostArgs {
 #[derive(Debug, Clone, Args)]
 pub struct SetupArgs {
     /// The bond's name.
-    #[arg(long, default_value = "vf-bond", value_parser = parse_ifname)]
+    #[arg(long, default_value = "vf-bond", value_parser = ifname)]
     bond: String,
     /// Bond mode [default: 802.3ad; verify: any of the three].
     #[arg(long, value_enum)]
@@ -135,7 +136,7 @@ pub struct SetupArgs {
     #[arg(long, default_value = "52:54:00:00:00:01", value_parser = parse_mac, value_name = "MAC")]
     vf_mac: String,
     /// The VF's representor [default: found by phys_port_name, or named as udev does].
-    #[arg(long, value_parser = parse_ifname, value_name = "NETDEV")]
+    #[arg(long, value_parser = ifname, value_name = "NETDEV")]
     representor: Option<String>,
     /// The shared tc block of the bond's and PFs' ingress.
     #[arg(long, default_value_t = 22, value_parser = clap::value_parser!(u32).range(1..))]
@@ -207,11 +208,7 @@ fn parse_pfs(s: &str) -> Result<PfPair, String> {
     if names.len() != 2 {
         return Err(format!("'{s}': give the two ports, PF0,PF1 (e.g. enp1s0f0np0,enp1s0f1np1)"));
     }
-    names.into_iter().map(parse_ifname).collect::<Result<_, _>>().map(PfPair)
-}
-
-fn parse_ifname(s: &str) -> Result<String, String> {
-    crate::names::ifname(s)
+    names.into_iter().map(ifname).collect::<Result<_, _>>().map(PfPair)
 }
 
 impl SetupArgs {
@@ -556,7 +553,7 @@ mod tests {
         assert!(parse_num_vfs("65").unwrap_err().contains("at most 64 VFs"));
         assert!(parse_num_vfs("0").is_err() && parse_num_vfs("x").is_err());
         assert!(parse_pci("01:00.2").unwrap_err().contains("not a PCI address"));
-        assert!(parse_ifname("a/b").is_err() && parse_ifname("sixteen-chars-xx").is_err());
+        assert!(ifname("a/b").is_err() && ifname("sixteen-chars-xx").is_err());
         assert_eq!(parse_interval("0"), Err("'0' is outside 10ms..1h".into()));
         assert_eq!(parse_interval("5ms"), Err("'5ms' is outside 10ms..1h".into()));
         assert_eq!(parse_interval("2h"), Err("'2h' is outside 10ms..1h".into()));
