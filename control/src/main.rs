@@ -4,6 +4,7 @@
 //! 2 bad usage, 3 soak verdict fail or verify found VF-LAG not up.
 #![forbid(unsafe_code)]
 
+mod claim;
 mod lab;
 mod mlx5;
 mod names;
@@ -150,6 +151,7 @@ fn run(cli: Cli) -> Result<u8> {
     match action {
         LabAction::Up => {
             require_root("lab up")?;
+            let _claim = claim_lab(&spec, "lab up")?;
             let done = lab::up(r, &spec)?;
             if done.is_empty() {
                 println!("lab already up: namespace {}, links {}", spec.ns, link_list(&spec));
@@ -162,6 +164,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         LabAction::Down => {
             require_root("lab down")?;
+            let _claim = claim_lab(&spec, "lab down")?;
             let done = lab::down(r, &spec)?;
             for d in &done {
                 println!("+ {d}");
@@ -214,12 +217,19 @@ fn run(cli: Cli) -> Result<u8> {
                 );
             }
             require_root("lab flap")?;
+            let _claim = claim_lab(&spec, "lab flap")?;
             let t0 = std::time::Instant::now();
             lab::flap(r, &spec, link, down_ms, &|ms| std::thread::sleep(std::time::Duration::from_millis(ms)))?;
             println!("link {link} ({}) was down for {} ms", spec.links[link].1, t0.elapsed().as_millis());
         }
     }
     Ok(0)
+}
+
+/// A lab in use by a soak (or another lab command) is not touched.
+fn claim_lab(spec: &LabSpec, holder: &str) -> Result<claim::Claim> {
+    let (key, what) = claim::lab(&spec.ns);
+    claim::Claim::take(&claim::run_dir(), &key, &what, holder)
 }
 
 fn link_list(s: &LabSpec) -> String {

@@ -245,6 +245,18 @@ fn ctrl_c_mid_soak_writes_what_ran_and_tears_the_lab_down() {
         let line = line.unwrap();
         seen.push_str(&line);
         seen.push('\n');
+        if line.contains("traffic flowing") {
+            // One soak per lab: a second one, and `lab down`, are refused while it runs.
+            let other = tempfile::tempdir().unwrap();
+            let holder = format!("lab {} is in use by a soak, vflag-ctl pid {}", lab.ns, child.id());
+            let second = run_bounded(soak(&lab, other.path(), &args), Duration::from_secs(10));
+            assert_eq!(second.status.code(), Some(1), "{}", text(&second));
+            assert_eq!(String::from_utf8_lossy(&second.stderr).trim(), format!("vflag-ctl: error: {holder}"));
+            assert!(!other.path().join("rx.log").exists(), "the second soak started nothing");
+            let down = Command::new(CTL).args(["lab", "down"]).args(lab.names()).output().unwrap();
+            assert_eq!(down.status.code(), Some(1), "{}", text(&down));
+            assert!(text(&down).contains(&holder), "{}", text(&down));
+        }
         if line.contains("flap 1/5:") && line.contains(" up after ") {
             let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
         }
@@ -464,4 +476,23 @@ fn bad_options_get_one_line_and_exit_2_before_anything_starts() {
         assert!(out.stdout.is_empty(), "{args:?}: nothing started");
     }
     assert!(!p1.exists() && !p2.exists(), "a link name reached a shell");
+}
+
+#[test]
+fn an_output_that_cannot_be_written_stops_the_soak_before_it_starts() {
+    let lab = Lab::new("o");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("soak.json")).unwrap();
+    let t0 = Instant::now();
+    let out = run_bounded(soak(&lab, dir.path(), &["--flaps", "1"]), Duration::from_secs(10));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        err.trim(),
+        format!("vflag-ctl: error: cannot write {}/soak.json: it is a directory", dir.path().display())
+    );
+    assert!(t0.elapsed() < Duration::from_secs(3), "found before anything started");
+    assert!(lab.gone(), "no lab was brought up");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["soak.json"], "no temporary file and no child's log left");
 }

@@ -46,6 +46,10 @@ impl Proc {
         Ok(Proc { name, child, log: log.to_path_buf(), status: None })
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The exit status, once it has exited.
     pub fn exited(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
@@ -135,6 +139,15 @@ mod tests {
         let log = Path::new(&pid_file).with_extension("log");
         let p = Proc::spawn("orphan", &["sleep".to_string(), "30".to_string()], &log).unwrap();
         std::fs::write(&pid_file, p.child.id().to_string()).unwrap();
+        // setpriv arms the death signal just before it execs the program; a parent killed
+        // before that (a window of microseconds, covered by the lock file's child list, see
+        // claim.rs) would not take it along.
+        let comm = format!("/proc/{}/comm", p.child.id());
+        let t0 = Instant::now();
+        while std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() != "sleep") && t0.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let _ = kill(nix::unistd::getpid(), Signal::SIGKILL);
     }
 

@@ -15,6 +15,7 @@ use super::analyze::{self, FlapRecord, Seen};
 use super::args::{parse_rate, SoakArgs};
 use super::link_counters::{self, LinkSeries, LinkWatch, LiveRates};
 use super::live::{EventTail, Live};
+use super::pending::Pending;
 use super::procs::Proc;
 use super::report::{self, Files, Settings, SoakReport};
 use super::rx_report::RxReport;
@@ -41,6 +42,13 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     if args.lab {
         crate::require_root("soak --lab")?;
     }
+    // One soak per lab or DUT: taken before anything (even --out) is touched.
+    let (key, what) = if args.lab {
+        crate::claim::lab(&spec.ns)
+    } else {
+        crate::claim::dut(&super::words::split("--dut-args", args.dut_args.as_deref().unwrap_or_default())?)
+    };
+    let mut claim = crate::claim::Claim::take(&crate::claim::run_dir(), &key, &what, "soak")?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating --out {}", args.out.display()))?;
     // A previous soak's files must not be read as this one's.
     for name in [
@@ -56,6 +64,12 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     ] {
         let _ = std::fs::remove_file(args.out.join(name));
     }
+    // Ready before anything starts: a path that cannot be written is found now, not at the end.
+    let outputs = Outputs {
+        report: Pending::prepare(&args.out.join("soak.json"))?,
+        table: Pending::prepare(&args.out.join("soak.md"))?,
+        plot: Pending::prepare(&args.out.join("soak.svg"))?,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
@@ -103,6 +117,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let rx_argv = receiver_argv(args, spec, &vflag_dp, &files);
     println!("receiver: {}", rx_argv.join(" "));
     let rx = Proc::spawn("receiver", &rx_argv, Path::new(&files.rx_log))?;
+    claim.add_child(rx.pid(), "receiver");
     let mut s = Soak {
         stop,
         tail: EventTail::new(Path::new(&files.rx_events)),
@@ -121,7 +136,9 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         let gen_argv = generator_argv(args, spec, &vflag_dp, &args.out)?;
         println!("generator: {}", gen_argv.join(" "));
         let log = files.gen_log.clone().unwrap_or_default();
-        s.gen = Some(Proc::spawn("generator", &gen_argv, Path::new(&log))?);
+        let gen = Proc::spawn("generator", &gen_argv, Path::new(&log))?;
+        claim.add_child(gen.pid(), "generator");
+        s.gen = Some(gen);
     }
     let spread = args.lab && args.bond.spreads();
     s.phase = "waiting for traffic".into();
@@ -206,7 +223,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         verdict,
         files: files.clone(),
     };
-    write_outputs(&report, &rx, link_series.as_ref(), &files)?;
+    write_outputs(&report, &rx, link_series.as_ref(), outputs)?;
     println!("\n{}", report::markdown(&report));
     println!("report: {}  table: {}  plot: {}", files.report, files.table, files.plot);
     drop(s);
@@ -233,7 +250,14 @@ fn path(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
-fn write_outputs(r: &SoakReport, rx: &RxReport, links: Option<&LinkSeries>, files: &Files) -> Result<()> {
+/// The soak's own files, prepared before the run.
+struct Outputs {
+    report: Pending,
+    table: Pending,
+    plot: Pending,
+}
+
+fn write_outputs(r: &SoakReport, rx: &RxReport, links: Option<&LinkSeries>, out: Outputs) -> Result<()> {
     let per = match (r.members.is_empty(), r.link_counters.is_empty()) {
         (false, _) => "per member",
         (true, false) => "in all and per link",
@@ -245,12 +269,9 @@ fn write_outputs(r: &SoakReport, rx: &RxReport, links: Option<&LinkSeries>, file
         r.settings.bond.as_ref().map(|b| format!(" {b}")).unwrap_or_default(),
         r.flaps.len()
     );
-    std::fs::write(&files.report, serde_json::to_string_pretty(r)? + "\n")
-        .with_context(|| format!("writing {}", files.report))?;
-    std::fs::write(&files.table, report::markdown(r)).with_context(|| format!("writing {}", files.table))?;
-    std::fs::write(&files.plot, plot::svg(rx, &r.members, &r.flaps, links, &title))
-        .with_context(|| format!("writing {}", files.plot))?;
-    Ok(())
+    out.report.commit((serde_json::to_string_pretty(r)? + "\n").as_bytes())?;
+    out.table.commit(report::markdown(r).as_bytes())?;
+    out.plot.commit(plot::svg(rx, &r.members, &r.flaps, links, &title).as_bytes())
 }
 
 fn settings(args: &SoakArgs, schedule: &Schedule, seed: u64, links: &[String]) -> Settings {
