@@ -92,6 +92,7 @@ impl Bench {
             gap_tsc: 1 << 50,
             attribution_tsc: 1 << 49,
             tsc_hz: 2_000_000_000,
+            run_id: None,
         });
         let base = FlowAddrs::default();
         let mut b = Bench {

@@ -14,7 +14,16 @@ use crate::frame::{ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
 use crate::lathist::TickHist;
 use crate::outage::{Gap, GapDetector};
 use crate::payload;
-use crate::seqtrack::FlowSeq;
+use crate::seqtrack::{FlowSeq, WINDOW};
+
+/// Until this many of vflag-dp's frames have arrived (on this lcore), the run tracked is the
+/// one most of them belong to: a stray frame of another run arriving first cannot take over.
+pub const ELECTION_FRAMES: u64 = 256;
+/// Other runs counted during the election; more than this many at once are not candidates.
+const RIVALS: usize = 4;
+/// A flow heard from only once has no known rate: a jump beyond this many frames is not
+/// believed unless the next frame confirms it.
+const MAX_JUMP_UNKNOWN_RATE: u64 = 1 << 20;
 
 /// Frames by what they turned out to be.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -99,6 +108,8 @@ pub struct AnalysisConfig {
     pub gap_tsc: u64,
     pub attribution_tsc: u64,
     pub tsc_hz: u64,
+    /// `--run-id`: track only this run, from the start.
+    pub run_id: Option<u16>,
 }
 
 /// One tracked flow on one lcore: its sequence, and when it was first and last heard from
@@ -131,6 +142,10 @@ pub struct RxAnalysis {
     pub flow_gaps_dropped: u64,
     gap_tsc: u64,
     pub run_id: Option<u16>,
+    /// The run was given (`--run-id`): no election.
+    run_fixed: bool,
+    /// Other runs' frames while the election is open: (run, frames).
+    rivals: [(u16, u64); RIVALS],
     pub counts: ClassCounts,
     pub tuples: FlowTable,
     /// One-way latency of tracked frames in TSC ticks (meaningful when both ends share the
@@ -147,6 +162,7 @@ pub struct RxAnalysis {
     pub reordered: u64,
     pub duplicates: u64,
     pub stale: u64,
+    pub resyncs: u64,
 }
 
 impl RxAnalysis {
@@ -157,18 +173,21 @@ impl RxAnalysis {
             flow_gaps: Vec::with_capacity(MAX_FLOW_GAPS),
             flow_gaps_dropped: 0,
             gap_tsc: c.gap_tsc.max(1),
-            run_id: None,
+            run_id: c.run_id,
+            run_fixed: c.run_id.is_some(),
+            rivals: [(0, 0); RIVALS],
             counts: ClassCounts::default(),
             tuples: FlowTable::new(c.tuple_capacity),
             latency: TickHist::default(),
             tsc_hz: hz,
             gaps: GapDetector::new(c.gap_tsc, c.attribution_tsc),
-            own_head: payload::NO_HEAD,
+            own_head: c.run_id.map_or(payload::NO_HEAD, payload::head_of),
             rare_in_burst: 0,
             lost: 0,
             reordered: 0,
             duplicates: 0,
             stale: 0,
+            resyncs: 0,
         }
     }
 
@@ -300,9 +319,7 @@ impl RxAnalysis {
     /// loss or a silence, another run's, an untracked flow's): counted here.
     #[inline(never)]
     fn on_tracked_other(&mut self, now: u64, t: payload::Tracked) {
-        let run = *self.run_id.get_or_insert(t.run_id);
-        self.own_head = payload::head_of(run);
-        if run != t.run_id {
+        if self.run_id != Some(t.run_id) && !self.elect(t.run_id) {
             self.counts.other_run += 1;
             return;
         }
@@ -322,7 +339,13 @@ impl RxAnalysis {
             // intervals (a slow flow is not an outage; its pace is known after two frames).
             silent = silence > self.gap_tsc && silence > (flow.last - flow.first) / (heard - 1) * 10;
         }
-        let e = flow.seq.observe(t.seq);
+        let e = flow.seq.observe_within(t.seq, max_jump(&flow.seq, flow.first, flow.last, now));
+        if e.resync {
+            // The sequence starts again here: so does the flow's pace.
+            flow.first = now;
+            self.resyncs += 1;
+            self.stale = self.stale.saturating_sub(1);
+        }
         if silent {
             if self.flow_gaps.len() < MAX_FLOW_GAPS {
                 let gap = FlowGap { flow: t.flow_id, start_tsc: flow.last, end_tsc: now, lost: e.new_lost };
@@ -342,6 +365,54 @@ impl RxAnalysis {
         self.latency.record(now.wrapping_sub(t.tx_tsc), u64::from(t.flow_id) ^ t.seq);
     }
 
+    /// A frame of run `run`, not the one tracked: whether `run` is tracked from now on. The
+    /// first run seen is taken; until [`ELECTION_FRAMES`] of vflag-dp's frames have arrived a
+    /// run with more frames than the tracked one takes over, and what was tracked so far moves
+    /// to `other_run`. Rare: at most a few times, at the start.
+    #[inline(never)]
+    fn elect(&mut self, run: u16) -> bool {
+        if self.run_id.is_none() {
+            self.adopt(run);
+            return true;
+        }
+        if self.run_fixed || self.counts.tracked + self.counts.other_run >= ELECTION_FRAMES {
+            return false;
+        }
+        let slot = match self.rivals.iter().position(|r| r.1 > 0 && r.0 == run) {
+            Some(i) => i,
+            None => match self.rivals.iter().position(|r| r.1 == 0) {
+                Some(i) => i,
+                None => return false,
+            },
+        };
+        self.rivals[slot] = (run, self.rivals[slot].1 + 1);
+        // Frames of `run` so far, this one included, against the tracked run's.
+        if self.rivals[slot].1 <= self.counts.tracked {
+            return false;
+        }
+        let old = self.run_id.unwrap_or(run);
+        let old_frames = self.counts.tracked;
+        // This run's earlier frames were counted as other_run and were not sequenced: they
+        // stay there; the new run is tracked from this frame.
+        self.rivals[slot] = (old, old_frames);
+        self.counts.other_run += old_frames;
+        self.counts.tracked = 0;
+        for f in self.flows.iter_mut() {
+            *f = TrackedFlow::default();
+        }
+        self.flow_gaps.clear();
+        self.flow_gaps_dropped = 0;
+        self.latency.clear();
+        (self.lost, self.reordered, self.duplicates, self.stale, self.resyncs) = (0, 0, 0, 0, 0);
+        self.adopt(run);
+        true
+    }
+
+    fn adopt(&mut self, run: u16) {
+        self.run_id = Some(run);
+        self.own_head = payload::head_of(run);
+    }
+
     /// Publishes the running totals (plain stores; this lcore is the only writer).
     #[inline]
     pub fn publish(&self, live: &LiveAnalysis) {
@@ -352,10 +423,20 @@ impl RxAnalysis {
         live.foreign.store(self.counts.foreign, Relaxed);
     }
 
-    /// Adds another lcore's results (end of run).
-    pub fn merge(&mut self, o: &RxAnalysis) {
+    /// Adds another lcore's results (end of run). Lcores that elected different runs (each
+    /// saw a part of the traffic): the run with more tracked frames is kept, the other's
+    /// frames count as other_run.
+    pub fn merge(&mut self, o: RxAnalysis) {
         if self.run_id.is_none() {
             self.run_id = o.run_id;
+        }
+        if o.run_id.is_some() && o.run_id != self.run_id {
+            let loser = if o.counts.tracked > self.counts.tracked { std::mem::replace(self, o) } else { o };
+            let mut counts = loser.counts;
+            counts.other_run += std::mem::take(&mut counts.tracked);
+            self.counts.add(&counts);
+            self.tuples.merge(&loser.tuples);
+            return;
         }
         for (a, b) in self.flows.iter_mut().zip(&o.flows) {
             let (a, b) = (&mut a.seq, &b.seq);
@@ -379,7 +460,22 @@ impl RxAnalysis {
         self.reordered += o.reordered;
         self.duplicates += o.duplicates;
         self.stale += o.stale;
+        self.resyncs += o.resyncs;
     }
+}
+
+/// How far ahead a flow's next frame may jump and be believed: what the flow can have sent
+/// since its last frame, at four times the pace it kept so far (frames sent, from its
+/// sequence, per tick since its first frame), plus the reorder window.
+#[inline]
+fn max_jump(seq: &FlowSeq, first_tsc: u64, last_tsc: u64, now: u64) -> u64 {
+    let heard_for = last_tsc.saturating_sub(first_tsc);
+    if !seq.started() || seq.span() < 2 || heard_for == 0 {
+        return MAX_JUMP_UNKNOWN_RATE;
+    }
+    let since = u128::from(now.saturating_sub(last_tsc));
+    let can_have_sent = 4 * u128::from(seq.span()) * since / u128::from(heard_for);
+    WINDOW.saturating_add(u64::try_from(can_have_sent).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -388,14 +484,19 @@ mod tests {
     use crate::frame::FlowAddrs;
     use crate::gen::{GenLane, GenSpec};
 
-    fn analysis() -> RxAnalysis {
-        RxAnalysis::new(&AnalysisConfig {
+    fn config() -> AnalysisConfig {
+        AnalysisConfig {
             track_flows: 8,
             tuple_capacity: 64,
             gap_tsc: 100,
             attribution_tsc: 50,
             tsc_hz: 1_000_000_000,
-        })
+            run_id: None,
+        }
+    }
+
+    fn analysis() -> RxAnalysis {
+        RxAnalysis::new(&config())
     }
 
     fn frames(flows: u16, n: usize, run: u16) -> Vec<[u8; 64]> {
@@ -556,6 +657,59 @@ mod tests {
     }
 
     #[test]
+    fn a_stray_frame_of_another_run_first_does_not_take_the_run() {
+        let mut a = analysis();
+        a.on_frame(1_000, &frames(1, 1, 7)[0]);
+        assert_eq!(a.run_id, Some(7), "the first run seen is taken...");
+        for f in frames(4, 1000, 9) {
+            a.on_frame(2_000, &f);
+        }
+        assert_eq!(a.run_id, Some(9), "...until most frames turn out to be another's");
+        assert_eq!(
+            (a.counts.tracked, a.counts.other_run),
+            (999, 1 + 1),
+            "run 9's first frame was counted before it won"
+        );
+        assert_eq!((a.lost, a.stale), (0, 0));
+        // Once the election is over, a run cannot take over any more.
+        for f in frames(1, 2000, 7) {
+            a.on_frame(3_000, &f);
+        }
+        assert_eq!((a.run_id, a.counts.tracked, a.counts.other_run), (Some(9), 999, 2002));
+    }
+
+    #[test]
+    fn a_given_run_id_is_the_only_one_tracked() {
+        let mut a = RxAnalysis::new(&AnalysisConfig { run_id: Some(9), ..config() });
+        for f in frames(2, 300, 7) {
+            a.on_frame(1_000, &f);
+        }
+        for f in frames(2, 10, 9) {
+            a.on_frame(2_000, &f);
+        }
+        assert_eq!((a.run_id, a.counts.tracked, a.counts.other_run), (Some(9), 10, 300));
+    }
+
+    #[test]
+    fn a_forged_sequence_number_is_stale_not_a_huge_loss() {
+        let mut a = analysis();
+        let fs = frames(1, 200, 9);
+        for (i, f) in fs[..100].iter().enumerate() {
+            a.on_frame(1_000 + i as u64 * 10, f);
+        }
+        let mut forged = fs[100];
+        // The payload's sequence number (48 bits, little-endian) set to its largest value.
+        let at = crate::frame::TEMPLATE_HLEN + 8;
+        forged[at..at + 6].copy_from_slice(&[0xff; 6]);
+        a.on_frame(2_000, &forged);
+        for (i, f) in fs[100..].iter().enumerate() {
+            a.on_frame(2_010 + i as u64 * 10, f);
+        }
+        assert_eq!((a.counts.tracked, a.lost, a.stale, a.resyncs), (201, 0, 1, 0));
+        assert_eq!(a.flows[0].seq.received, 200);
+    }
+
+    #[test]
     fn merging_lcores_adds_up() {
         let (mut a, mut b) = (analysis(), analysis());
         let fs = frames(2, 20, 1);
@@ -566,7 +720,7 @@ mod tests {
                 b.on_frame(2_000, f)
             }
         }
-        a.merge(&b);
+        a.merge(b);
         assert_eq!(a.counts.tracked, 20);
         assert_eq!(a.flows[0].seq.received + a.flows[1].seq.received, 20);
         assert_eq!(a.latency.len(), 20);

@@ -135,6 +135,10 @@ pub struct Cli {
     /// rxonly: how many flow ids of vflag-dp's own traffic to track per lcore.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub track_flows: u32,
+    /// gen: the run id to send; rxonly: the only run id to track (others count as other_run)
+    /// [default: gen picks one; rxonly tracks the run most of the first frames belong to].
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<u16>,
     /// Write events (link changes, outages, periodic samples) as JSON Lines as they happen.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
@@ -227,6 +231,7 @@ pub struct Config {
     pub interleave_ms: Option<u32>,
     pub bin_ms: u64,
     pub track_flows: u32,
+    pub run_id: Option<u16>,
     pub events: Option<PathBuf>,
     pub max_outage_ms: Option<f64>,
     pub max_loss: Option<parse::LossLimit>,
@@ -363,6 +368,7 @@ impl Config {
             interleave_ms: cli.interleave_ms,
             bin_ms: cli.bin_ms,
             track_flows: cli.track_flows,
+            run_id: cli.run_id,
             events: cli.events,
             max_outage_ms: cli.max_outage_ms,
             max_loss: cli.max_loss,

@@ -70,6 +70,10 @@ impl TickHist {
         (0..LANES).map(|l| self.counts[l * BUCKETS + i]).sum()
     }
 
+    pub fn clear(&mut self) {
+        self.counts.fill(0);
+    }
+
     pub fn add(&mut self, o: &TickHist) {
         for (a, b) in self.counts.iter_mut().zip(o.counts.iter()) {
             *a += b;

@@ -60,7 +60,7 @@ pub fn plan(
         (true, Some(n)) => topology::split_count(n, streams.len()).into_iter().map(Some).collect(),
         _ => vec![None; streams.len()],
     };
-    let run_id = (cfg.fwd == FwdMode::Gen).then(new_run_id);
+    let run_id = (cfg.fwd == FwdMode::Gen).then(|| cfg.run_id.unwrap_or_else(new_run_id));
     let flows = if cfg.fwd == FwdMode::Gen { cfg.flows } else { 1 };
     let lane_pps = cfg.rate_pps().map(|pps| pps / streams.len().max(1) as f64);
     let gaps = Arc::new(ArrayQueue::new(4096));
@@ -72,6 +72,7 @@ pub fn plan(
         // Losses found up to 5 gap lengths (at least 50 ms) after a gap still belong to it.
         attribution_tsc: ((cfg.gap_ms * 5.0).max(50.0) * tsc_hz as f64 / 1e3) as u64,
         tsc_hz,
+        run_id: cfg.run_id,
     };
     let mut jobs = Vec::new();
     let mut launched = Vec::new();

@@ -222,7 +222,8 @@ fn render_analysis(s: &mut String, r: &Report) {
         let t = &a.tracked;
         let _ = writeln!(
             s,
-            "\n  Tracked: {} received, {} lost ({:.4}%), {} reordered, {} duplicates in {} flows",
+            "\n  Tracked{}: {} received, {} lost ({:.4}%), {} reordered, {} duplicates in {} flows",
+            a.run_id.map(|r| format!(" (run {r})")).unwrap_or_default(),
             t.received,
             t.lost,
             t.loss_pct,
@@ -231,6 +232,13 @@ fn render_analysis(s: &mut String, r: &Report) {
             a.flows.len()
         );
         let f = &a.frames;
+        if f.other_run + f.untracked_flow + t.stale + t.resyncs > 0 {
+            let _ = writeln!(
+                s,
+                "  Not tracked: {} of another run, {} of flows beyond --track-flows; {} stale (could not be placed), {} resyncs",
+                f.other_run, f.untracked_flow, t.stale, t.resyncs
+            );
+        }
         let _ = writeln!(
             s,
             "  Other frames: {} foreign IPv4 in {} flows, {} non-IP, {} malformed, {} short, {} VLAN-tagged",

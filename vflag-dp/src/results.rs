@@ -37,7 +37,11 @@ pub struct TrackedTotals {
     pub loss_pct: f64,
     pub reordered: u64,
     pub duplicates: u64,
+    /// Frames that could not be placed in their flow's sequence (too old, or a jump beyond
+    /// what the flow can have sent).
     pub stale: u64,
+    /// Flows that restarted their sequence (two frames in a row that could not be placed).
+    pub resyncs: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,6 +137,7 @@ pub fn analysis_report(a: &RxAnalysis, tsc0: u64) -> AnalysisReport {
             reordered: flows.iter().map(|f| f.reordered).sum(),
             duplicates: flows.iter().map(|f| f.duplicates).sum(),
             stale: a.stale,
+            resyncs: a.resyncs,
         },
         flow_fairness: jain(&flows.iter().map(|f| f.received).collect::<Vec<_>>()),
         flows,

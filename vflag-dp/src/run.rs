@@ -19,7 +19,7 @@ use crate::interleave;
 use crate::launch::{self, LaunchedLcore};
 use crate::monitor::{Members, Monitor};
 use crate::report::{self, GeneratorReport, PortReport, Report};
-use crate::verdict::{self, Figures, Limits};
+use crate::verdict::{self, Figures, Limits, NotTracked};
 use crate::{bond, ports, preflight, results};
 
 /// Time given to queued frames to leave before the ports stop.
@@ -190,6 +190,9 @@ fn build_report(
         max_outage_ms: monitor.outages.iter().map(|o| o.duration_ms).chain(flow_max).reduce(f64::max),
         lost: analysis.as_ref().map_or(0, |a| a.tracked.lost),
         expected: analysis.as_ref().map_or(0, |a| a.tracked.received + a.tracked.lost),
+        not_tracked: analysis
+            .as_ref()
+            .map(|a| NotTracked { other_run: a.frames.other_run, untracked_flow: a.frames.untracked_flow }),
         member_shares: load_balance.member_shares(),
     };
     let verdict = verdict::judge(
@@ -225,7 +228,7 @@ fn merged_analysis(launched: &[LaunchedLcore]) -> Option<RxAnalysis> {
     for (_, slot) in launched.iter().filter_map(|l| l.analysis.as_ref()) {
         let Some(a) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() else { continue };
         match merged.as_mut() {
-            Some(m) => m.merge(&a),
+            Some(m) => m.merge(a),
             None => merged = Some(a),
         }
     }

@@ -1,6 +1,11 @@
 //! Per-flow sequence tracking: received, lost (sequence gaps), reordered (late arrivals that fill
 //! a gap), duplicated and stale (too old to tell). A lost frame that arrives late stops being
 //! lost and counts as reordered, so no frame is counted twice. Fixed size, no allocation.
+//!
+//! One frame cannot poison a flow: a sequence number far beyond what the flow can have sent
+//! since (the caller's bound, from the flow's rate), or far behind the window, is set aside as
+//! stale. Only if the next frame continues from it does the flow resync there (a restarted or
+//! another sender), counted in `resyncs` and without any loss for the jump.
 
 /// How many recent sequence numbers a flow remembers, to tell late frames from duplicates.
 pub const WINDOW: u64 = 1024;
@@ -25,6 +30,10 @@ pub struct FlowSeq {
     pub reordered: u64,
     pub duplicates: u64,
     pub stale: u64,
+    /// Times the flow restarted its sequence at a frame that could not be placed.
+    pub resyncs: u64,
+    /// The last frame set aside as stale: a resync if the next one follows it.
+    candidate: u64,
     /// Bit `s % WINDOW` is set when `s` (within `[next - WINDOW, next)`) was skipped and has not
     /// arrived since.
     gone: [u64; WORDS],
@@ -41,6 +50,8 @@ impl Default for FlowSeq {
             reordered: 0,
             duplicates: 0,
             stale: 0,
+            resyncs: 0,
+            candidate: NOT_STARTED,
             gone: [0; WORDS],
         }
     }
@@ -53,6 +64,8 @@ pub struct SeqEffect {
     pub late: bool,
     pub duplicate: bool,
     pub stale: bool,
+    /// The flow restarted its sequence at this frame's predecessor.
+    pub resync: bool,
 }
 
 impl FlowSeq {
@@ -93,18 +106,35 @@ impl FlowSeq {
         }
     }
 
-    /// Accounts for frame `s` of this flow.
-    #[inline]
+    /// Frames from the first one seen to the highest: what the sender sent meanwhile.
+    pub fn span(&self) -> u64 {
+        if self.started() {
+            self.next - self.first
+        } else {
+            0
+        }
+    }
+
+    /// Accounts for frame `s` of this flow, with no bound on how far it may jump (tests).
+    #[cfg(test)]
     pub fn observe(&mut self, s: u64) -> SeqEffect {
+        self.observe_within(s, u64::MAX)
+    }
+
+    /// Accounts for frame `s` of this flow; a jump ahead of more than `max_jump` frames is
+    /// not believed unless the next frame confirms it.
+    #[inline]
+    pub fn observe_within(&mut self, s: u64, max_jump: u64) -> SeqEffect {
         if self.try_in_order(s) {
             return SeqEffect::default();
         }
-        self.observe_other(s)
+        self.observe_other(s, max_jump)
     }
 
-    /// Everything but the clean in-order frame: first frames, gaps, late frames, duplicates.
+    /// Everything but the clean in-order frame: first frames, gaps, late frames, duplicates,
+    /// frames that cannot be placed.
     #[inline(never)]
-    fn observe_other(&mut self, s: u64) -> SeqEffect {
+    fn observe_other(&mut self, s: u64, max_jump: u64) -> SeqEffect {
         if !self.started() {
             // Frames before the first one seen were sent before we listened: not lost.
             self.first = s;
@@ -112,6 +142,12 @@ impl FlowSeq {
             self.received = 1;
             return SeqEffect::default();
         }
+        let placeable =
+            if s >= self.next { s - self.next <= max_jump } else { self.next - s <= WINDOW && s >= self.first };
+        if !placeable {
+            return self.set_aside(s);
+        }
+        self.candidate = NOT_STARTED;
         if s >= self.next {
             let gap = s - self.next;
             // The slots from `next` to `s` now stand for the skipped frames; `s`'s own slot
@@ -130,11 +166,6 @@ impl FlowSeq {
             self.lost += gap;
             return SeqEffect { new_lost: gap, ..Default::default() };
         }
-        // Older than the window, or from before we started listening: cannot be placed.
-        if self.next - s > WINDOW || s < self.first {
-            self.stale += 1;
-            return SeqEffect { stale: true, ..Default::default() };
-        }
         if !self.gone_bit(s) {
             self.duplicates += 1;
             return SeqEffect { duplicate: true, ..Default::default() };
@@ -144,6 +175,25 @@ impl FlowSeq {
         self.reordered += 1;
         self.lost -= 1;
         SeqEffect { late: true, ..Default::default() }
+    }
+
+    /// A frame that cannot be placed: stale, unless it follows the previous such frame, in
+    /// which case the flow starts again from that one (and both count as received).
+    fn set_aside(&mut self, s: u64) -> SeqEffect {
+        if self.candidate != NOT_STARTED && s == self.candidate + 1 {
+            self.first = self.candidate;
+            self.next = s + 1;
+            self.gone = [0; WORDS];
+            self.missing = 0;
+            self.stale -= 1;
+            self.received += 2;
+            self.resyncs += 1;
+            self.candidate = NOT_STARTED;
+            return SeqEffect { resync: true, ..Default::default() };
+        }
+        self.candidate = s;
+        self.stale += 1;
+        SeqEffect { stale: true, ..Default::default() }
     }
 }
 
@@ -239,6 +289,50 @@ mod tests {
     }
 
     #[test]
+    fn one_frame_far_ahead_is_stale_and_does_not_poison_the_flow() {
+        let mut f = FlowSeq::default();
+        for s in 0..100 {
+            f.observe_within(s, 2000);
+        }
+        assert!(f.observe_within((1 << 48) - 1, 2000).stale);
+        for s in 100..200 {
+            f.observe_within(s, 2000);
+        }
+        assert_eq!((f.received, f.lost, f.stale, f.resyncs), (200, 0, 1, 0));
+        // A real gap within the bound is loss as before.
+        f.observe_within(1500, 2000);
+        assert_eq!(f.lost, 1300);
+    }
+
+    #[test]
+    fn a_forged_first_frame_is_left_behind_by_the_real_sequence() {
+        let mut f = FlowSeq::default();
+        f.observe_within((1 << 48) - 1, 2000);
+        assert!(f.observe_within(0, 2000).stale, "behind the first frame seen");
+        assert!(f.observe_within(1, 2000).resync, "the next frame follows it: the flow restarts at 0");
+        for s in 2..50 {
+            f.observe_within(s, 2000);
+        }
+        assert_eq!((f.received, f.lost, f.stale, f.resyncs), (51, 0, 0, 1));
+        assert_eq!(f.span(), 50);
+    }
+
+    #[test]
+    fn a_restarted_sender_resyncs_once_without_loss() {
+        let mut f = FlowSeq::default();
+        for s in 5000..9000 {
+            f.observe_within(s, 2000);
+        }
+        for s in 0..10 {
+            f.observe_within(s, 2000);
+        }
+        assert_eq!((f.received, f.lost, f.stale, f.resyncs), (4010, 0, 0, 1));
+        // Afterwards a loss is found as usual.
+        f.observe_within(12, 2000);
+        assert_eq!(f.lost, 2, "10 and 11");
+    }
+
+    #[test]
     fn reordered_pairs() {
         let f = run(&[0, 2, 1, 4, 3, 5]);
         assert_eq!((f.received, f.lost, f.reordered, f.duplicates), (6, 0, 2, 0));
@@ -261,6 +355,13 @@ mod props {
             for &s in &seqs {
                 f.observe(s);
             }
+            // Every frame is counted once, whatever happened.
+            prop_assert_eq!(f.received + f.duplicates + f.stale, seqs.len() as u64);
+            if f.resyncs > 0 {
+                // Two frames in a row behind the first one restarted the flow: the model
+                // below (one baseline) no longer applies.
+                return Ok(());
+            }
             let first = seqs[0];
             let mut unique: Vec<u64> = seqs.iter().copied().filter(|&s| s >= first).collect();
             unique.sort_unstable();
@@ -271,6 +372,19 @@ mod props {
             prop_assert_eq!(f.received + f.duplicates + f.stale, seqs.len() as u64);
             let span = unique.last().unwrap() - first + 1;
             prop_assert_eq!(f.received + f.lost, span, "received + lost covers first..=highest");
+        }
+
+        #[test]
+        fn no_frame_claims_more_loss_than_the_bound(
+            seqs in proptest::collection::vec(prop_oneof![0u64..600, Just((1u64 << 48) - 1)], 1..400),
+        ) {
+            let mut f = FlowSeq::default();
+            let mut most = 0;
+            for &s in &seqs {
+                most = most.max(f.observe_within(s, 100).new_lost);
+            }
+            prop_assert!(most <= 100);
+            prop_assert_eq!(f.received + f.duplicates + f.stale, seqs.len() as u64);
         }
     }
 }

@@ -21,8 +21,17 @@ pub struct Figures {
     /// Tracked frames lost, and tracked frames expected (received + lost).
     pub lost: u64,
     pub expected: u64,
+    /// vflag-dp frames received that were not judged: another run's, or flows beyond
+    /// --track-flows (None: the receiver does not analyse).
+    pub not_tracked: Option<NotTracked>,
     /// Each bond member's share of received (or sent) frames, % (name, share).
     pub member_shares: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotTracked {
+    pub other_run: u64,
+    pub untracked_flow: u64,
 }
 
 pub struct Limits {
@@ -37,6 +46,14 @@ pub fn judge(f: &Figures, l: &Limits) -> Verdict {
         v.checked.push(format!("max outage {max} ms"));
         if let Some(o) = f.max_outage_ms.filter(|o| *o > max) {
             v.failures.push(format!("outage of {o:.1} ms exceeds --max-outage-ms {max}"));
+        }
+    }
+    if let (Some(limit), Some(n)) = (l.max_loss, f.not_tracked) {
+        if let Some(why) = judged_too_little(f.expected - f.lost, n) {
+            v.checked.push(format!("max loss {}", limit_text(limit)));
+            v.failures.push(format!("--max-loss {}: {why}", limit_text(limit)));
+            v.pass = false;
+            return finish(v, f, l);
         }
     }
     match l.max_loss {
@@ -55,6 +72,34 @@ pub fn judge(f: &Figures, l: &Limits) -> Verdict {
         }
         None => {}
     }
+    finish(v, f, l)
+}
+
+/// Why a loss figure over `tracked` frames says too little, with `n` of vflag-dp's frames
+/// left out of it: none tracked, or fewer tracked than left out.
+fn judged_too_little(tracked: u64, n: NotTracked) -> Option<String> {
+    let left_out = n.other_run + n.untracked_flow;
+    let detail = format!("{} of another run, {} of flows beyond --track-flows", n.other_run, n.untracked_flow);
+    if tracked == 0 {
+        return Some(format!("no tracked frame arrived ({detail}), so there is no loss figure to judge"));
+    }
+    (left_out > tracked).then(|| {
+        format!(
+            "only {tracked} of {} vflag-dp frames were tracked ({detail}); the loss figure covers too little to judge",
+            tracked + left_out
+        )
+    })
+}
+
+fn limit_text(l: LossLimit) -> String {
+    match l {
+        LossLimit::Packets(n) => n.to_string(),
+        LossLimit::Percent(p) => format!("{p}%"),
+    }
+}
+
+/// The member-share threshold, then pass or fail.
+fn finish(mut v: Verdict, f: &Figures, l: &Limits) -> Verdict {
     if let Some(min) = l.min_member_share {
         v.checked.push(format!("min member share {min}%"));
         if f.member_shares.is_empty() {
@@ -86,6 +131,7 @@ mod tests {
             lost: 5,
             expected: 10_000,
             member_shares: vec![("net_memif0".into(), 48.0), ("net_memif1".into(), 52.0)],
+            not_tracked: None,
         };
         let v = judge(&f, &limits());
         assert!(v.pass, "{v:?}");
@@ -99,6 +145,7 @@ mod tests {
             lost: 300,
             expected: 10_000,
             member_shares: vec![("m0".into(), 95.0), ("m1".into(), 5.0)],
+            not_tracked: Some(NotTracked::default()),
         };
         let v = judge(&f, &limits());
         assert!(!v.pass);
@@ -124,6 +171,35 @@ mod tests {
             &Limits { max_outage_ms: None, max_loss: None, min_member_share: None },
         );
         assert!(v.pass && v.checked.is_empty());
+    }
+
+    #[test]
+    fn a_loss_limit_over_too_little_tracked_traffic_fails_with_the_reason() {
+        let l = Limits { max_outage_ms: None, max_loss: Some(LossLimit::Packets(0)), min_member_share: None };
+        // One stray frame was tracked, a thousand real ones were not.
+        let f = Figures {
+            expected: 1,
+            not_tracked: Some(NotTracked { other_run: 1000, untracked_flow: 0 }),
+            ..Default::default()
+        };
+        let v = judge(&f, &l);
+        assert!(!v.pass);
+        assert_eq!(
+            v.failures,
+            ["--max-loss 0: only 1 of 1001 vflag-dp frames were tracked (1000 of another run, 0 of flows beyond --track-flows); the loss figure covers too little to judge"]
+        );
+        let none = Figures { not_tracked: Some(NotTracked::default()), ..Default::default() };
+        assert_eq!(
+            judge(&none, &Limits { max_loss: Some(LossLimit::Percent(1.0)), ..l }).failures,
+            ["--max-loss 1%: no tracked frame arrived (0 of another run, 0 of flows beyond --track-flows), so there is no loss figure to judge"]
+        );
+        // Some frames left out, most tracked: judged as usual.
+        let most = Figures {
+            expected: 1000,
+            not_tracked: Some(NotTracked { other_run: 3, untracked_flow: 2 }),
+            ..Default::default()
+        };
+        assert!(judge(&most, &l).pass);
     }
 
     #[test]

@@ -289,6 +289,7 @@ mod tests {
                 FlowOutage { start_s: 1.0, flows: 1, longest_ms: 50.0, lost: 2 },
                 FlowOutage { start_s: 3.99, flows: 8, longest_ms: 610.0, lost: 480 },
             ],
+            ..Default::default()
         });
         r
     }

@@ -24,6 +24,8 @@ pub struct Settings {
     pub seed: Option<u64>,
     pub flows: Option<u16>,
     pub rate: Option<String>,
+    /// Lab: the run id the generator sends and the receiver tracks.
+    pub run_id: Option<u16>,
     pub limits: Limits,
 }
 
@@ -263,7 +265,7 @@ mod tests {
             during: window(vec![0.0, 100.0], 15_000.0),
             after: window(vec![49.4, 50.6], 20_000.0),
         };
-        let tracked = Some(LossTotals { received: 100_000, lost: 4539, loss_pct: 4.3426 });
+        let tracked = Some(LossTotals { received: 100_000, lost: 4539, loss_pct: 4.3426, ..Default::default() });
         SoakReport {
             schema: SCHEMA,
             settings: Settings {
@@ -277,6 +279,7 @@ mod tests {
                 seed: None,
                 flows: Some(16),
                 rate: Some("20000".into()),
+                run_id: Some(7),
                 limits: Limits::default(),
             },
             started_unix_s: 1.0,

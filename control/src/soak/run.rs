@@ -114,7 +114,10 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         files.links = Some(out);
     }
 
-    let rx_argv = receiver_argv(args, spec, &vflag_dp, &files);
+    // The lab's generator sends this run, and the receiver tracks only it: frames of any
+    // other run (an earlier soak's generator) cannot be taken for this one's.
+    let run_id = args.lab.then(|| fastrand::u16(1..));
+    let rx_argv = receiver_argv(args, spec, &vflag_dp, &files, run_id);
     println!("receiver: {}", rx_argv.join(" "));
     let rx = Proc::spawn("receiver", &rx_argv, Path::new(&files.rx_log))?;
     claim.add_child(rx.pid(), "receiver");
@@ -133,7 +136,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     };
     s.wait_for(Duration::from_secs(30), "the receiver did not start", |l| l.started_unix_s.is_some())?;
     if args.lab {
-        let gen_argv = generator_argv(args, spec, &vflag_dp, &args.out)?;
+        let gen_argv = generator_argv(args, spec, &vflag_dp, &args.out, run_id.unwrap_or_default())?;
         println!("generator: {}", gen_argv.join(" "));
         let log = files.gen_log.clone().unwrap_or_default();
         let gen = Proc::spawn("generator", &gen_argv, Path::new(&log))?;
@@ -192,11 +195,16 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     } else {
         (analyze::flaps(seen, &records, ready_s, &s.live.lost_series), analyze::unexplained(&rx, &records, ready_s))
     };
-    let tracked = rx.analysis.as_ref().filter(|a| a.tracked.received > 0).map(|a| LossTotals {
-        received: a.tracked.received,
-        lost: a.tracked.lost,
-        loss_pct: a.tracked.loss_pct,
-    });
+    let tracked =
+        rx.analysis.as_ref().filter(|a| a.tracked.received + a.frames.other_run + a.frames.untracked_flow > 0).map(
+            |a| LossTotals {
+                received: a.tracked.received,
+                lost: a.tracked.lost,
+                loss_pct: a.tracked.loss_pct,
+                other_run: a.frames.other_run,
+                untracked_flow: a.frames.untracked_flow,
+            },
+        );
     let shares =
         crate::soak::analyze::shares(&rx.load_balance.members.iter().map(|m| m.rx_packets).collect::<Vec<_>>());
     let counter_names: Vec<String> = counter_links.iter().map(|l| l.name.clone()).collect();
@@ -204,7 +212,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let planned = if observing { flaps.len() } else { schedule.flaps };
     let report = SoakReport {
         schema: report::SCHEMA,
-        settings: settings(args, &schedule, seed, &link_names),
+        settings: Settings { run_id, ..settings(args, &schedule, seed, &link_names) },
         started_unix_s: rx.started_unix_s,
         complete,
         interrupted,
@@ -286,6 +294,7 @@ fn settings(args: &SoakArgs, schedule: &Schedule, seed: u64, links: &[String]) -
         seed: (args.link == "random").then_some(seed),
         flows: args.lab.then_some(args.flows),
         rate: args.lab.then(|| args.rate.clone()),
+        run_id: None,
         limits: args.limits(),
     }
 }
@@ -313,7 +322,7 @@ fn find_vflag_dp(given: Option<&Path>) -> Result<PathBuf> {
 /// never compete for hugepages.
 const LAB_MEMORY: [&str; 5] = ["--no-huge", "-m", "256", "--mbufs", "8192"];
 
-fn receiver_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, f: &Files) -> Vec<String> {
+fn receiver_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, f: &Files, run_id: Option<u16>) -> Vec<String> {
     let mut v = vec![bin.display().to_string()];
     if let Some(d) = &args.dut_args {
         // Checked by `validate`: it splits.
@@ -327,12 +336,15 @@ fn receiver_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, f: &Files) -> Vec<
         }
         v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
     }
+    if let Some(r) = run_id {
+        v.extend(["--run-id".into(), r.to_string()]);
+    }
     v.extend(["--fwd".into(), "rxonly".into(), "--stats-interval".into(), "500ms".into()]);
     v.extend(["--events".into(), f.rx_events.clone(), "--json".into(), f.rx_report.clone()]);
     v
 }
 
-fn generator_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, out: &Path) -> Result<Vec<String>> {
+fn generator_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, out: &Path, run_id: u16) -> Result<Vec<String>> {
     let pps = parse_rate(&args.rate)?;
     let mut v: Vec<String> = ["ip", "netns", "exec", &spec.ns].iter().map(|s| s.to_string()).collect();
     v.push(bin.display().to_string());
@@ -343,7 +355,8 @@ fn generator_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, out: &Path) -> Re
         v.extend(["--vdev".into(), format!("net_af_packet{i},iface={sw}")]);
     }
     v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
-    v.extend(["--fwd".into(), "gen".into(), "--flows".into(), args.flows.to_string()]);
+    v.extend(["--fwd".into(), "gen".into(), "--run-id".into(), run_id.to_string()]);
+    v.extend(["--flows".into(), args.flows.to_string()]);
     v.extend(["--rate".into(), format!("{}", pps.round() as u64), "--stats-interval".into(), "0".into()]);
     v.extend(["--json".into(), path(out, "gen.json")]);
     Ok(v)
@@ -641,7 +654,7 @@ mod tests {
     fn lab_command_lines_put_a_bond_over_each_side() {
         let a = args(&["--lab", "--bond", "xor", "--flows", "32", "--rate", "50k"]);
         let spec = LabSpec::default();
-        let rx = receiver_argv(&a, &spec, Path::new("/b/vflag-dp"), &files()).join(" ");
+        let rx = receiver_argv(&a, &spec, Path::new("/b/vflag-dp"), &files(), Some(7)).join(" ");
         assert!(
             rx.starts_with("/b/vflag-dp --lcores 0-1 --no-huge -m 256 --mbufs 8192 --file-prefix vflag-soak-rx"),
             "{rx}"
@@ -649,16 +662,16 @@ mod tests {
         assert!(
             rx.ends_with(
                 "--vdev net_af_packet0,iface=p0 --vdev net_af_packet1,iface=p1 --bond xor --link-wait 10s \
-             --fwd rxonly --stats-interval 500ms --events o/e.jsonl --json o/rx.json"
+             --run-id 7 --fwd rxonly --stats-interval 500ms --events o/e.jsonl --json o/rx.json"
             ),
             "{rx}"
         );
-        let gen = generator_argv(&a, &spec, Path::new("/b/vflag-dp"), Path::new("o")).unwrap().join(" ");
+        let gen = generator_argv(&a, &spec, Path::new("/b/vflag-dp"), Path::new("o"), 7).unwrap().join(" ");
         assert!(gen.starts_with("ip netns exec sw /b/vflag-dp --lcores 1,0 --no-huge"), "{gen}");
         assert!(
             gen.ends_with(
                 "--vdev net_af_packet0,iface=s0 --vdev net_af_packet1,iface=s1 --bond xor --link-wait 10s \
-             --fwd gen --flows 32 --rate 50000 --stats-interval 0 --json o/gen.json"
+             --fwd gen --run-id 7 --flows 32 --rate 50000 --stats-interval 0 --json o/gen.json"
             ),
             "{gen}"
         );
@@ -667,7 +680,7 @@ mod tests {
     #[test]
     fn dut_receiver_takes_the_users_arguments() {
         let a = args(&["--dut-args", "--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01", "--duration", "60s"]);
-        let rx = receiver_argv(&a, &LabSpec::default(), Path::new("vflag-dp"), &files()).join(" ");
+        let rx = receiver_argv(&a, &LabSpec::default(), Path::new("vflag-dp"), &files(), None).join(" ");
         assert_eq!(
             rx,
             "vflag-dp --lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01 --fwd rxonly --stats-interval 500ms \

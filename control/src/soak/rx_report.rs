@@ -44,6 +44,8 @@ pub struct Outage {
 pub struct Analysis {
     pub tracked: Tracked,
     #[serde(default)]
+    pub frames: Frames,
+    #[serde(default)]
     pub flow_outages: Vec<FlowOutage>,
 }
 
@@ -52,6 +54,15 @@ pub struct Tracked {
     pub received: u64,
     pub lost: u64,
     pub loss_pct: f64,
+}
+
+/// vflag-dp frames the receiver counted but did not track.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Frames {
+    #[serde(default)]
+    pub other_run: u64,
+    #[serde(default)]
+    pub untracked_flow: u64,
 }
 
 /// Tracked flows falling silent together (the flows hashed to a failed link).

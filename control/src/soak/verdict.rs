@@ -47,6 +47,10 @@ pub struct LossTotals {
     pub received: u64,
     pub lost: u64,
     pub loss_pct: f64,
+    /// vflag-dp frames the receiver did not track: another run's (a stale generator, a
+    /// forged frame), or flows beyond its --track-flows.
+    pub other_run: u64,
+    pub untracked_flow: u64,
 }
 
 /// `members`: the receiver's bond members; `links`: the links whose counters were sampled.
@@ -77,6 +81,15 @@ pub fn judge(
         }
     }
     match (limits.max_loss, loss) {
+        // A loss figure over a minority of the frames judged too little to pass on.
+        (Some(_), Some(l)) if l.other_run + l.untracked_flow > l.received => failures.push(format!(
+            "--max-loss: only {} of {} vflag-dp frames were tracked ({} of another run, {} of flows beyond \
+             --track-flows); the loss figure covers too little to judge",
+            l.received,
+            l.received + l.other_run + l.untracked_flow,
+            l.other_run,
+            l.untracked_flow
+        )),
         (Some(LossLimit::Frames(max)), Some(l)) if l.lost > max => {
             failures.push(format!("lost {} tracked frames > --max-loss {max}", l.lost))
         }
@@ -149,13 +162,13 @@ mod tests {
     fn passes_within_limits_and_names_each_failure() {
         let limits =
             Limits { max_outage_ms: Some(600.0), max_loss: Some(LossLimit::Frames(100)), min_member_share: Some(30.0) };
-        let loss = Some(LossTotals { received: 1000, lost: 20, loss_pct: 2.0 });
+        let loss = Some(LossTotals { received: 1000, lost: 20, loss_pct: 2.0, ..Default::default() });
         let ok = [flap(1, 550.0, true, vec![48.0, 52.0])];
         assert_eq!(judge(&limits, &ok, &[], loss, &members(), &[]), Verdict { pass: true, failures: vec![] });
 
         let bad = [flap(1, 700.0, true, vec![80.0, 20.0]), flap(2, 100.0, false, vec![50.0, 50.0])];
         let unexplained = [Unexplained { start_s: 0.5, duration_ms: 900.0, flows: 0, lost: 0 }];
-        let lossy = Some(LossTotals { received: 1000, lost: 200, loss_pct: 20.0 });
+        let lossy = Some(LossTotals { received: 1000, lost: 200, loss_pct: 20.0, ..Default::default() });
         let v = judge(&limits, &bad, &unexplained, lossy, &members(), &[]);
         assert!(!v.pass);
         assert_eq!(
@@ -174,6 +187,16 @@ mod tests {
             vec!["lost 20.0000% of tracked frames > --max-loss 1%"]
         );
         assert!(!judge(&pct, &ok, &[], None, &members(), &[]).pass, "a loss limit with nothing tracked cannot pass");
+        // One stray frame tracked, the real run's thousand not: no 0% loss PASS.
+        let stray = Some(LossTotals { received: 1, other_run: 1000, ..Default::default() });
+        let zero = Limits { max_loss: Some(LossLimit::Frames(0)), ..Default::default() };
+        assert_eq!(
+            judge(&zero, &ok, &[], stray, &members(), &[]).failures,
+            ["--max-loss: only 1 of 1001 vflag-dp frames were tracked (1000 of another run, 0 of flows beyond \
+              --track-flows); the loss figure covers too little to judge"]
+        );
+        let few = Some(LossTotals { received: 1000, other_run: 5, untracked_flow: 5, ..Default::default() });
+        assert!(judge(&zero, &ok, &[], few, &members(), &[]).pass, "a few left out: judged as usual");
     }
 
     #[test]
