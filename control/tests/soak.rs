@@ -496,3 +496,53 @@ fn an_output_that_cannot_be_written_stops_the_soak_before_it_starts() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["soak.json"], "no temporary file and no child's log left");
 }
+
+/// The pids of the processes whose command line holds `needle`.
+fn pids_with(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'));
+            !zombie
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+#[test]
+fn a_soak_killed_outright_leaves_no_dpdk_process_and_lab_down_cleans_up() {
+    let _g = serial();
+    let lab = Lab::new("k");
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--bond", "xor", "--flaps", "3", "--interval", "3s", "--down-ms", "300"];
+    let mut child: Child = soak(&lab, dir.path(), &args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let (pid, t0) = (child.id(), Instant::now());
+    // The children's file prefixes carry the soak's pid.
+    let mine = format!("vflag-soak-rx{pid}");
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if line.unwrap().contains("traffic flowing") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no traffic");
+    }
+    assert_eq!(pids_with(&mine).len(), 1, "the receiver runs");
+    assert_eq!(pids_with(&format!("vflag-soak-gen{pid}")).len(), 1, "the generator runs");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let t1 = Instant::now();
+    while !(pids_with(&mine).is_empty() && pids_with(&format!("vflag-soak-gen{pid}")).is_empty())
+        && t1.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(pids_with(&mine).is_empty(), "the receiver outlived its SIGKILLed soak");
+    assert!(pids_with(&format!("vflag-soak-gen{pid}")).is_empty(), "the generator outlived its SIGKILLed soak");
+    assert!(!lab.gone(), "nothing ran to take the lab down");
+    // The kernel dropped the dead soak's lock: lab down is not refused.
+    let down = Command::new(CTL).args(["lab", "down"]).args(lab.names()).output().unwrap();
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(lab.gone());
+}
