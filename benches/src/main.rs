@@ -13,8 +13,6 @@ mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -174,10 +172,9 @@ fn run(cli: Cli) -> Result<u8> {
     } else {
         (cli.rounds as usize, cli.warmup, cli.window)
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handlers")?;
-    }
+    // vflag-dp's rule: signals within 2 s of the first are that stop again; a later one
+    // hurries it (the processes are killed without waiting; the report is still written).
+    let stop = vflag_dp::stop::Stop::install("vflag-bench").context("installing the signal handlers")?;
     let settings = Settings {
         burst: cli.burst,
         rxd: cli.rxd,
@@ -214,7 +211,7 @@ fn run(cli: Cli) -> Result<u8> {
             match measured {
                 Ok(()) => {}
                 // Stopped by a signal: report the cases that finished.
-                Err(_) if timing.stop.load(Ordering::Relaxed) => {
+                Err(_) if timing.stop.requested() => {
                     interrupted = true;
                     break 'cases;
                 }

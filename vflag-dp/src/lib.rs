@@ -29,6 +29,7 @@ pub mod results;
 pub mod run;
 pub mod seqtrack;
 pub mod stats;
+pub mod stop;
 pub mod telemetry;
 pub mod timeline;
 pub mod topology;

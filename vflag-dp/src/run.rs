@@ -19,6 +19,7 @@ use crate::interleave;
 use crate::launch::{self, LaunchedLcore};
 use crate::monitor::{Members, Monitor};
 use crate::report::{self, GeneratorReport, PortReport, Report};
+use crate::stop::Stop;
 use crate::verdict::{self, Figures, Limits};
 use crate::{bond, ports, preflight, results};
 
@@ -39,12 +40,7 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     }
     let events = EventLog::open(cfg.events.as_deref())
         .with_context(|| format!("--events {}", cfg.events.as_deref().unwrap_or(std::path::Path::new("")).display()))?;
-    let signalled = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while stopping ends the process at once.
-        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&signalled))?;
-        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
-    }
+    let signals = Stop::install("vflag-dp").context("installing the signal handlers")?;
 
     let eal = Eal::init(&cfg.eal_args()).map_err(|e| anyhow::anyhow!("{e}: {}", eal_hint(&e)))?;
     let infos = ports::discover_ports(&cfg)?;
@@ -56,10 +52,10 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     for &m in &members.ids {
         watch.watch(m, port::info(m).is_ok_and(|i| i.lsc_interrupt))?;
     }
-    if signalled.load(Ordering::Relaxed) {
+    if signals.requested() {
         bail!("interrupted during set-up");
     }
-    ports::wait_for_links(&cfg, &infos, &signalled);
+    ports::wait_for_links(&cfg, &infos, signals.flag());
 
     let port_ids: Vec<u16> = infos.iter().map(|p| p.id).collect();
     let macs: Vec<[u8; 6]> = port_ids.iter().map(|&p| port::mac(p).unwrap_or_default()).collect();
@@ -101,11 +97,11 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         0.0,
         &serde_json::json!({"settings": &cfg, "run_id": plan.run_id, "started_unix_s": started_unix_s}),
     );
-    let reason = monitor.watch(&launched, &signalled, &mut watch, &plan.gaps);
+    let reason = monitor.watch(&launched, signals.flag(), &mut watch, &plan.gaps);
     stop.store(true, Ordering::Relaxed);
     let panicked = join(&eal, &launched);
     let duration_s = t0.elapsed().as_secs_f64();
-    std::thread::sleep(DRAIN);
+    signals.sleep_unless_hurried(DRAIN);
     watch.poll();
     monitor.take_link_events(&watch);
     monitor.take_gaps(&plan.gaps, &launched);
