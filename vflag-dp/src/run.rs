@@ -18,6 +18,7 @@ use crate::events::EventLog;
 use crate::interleave;
 use crate::launch::{self, LaunchedLcore};
 use crate::monitor::{Members, Monitor};
+use crate::outfile::OutFile;
 use crate::report::{self, GeneratorReport, PortReport, Report};
 use crate::stop::Stop;
 use crate::verdict::{self, Figures, Limits};
@@ -35,12 +36,17 @@ pub enum Outcome {
 }
 
 pub fn run(cfg: Config) -> Result<Outcome> {
+    // First, so that no way out (a signal included) leaves the reserved temp file behind.
+    let signals = Stop::install("vflag-dp").context("installing the signal handlers")?;
+    // The output files before anything else: a path that cannot be written fails now, not
+    // after the run.
+    let json_out =
+        cfg.json.as_deref().map(|p| OutFile::reserve("--json", p)).transpose().map_err(anyhow::Error::msg)?;
+    let events = EventLog::open(cfg.events.as_deref())
+        .with_context(|| format!("--events {}", cfg.events.as_deref().unwrap_or(std::path::Path::new("")).display()))?;
     if !cfg.no_huge {
         preflight::check_hugepages().map_err(anyhow::Error::msg)?;
     }
-    let events = EventLog::open(cfg.events.as_deref())
-        .with_context(|| format!("--events {}", cfg.events.as_deref().unwrap_or(std::path::Path::new("")).display()))?;
-    let signals = Stop::install("vflag-dp").context("installing the signal handlers")?;
 
     let eal = Eal::init(&cfg.eal_args()).map_err(|e| anyhow::anyhow!("{e}: {}", eal_hint(&e)))?;
     let infos = ports::discover_ports(&cfg)?;
@@ -120,8 +126,8 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         Run { tsc0, started_unix_s, duration_s, reason, run_id: plan.run_id },
     );
     print!("{}", report::render(&report));
-    let written = match &cfg.json {
-        Some(path) => report::write_json(&report, path).with_context(|| format!("writing --json {}", path.display())),
+    let written = match json_out {
+        Some(out) => report::write_json(&report, out).map_err(anyhow::Error::msg),
         None => Ok(()),
     };
     drop(watch);

@@ -165,3 +165,71 @@ fn non_root_runs_with_no_huge() {
     let out = run_bounded(cmd, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// An output file that cannot be written is found before the EAL starts, not after the run: one
+/// line naming the path, exit 1, quickly, and no temp file left beside it.
+#[test]
+fn unwritable_output_files_are_refused_before_the_eal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let missing = format!("{d}/no-such-dir/x.json");
+    for (opt, path) in [
+        ("--json", "/proc/version"),
+        ("--json", d.as_str()),
+        ("--json", "/nonexistent-dir/x.json"),
+        ("--json", missing.as_str()),
+        ("--events", d.as_str()),
+        ("--events", "/nonexistent-dir/e.jsonl"),
+    ] {
+        let t = std::time::Instant::now();
+        let prefix = unique("outf");
+        let out = run(&[
+            "--lcores",
+            "0-1",
+            "--vdev",
+            "net_null0",
+            "--no-huge",
+            "-m",
+            "256",
+            "--file-prefix",
+            &prefix,
+            opt,
+            path,
+        ]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{opt} {path}\n{all}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{opt} {path}: want one line\n{all}");
+        assert!(lines[0].starts_with(&format!("vflag-dp: error: {opt} {path}: ")), "{all}");
+        assert!(out.stdout.is_empty() && !stderr.contains("EAL"), "the EAL must not start: {all}");
+        assert!(t.elapsed() < Duration::from_secs(2), "{opt} {path} took {:?}", t.elapsed());
+    }
+    assert!(!std::path::Path::new("/proc/version.tmp").exists());
+    assert!(!std::path::Path::new(&format!("{d}.tmp")).exists(), "no temp file beside the directory");
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "nothing left in {d}");
+}
+
+/// A run that ends in an error after the output file was reserved leaves no temp file.
+#[test]
+fn a_failed_run_leaves_no_temp_file() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let prefix = unique("tmpf");
+    let out = run(&[
+        "--lcores",
+        "0-1",
+        "-a",
+        "0000:99:1f.7",
+        "--no-huge",
+        "-m",
+        "256",
+        "--file-prefix",
+        &prefix,
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no report and no temp file: {}", text(&out));
+}
