@@ -420,6 +420,28 @@ impl Config {
     }
 
     /// The EAL's argv (without argv[0]) for these settings.
+    /// The `--file-prefix` the EAL will take as a primary process (the last one given, also
+    /// through `--eal`; DPDK's default `rte`), or None when it takes no prefix lock
+    /// (`--in-memory`, `--no-shconf`, or a `--proc-type` that may be secondary).
+    pub fn primary_prefix(&self) -> Option<String> {
+        let args = self.eal_args();
+        let mut prefix = "rte".to_string();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let key = a.split('=').next().unwrap_or_default();
+            if matches!(key, "--in-memory" | "--no-shconf" | "--proc-type") {
+                return None;
+            }
+            if key == "--file-prefix" {
+                match a.split_once('=') {
+                    Some((_, v)) => prefix = v.to_string(),
+                    None => prefix = it.next()?.clone(),
+                }
+            }
+        }
+        Some(prefix)
+    }
+
     pub fn eal_args(&self) -> Vec<String> {
         let lcores: Vec<String> =
             std::iter::once(self.main_lcore).chain(self.fwd_lcores.iter().copied()).map(|l| l.to_string()).collect();
@@ -514,6 +536,16 @@ mod tests {
         let argv = ["vflag-dp", "--lcores", "0-1", "--vdev", "net_null0", "--eal", "--log-level='lib.eal:debug' -n 4"];
         let c = Config::from_cli(Cli::try_parse_from(argv).unwrap(), None).unwrap();
         assert_eq!(c.eal_extra, ["--log-level=lib.eal:debug", "-n", "4"]);
+    }
+
+    #[test]
+    fn the_primary_prefix_is_the_last_one_given() {
+        let prefix = |args: &str| cfg(&format!("--lcores 0-1 --vdev net_null0 {args}")).unwrap().primary_prefix();
+        assert_eq!(prefix(""), Some("rte".into()));
+        assert_eq!(prefix("--file-prefix a"), Some("a".into()));
+        assert_eq!(prefix("--file-prefix a --eal=--file-prefix=b"), Some("b".into()));
+        assert_eq!(prefix("--file-prefix a --eal=--in-memory"), None);
+        assert_eq!(prefix("--eal=--proc-type=auto"), None);
     }
 
     #[test]

@@ -48,7 +48,18 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         preflight::check_hugepages().map_err(anyhow::Error::msg)?;
     }
 
-    let eal = Eal::init(&cfg.eal_args()).map_err(|e| anyhow::anyhow!("{e}: {}", eal_hint(&e)))?;
+    // DPDK's own failure for a held prefix says "Success (errno 0)": name the holder instead,
+    // before the EAL starts (and again if it fails, for a holder that came in between).
+    let prefix_in_use = || {
+        let prefix = cfg.primary_prefix()?;
+        let pid = dpdk_sys::eal::prefix_holder(&prefix)?;
+        Some(anyhow::anyhow!("--file-prefix {prefix} is in use by pid {pid}: give each DPDK process its own"))
+    };
+    if let Some(e) = prefix_in_use() {
+        return Err(e);
+    }
+    let eal = Eal::init(&cfg.eal_args())
+        .map_err(|e| prefix_in_use().unwrap_or_else(|| anyhow::anyhow!("{e}: {}", eal_hint(&e))))?;
     let infos = ports::discover_ports(&cfg)?;
     let members = bond_members(&cfg)?;
     let pool = Arc::new(ports::create_pool(&cfg, &infos)?);

@@ -233,3 +233,32 @@ fn a_failed_run_leaves_no_temp_file() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no report and no temp file: {}", text(&out));
 }
+
+/// A --file-prefix that a running DPDK process holds is named with that process's pid, before
+/// the EAL starts (DPDK itself says "rte_eal_init failed: Success").
+#[test]
+fn a_file_prefix_in_use_names_the_process_holding_it() {
+    let _g = serial();
+    let prefix = unique("held");
+    let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--duration", "10"]);
+    a.extend(eal_light(&prefix));
+    let mut holder =
+        vflag(&a).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    // Running once it prints the forwarding line (the EAL holds the prefix by then).
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(holder.stdout.take().unwrap()));
+    assert!(lines.any(|l| l.is_ok_and(|l| l.starts_with("forwarding:"))), "the first run did not start");
+    let t = std::time::Instant::now();
+    let out =
+        run(&["--lcores", PEER_LCORES, "--vdev", "net_null0", "--no-huge", "-m", "256", "--file-prefix", &prefix]);
+    let took = t.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("vflag-dp: error: --file-prefix {prefix} is in use by pid {}", holder.id());
+    assert!(stderr.lines().last().is_some_and(|l| l.starts_with(&want)), "want {want:?}\n{all}");
+    assert!(!stderr.contains("EAL:"), "found before the EAL starts: {all}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+}
