@@ -13,8 +13,6 @@ mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -24,6 +22,7 @@ use cases::{Case, Kind, Names, Settings, Sides};
 use measure::Timing;
 use report::{CaseResult, Check, Report, SideResult};
 use summary::Spread;
+use vflag_dp::outfile::OutFile;
 
 #[derive(Debug, Parser)]
 #[command(name = "vflag-bench", version, about = "vflag-dp against dpdk-testpmd, side by side, in one run")]
@@ -157,6 +156,10 @@ fn run(cli: Cli) -> Result<u8> {
         }
         return Ok(0);
     }
+    // Before any case runs, so a path that cannot be written fails now, not after the run.
+    let reserve = |opt, p: &Option<PathBuf>| p.as_deref().map(|p| OutFile::reserve(opt, p)).transpose();
+    let json_out = reserve("--json", &cli.json).map_err(anyhow::Error::msg)?;
+    let markdown_out = reserve("--markdown", &cli.markdown).map_err(anyhow::Error::msg)?;
     let testpmd = find_program(&cli.testpmd).with_context(|| {
         format!("{} not found (apt-get install dpdk-dev, or --testpmd PATH)", cli.testpmd.display())
     })?;
@@ -174,10 +177,9 @@ fn run(cli: Cli) -> Result<u8> {
     } else {
         (cli.rounds as usize, cli.warmup, cli.window)
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handlers")?;
-    }
+    // vflag-dp's rule: signals within 2 s of the first are that stop again; a later one
+    // hurries it (the processes are killed without waiting; the report is still written).
+    let stop = vflag_dp::stop::Stop::install("vflag-bench").context("installing the signal handlers")?;
     let settings = Settings {
         burst: cli.burst,
         rxd: cli.rxd,
@@ -214,7 +216,7 @@ fn run(cli: Cli) -> Result<u8> {
             match measured {
                 Ok(()) => {}
                 // Stopped by a signal: report the cases that finished.
-                Err(_) if timing.stop.load(Ordering::Relaxed) => {
+                Err(_) if timing.stop.requested() => {
                     interrupted = true;
                     break 'cases;
                 }
@@ -238,12 +240,11 @@ fn run(cli: Cli) -> Result<u8> {
         check: Check { vs_testpmd_floor: cli.check, analysis_floor: cli.check_analysis, passed },
     };
     print!("{}", report::table(&report));
-    if let Some(p) = &cli.json {
-        std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")
-            .with_context(|| format!("writing {}", p.display()))?;
+    if let Some(out) = json_out {
+        out.commit((serde_json::to_string_pretty(&report)? + "\n").as_bytes()).map_err(anyhow::Error::msg)?;
     }
-    if let Some(p) = &cli.markdown {
-        std::fs::write(p, report::markdown(&report)).with_context(|| format!("writing {}", p.display()))?;
+    if let Some(out) = markdown_out {
+        out.commit(report::markdown(&report).as_bytes()).map_err(anyhow::Error::msg)?;
     }
     for c in report.cases.iter().filter(|c| c.pass == Some(false)) {
         eprintln!(

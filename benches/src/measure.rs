@@ -5,13 +5,12 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use vflag_dp::stop::Stop;
 
 use crate::cases::{Counter, Side};
 use crate::telemetry::{self, Telemetry};
@@ -23,15 +22,15 @@ pub struct Timing {
     /// How long a process may take to start and carry traffic.
     pub start_timeout: Duration,
     /// Set by SIGINT/SIGTERM: every wait checks it, and the processes are stopped on the way
-    /// out.
-    pub stop: Arc<AtomicBool>,
+    /// out (without waiting for them once the stop is hurried).
+    pub stop: Stop,
 }
 
 /// Sleeps `d`, or fails as soon as a stop is asked for.
-fn sleep(d: Duration, stop: &AtomicBool) -> Result<()> {
+fn sleep(d: Duration, stop: &Stop) -> Result<()> {
     let end = Instant::now() + d;
     loop {
-        if stop.load(Ordering::Relaxed) {
+        if stop.requested() {
             bail!("interrupted");
         }
         let now = Instant::now();
@@ -47,10 +46,11 @@ struct Running {
     child: Child,
     prefix: String,
     log: PathBuf,
+    stop: Stop,
 }
 
 impl Running {
-    fn start(program: &Path, args: &[String], prefix: &str, logs: &Path) -> Result<Running> {
+    fn start(program: &Path, args: &[String], prefix: &str, logs: &Path, stop: &Stop) -> Result<Running> {
         let log = logs.join(format!("{prefix}.log"));
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let child = Command::new(program)
@@ -60,7 +60,7 @@ impl Running {
             .stderr(out)
             .spawn()
             .with_context(|| format!("cannot start {}", program.display()))?;
-        Ok(Running { child, prefix: prefix.to_string(), log })
+        Ok(Running { child, prefix: prefix.to_string(), log, stop: stop.clone() })
     }
 
     /// Fails, with the end of its output, if the process has exited.
@@ -76,7 +76,11 @@ impl Running {
             let pid = Pid::from_raw(self.child.id() as i32);
             let _ = kill(pid, Signal::SIGINT);
             let t0 = Instant::now();
-            while matches!(self.child.try_wait(), Ok(None)) && t0.elapsed() < Duration::from_secs(10) {
+            // A hurried stop (a signal after the grace period) kills at once.
+            while matches!(self.child.try_wait(), Ok(None))
+                && t0.elapsed() < Duration::from_secs(10)
+                && !self.stop.hurried()
+            {
                 std::thread::sleep(Duration::from_millis(20));
             }
             let _ = self.child.kill();
@@ -100,7 +104,7 @@ fn log_tail(path: &Path) -> String {
 }
 
 /// Waits for a process's telemetry socket and connects to it.
-fn connect(p: &mut Running, deadline: Instant, stop: &AtomicBool) -> Result<Telemetry> {
+fn connect(p: &mut Running, deadline: Instant, stop: &Stop) -> Result<Telemetry> {
     let path = telemetry::socket_path(&p.prefix);
     loop {
         p.check_alive()?;
@@ -155,7 +159,7 @@ fn window<T>(
     let mut running: Vec<Running> = Vec::new();
     let mut tel = None;
     for (i, proc_) in side.procs.iter().enumerate() {
-        let mut r = Running::start(&proc_.program, &proc_.args, &proc_.prefix, logs)?;
+        let mut r = Running::start(&proc_.program, &proc_.args, &proc_.prefix, logs, &timing.stop)?;
         // The next process may need this one's socket (a memif server): wait until it is up.
         let t = connect(&mut r, deadline, &timing.stop)?;
         if i == side.measured {

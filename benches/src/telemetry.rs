@@ -9,15 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
 
-/// Where a process with this `--file-prefix` keeps its runtime files: DPDK's rule is
-/// /var/run/dpdk for root, else $XDG_RUNTIME_DIR/dpdk (or /tmp/dpdk).
+/// Where a process with this `--file-prefix` keeps its runtime files.
 pub fn runtime_dir(file_prefix: &str) -> PathBuf {
-    let base = if nix::unistd::geteuid().is_root() {
-        PathBuf::from("/var/run")
-    } else {
-        std::env::var_os("XDG_RUNTIME_DIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
-    };
-    base.join("dpdk").join(file_prefix)
+    dpdk_sys::eal::runtime_dir(file_prefix)
 }
 
 pub fn socket_path(file_prefix: &str) -> PathBuf {

@@ -147,6 +147,25 @@ fn bad_options_are_refused_in_one_line() {
     }
 }
 
+/// The output files are created before any case runs: a path that cannot be written is one
+/// line naming it, exit 1, at once, and leaves no temp file.
+#[test]
+fn unwritable_output_files_are_refused_before_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (opt, path) in [("--json", "/proc/version"), ("--markdown", d), ("--json", "/nonexistent-dir/x.json")] {
+        let t = std::time::Instant::now();
+        let out = bench(&["--quick", "--cases", "null-rxonly", opt, path]);
+        assert_eq!(out.status.code(), Some(1), "{opt} {path}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{opt} {path}: {err}");
+        assert!(err.starts_with(&format!("vflag-bench: error: {opt} {path}: ")), "{err}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "{opt} {path} took {:?}", t.elapsed());
+    }
+    assert_eq!(std::fs::read_dir(d).unwrap().count(), 0);
+    assert!(!std::path::Path::new("/proc/version.tmp").exists());
+}
+
 #[test]
 fn the_case_list_names_every_case() {
     let out = bench(&["--list"]);

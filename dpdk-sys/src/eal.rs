@@ -1,7 +1,9 @@
 //! EAL start-up and shutdown, and running closures on worker lcores.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{DpdkError, Result};
@@ -87,6 +89,37 @@ impl Drop for Eal {
     }
 }
 
+/// Where an EAL with `--file-prefix prefix` keeps its runtime files, by DPDK's rule:
+/// `/var/run/dpdk/<prefix>` for root, else `$XDG_RUNTIME_DIR/dpdk/<prefix>` (or `/tmp/dpdk/...`).
+pub fn runtime_dir(prefix: &str) -> PathBuf {
+    // SAFETY: getuid cannot fail and touches no memory.
+    let base = if unsafe { libc::getuid() } == 0 {
+        PathBuf::from("/var/run")
+    } else {
+        std::env::var_os("XDG_RUNTIME_DIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
+    };
+    base.join("dpdk").join(prefix)
+}
+
+/// The pid of the primary process that holds `--file-prefix prefix`, if one runs: while it
+/// does, it keeps a write lock on `<runtime dir>/config`, which a second primary would fail to
+/// take (and 22.11's `rte_eal_init` then reports errno 0). None when the file is missing,
+/// unlocked, or the holder's pid is not visible (another pid namespace).
+pub fn prefix_holder(prefix: &str) -> Option<u32> {
+    let file = std::fs::File::open(runtime_dir(prefix).join("config")).ok()?;
+    // SAFETY: flock is plain data; all-zero is a valid value before the fields are set.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    // l_start 0, l_len 0: the whole file.
+    // SAFETY: F_GETLK on an open descriptor writes only into `lock`, which outlives the call.
+    let ret = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut lock) };
+    if ret != 0 || lock.l_type == libc::F_UNLCK as libc::c_short {
+        return None;
+    }
+    u32::try_from(lock.l_pid).ok().filter(|&p| p > 0)
+}
+
 type Job = Box<dyn FnOnce() -> i32 + Send>;
 
 unsafe extern "C" fn lcore_trampoline(arg: *mut c_void) -> c_int {
@@ -99,4 +132,23 @@ unsafe extern "C" fn lcore_trampoline(arg: *mut c_void) -> c_int {
 pub fn current_lcore() -> u32 {
     // SAFETY: reads a thread-local.
     unsafe { ffi::vflag_lcore_id() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_without_a_locked_config_has_no_holder() {
+        let prefix = format!("vflag-unit-{}", std::process::id());
+        assert_eq!(prefix_holder(&prefix), None, "no runtime directory");
+        let dir = runtime_dir(&prefix);
+        assert!(dir.ends_with(format!("dpdk/{prefix}")));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config"), [0u8; 64]).unwrap();
+        // A config a process left behind (killed, or stopped without cleanup) holds no lock.
+        let free = prefix_holder(&prefix);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(free, None);
+    }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 pub struct KernelLink {
     pub port: u16,
     pub iface: String,
-    last: Option<bool>,
+    last: Option<State>,
 }
 
 /// The kernel interface behind a vdev, if it is one of those drivers: (device name, iface).
@@ -23,16 +23,35 @@ pub fn iface_of(vdev: &str) -> Option<(String, String)> {
     Some((name.to_string(), iface.trim().to_string()))
 }
 
-/// Whether an interface is up, from its sysfs `operstate` ("up"; "unknown" counts as up when
-/// the carrier is there, as for some virtual interfaces).
-pub fn is_up(sysfs_net: &Path, iface: &str) -> Option<bool> {
+/// What sysfs shows of an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Up,
+    Down,
+    /// No such interface (deleted under the running port): its link is down for good.
+    Gone,
+}
+
+impl State {
+    pub fn up(self) -> bool {
+        self == State::Up
+    }
+}
+
+/// An interface's state from its sysfs `operstate` ("up"; "unknown" counts as up when the
+/// carrier is there, as for some virtual interfaces). None when it is there but unreadable.
+pub fn state(sysfs_net: &Path, iface: &str) -> Option<State> {
     let dir: PathBuf = sysfs_net.join(iface);
+    if !dir.exists() {
+        return Some(State::Gone);
+    }
     let state = std::fs::read_to_string(dir.join("operstate")).ok()?;
-    Some(match state.trim() {
+    let up = match state.trim() {
         "up" => true,
         "unknown" => std::fs::read_to_string(dir.join("carrier")).is_ok_and(|c| c.trim() == "1"),
         _ => false,
-    })
+    };
+    Some(if up { State::Up } else { State::Down })
 }
 
 impl KernelLink {
@@ -41,8 +60,9 @@ impl KernelLink {
     }
 
     /// The new state if it changed since the last look (the first look sets the baseline).
-    pub fn poll(&mut self, sysfs_net: &Path) -> Option<bool> {
-        let now = is_up(sysfs_net, &self.iface)?;
+    /// Gone after down is a change too: the event says the interface went away.
+    pub fn poll(&mut self, sysfs_net: &Path) -> Option<State> {
+        let now = state(sysfs_net, &self.iface)?;
         let changed = self.last.is_some_and(|l| l != now);
         self.last = Some(now);
         changed.then_some(now)
@@ -70,11 +90,31 @@ mod tests {
         let mut k = KernelLink::new(0, "vb".into());
         assert_eq!(k.poll(root.path()), None, "first look is a baseline");
         std::fs::write(dir.join("operstate"), "lowerlayerdown\n").unwrap();
-        assert_eq!(k.poll(root.path()), Some(false));
+        assert_eq!(k.poll(root.path()), Some(State::Down));
         assert_eq!(k.poll(root.path()), None);
         std::fs::write(dir.join("operstate"), "unknown\n").unwrap();
         std::fs::write(dir.join("carrier"), "1\n").unwrap();
-        assert_eq!(k.poll(root.path()), Some(true));
-        assert_eq!(KernelLink::new(0, "gone".into()).poll(root.path()), None);
+        assert_eq!(k.poll(root.path()), Some(State::Up));
+        assert_eq!(KernelLink::new(0, "gone".into()).poll(root.path()), None, "gone from the start: a baseline");
+    }
+
+    #[test]
+    fn a_deleted_interface_reads_as_gone_and_link_down() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("vb");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("operstate"), "up\n").unwrap();
+        let mut k = KernelLink::new(0, "vb".into());
+        assert_eq!(k.poll(root.path()), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let gone = k.poll(root.path());
+        assert_eq!(gone, Some(State::Gone));
+        assert!(!gone.unwrap().up());
+        assert_eq!(k.poll(root.path()), None, "reported once");
+        // Present but unreadable is no news, not a change.
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut k = KernelLink::new(0, "vb".into());
+        assert_eq!(state(root.path(), "vb"), None);
+        assert_eq!(k.poll(root.path()), None);
     }
 }

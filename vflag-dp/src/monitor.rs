@@ -275,17 +275,29 @@ impl<'a> Monitor<'a> {
     pub fn take_link_events(&mut self, links: &LinkWatch) {
         let sysfs = std::path::Path::new("/sys/class/net");
         let mut kernel: Vec<LinkEvent> = Vec::new();
+        // Ports whose interface was deleted, by interface name: their events say so.
+        let mut gone: Vec<(u16, String)> = Vec::new();
         for k in &mut self.kernel_links {
-            if let Some(up) = k.poll(sysfs) {
-                let link = port::Link { up, ..port::link(k.port, false).unwrap_or_default() };
+            if let Some(state) = k.poll(sysfs) {
+                let link = port::Link { up: state.up(), ..port::link(k.port, false).unwrap_or_default() };
                 kernel.push(LinkEvent { port: k.port, tsc: clock::tsc(), link });
+                if state == kernel_link::State::Gone {
+                    gone.push((k.port, k.iface.clone()));
+                }
             }
         }
         for e in &kernel {
             self.tell_bond(e.port, e.link.up);
         }
         for LinkEvent { port, tsc, link } in links.drain().into_iter().chain(kernel) {
+            let iface_gone = gone.iter().find(|g| g.0 == port).map(|g| g.1.as_str());
             if self.last_up.insert(port, link.up) == Some(link.up) {
+                if let Some(iface) = iface_gone {
+                    // Down already (carrier lost before the deletion): say that it is gone.
+                    let t_s = (tsc as i128 - self.tsc0 as i128) as f64 / self.tsc_hz;
+                    println!("[{t_s:9.3}s] port {port}: interface {iface} is gone");
+                    self.events.write("link", t_s, &json!({"port": port, "up": false, "gone": iface}));
+                }
                 continue;
             }
             let t_s = (tsc as i128 - self.tsc0 as i128) as f64 / self.tsc_hz;
@@ -296,12 +308,13 @@ impl<'a> Monitor<'a> {
                 .map(|p| p.name.as_str())
                 .or_else(|| self.members.ids.iter().position(|&m| m == port).map(|i| self.members.names[i].as_str()))
                 .unwrap_or("?");
-            println!("[{t_s:9.3}s] port {port} ({name}): link {}", stats::link_text(Some(&link)));
-            self.events.write(
-                "link",
-                t_s,
-                &json!({"port": port, "name": name, "up": link.up, "speed_mbps": link.speed_mbps}),
-            );
+            let why = iface_gone.map(|i| format!(" (interface {i} is gone)")).unwrap_or_default();
+            println!("[{t_s:9.3}s] port {port} ({name}): link {}{why}", stats::link_text(Some(&link)));
+            let mut fields = json!({"port": port, "name": name, "up": link.up, "speed_mbps": link.speed_mbps});
+            if let Some(i) = iface_gone {
+                fields["gone"] = json!(i);
+            }
+            self.events.write("link", t_s, &fields);
             self.link_events.push(LinkEventReport { t_s, port, up: link.up, speed_mbps: link.speed_mbps });
         }
     }

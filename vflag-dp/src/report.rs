@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -11,6 +10,7 @@ use crate::cli::Config;
 use crate::counters::StreamSnapshot;
 use crate::interleave::InterleaveReport;
 use crate::outage::Outage;
+use crate::outfile::OutFile;
 use crate::results::{AnalysisReport, LoadBalance};
 use crate::timeline::Bin;
 use crate::topology::Stream;
@@ -314,12 +314,10 @@ fn render_analysis(s: &mut String, r: &Report) {
     }
 }
 
-/// Writes the report atomically (temporary file, then rename), so a reader never sees half.
-pub fn write_json(r: &Report, path: &Path) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, text + "\n")?;
-    std::fs::rename(&tmp, path)
+/// Writes the report into the file reserved at the start; it replaces the target whole.
+pub fn write_json(r: &Report, out: OutFile) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(r).map_err(|e| format!("--json: {e}"))?;
+    out.commit((text + "\n").as_bytes())
 }
 
 #[cfg(test)]
@@ -404,7 +402,7 @@ mod tests {
     fn json_is_written_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.json");
-        write_json(&sample_report(), &path).unwrap();
+        write_json(&sample_report(), OutFile::reserve("--json", &path).unwrap()).unwrap();
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(v["totals"]["rx_packets"], 150);
         assert!(!dir.path().join("r.json.tmp").exists());

@@ -18,7 +18,9 @@ use crate::events::EventLog;
 use crate::interleave;
 use crate::launch::{self, LaunchedLcore};
 use crate::monitor::{Members, Monitor};
+use crate::outfile::OutFile;
 use crate::report::{self, GeneratorReport, PortReport, Report};
+use crate::stop::Stop;
 use crate::verdict::{self, Figures, Limits, NotTracked};
 use crate::{bond, ports, preflight, results};
 
@@ -34,19 +36,30 @@ pub enum Outcome {
 }
 
 pub fn run(cfg: Config) -> Result<Outcome> {
+    // First, so that no way out (a signal included) leaves the reserved temp file behind.
+    let signals = Stop::install("vflag-dp").context("installing the signal handlers")?;
+    // The output files before anything else: a path that cannot be written fails now, not
+    // after the run.
+    let json_out =
+        cfg.json.as_deref().map(|p| OutFile::reserve("--json", p)).transpose().map_err(anyhow::Error::msg)?;
+    let events = EventLog::open(cfg.events.as_deref())
+        .with_context(|| format!("--events {}", cfg.events.as_deref().unwrap_or(std::path::Path::new("")).display()))?;
     if !cfg.no_huge {
         preflight::check_hugepages().map_err(anyhow::Error::msg)?;
     }
-    let events = EventLog::open(cfg.events.as_deref())
-        .with_context(|| format!("--events {}", cfg.events.as_deref().unwrap_or(std::path::Path::new("")).display()))?;
-    let signalled = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while stopping ends the process at once.
-        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&signalled))?;
-        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
-    }
 
-    let eal = Eal::init(&cfg.eal_args()).map_err(|e| anyhow::anyhow!("{e}: {}", eal_hint(&e)))?;
+    // DPDK's own failure for a held prefix says "Success (errno 0)": name the holder instead,
+    // before the EAL starts (and again if it fails, for a holder that came in between).
+    let prefix_in_use = || {
+        let prefix = cfg.primary_prefix()?;
+        let pid = dpdk_sys::eal::prefix_holder(&prefix)?;
+        Some(anyhow::anyhow!("--file-prefix {prefix} is in use by pid {pid}: give each DPDK process its own"))
+    };
+    if let Some(e) = prefix_in_use() {
+        return Err(e);
+    }
+    let eal = Eal::init(&cfg.eal_args())
+        .map_err(|e| prefix_in_use().unwrap_or_else(|| anyhow::anyhow!("{e}: {}", eal_hint(&e))))?;
     let infos = ports::discover_ports(&cfg)?;
     let members = bond_members(&cfg)?;
     let pool = Arc::new(ports::create_pool(&cfg, &infos)?);
@@ -56,10 +69,10 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     for &m in &members.ids {
         watch.watch(m, port::info(m).is_ok_and(|i| i.lsc_interrupt))?;
     }
-    if signalled.load(Ordering::Relaxed) {
+    if signals.requested() {
         bail!("interrupted during set-up");
     }
-    ports::wait_for_links(&cfg, &infos, &signalled);
+    ports::wait_for_links(&cfg, &infos, signals.flag());
 
     let port_ids: Vec<u16> = infos.iter().map(|p| p.id).collect();
     let macs: Vec<[u8; 6]> = port_ids.iter().map(|&p| port::mac(p).unwrap_or_default()).collect();
@@ -101,11 +114,11 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         0.0,
         &serde_json::json!({"settings": &cfg, "run_id": plan.run_id, "started_unix_s": started_unix_s}),
     );
-    let reason = monitor.watch(&launched, &signalled, &mut watch, &plan.gaps);
+    let reason = monitor.watch(&launched, signals.flag(), &mut watch, &plan.gaps);
     stop.store(true, Ordering::Relaxed);
     let panicked = join(&eal, &launched);
     let duration_s = t0.elapsed().as_secs_f64();
-    std::thread::sleep(DRAIN);
+    signals.sleep_unless_hurried(DRAIN);
     watch.poll();
     monitor.take_link_events(&watch);
     monitor.take_gaps(&plan.gaps, &launched);
@@ -124,8 +137,8 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         Run { tsc0, started_unix_s, duration_s, reason, run_id: plan.run_id },
     );
     print!("{}", report::render(&report));
-    let written = match &cfg.json {
-        Some(path) => report::write_json(&report, path).with_context(|| format!("writing --json {}", path.display())),
+    let written = match json_out {
+        Some(out) => report::write_json(&report, out).map_err(anyhow::Error::msg),
         None => Ok(()),
     };
     drop(watch);

@@ -165,3 +165,100 @@ fn non_root_runs_with_no_huge() {
     let out = run_bounded(cmd, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// An output file that cannot be written is found before the EAL starts, not after the run: one
+/// line naming the path, exit 1, quickly, and no temp file left beside it.
+#[test]
+fn unwritable_output_files_are_refused_before_the_eal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let missing = format!("{d}/no-such-dir/x.json");
+    for (opt, path) in [
+        ("--json", "/proc/version"),
+        ("--json", d.as_str()),
+        ("--json", "/nonexistent-dir/x.json"),
+        ("--json", missing.as_str()),
+        ("--events", d.as_str()),
+        ("--events", "/nonexistent-dir/e.jsonl"),
+    ] {
+        let t = std::time::Instant::now();
+        let prefix = unique("outf");
+        let out = run(&[
+            "--lcores",
+            "0-1",
+            "--vdev",
+            "net_null0",
+            "--no-huge",
+            "-m",
+            "256",
+            "--file-prefix",
+            &prefix,
+            opt,
+            path,
+        ]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{opt} {path}\n{all}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{opt} {path}: want one line\n{all}");
+        assert!(lines[0].starts_with(&format!("vflag-dp: error: {opt} {path}: ")), "{all}");
+        assert!(out.stdout.is_empty() && !stderr.contains("EAL"), "the EAL must not start: {all}");
+        assert!(t.elapsed() < Duration::from_secs(2), "{opt} {path} took {:?}", t.elapsed());
+    }
+    assert!(!std::path::Path::new("/proc/version.tmp").exists());
+    assert!(!std::path::Path::new(&format!("{d}.tmp")).exists(), "no temp file beside the directory");
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "nothing left in {d}");
+}
+
+/// A run that ends in an error after the output file was reserved leaves no temp file.
+#[test]
+fn a_failed_run_leaves_no_temp_file() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let prefix = unique("tmpf");
+    let out = run(&[
+        "--lcores",
+        "0-1",
+        "-a",
+        "0000:99:1f.7",
+        "--no-huge",
+        "-m",
+        "256",
+        "--file-prefix",
+        &prefix,
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no report and no temp file: {}", text(&out));
+}
+
+/// A --file-prefix that a running DPDK process holds is named with that process's pid, before
+/// the EAL starts (DPDK itself says "rte_eal_init failed: Success").
+#[test]
+fn a_file_prefix_in_use_names_the_process_holding_it() {
+    let _g = serial();
+    let prefix = unique("held");
+    let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--duration", "10"]);
+    a.extend(eal_light(&prefix));
+    let mut holder =
+        vflag(&a).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    // Running once it prints the forwarding line (the EAL holds the prefix by then).
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(holder.stdout.take().unwrap()));
+    assert!(lines.any(|l| l.is_ok_and(|l| l.starts_with("forwarding:"))), "the first run did not start");
+    let t = std::time::Instant::now();
+    let out =
+        run(&["--lcores", PEER_LCORES, "--vdev", "net_null0", "--no-huge", "-m", "256", "--file-prefix", &prefix]);
+    let took = t.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("vflag-dp: error: --file-prefix {prefix} is in use by pid {}", holder.id());
+    assert!(stderr.lines().last().is_some_and(|l| l.starts_with(&want)), "want {want:?}\n{all}");
+    assert!(!stderr.contains("EAL:"), "found before the EAL starts: {all}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+}

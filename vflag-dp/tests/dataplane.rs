@@ -271,6 +271,44 @@ fn sigterm_stops_cleanly_with_a_report() {
     assert!(stdout.contains("ports stopped and closed"), "{all}");
 }
 
+/// Under `timeout`, one SIGTERM reaches vflag-dp twice (timeout forwards it to its child, then
+/// to its process group), and a CI job's cancel may add one more: every signal within the grace
+/// period of the first is the same stop, so the run still ends in order, exit 0, with its report.
+#[test]
+fn signals_repeated_within_the_grace_period_still_stop_in_order() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let json = tmp_path(&dir, "r.json");
+    let mut a = args(&["60", BIN, "--lcores", "0-1", "--vdev", "net_null0", "--vdev", "net_null1", "--fwd", "io"]);
+    a.extend(eal_light(&unique("twice")));
+    a.extend(args(&["--json", json.to_str().unwrap()]));
+    // timeout makes itself a process group leader: its pid is the group's id.
+    let child = std::process::Command::new("timeout")
+        .args(&a)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let group = format!("-{}", child.id());
+    // The second while the first stop is under way (it takes a few hundred ms).
+    for pause in [100, 0] {
+        let ok = std::process::Command::new("kill").args(["-TERM", "--", &group]).status().unwrap();
+        assert!(ok.success(), "kill -TERM -- {group}");
+        std::thread::sleep(Duration::from_millis(pause));
+    }
+    let out = wait_bounded(child, Duration::from_secs(15));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let r = read_json(&json);
+    assert_eq!(r["stop_reason"], "signal");
+    assert!(!dir.path().join("r.json.tmp").exists());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Accumulated forward statistics"), "{all}");
+    assert!(stdout.contains("ports stopped and closed"), "{all}");
+}
+
 #[test]
 fn testpmd_log_parser() {
     let log = "  RX-packets: 5          RX-missed: 0\n  RX-packets: 100000     RX-missed: 0\n  RX-packets: 0\n";

@@ -348,3 +348,33 @@ fn bond_active_backup_uses_one_link() {
     assert_eq!(shares, vec![0.0, 100.0]);
     assert!(u(&r["analysis"]["tracked"]["received"]) > 20_000);
 }
+
+/// The interface under an af_packet receiver is deleted mid-run: its link reads as down, and the
+/// printed line and the event say the interface is gone. The run still ends in order.
+#[test]
+fn a_deleted_af_packet_interface_is_link_down_and_gone() {
+    let _g = serial();
+    let ns = VethNs::new("gone");
+    let dir = tempfile::tempdir().unwrap();
+    let (json, ev) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "e.jsonl"));
+    let mut rx = args(&["--lcores", "0-1", "--vdev", "net_af_packet0,iface=vb", "--duration", "4"]);
+    rx.extend(eal_light(&unique("grx")));
+    rx.extend(args(&["--json", json.to_str().unwrap(), "--events", ev.to_str().unwrap()]));
+    let child = ns.vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    let st = std::process::Command::new("ip").args(["-n", &ns.name, "link", "del", "vb"]).status().unwrap();
+    assert!(st.success(), "ip link del vb");
+    let out = wait_bounded(child, Duration::from_secs(30));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("interface vb is gone"), "{all}");
+    let r = read_json(&json);
+    let links = r["link_events"].as_array().unwrap();
+    assert!(links.iter().any(|e| e["port"] == 0 && e["up"] == false), "no link down: {links:?}\n{all}");
+    let log = std::fs::read_to_string(&ev).unwrap();
+    let gone = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .any(|e| e["event"] == "link" && e["up"] == false && e["gone"] == "vb");
+    assert!(gone, "no link event saying vb is gone:\n{log}");
+}
