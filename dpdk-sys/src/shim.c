@@ -24,6 +24,7 @@ const uint32_t vflag_DEV_FLAG_INTR_LSC = RTE_ETH_DEV_INTR_LSC;
 const uint16_t vflag_MBUF_DEFAULT_BUF_SIZE = RTE_MBUF_DEFAULT_BUF_SIZE;
 const uint16_t vflag_PKTMBUF_HEADROOM = RTE_PKTMBUF_HEADROOM;
 const uint64_t vflag_MBUF_F_RX_RSS_HASH = RTE_MBUF_F_RX_RSS_HASH;
+const uint64_t vflag_RX_OFFLOAD_SCATTER = RTE_ETH_RX_OFFLOAD_SCATTER;
 
 int vflag_errno(void) { return rte_errno; }
 
@@ -143,6 +144,8 @@ int vflag_port_configure(uint16_t port, const struct vflag_port_conf *c)
 		conf.rx_adv_conf.rss_conf.rss_hf = c->rss_hf;
 	}
 	conf.txmode.offloads = c->tx_offloads;
+	conf.rxmode.offloads = c->rx_offloads;
+	conf.rxmode.mtu = c->mtu;
 	conf.intr_conf.lsc = c->lsc_intr ? 1 : 0;
 	return rte_eth_dev_configure(port, c->nb_rxq, c->nb_txq, &conf);
 }

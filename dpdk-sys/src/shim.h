@@ -22,6 +22,7 @@ extern const uint32_t vflag_DEV_FLAG_INTR_LSC;
 extern const uint16_t vflag_MBUF_DEFAULT_BUF_SIZE;
 extern const uint16_t vflag_PKTMBUF_HEADROOM;
 extern const uint64_t vflag_MBUF_F_RX_RSS_HASH;
+extern const uint64_t vflag_RX_OFFLOAD_SCATTER;
 
 struct vflag_link {
 	uint32_t speed_mbps;
@@ -45,6 +46,8 @@ struct vflag_port_conf {
 	uint16_t nb_txq;
 	uint64_t rss_hf;      /* 0: no RSS */
 	uint64_t tx_offloads;
+	uint64_t rx_offloads;
+	uint16_t mtu;         /* 0: the device's default */
 	uint8_t lsc_intr;     /* link-state-change interrupts (only if the device supports them) */
 };
 

@@ -59,6 +59,8 @@ fn eal_ports_bursts_lcores_and_links() {
         rss: false,
         lsc_interrupt: true,
         fast_free: true,
+        mtu: None,
+        rx_scatter: false,
     };
     let mut watch = LinkWatch::new(16);
     for &p in &ports {
