@@ -118,6 +118,25 @@ void vflag_mbuf_info(const struct rte_mbuf *m, struct vflag_mbuf_info *info)
 	info->nb_segs = m->nb_segs;
 }
 
+uint32_t vflag_mbuf_gather(const struct rte_mbuf *m, uint8_t *buf, uint32_t len)
+{
+	uint32_t want = RTE_MIN(len, m->pkt_len);
+	uint32_t got = 0;
+
+	for (const struct rte_mbuf *seg = m; seg != NULL && got < want; seg = seg->next) {
+		uint32_t n = RTE_MIN((uint32_t)seg->data_len, want - got);
+
+		memcpy(buf + got, rte_pktmbuf_mtod(seg, const uint8_t *), n);
+		got += n;
+	}
+	return got;
+}
+
+int vflag_mbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail)
+{
+	return rte_pktmbuf_chain(head, tail);
+}
+
 int vflag_link_get(uint16_t port, int wait, struct vflag_link *out)
 {
 	struct rte_eth_link link;
