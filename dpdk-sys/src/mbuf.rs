@@ -218,7 +218,7 @@ impl Burst {
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
     head: &'a [u8],
-    len: u32,
+    len: usize,
     rest: Rest<'a>,
 }
 
@@ -236,7 +236,7 @@ impl<'a> Frame<'a> {
     /// A frame of one segment: these bytes.
     #[inline]
     pub fn new(bytes: &'a [u8]) -> Frame<'a> {
-        Frame { head: bytes, len: u32::try_from(bytes.len()).unwrap_or(u32::MAX), rest: Rest::Slices(&[]) }
+        Frame { head: bytes, len: bytes.len(), rest: Rest::Slices(&[]) }
     }
 
     /// A frame made of these segments, in order (tests and benchmarks: what a driver that
@@ -244,7 +244,7 @@ impl<'a> Frame<'a> {
     pub fn from_segments(segments: &'a [&'a [u8]]) -> Frame<'a> {
         let (head, rest) = segments.split_first().map_or((&[][..], &[][..]), |(h, r)| (*h, r));
         let len: usize = segments.iter().map(|s| s.len()).sum();
-        Frame { head, len: u32::try_from(len).unwrap_or(u32::MAX), rest: Rest::Slices(rest) }
+        Frame { head, len, rest: Rest::Slices(rest) }
     }
 
     /// The first segment's bytes.
@@ -258,7 +258,7 @@ impl<'a> Frame<'a> {
     #[inline(always)]
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
-        self.len as usize
+        self.len
     }
 
     /// The frame has bytes beyond its first segment.
@@ -325,7 +325,7 @@ impl<'a> Iterator for Frames<'a> {
             prefetch_usual_data(*self.next.add(PREFETCH_AHEAD));
             let m = *self.next;
             self.next = self.next.add(1);
-            let len = m.cast::<u8>().cast_const().add(ffi::VFLAG_MBUF_PKT_LEN as usize).cast::<u32>().read();
+            let len = m.cast::<u8>().cast_const().add(ffi::VFLAG_MBUF_PKT_LEN as usize).cast::<u32>().read() as usize;
             Some(Frame { head: first_segment_bytes(m), len, rest: Rest::Mbuf(m, PhantomData) })
         }
     }

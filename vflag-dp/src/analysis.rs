@@ -229,12 +229,12 @@ impl RxAnalysis {
                         self.rare_in_burst += 1;
                         match payload::read(p) {
                             Some(t) => self.on_tracked_other(now, t),
-                            None => self.on_foreign_udp(now, f),
+                            None => self.on_foreign_udp(now, h, f.len()),
                         }
                     }
                     None => {
                         self.rare_in_burst += 1;
-                        self.on_other(now, f);
+                        self.on_other(now, &f);
                     }
                 },
                 // Untagged and not IPv4 (ARP, LACP, IPv6; a driver's zeroed frames): counted
@@ -242,7 +242,7 @@ impl RxAnalysis {
                 Some(e) if e != ETHERTYPE_VLAN && e != ETHERTYPE_QINQ => non_ip += 1,
                 _ => {
                     self.rare_in_burst += 1;
-                    self.on_other(now, f);
+                    self.on_other(now, &f);
                 }
             }
         }
@@ -252,10 +252,11 @@ impl RxAnalysis {
 
     /// UDP that is not ours, in the shape `own_ipv4_payload` checked (a superset of
     /// `plain_udp`'s): counted by its 5-tuple without parsing the frame again.
+    /// `head`: the first segment, which `own_ipv4_payload` found long enough; `len`: the frame's.
     #[inline(never)]
-    fn on_foreign_udp(&mut self, now: u64, f: Frame<'_>) {
-        let Some(h) = f.head().get(..PLAIN_UDP_HLEN).and_then(|h| h.try_into().ok()) else {
-            return self.on_other(now, f);
+    fn on_foreign_udp(&mut self, now: u64, head: &[u8], len: usize) {
+        let Some(h) = head.get(..PLAIN_UDP_HLEN).and_then(|h| h.try_into().ok()) else {
+            return self.on_other_bytes(now, head, len);
         };
         self.counts.foreign += 1;
         self.tuples.add(&plain_udp_tuple(h), 1);
@@ -264,7 +265,7 @@ impl RxAnalysis {
     /// Frames that are not ours in the usual shape. Plain UDP (what a switch-side generator
     /// sends, frame after frame) is read at fixed offsets; anything else is classified in full.
     #[inline(never)]
-    fn on_other(&mut self, now: u64, f: Frame<'_>) {
+    fn on_other(&mut self, now: u64, f: &Frame<'_>) {
         if f.is_segmented() && f.head().len() < HEADERS_MAX {
             return self.on_split_headers(now, f);
         }
@@ -276,7 +277,7 @@ impl RxAnalysis {
     /// gathered across segments into a buffer on the stack, then read as any other.
     #[cold]
     #[inline(never)]
-    fn on_split_headers(&mut self, now: u64, f: Frame<'_>) {
+    fn on_split_headers(&mut self, now: u64, f: &Frame<'_>) {
         let mut buf = [0u8; HEADERS_MAX];
         let head = f.gather(&mut buf);
         self.on_other_bytes(now, head, f.len());
