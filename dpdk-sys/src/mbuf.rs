@@ -151,7 +151,8 @@ impl Burst {
         }
     }
 
-    /// The first segment of every held packet, in order, read-only, in one pass: while frame
+    /// Every held packet as a [`Frame`] (its first segment and its whole length), in order,
+    /// read-only, in one pass: while frame
     /// `i` is yielded, the line where frame `i + PREFETCH_AHEAD` usually starts is being loaded
     /// (the pattern of DPDK's l3fwd). The mbuf fields are read inline (offsets from the shim),
     /// so a burst costs no call and no scratch stores.
@@ -170,6 +171,24 @@ impl Burst {
         // SAFETY: pkts[i] is a valid mbuf we own; the borrow of self keeps it alive and
         // unchanged while the slice lives.
         unsafe { first_segment_bytes(self.pkts[i]) }
+    }
+
+    /// Appends packet `tail`'s segments to packet `head`'s frame, so that the two are one
+    /// chained frame at `head`'s place, and `tail` leaves the burst (the later packets move up
+    /// one). False, changing nothing, for indices out of the burst or equal, or a chain that
+    /// would have too many segments. What a scattering driver delivers, built by hand (tests).
+    pub fn chain(&mut self, head: usize, tail: usize) -> bool {
+        if head == tail || head >= self.len || tail >= self.len {
+            return false;
+        }
+        // SAFETY: both are distinct valid mbufs we own; on success the tail's mbufs belong to
+        // the head's chain, so the tail's slot is dropped from the burst below.
+        if unsafe { ffi::vflag_mbuf_chain(self.pkts[head], self.pkts[tail]) } != 0 {
+            return false;
+        }
+        self.pkts.copy_within(tail + 1..self.len, tail);
+        self.len -= 1;
+        true
     }
 
     /// Metadata of held packet `i` (off the hot path: one shim call per packet).
@@ -191,6 +210,98 @@ impl Burst {
     }
 }
 
+/// One received frame as the receive path reads it: the bytes of its first segment (where a
+/// frame's headers are, for any sane MTU and mbuf size) and its whole length over every segment
+/// (`pkt_len`). A frame of one segment has `head().len() == len()`; a jumbo frame received into
+/// chained mbufs has a longer `len()`. [`Frame::gather`] copies the start of the frame across
+/// segments, for the rare frame whose headers do not all sit in its first segment.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    head: &'a [u8],
+    len: usize,
+    rest: Rest<'a>,
+}
+
+/// Where a [`Frame`]'s later segments are.
+#[derive(Debug, Clone, Copy)]
+enum Rest<'a> {
+    /// The frame's mbuf (its first segment); the others hang off it. Alive and unchanged for
+    /// `'a`: the burst that owns it is borrowed that long.
+    Mbuf(*const ffi::rte_mbuf, PhantomData<&'a Burst>),
+    /// The segments after the head, of a frame built from byte slices.
+    Slices(&'a [&'a [u8]]),
+}
+
+impl<'a> Frame<'a> {
+    /// A frame of one segment: these bytes.
+    #[inline]
+    pub fn new(bytes: &'a [u8]) -> Frame<'a> {
+        Frame { head: bytes, len: bytes.len(), rest: Rest::Slices(&[]) }
+    }
+
+    /// A frame made of these segments, in order (tests and benchmarks: what a driver that
+    /// chains mbufs would deliver).
+    pub fn from_segments(segments: &'a [&'a [u8]]) -> Frame<'a> {
+        let (head, rest) = segments.split_first().map_or((&[][..], &[][..]), |(h, r)| (*h, r));
+        let len: usize = segments.iter().map(|s| s.len()).sum();
+        Frame { head, len, rest: Rest::Slices(rest) }
+    }
+
+    /// The first segment's bytes.
+    #[inline(always)]
+    pub fn head(&self) -> &'a [u8] {
+        self.head
+    }
+
+    /// The frame's length over all its segments (the mbuf's `pkt_len`). A driver is trusted
+    /// to make it at least `head().len()`; callers that subtract from it must not rely on that.
+    #[inline(always)]
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The frame has bytes beyond its first segment.
+    #[inline]
+    pub fn is_segmented(&self) -> bool {
+        self.len() > self.head.len()
+    }
+
+    /// Copies the frame's first bytes, across its segments, into `buf` (as many as fit, never
+    /// more than the frame has) and returns them. Off the hot path: one call per frame.
+    pub fn gather<'b>(&self, buf: &'b mut [u8]) -> &'b [u8] {
+        let want = buf.len().min(self.len());
+        let got = match self.rest {
+            Rest::Mbuf(m, _) => {
+                let cap = u32::try_from(want).unwrap_or(u32::MAX);
+                // SAFETY: m is a valid mbuf chain, alive and unchanged for 'a (the burst that
+                // owns it is borrowed); the shim writes at most `cap` <= buf.len() bytes.
+                unsafe { ffi::vflag_mbuf_gather(m, buf.as_mut_ptr(), cap) as usize }
+            }
+            Rest::Slices(rest) => {
+                let mut got = 0;
+                for seg in std::iter::once(self.head).chain(rest.iter().copied()) {
+                    let n = seg.len().min(want - got);
+                    buf[got..got + n].copy_from_slice(&seg[..n]);
+                    got += n;
+                    if got == want {
+                        break;
+                    }
+                }
+                got
+            }
+        };
+        &buf[..got.min(want)]
+    }
+}
+
+impl<'a> From<&'a [u8]> for Frame<'a> {
+    #[inline]
+    fn from(bytes: &'a [u8]) -> Frame<'a> {
+        Frame::new(bytes)
+    }
+}
+
 /// The iterator of [`Burst::frames`]: two pointers into the burst, so a receive loop keeps
 /// its own counters in registers.
 pub struct Frames<'a> {
@@ -200,10 +311,10 @@ pub struct Frames<'a> {
 }
 
 impl<'a> Iterator for Frames<'a> {
-    type Item = &'a [u8];
+    type Item = Frame<'a>;
 
     #[inline(always)]
-    fn next(&mut self) -> Option<&'a [u8]> {
+    fn next(&mut self) -> Option<Frame<'a>> {
         if self.next == self.end {
             return None;
         }
@@ -214,7 +325,8 @@ impl<'a> Iterator for Frames<'a> {
             prefetch_usual_data(*self.next.add(PREFETCH_AHEAD));
             let m = *self.next;
             self.next = self.next.add(1);
-            Some(first_segment_bytes(m))
+            let len = m.cast::<u8>().cast_const().add(ffi::VFLAG_MBUF_PKT_LEN as usize).cast::<u32>().read() as usize;
+            Some(Frame { head: first_segment_bytes(m), len, rest: Rest::Mbuf(m, PhantomData) })
         }
     }
 

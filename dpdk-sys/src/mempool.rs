@@ -22,6 +22,13 @@ impl Mempool {
         unsafe { ffi::vflag_MBUF_DEFAULT_BUF_SIZE }
     }
 
+    /// The headroom at the start of every mbuf's data room (RTE_PKTMBUF_HEADROOM): a received
+    /// frame's first segment has the rest.
+    pub fn headroom() -> u16 {
+        // SAFETY: reads a constant.
+        unsafe { ffi::vflag_PKTMBUF_HEADROOM }
+    }
+
     pub fn pktmbuf(name: &str, count: u32, cache: u32, buf_size: u16, socket: i32) -> Result<Mempool> {
         let cname = CString::new(name).map_err(|_| DpdkError::new("mempool name", libc::EINVAL))?;
         // SAFETY: valid NUL-terminated name; DPDK copies it.

@@ -44,6 +44,10 @@ pub struct PortInfo {
     pub max_tx_queues: u16,
     pub rss_offloads: u64,
     pub tx_offload_capa: u64,
+    /// The device can receive a frame into a chain of mbufs (the rx scatter offload).
+    pub rx_scatter: bool,
+    /// The longest frame the device says it can receive (Ethernet header to end, no FCS).
+    pub max_rx_pktlen: u32,
     /// The device raises link-state-change interrupts (else its link must be polled).
     pub lsc_interrupt: bool,
     pub socket: i32,
@@ -64,7 +68,7 @@ pub fn info(port: PortId) -> Result<PortInfo> {
     // SAFETY: plain getters on a valid port.
     let (flags, socket) = unsafe { (ffi::vflag_port_dev_flags(port), ffi::rte_eth_dev_socket_id(port)) };
     // SAFETY: reads a constant.
-    let lsc_flag = unsafe { ffi::vflag_DEV_FLAG_INTR_LSC };
+    let (lsc_flag, scatter) = unsafe { (ffi::vflag_DEV_FLAG_INTR_LSC, ffi::vflag_RX_OFFLOAD_SCATTER) };
     Ok(PortInfo {
         id: port,
         name: c_buf_to_string(&name),
@@ -73,6 +77,8 @@ pub fn info(port: PortId) -> Result<PortInfo> {
         max_tx_queues: raw.max_tx_queues,
         rss_offloads: raw.flow_type_rss_offloads,
         tx_offload_capa: raw.tx_offload_capa,
+        rx_scatter: raw.rx_offload_capa & scatter != 0,
+        max_rx_pktlen: raw.max_rx_pktlen,
         lsc_interrupt: flags & lsc_flag != 0,
         socket,
     })
@@ -95,6 +101,11 @@ pub struct PortConfig {
     pub lsc_interrupt: bool,
     /// Tx mbufs all come from one pool and are not shared (lets the driver free them in bulk).
     pub fast_free: bool,
+    /// The MTU to configure (None: the device's default).
+    pub mtu: Option<u16>,
+    /// Receive frames longer than one mbuf into chained mbufs (the rx scatter offload; the
+    /// caller checks [`PortInfo::rx_scatter`] first).
+    pub rx_scatter: bool,
 }
 
 /// Descriptor counts the driver accepted.
@@ -108,18 +119,23 @@ pub struct Descriptors {
 pub fn configure(port: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Descriptors> {
     let info = info(port)?;
     // SAFETY: reads constants.
-    let (rss_all, fast_free) = unsafe { (ffi::vflag_RSS_HF_IP_UDP_TCP, ffi::vflag_TX_OFFLOAD_MBUF_FAST_FREE) };
+    let (rss_all, fast_free, scatter) =
+        unsafe { (ffi::vflag_RSS_HF_IP_UDP_TCP, ffi::vflag_TX_OFFLOAD_MBUF_FAST_FREE, ffi::vflag_RX_OFFLOAD_SCATTER) };
     let conf = ffi::vflag_port_conf {
         nb_rxq: cfg.rx_queues,
         nb_txq: cfg.tx_queues,
         rss_hf: if cfg.rss && cfg.rx_queues > 1 { rss_all & info.rss_offloads } else { 0 },
         tx_offloads: if cfg.fast_free { fast_free & info.tx_offload_capa } else { 0 },
+        rx_offloads: if cfg.rx_scatter { scatter } else { 0 },
+        mtu: cfg.mtu.unwrap_or(0),
         lsc_intr: u8::from(cfg.lsc_interrupt && info.lsc_interrupt),
     };
     // SAFETY: conf is a valid struct for the duration of the call.
     let ret = unsafe { ffi::vflag_port_configure(port, &conf) };
     DpdkError::check(ret, || {
-        format!("rte_eth_dev_configure(port {port}, {} rxq, {} txq)", cfg.rx_queues, cfg.tx_queues)
+        let mtu = cfg.mtu.map(|m| format!(", MTU {m}")).unwrap_or_default();
+        let scatter = if cfg.rx_scatter { ", rx scatter" } else { "" };
+        format!("rte_eth_dev_configure(port {port}, {} rxq, {} txq{mtu}{scatter})", cfg.rx_queues, cfg.tx_queues)
     })?;
     let (mut rxd, mut txd) = (cfg.rx_desc, cfg.tx_desc);
     // SAFETY: valid out-pointers.

@@ -24,6 +24,7 @@ const uint32_t vflag_DEV_FLAG_INTR_LSC = RTE_ETH_DEV_INTR_LSC;
 const uint16_t vflag_MBUF_DEFAULT_BUF_SIZE = RTE_MBUF_DEFAULT_BUF_SIZE;
 const uint16_t vflag_PKTMBUF_HEADROOM = RTE_PKTMBUF_HEADROOM;
 const uint64_t vflag_MBUF_F_RX_RSS_HASH = RTE_MBUF_F_RX_RSS_HASH;
+const uint64_t vflag_RX_OFFLOAD_SCATTER = RTE_ETH_RX_OFFLOAD_SCATTER;
 
 int vflag_errno(void) { return rte_errno; }
 
@@ -117,6 +118,25 @@ void vflag_mbuf_info(const struct rte_mbuf *m, struct vflag_mbuf_info *info)
 	info->nb_segs = m->nb_segs;
 }
 
+uint32_t vflag_mbuf_gather(const struct rte_mbuf *m, uint8_t *buf, uint32_t len)
+{
+	uint32_t want = RTE_MIN(len, m->pkt_len);
+	uint32_t got = 0;
+
+	for (const struct rte_mbuf *seg = m; seg != NULL && got < want; seg = seg->next) {
+		uint32_t n = RTE_MIN((uint32_t)seg->data_len, want - got);
+
+		memcpy(buf + got, rte_pktmbuf_mtod(seg, const uint8_t *), n);
+		got += n;
+	}
+	return got;
+}
+
+int vflag_mbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail)
+{
+	return rte_pktmbuf_chain(head, tail);
+}
+
 int vflag_link_get(uint16_t port, int wait, struct vflag_link *out)
 {
 	struct rte_eth_link link;
@@ -143,6 +163,8 @@ int vflag_port_configure(uint16_t port, const struct vflag_port_conf *c)
 		conf.rx_adv_conf.rss_conf.rss_hf = c->rss_hf;
 	}
 	conf.txmode.offloads = c->tx_offloads;
+	conf.rxmode.offloads = c->rx_offloads;
+	conf.rxmode.mtu = c->mtu;
 	conf.intr_conf.lsc = c->lsc_intr ? 1 : 0;
 	return rte_eth_dev_configure(port, c->nb_rxq, c->nb_txq, &conf);
 }

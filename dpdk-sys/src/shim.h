@@ -22,6 +22,7 @@ extern const uint32_t vflag_DEV_FLAG_INTR_LSC;
 extern const uint16_t vflag_MBUF_DEFAULT_BUF_SIZE;
 extern const uint16_t vflag_PKTMBUF_HEADROOM;
 extern const uint64_t vflag_MBUF_F_RX_RSS_HASH;
+extern const uint64_t vflag_RX_OFFLOAD_SCATTER;
 
 struct vflag_link {
 	uint32_t speed_mbps;
@@ -45,6 +46,8 @@ struct vflag_port_conf {
 	uint16_t nb_txq;
 	uint64_t rss_hf;      /* 0: no RSS */
 	uint64_t tx_offloads;
+	uint64_t rx_offloads;
+	uint16_t mtu;         /* 0: the device's default */
 	uint8_t lsc_intr;     /* link-state-change interrupts (only if the device supports them) */
 };
 
@@ -69,6 +72,8 @@ enum vflag_mbuf_offset {
 	VFLAG_MBUF_BUF_ADDR = offsetof(struct rte_mbuf, buf_addr),
 	VFLAG_MBUF_DATA_OFF = offsetof(struct rte_mbuf, data_off),
 	VFLAG_MBUF_DATA_LEN = offsetof(struct rte_mbuf, data_len),
+	/* The whole frame's length, over all its segments (a u32). */
+	VFLAG_MBUF_PKT_LEN = offsetof(struct rte_mbuf, pkt_len),
 	/* Where a received frame usually starts, from the mbuf itself: a direct mbuf of a pool
 	 * without a private area, with the default headroom (what the receive prefetch assumes). */
 	VFLAG_MBUF_USUAL_DATA = sizeof(struct rte_mbuf) + RTE_PKTMBUF_HEADROOM,
@@ -77,6 +82,13 @@ enum vflag_mbuf_offset {
  * pointers; returns 0 (changing nothing) if `len` does not fit in every mbuf's data room. */
 int vflag_mbufs_set_len(struct rte_mbuf **pkts, uint16_t n, uint16_t len, uint8_t **data);
 void vflag_mbuf_info(const struct rte_mbuf *m, struct vflag_mbuf_info *info);
+/* Copies the first bytes of a frame, across its segments, into buf: at most len, and never past
+ * the frame's pkt_len or the last segment. Returns how many were copied. Off the hot path: for
+ * a frame whose headers do not all sit in its first segment. */
+uint32_t vflag_mbuf_gather(const struct rte_mbuf *m, uint8_t *buf, uint32_t len);
+/* Appends tail's segments to head's frame (rte_pktmbuf_chain); 0, or -EOVERFLOW when the chain
+ * would have too many segments (then nothing changes). */
+int vflag_mbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
 
 int vflag_link_get(uint16_t port, int wait, struct vflag_link *link);
 int vflag_port_configure(uint16_t port, const struct vflag_port_conf *conf);

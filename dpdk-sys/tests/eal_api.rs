@@ -59,6 +59,8 @@ fn eal_ports_bursts_lcores_and_links() {
         rss: false,
         lsc_interrupt: true,
         fast_free: true,
+        mtu: None,
+        rx_scatter: false,
     };
     let mut watch = LinkWatch::new(16);
     for &p in &ports {
@@ -91,8 +93,9 @@ fn eal_ports_bursts_lcores_and_links() {
     assert_eq!(firsts, (0..32).map(|i| (i as u8, 64)).collect::<Vec<_>>());
     assert_eq!(b.packet(5)[0], 5);
     // The inline reader (mbuf offsets from the shim) sees the same bytes as the shim's.
-    let inline: Vec<(u8, usize)> = b.frames().map(|f| (f[0], f.len())).collect();
+    let inline: Vec<(u8, usize)> = b.frames().map(|f| (f.head()[0], f.head().len())).collect();
     assert_eq!(inline, firsts);
+    assert!(b.frames().all(|f| f.len() == 64 && !f.is_segmented()), "one segment: pkt_len = data_len");
     assert_eq!(b.info(0).pkt_len, 64);
     assert_eq!(b.info(0).nb_segs, 1);
     let in_use = pool.in_use();
@@ -114,6 +117,35 @@ fn eal_ports_bursts_lcores_and_links() {
     assert!(!port::xstats(ring_id).unwrap().is_empty());
     port::stats_reset(ring_id).unwrap();
     assert_eq!(port::stats(ring_id).unwrap().rx_packets, 0);
+
+    // Chained mbufs, as a scattering driver delivers a jumbo frame, through the ring and back:
+    // the frame is its first segment's bytes plus its whole length, and gathering copies its
+    // start across the segments. A first segment of 20 bytes (headers split over two).
+    let mut c = Burst::new();
+    assert!(c.alloc(&pool, 1) && c.fill_from(0, 1000, |_, f| f.iter_mut().enumerate().for_each(|(i, x)| *x = i as u8)));
+    assert!(c.alloc(&pool, 1) && c.fill_from(1, 500, |_, f| f.fill(0xee)));
+    assert!(c.alloc(&pool, 2) && c.fill_from(2, 20, |_, f| f.fill(1)));
+    assert!(c.fill_from(3, 60, |_, f| f.fill(2)));
+    assert!(!c.chain(0, 0) && !c.chain(0, 9), "the same packet or one out of the burst");
+    assert!(c.chain(0, 1) && c.chain(1, 2), "packets 0+1 and (moved up) 2+3");
+    assert_eq!(c.len(), 2);
+    assert_eq!(c.tx(ring_id, 0), 2);
+    assert_eq!(c.rx(ring_id, 0, 8), 2);
+    let seen: Vec<(usize, usize, bool)> = c.frames().map(|f| (f.head().len(), f.len(), f.is_segmented())).collect();
+    assert_eq!(seen, [(1000, 1500, true), (20, 80, true)]);
+    assert_eq!((c.info(0).pkt_len, c.info(0).nb_segs), (1500, 2));
+    let mut buf = [0u8; 1200];
+    let frames: Vec<_> = c.frames().collect();
+    let g = frames[0].gather(&mut buf);
+    assert_eq!(g.len(), 1200);
+    assert!(g[..1000].iter().enumerate().all(|(i, &x)| x == i as u8) && g[1000..].iter().all(|&x| x == 0xee));
+    let mut small = [0u8; 128];
+    let g = frames[1].gather(&mut small);
+    assert_eq!(g.len(), 80, "no more than the frame has");
+    assert!(g[..20].iter().all(|&x| x == 1) && g[20..].iter().all(|&x| x == 2));
+    let in_use = pool.in_use();
+    drop(c);
+    assert_eq!(pool.in_use(), in_use - 4, "dropping the burst frees every segment");
 
     // A closure on lcore 1 polls net_null and reports back; a panicking one is caught.
     let got = Arc::new(AtomicU64::new(0));

@@ -5,10 +5,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use dpdk_sys::mbuf::Burst;
+use dpdk_sys::mbuf::{Burst, Frame};
 use serde::Serialize;
 
-use crate::classify::{classify, plain_udp, plain_udp_tuple, Class, FiveTuple, PLAIN_UDP_HLEN};
+use crate::classify::{
+    classify_frame, plain_udp_frame, plain_udp_tuple, Class, FiveTuple, HEADERS_MAX, PLAIN_UDP_HLEN,
+};
 use crate::flowtable::FlowTable;
 use crate::frame::{ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
 use crate::lathist::TickHist;
@@ -61,9 +63,10 @@ impl ClassCounts {
 /// payload. Word loads and masks, so the common frame costs a handful of compares; whether the
 /// payload is ours is left to the caller. (The ethertype is not read again: the caller's test
 /// of it is the one that sorts every frame.) `classify::plain_udp` checks the same shape for
-/// any IP length, off this path; both are held to `classify` by property tests.
+/// any IP length, off this path; both are held to `classify` by property tests. `f` is the
+/// frame's first segment, `len` the whole frame's length (a jumbo frame in chained mbufs).
 #[inline(always)]
-fn own_ipv4_payload(f: &[u8]) -> Option<&[u8; payload::LEN]> {
+fn own_ipv4_payload(f: &[u8], len: usize) -> Option<&[u8; payload::LEN]> {
     const PAYLOAD_AT: usize = crate::frame::TEMPLATE_HLEN;
     const MIN_IP_LEN: usize = 20 + 8 + payload::LEN;
     let h: &[u8; PAYLOAD_AT + payload::LEN] = f.get(..PAYLOAD_AT + payload::LEN)?.try_into().ok()?;
@@ -73,9 +76,11 @@ fn own_ipv4_payload(f: &[u8]) -> Option<&[u8; payload::LEN]> {
     // No fragment offset or more-fragments flag (any TTL), protocol UDP.
     let unfragmented_udp = be32(20) & 0x3fff_00ff == 0x0000_0011;
     // The IP length covers the payload and stays within the frame: MIN_IP_LEN <= ip_len <=
-    // len - 14, as one unsigned compare (the frame holds at least 14 + MIN_IP_LEN bytes here).
+    // len - 14, as one unsigned compare (the first segment holds at least 14 + MIN_IP_LEN
+    // bytes here, and a driver makes len at least that; wrapping, so one that did not cannot
+    // make it panic).
     let ip_len = usize::from(u16::from_be_bytes([h[16], h[17]]));
-    let ip_len_fits = ip_len.wrapping_sub(MIN_IP_LEN) <= f.len() - 14 - MIN_IP_LEN;
+    let ip_len_fits = ip_len.wrapping_sub(MIN_IP_LEN) <= len.wrapping_sub(14 + MIN_IP_LEN);
     if !(plain_v4 && unfragmented_udp && ip_len_fits) {
         return None;
     }
@@ -88,7 +93,7 @@ fn own_frame(f: &[u8]) -> Option<payload::Tracked> {
     if f.get(12..14)? != ETHERTYPE_IPV4.to_be_bytes() {
         return None;
     }
-    payload::read(own_ipv4_payload(f)?)
+    payload::read(own_ipv4_payload(f, f.len())?)
 }
 
 /// Live totals of one lcore's analysis, single writer.
@@ -219,31 +224,36 @@ impl RxAnalysis {
     /// few values in registers across them. So the common own frame in order bumps no
     /// counter: it is what is left of the burst when the non-IP frames (a register) and the
     /// frames sent down the rare paths (counted in memory, off the common path) are taken away.
+    /// A frame is its first segment and its whole length: a jumbo frame in chained mbufs is
+    /// read from its first segment, where its headers are (gathered first on the rare path when
+    /// they are not).
     #[inline]
-    pub fn on_frames<'f>(&mut self, now: u64, frames: impl ExactSizeIterator<Item = &'f [u8]>) {
+    pub fn on_frames<'f, F: Into<Frame<'f>>>(&mut self, now: u64, frames: impl ExactSizeIterator<Item = F>) {
         let n = frames.len() as u64;
         self.rare_in_burst = 0;
         let mut non_ip = 0u64;
         for f in frames {
+            let f: Frame<'f> = f.into();
+            let h = f.head();
             // Most frames are our own: recognise them with a few word compares, without
             // building the 5-tuple. Anything unusual (VLAN, options, fragments) takes the full
             // path.
             // Read here rather than with classify's be16: in this form the compiler compares
             // the raw bytes against byte-swapped constants, two instructions fewer per frame.
-            let ethertype = f.get(12..14).map(|e| u16::from_be_bytes([e[0], e[1]]));
+            let ethertype = h.get(12..14).map(|e| u16::from_be_bytes([e[0], e[1]]));
             match ethertype {
-                Some(ETHERTYPE_IPV4) => match own_ipv4_payload(f) {
+                Some(ETHERTYPE_IPV4) => match own_ipv4_payload(h, f.len()) {
                     Some(p) if self.on_tracked_in_order(now, &payload::Words::of(p)) => {}
                     Some(p) => {
                         self.rare_in_burst += 1;
                         match payload::read(p) {
                             Some(t) => self.on_tracked_other(now, t),
-                            None => self.on_foreign_udp(now, f),
+                            None => self.on_foreign_udp(now, h, f.len()),
                         }
                     }
                     None => {
                         self.rare_in_burst += 1;
-                        self.on_other(now, f);
+                        self.on_other(now, &f);
                     }
                 },
                 // Untagged and not IPv4 (ARP, LACP, IPv6; a driver's zeroed frames): counted
@@ -251,7 +261,7 @@ impl RxAnalysis {
                 Some(e) if e != ETHERTYPE_VLAN && e != ETHERTYPE_QINQ => non_ip += 1,
                 _ => {
                     self.rare_in_burst += 1;
-                    self.on_other(now, f);
+                    self.on_other(now, &f);
                 }
             }
         }
@@ -261,9 +271,12 @@ impl RxAnalysis {
 
     /// UDP that is not ours, in the shape `own_ipv4_payload` checked (a superset of
     /// `plain_udp`'s): counted by its 5-tuple without parsing the frame again.
+    /// `head`: the first segment, which `own_ipv4_payload` found long enough; `len`: the frame's.
     #[inline(never)]
-    fn on_foreign_udp(&mut self, now: u64, f: &[u8]) {
-        let Some(h) = f.get(..PLAIN_UDP_HLEN).and_then(|h| h.try_into().ok()) else { return self.on_other(now, f) };
+    fn on_foreign_udp(&mut self, now: u64, head: &[u8], len: usize) {
+        let Some(h) = head.get(..PLAIN_UDP_HLEN).and_then(|h| h.try_into().ok()) else {
+            return self.on_other_bytes(now, head, len);
+        };
         self.counts.foreign += 1;
         self.tuples.add(&plain_udp_tuple(h), 1);
     }
@@ -271,11 +284,30 @@ impl RxAnalysis {
     /// Frames that are not ours in the usual shape. Plain UDP (what a switch-side generator
     /// sends, frame after frame) is read at fixed offsets; anything else is classified in full.
     #[inline(never)]
-    fn on_other(&mut self, now: u64, f: &[u8]) {
-        if let Some((tuple, udp_payload)) = plain_udp(f) {
+    fn on_other(&mut self, now: u64, f: &Frame<'_>) {
+        if f.is_segmented() && f.head().len() < HEADERS_MAX {
+            return self.on_split_headers(now, f);
+        }
+        self.on_other_bytes(now, f.head(), f.len());
+    }
+
+    /// A chained frame whose first segment is too short for every header it may have (a
+    /// driver that splits headers from payload; no usual mbuf size does this): its start is
+    /// gathered across segments into a buffer on the stack, then read as any other.
+    #[cold]
+    #[inline(never)]
+    fn on_split_headers(&mut self, now: u64, f: &Frame<'_>) {
+        let mut buf = [0u8; HEADERS_MAX];
+        let head = f.gather(&mut buf);
+        self.on_other_bytes(now, head, f.len());
+    }
+
+    /// [`Self::on_other`] of a frame of `len` bytes whose headers are in `head`.
+    fn on_other_bytes(&mut self, now: u64, head: &[u8], len: usize) {
+        if let Some((tuple, udp_payload)) = plain_udp_frame(head, len) {
             return self.on_ipv4(now, tuple, Some(udp_payload));
         }
-        let c = classify(f);
+        let c = classify_frame(head, len);
         self.counts.vlan += u64::from(c.vlan);
         match c.class {
             Class::Short => self.counts.short += 1,
@@ -481,6 +513,7 @@ fn max_jump(seq: &FlowSeq, first_tsc: u64, last_tsc: u64, now: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::classify;
     use crate::frame::FlowAddrs;
     use crate::gen::{GenLane, GenSpec};
 
@@ -656,6 +689,83 @@ mod tests {
         assert!(slow.flow_gaps.is_empty(), "a steady 500-tick pace: {:?}", slow.flow_gaps);
     }
 
+    /// `n` own frames of `len` bytes, of flows `flows` in turn.
+    fn long_frames(len: u16, n: usize, flows: &[u16]) -> Vec<Vec<u8>> {
+        let spec = GenSpec { base: FlowAddrs::default(), frame_len: len, run_id: Some(7) };
+        let mut lane = GenLane::new(&spec, flows, None);
+        (0..n)
+            .map(|i| {
+                let mut f = vec![0u8; usize::from(len)];
+                lane.fill(&mut f, 1_000 + i as u64);
+                f
+            })
+            .collect()
+    }
+
+    /// `f` cut where a driver with `first`-byte first segments and `rest`-byte later ones
+    /// would cut it (tap with 2176-byte mbufs: 2048, then 2176 each).
+    fn segments(f: &[u8], first: usize, rest: usize) -> Vec<&[u8]> {
+        let (head, mut tail) = f.split_at(first.min(f.len()));
+        let mut segs = vec![head];
+        while !tail.is_empty() {
+            let (s, t) = tail.split_at(rest.min(tail.len()));
+            segs.push(s);
+            tail = t;
+        }
+        segs
+    }
+
+    #[test]
+    fn jumbo_frames_in_chained_mbufs_are_tracked_not_malformed() {
+        // Issue 19 item 10: 9000-byte frames in 5 segments and 3000-byte ones in 2 were all
+        // malformed (their IP length was checked against the first segment alone).
+        let mut a = analysis();
+        let (jumbo, mid) = (long_frames(9000, 6, &[0, 1]), long_frames(3000, 6, &[2, 3]));
+        let chains: Vec<Vec<&[u8]>> = jumbo.iter().chain(&mid).map(|f| segments(f, 2048, 2176)).collect();
+        assert_eq!((chains[0].len(), chains[6].len()), (5, 2));
+        a.on_frames(2_000, chains.iter().map(|c| Frame::from_segments(c)));
+        let c = a.counts;
+        assert_eq!((c.tracked, c.malformed, c.foreign), (12, 0, 0), "{c:?}");
+        assert_eq!((a.lost, a.reordered, a.duplicates), (0, 0, 0));
+        // Foreign ones: UDP with another payload, and a VLAN-tagged own frame (the full parse).
+        let mut foreign = jumbo[0].clone();
+        foreign[42] ^= 0xff;
+        let mut tagged = jumbo[1][..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        tagged.extend_from_slice(&jumbo[1][12..]);
+        let segs = [segments(&foreign, 2048, 2176), segments(&tagged, 2048, 2176)];
+        a.on_frames(2_000, segs.iter().map(|c| Frame::from_segments(c)));
+        let c = a.counts;
+        assert_eq!((c.tracked, c.foreign, c.vlan, c.malformed), (13, 1, 1, 0), "{c:?}");
+        assert_eq!(a.duplicates, 1, "jumbo[1] came twice: once tagged");
+        // An IP length longer than the whole frame is still malformed, chained or not.
+        let mut lying = mid[0].clone();
+        lying[16..18].copy_from_slice(&8986u16.to_be_bytes());
+        a.on_frames(2_000, [Frame::from_segments(&segments(&lying, 2048, 2176))].into_iter());
+        assert_eq!(a.counts.malformed, 1);
+    }
+
+    #[test]
+    fn headers_split_over_segments_are_gathered() {
+        // A first segment too short for the headers (a header-splitting driver): the frame's
+        // start is gathered across segments, and it counts as it would whole.
+        let mut a = analysis();
+        let own = long_frames(3000, 4, &[0, 1]);
+        for (f, first) in own.iter().zip([10, 20, 41, 63]) {
+            let segs = segments(f, first, 16);
+            let whole: Vec<u8> = segs.concat();
+            assert_eq!(whole.len(), 3000);
+            a.on_frames(2_000, [Frame::from_segments(&segs)].into_iter());
+        }
+        assert_eq!((a.counts.tracked, a.counts.malformed, a.counts.short), (4, 0, 0), "{:?}", a.counts);
+        assert_eq!((a.lost, a.duplicates), (0, 0));
+        let mut udp = crate::frame::udp_template(&FlowAddrs::default(), 200).to_vec();
+        udp.resize(200, 0);
+        a.on_frames(2_000, [Frame::from_segments(&segments(&udp, 30, 7))].into_iter());
+        assert_eq!(a.counts.foreign, 1);
+        assert_eq!(a.tuples.entries().next().map(|(t, n)| (t.sport, n)), Some((9, 1)));
+    }
+
     #[test]
     fn a_stray_frame_of_another_run_first_does_not_take_the_run() {
         let mut a = analysis();
@@ -780,6 +890,37 @@ mod tests {
             proptest::prop_assert_eq!(a.counts, want);
             let seen: Vec<_> = a.tuples.entries().collect();
             proptest::prop_assert_eq!(seen, tuple.map(|t| (t, 1)).into_iter().collect::<Vec<_>>());
+        }
+
+        /// The same frames cut into chained segments anywhere: counted exactly as whole.
+        #[test]
+        fn segments_count_as_the_whole_frame(
+            seed in 0usize..4,
+            len in 0usize..96,
+            flips in proptest::collection::vec((0usize..96, proptest::prelude::any::<u8>()), 0..6),
+            first in 0usize..100,
+            rest in 1usize..40,
+        ) {
+            let mut f = frames(3, 3, 9)[2].to_vec();
+            f.resize(90, 0);
+            match seed {
+                1 => f[43] ^= 0xff,
+                2 => f[23] = 6,
+                3 => f.splice(12..12, [0x81, 0x00, 0x00, 0x07]).for_each(drop),
+                _ => {}
+            }
+            for (at, b) in flips {
+                if let Some(x) = f.get_mut(at) {
+                    *x = b;
+                }
+            }
+            f.truncate(len);
+            let (mut whole, mut cut) = (analysis(), analysis());
+            whole.on_frame(1_000, &f);
+            let segs = segments(&f, first, rest);
+            cut.on_frames(1_000, [Frame::from_segments(&segs)].into_iter());
+            proptest::prop_assert_eq!(cut.counts, whole.counts);
+            proptest::prop_assert_eq!(cut.tuples.entries().collect::<Vec<_>>(), whole.tuples.entries().collect::<Vec<_>>());
         }
     }
 }

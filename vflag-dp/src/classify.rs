@@ -1,6 +1,12 @@
 //! Classifies received frames without trusting them: Ethernet (one VLAN tag looked through),
 //! IPv4 with its 5-tuple, UDP payload. Never panics and never reads past the frame or past the
 //! IPv4 total length, whatever the bytes.
+//!
+//! A frame is the bytes at hand and its whole length: a jumbo frame received into chained mbufs
+//! is read from its first segment, which holds every header for any sane MTU and mbuf size
+//! ([`classify_frame`], [`plain_udp_frame`]), while its IPv4 total length is checked against
+//! the whole frame's. No header byte lies past [`HEADERS_MAX`]; a caller whose first segment is
+//! shorter gathers that much first (`RxAnalysis` does).
 
 use crate::frame::{ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_HLEN};
 
@@ -32,8 +38,23 @@ pub struct Classified<'a> {
     pub class: Class<'a>,
 }
 
+/// The most bytes of a frame that classification reads: Ethernet, one VLAN tag, IPv4 with the
+/// longest options, UDP's header and vflag-dp's payload.
+pub const HEADERS_MAX: usize = ETH_HLEN + 4 + 60 + 8 + crate::payload::LEN;
+
+/// A whole frame, all of it in `f`.
 #[inline]
 pub fn classify(f: &[u8]) -> Classified<'_> {
+    classify_frame(f, f.len())
+}
+
+/// A frame of `len` bytes of which `head` holds the first ones: all of them, or at least
+/// [`HEADERS_MAX`] (a chained frame's first segment). The IPv4 total length is checked against
+/// `len`; the UDP payload is bounded by the IP length and by `head`. A `len` shorter than
+/// `head` is taken as `head`'s.
+#[inline]
+pub fn classify_frame(head: &[u8], len: usize) -> Classified<'_> {
+    let f = head;
     let short = |vlan| Classified { vlan, class: Class::Short };
     let Some(ty) = be16(f, 12) else { return short(false) };
     let (vlan, ty, l3) = if ty == ETHERTYPE_VLAN || ty == ETHERTYPE_QINQ {
@@ -47,20 +68,23 @@ pub fn classify(f: &[u8]) -> Classified<'_> {
     if ty != ETHERTYPE_IPV4 {
         return Classified { vlan, class: Class::NonIp(ty) };
     }
-    Classified { vlan, class: ipv4(f.get(l3..).unwrap_or(&[])) }
+    let frame_ip_len = len.max(f.len()) - l3; // l3 <= f.len() here: the ethertype was read
+    Classified { vlan, class: ipv4(f.get(l3..).unwrap_or(&[]), frame_ip_len) }
 }
 
-fn ipv4(ip: &[u8]) -> Class<'_> {
+/// `ip`: the IP packet's bytes at hand; `frame_ip_len`: how long it is in the whole frame.
+fn ipv4(ip: &[u8], frame_ip_len: usize) -> Class<'_> {
     let Some(&vihl) = ip.first() else { return Class::Malformed };
     let ihl = usize::from(vihl & 0x0f) * 4;
     if vihl >> 4 != 4 || ihl < 20 || ip.len() < ihl {
         return Class::Malformed;
     }
     let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    if total < ihl || total > ip.len() {
+    if total < ihl || total > frame_ip_len {
         return Class::Malformed;
     }
-    let ip = &ip[..total]; // Ethernet padding beyond the IP length is not payload.
+    // Ethernet padding beyond the IP length is not payload; what is not at hand is not read.
+    let ip = &ip[..total.min(ip.len())];
     let proto = ip[9];
     let mut tuple = FiveTuple {
         src: [ip[12], ip[13], ip[14], ip[15]],
@@ -86,14 +110,22 @@ fn ipv4(ip: &[u8]) -> Class<'_> {
 /// for any other frame, which [`classify`] then reads in full.
 #[inline]
 pub fn plain_udp(f: &[u8]) -> Option<(FiveTuple, &[u8])> {
+    plain_udp_frame(f, f.len())
+}
+
+/// [`plain_udp`] of a frame of `len` bytes of which `head` holds the first ones (as
+/// [`classify_frame`]): the payload is bounded by the IP length and by `head`.
+#[inline]
+pub fn plain_udp_frame(head: &[u8], len: usize) -> Option<(FiveTuple, &[u8])> {
+    let f = head;
     let h: &[u8; PLAIN_UDP_HLEN] = f.get(..PLAIN_UDP_HLEN)?.try_into().ok()?;
     let ip_len = usize::from(u16::from_be_bytes([h[16], h[17]]));
     let fragment = u16::from_be_bytes([h[20], h[21]]) & 0x3fff != 0;
     let shape = h[12..15] == [0x08, 0x00, 0x45] && h[23] == 17 && !fragment;
-    if !shape || ip_len < 28 || ip_len > f.len() - ETH_HLEN {
+    if !shape || ip_len < 28 || ip_len > len.max(f.len()) - ETH_HLEN {
         return None;
     }
-    Some((plain_udp_tuple(h), &f[PLAIN_UDP_HLEN..ETH_HLEN + ip_len]))
+    Some((plain_udp_tuple(h), &f[PLAIN_UDP_HLEN..(ETH_HLEN + ip_len).min(f.len())]))
 }
 
 /// The 5-tuple of a frame already known to have [`plain_udp`]'s shape.
@@ -198,6 +230,28 @@ mod tests {
     }
 
     #[test]
+    fn a_chained_frame_is_read_from_its_first_segment() {
+        // A 9000-byte frame whose first segment holds 2048 bytes (tap, 2176-byte mbufs).
+        let f = frame(9000);
+        let head = &f[..2048];
+        assert_eq!(classify(head).class, Class::Malformed, "read as if the segment were the frame");
+        let Class::Ipv4 { tuple, udp_payload } = classify_frame(head, 9000).class else { panic!() };
+        let Class::Ipv4 { tuple: whole, udp_payload: all } = classify(&f).class else { panic!() };
+        assert_eq!(tuple, whole);
+        let p = udp_payload.unwrap();
+        assert_eq!((p.len(), all.unwrap().len()), (2048 - 42, 9000 - 42), "the payload stops with the segment");
+        assert_eq!(plain_udp_frame(head, 9000), Some((whole, p)));
+        assert_eq!(plain_udp(head), None);
+        // The IP length is still checked, against the whole frame.
+        assert_eq!(classify_frame(head, 3000).class, Class::Malformed);
+        assert_eq!(plain_udp_frame(head, 3000), None);
+        // A length shorter than the bytes at hand (no sane driver) is taken as theirs.
+        assert_eq!(classify_frame(&f[..64], 10), classify(&f[..64]));
+        assert_eq!(classify_frame(&f[..5], 9000).class, Class::Short);
+        const { assert!(HEADERS_MAX == 14 + 4 + 60 + 8 + 22) };
+    }
+
+    #[test]
     fn fragments_and_other_protocols_have_no_ports() {
         let mut f = frame(64);
         f[20] = 0x20; // more fragments
@@ -260,6 +314,41 @@ mod fuzz {
             if let Some((tuple, p)) = plain_udp(&f) {
                 prop_assert_eq!(classify(&f), Classified { vlan: false, class: Class::Ipv4 { tuple, udp_payload: Some(p) } });
             }
+        }
+
+        /// A first segment of HEADERS_MAX bytes or more reads as the whole frame would, the
+        /// payload ending where the segment does.
+        #[test]
+        fn a_first_segment_reads_as_the_whole_frame(
+            len in HEADERS_MAX..400,
+            cut in HEADERS_MAX..400,
+            vlan in any::<bool>(),
+            flips in proptest::collection::vec((0usize..100, any::<u8>()), 0..6),
+        ) {
+            let mut f = udp_template(&FlowAddrs::default(), len as u16).to_vec();
+            f.resize(len, 0x5a);
+            if vlan {
+                f.splice(12..12, [0x81, 0x00, 0x00, 0x07]);
+            }
+            for (at, b) in flips {
+                f[at] = b;
+            }
+            let cut = cut.min(f.len());
+            let (part, whole) = (classify_frame(&f[..cut], f.len()), classify(&f));
+            prop_assert_eq!(part.vlan, whole.vlan);
+            match (part.class, whole.class) {
+                (Class::Ipv4 { tuple: a, udp_payload: pa }, Class::Ipv4 { tuple: b, udp_payload: pb }) => {
+                    prop_assert_eq!(a, b);
+                    prop_assert_eq!(pa.is_some(), pb.is_some());
+                    if let (Some(pa), Some(pb)) = (pa, pb) {
+                        let at = pb.as_ptr() as usize - f.as_ptr() as usize;
+                        prop_assert_eq!(pa, &pb[..pb.len().min(cut - at)]);
+                    }
+                }
+                (a, b) => prop_assert_eq!(a, b),
+            }
+            let (part, whole) = (plain_udp_frame(&f[..cut], f.len()), plain_udp(&f));
+            prop_assert_eq!(part.map(|(t, _)| t), whole.map(|(t, _)| t));
         }
     }
 }

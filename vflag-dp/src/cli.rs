@@ -99,9 +99,23 @@ pub struct Cli {
     /// Mbufs in the pool [default: enough for all queues, lcore caches and bursts].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1024..))]
     pub mbufs: Option<u32>,
-    /// Frame length of generated packets in bytes, without FCS (txonly: 60-2048; gen: 64-2048).
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(60..=2048))]
+    /// Frame length of generated packets in bytes, without FCS (txonly: 60-9600; gen: 64-9600;
+    /// over 2048, raise --mbuf-size to hold it).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(60..=9600))]
     pub pkt_size: u16,
+    /// Data room of each mbuf in bytes, the 128-byte headroom included (as testpmd's
+    /// --mbuf-size) [default: 2176]. A received frame longer than the rest arrives in chained
+    /// mbufs (see --rx-scatter); a generated one must fit in one.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u16).range(MBUF_SIZE_MIN..))]
+    pub mbuf_size: Option<u16>,
+    /// The ports' MTU in bytes, e.g. 9000 for jumbo frames [default: the device's]. When a frame
+    /// of this MTU does not fit one mbuf, --rx-scatter is implied.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u16).range(68..))]
+    pub mtu: Option<u16>,
+    /// Receive frames longer than one mbuf into chained mbufs (the device's rx scatter offload;
+    /// a port whose driver has none is refused).
+    #[arg(long)]
+    pub rx_scatter: bool,
     /// gen: source MAC [default: the sending port's MAC].
     #[arg(long, value_name = "MAC", value_parser = parse::any_mac)]
     pub src_mac: Option<[u8; 6]>,
@@ -193,6 +207,9 @@ pub struct Cli {
     pub eal: Option<String>,
 }
 
+/// The smallest --mbuf-size: the headroom and a minimum frame, with room to spare.
+const MBUF_SIZE_MIN: i64 = 256;
+
 /// An lcore list as given on the command line (one value, many lcores).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lcores(pub Vec<u32>);
@@ -220,6 +237,9 @@ pub struct Config {
     pub burst: u16,
     pub mbufs: Option<u32>,
     pub pkt_size: u16,
+    pub mbuf_size: u16,
+    pub mtu: Option<u16>,
+    pub rx_scatter: bool,
     #[serde(serialize_with = "ser_opt_mac")]
     pub src_mac: Option<[u8; 6]>,
     pub src_ip: std::net::Ipv4Addr,
@@ -299,6 +319,18 @@ impl Config {
                 cli.pkt_size
             ));
         }
+        let mbuf_size = cli.mbuf_size.unwrap_or_else(dpdk_sys::mempool::Mempool::default_buf_size);
+        let headroom = dpdk_sys::mempool::Mempool::headroom();
+        let generates = matches!(cli.fwd, FwdMode::Txonly | FwdMode::Gen);
+        if generates && u32::from(cli.pkt_size) + u32::from(headroom) > u32::from(mbuf_size) {
+            return Err(format!(
+                "--pkt-size {} does not fit one mbuf: --mbuf-size {mbuf_size} holds {} bytes after the {headroom}-byte \
+                 headroom; give --mbuf-size {} or more",
+                cli.pkt_size,
+                mbuf_size - headroom,
+                u32::from(cli.pkt_size) + u32::from(headroom)
+            ));
+        }
         if !(cli.gap_ms.is_finite() && cli.gap_ms > 0.0) {
             return Err(format!("--gap-ms {} must be a positive number of milliseconds", cli.gap_ms));
         }
@@ -347,6 +379,9 @@ impl Config {
             burst: cli.burst,
             mbufs: cli.mbufs,
             pkt_size: cli.pkt_size,
+            mbuf_size,
+            mtu: cli.mtu,
+            rx_scatter: cli.rx_scatter,
             src_mac: cli.src_mac,
             src_ip: cli.src_ip.into(),
             dst_ip: cli.dst_ip.into(),
@@ -565,6 +600,14 @@ mod tests {
         assert!(cfg("--lcores 0-1 --vdev net_null0 --burst 0").is_err());
         assert!(cfg("--lcores 0-1 --vdev net_null0 --burst 513").is_err());
         assert!(cfg("--lcores 0-1 --vdev net_null0 --fwd gen --pkt-size 60").unwrap_err().contains("--pkt-size 60"));
+        // Jumbo frames: a generated one must fit one mbuf; a received one may be chained.
+        let e = cfg("--lcores 0-1 --vdev net_null0 --fwd gen --pkt-size 9000").unwrap_err();
+        assert!(e.contains("--mbuf-size 2176 holds 2048 bytes") && e.contains("--mbuf-size 9128 or more"), "{e}");
+        let c = cfg("--lcores 0-1 --vdev net_null0 --fwd gen --pkt-size 9000 --mbuf-size 9128").unwrap();
+        assert_eq!((c.pkt_size, c.mbuf_size, c.mtu, c.rx_scatter), (9000, 9128, None, false));
+        let c = cfg("--lcores 0-1 --vdev net_null0 --mtu 9000 --rx-scatter").unwrap();
+        assert_eq!((c.mbuf_size, c.mtu, c.rx_scatter), (2176, Some(9000), true));
+        assert!(cfg("--lcores 0-1 --vdev net_null0 --mbuf-size 255").is_err());
         assert!(cfg("--lcores 0-1 --vdev net_null0 --gap-ms 0").unwrap_err().contains("--gap-ms 0"));
         assert!(cfg("--lcores 0-1 --vdev net_null0 --rate fast").unwrap_err().contains("'fast'"));
         assert!(cfg("--lcores 0-1 --vdev net_null0 --max-loss lots").unwrap_err().contains("'lots'"));

@@ -56,7 +56,7 @@ pub fn discover_ports(cfg: &Config) -> Result<Vec<PortInfo>> {
 }
 
 pub fn create_pool(cfg: &Config, infos: &[PortInfo]) -> Result<Mempool> {
-    let buf_size = Mempool::default_buf_size();
+    let buf_size = cfg.mbuf_size;
     let per_port = u32::from(cfg.rxq) * u32::from(cfg.rxd) + u32::from(cfg.txq) * u32::from(cfg.txd);
     let lcores = cfg.fwd_lcores.len() as u32 + 1;
     let streams = infos.len() as u32 * u32::from(cfg.rxq);
@@ -69,6 +69,40 @@ pub fn create_pool(cfg: &Config, infos: &[PortInfo]) -> Result<Mempool> {
     let pool = Mempool::pktmbuf("vflag_mbufs", count, MEMPOOL_CACHE, buf_size, socket)
         .map_err(|e| anyhow::anyhow!("{e}: lower --mbufs or give DPDK more memory (hugepages, -m)"))?;
     Ok(pool)
+}
+
+/// Ethernet header, one VLAN tag and FCS: what a frame of some MTU adds to it.
+const FRAME_OVERHEAD: u32 = 14 + 4 + 4;
+
+/// Whether `p` receives into chained mbufs: asked (--rx-scatter), or needed by --mtu (its
+/// longest frame does not fit one mbuf's data room). A port whose driver cannot is refused.
+fn rx_scatter(cfg: &Config, p: &PortInfo) -> Result<bool> {
+    let room = u32::from(cfg.mbuf_size - Mempool::headroom());
+    let longest = cfg.mtu.map(|m| u32::from(m) + FRAME_OVERHEAD);
+    let needed = longest.is_some_and(|l| l > room);
+    if (cfg.rx_scatter || needed) && !p.rx_scatter {
+        let why = match longest {
+            Some(l) if needed && !cfg.rx_scatter => format!(
+                "frames of --mtu {} (up to {l} bytes) do not fit one mbuf (--mbuf-size {}: {room} bytes after the \
+                 headroom), and",
+                cfg.mtu.unwrap_or_default(),
+                cfg.mbuf_size
+            ),
+            _ => "--rx-scatter asks for chained mbufs, but".to_string(),
+        };
+        bail!(
+            "port {} ({}): {why} its driver {} cannot receive into chained mbufs (no rx scatter offload){}",
+            p.id,
+            p.name,
+            p.driver,
+            if needed {
+                format!("; give --mbuf-size {} or more", longest.unwrap_or_default() + u32::from(Mempool::headroom()))
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(cfg.rx_scatter || needed)
 }
 
 /// Ports that are started; stopped and closed on drop, on every path out of a run.
@@ -104,8 +138,16 @@ pub fn setup_ports(
             rss: cfg.rxq > 1,
             lsc_interrupt: true,
             fast_free: true,
+            mtu: cfg.mtu,
+            rx_scatter: rx_scatter(cfg, p)?,
         };
-        let d = port::configure(p.id, &pc, pool).with_context(|| format!("port {} ({})", p.id, p.name))?;
+        let d = port::configure(p.id, &pc, pool).with_context(|| match cfg.mtu {
+            Some(m) => format!(
+                "port {} ({}) with --mtu {m}: the device receives frames of at most {} bytes",
+                p.id, p.name, p.max_rx_pktlen
+            ),
+            None => format!("port {} ({})", p.id, p.name),
+        })?;
         descs.push(d);
         if i == 0 {
             if let Some(mac) = cfg.mac {
@@ -123,8 +165,15 @@ pub fn setup_ports(
         open.0.push(p.id);
         let mac = port::mac(p.id).map(|m| format_mac(&m)).unwrap_or_default();
         println!(
-            "port {}: {} ({}) mac {mac}, {} rxq x {} desc, {} txq x {} desc",
-            p.id, p.name, p.driver, cfg.rxq, d.rx, cfg.txq, d.tx
+            "port {}: {} ({}) mac {mac}, {} rxq x {} desc, {} txq x {} desc{}",
+            p.id,
+            p.name,
+            p.driver,
+            cfg.rxq,
+            d.rx,
+            cfg.txq,
+            d.tx,
+            if pc.rx_scatter { ", rx scatter (chained mbufs)" } else { "" }
         );
     }
     Ok(descs)

@@ -262,3 +262,37 @@ fn a_file_prefix_in_use_names_the_process_holding_it() {
     assert!(took < Duration::from_secs(2), "took {took:?}");
     let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
 }
+
+#[test]
+fn bad_frame_and_mbuf_sizes() {
+    let base = ["--lcores", "0-1", "--vdev", "net_null0"];
+    let with = |more: &[&'static str]| base.iter().chain(more).copied().collect::<Vec<_>>();
+    assert_usage_error(&with(&["--mbuf-size", "100"]), "'100'");
+    assert_usage_error(&with(&["--mbuf-size", "70000"]), "'70000'");
+    assert_usage_error(&with(&["--mtu", "20"]), "'20'");
+    assert_usage_error(&with(&["--pkt-size", "9601"]), "'9601'");
+    // A generated frame must fit one mbuf: the size it needs is named.
+    assert_usage_error(&with(&["--fwd", "gen", "--pkt-size", "9000"]), "--pkt-size 9000 does not fit one mbuf");
+    assert_usage_error(&with(&["--fwd", "txonly", "--pkt-size", "3000", "--mbuf-size", "3127"]), "--mbuf-size 3128");
+}
+
+/// Chained mbufs on a port whose driver cannot receive into them (net_null has no rx scatter):
+/// one closing line naming the port and what to change, exit 1.
+#[test]
+fn rx_scatter_on_a_driver_without_it_is_refused() {
+    let _g = serial();
+    for (more, needle) in [
+        (&["--rx-scatter"][..], "--rx-scatter asks for chained mbufs"),
+        (&["--mtu", "9000"][..], "give --mbuf-size 9150 or more"),
+    ] {
+        let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--duration", "0.2"]);
+        a.extend(eal_light(&unique("scat")));
+        a.extend(args(more));
+        let out = run_bounded(vflag(&a), Duration::from_secs(30));
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        let last = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_string();
+        assert!(last.starts_with("vflag-dp: error: port 0 (net_null0): "), "{all}");
+        assert!(last.contains("cannot receive into chained mbufs") && last.contains(needle), "{all}");
+    }
+}

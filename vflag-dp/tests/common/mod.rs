@@ -144,7 +144,8 @@ impl VethNs {
         self.ip(&["-n", &self.peer, "link", "set", dev, if up { "up" } else { "down" }]);
     }
 
-    fn ip(&self, args: &[&str]) {
+    /// Runs `ip` with these arguments; a failure fails the test.
+    pub fn ip(&self, args: &[&str]) {
         let st = Command::new("ip").args(args).status().expect("run ip");
         assert!(st.success(), "ip {args:?} failed");
     }
