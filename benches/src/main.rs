@@ -20,9 +20,9 @@ use clap::Parser;
 
 use cases::{Case, Kind, Names, Settings, Sides};
 use measure::Timing;
+use outfile::OutFile;
 use report::{CaseResult, Check, Report, SideResult};
 use summary::Spread;
-use vflag_dp::outfile::OutFile;
 
 #[derive(Debug, Parser)]
 #[command(name = "vflag-bench", version, about = "vflag-dp against dpdk-testpmd, side by side, in one run")]

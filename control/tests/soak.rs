@@ -487,10 +487,7 @@ fn an_output_that_cannot_be_written_stops_the_soak_before_it_starts() {
     let out = run_bounded(soak(&lab, dir.path(), &["--flaps", "1"]), Duration::from_secs(10));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert_eq!(
-        err.trim(),
-        format!("vflag-ctl: error: cannot write {}/soak.json: it is a directory", dir.path().display())
-    );
+    assert_eq!(err.trim(), format!("vflag-ctl: error: --out {}/soak.json: is a directory", dir.path().display()));
     assert!(t0.elapsed() < Duration::from_secs(3), "found before anything started");
     assert!(lab.gone(), "no lab was brought up");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -20,7 +20,6 @@ pub mod lathist;
 pub mod launch;
 pub mod monitor;
 pub mod outage;
-pub mod outfile;
 pub mod parse;
 pub mod payload;
 pub mod ports;

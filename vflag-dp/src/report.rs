@@ -10,11 +10,11 @@ use crate::cli::Config;
 use crate::counters::StreamSnapshot;
 use crate::interleave::InterleaveReport;
 use crate::outage::Outage;
-use crate::outfile::OutFile;
 use crate::results::{AnalysisReport, LoadBalance};
 use crate::timeline::Bin;
 use crate::topology::Stream;
 use crate::verdict::Verdict;
+use outfile::OutFile;
 
 /// Version tag of the JSON layout; bumped on any incompatible change.
 pub const SCHEMA: &str = "vflag-dp.report.v1";

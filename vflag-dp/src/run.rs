@@ -18,11 +18,11 @@ use crate::events::EventLog;
 use crate::interleave;
 use crate::launch::{self, LaunchedLcore};
 use crate::monitor::{Members, Monitor};
-use crate::outfile::OutFile;
 use crate::report::{self, GeneratorReport, PortReport, Report};
 use crate::stop::Stop;
 use crate::verdict::{self, Figures, Limits, NotTracked};
 use crate::{bond, ports, preflight, results};
+use outfile::OutFile;
 
 /// Time given to queued frames to leave before the ports stop.
 const DRAIN: Duration = Duration::from_millis(200);

@@ -6,7 +6,6 @@ mod analyze;
 mod args;
 mod link_counters;
 mod live;
-mod pending;
 mod plot;
 mod procs;
 mod report;

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
+use outfile::OutFile;
 
 use super::analyze::{self, FlapRecord, Seen};
 use super::args::{parse_rate, SoakArgs};
 use super::link_counters::{self, LinkSeries, LinkWatch, LiveRates};
 use super::live::{EventTail, Live};
-use super::pending::Pending;
 use super::procs::Proc;
 use super::report::{self, Files, Settings, SoakReport};
 use super::rx_report::RxReport;
@@ -66,9 +66,9 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     }
     // Ready before anything starts: a path that cannot be written is found now, not at the end.
     let outputs = Outputs {
-        report: Pending::prepare(&args.out.join("soak.json"))?,
-        table: Pending::prepare(&args.out.join("soak.md"))?,
-        plot: Pending::prepare(&args.out.join("soak.svg"))?,
+        report: reserve(&args.out, "soak.json")?,
+        table: reserve(&args.out, "soak.md")?,
+        plot: reserve(&args.out, "soak.svg")?,
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -260,9 +260,13 @@ fn path(dir: &Path, name: &str) -> String {
 
 /// The soak's own files, prepared before the run.
 struct Outputs {
-    report: Pending,
-    table: Pending,
-    plot: Pending,
+    report: OutFile,
+    table: OutFile,
+    plot: OutFile,
+}
+
+fn reserve(out: &Path, name: &str) -> Result<OutFile> {
+    OutFile::reserve("--out", &out.join(name)).map_err(anyhow::Error::msg)
 }
 
 fn write_outputs(r: &SoakReport, rx: &RxReport, links: Option<&LinkSeries>, out: Outputs) -> Result<()> {
@@ -277,9 +281,9 @@ fn write_outputs(r: &SoakReport, rx: &RxReport, links: Option<&LinkSeries>, out:
         r.settings.bond.as_ref().map(|b| format!(" {b}")).unwrap_or_default(),
         r.flaps.len()
     );
-    out.report.commit((serde_json::to_string_pretty(r)? + "\n").as_bytes())?;
-    out.table.commit(report::markdown(r).as_bytes())?;
-    out.plot.commit(plot::svg(rx, &r.members, &r.flaps, links, &title).as_bytes())
+    out.report.commit((serde_json::to_string_pretty(r)? + "\n").as_bytes()).map_err(anyhow::Error::msg)?;
+    out.table.commit(report::markdown(r).as_bytes()).map_err(anyhow::Error::msg)?;
+    out.plot.commit(plot::svg(rx, &r.members, &r.flaps, links, &title).as_bytes()).map_err(anyhow::Error::msg)
 }
 
 fn settings(args: &SoakArgs, schedule: &Schedule, seed: u64, links: &[String]) -> Settings {

@@ -1,8 +1,8 @@
-//! Output files written at the end of a run (`--json`; vflag-bench's `--json` and
-//! `--markdown`), reserved before it starts: a temp file is created beside the target at once,
-//! so a path that cannot be written fails before any traffic, not after the whole run. The
-//! report goes into the temp file and is renamed over the target (never half written); on any
-//! other way out the temp file is removed.
+//! Output files written at the end of a run (vflag-dp's `--json`; vflag-bench's `--json` and
+//! `--markdown`; the soak's `soak.json`, `soak.md` and `soak.svg`), reserved before it starts:
+//! a temp file is created beside the target at once, so a path that cannot be written fails
+//! before any traffic, not after the whole run. The report goes into the temp file and is
+//! renamed over the target (never half written); on any other way out the temp file is removed.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
