@@ -151,6 +151,8 @@ pub struct RxAnalysis {
     run_fixed: bool,
     /// Other runs' frames while the election is open: (run, frames).
     rivals: [(u16, u64); RIVALS],
+    /// The slot of `rivals` whose run outnumbered the tracked one in this burst.
+    challenger: Option<usize>,
     pub counts: ClassCounts,
     pub tuples: FlowTable,
     /// One-way latency of tracked frames in TSC ticks (meaningful when both ends share the
@@ -181,6 +183,7 @@ impl RxAnalysis {
             run_id: c.run_id,
             run_fixed: c.run_id.is_some(),
             rivals: [(0, 0); RIVALS],
+            challenger: None,
             counts: ClassCounts::default(),
             tuples: FlowTable::new(c.tuple_capacity),
             latency: TickHist::default(),
@@ -267,6 +270,9 @@ impl RxAnalysis {
         }
         self.counts.tracked += n - non_ip - self.rare_in_burst;
         self.counts.non_ip += non_ip;
+        if self.challenger.is_some() {
+            self.settle_election();
+        }
     }
 
     /// UDP that is not ours, in the shape `own_ipv4_payload` checked (a superset of
@@ -397,10 +403,11 @@ impl RxAnalysis {
         self.latency.record(now.wrapping_sub(t.tx_tsc), u64::from(t.flow_id) ^ t.seq);
     }
 
-    /// A frame of run `run`, not the one tracked: whether `run` is tracked from now on. The
-    /// first run seen is taken; until [`ELECTION_FRAMES`] of vflag-dp's frames have arrived a
-    /// run with more frames than the tracked one takes over, and what was tracked so far moves
-    /// to `other_run`. Rare: at most a few times, at the start.
+    /// A frame of run `run`, not the one tracked: whether it is tracked. The first run seen is
+    /// taken. Until [`ELECTION_FRAMES`] of vflag-dp's frames have arrived, another run's frames
+    /// are counted, and a run with more frames than the tracked one becomes the challenger;
+    /// [`Self::settle_election`] decides at the end of the burst, when the tracked run's count
+    /// includes the burst's in-order frames. Rare: a few frames, at the start.
     #[inline(never)]
     fn elect(&mut self, run: u16) -> bool {
         if self.run_id.is_none() {
@@ -418,17 +425,25 @@ impl RxAnalysis {
             },
         };
         self.rivals[slot] = (run, self.rivals[slot].1 + 1);
-        // Frames of `run` so far, this one included, against the tracked run's.
-        if self.rivals[slot].1 <= self.counts.tracked {
-            return false;
+        if self.rivals[slot].1 > self.counts.tracked {
+            self.challenger = Some(slot);
         }
-        let old = self.run_id.unwrap_or(run);
-        let old_frames = self.counts.tracked;
-        // This run's earlier frames were counted as other_run and were not sequenced: they
-        // stay there; the new run is tracked from this frame.
-        self.rivals[slot] = (old, old_frames);
-        self.counts.other_run += old_frames;
-        self.counts.tracked = 0;
+        false
+    }
+
+    /// End of a burst with a challenger: if its run still has more frames than the tracked
+    /// one, it is tracked from the next frame on, and everything tracked so far moves to
+    /// `other_run` (the challenger's own earlier frames are there already, never sequenced).
+    #[cold]
+    #[inline(never)]
+    fn settle_election(&mut self) {
+        let Some(slot) = self.challenger.take() else { return };
+        let (run, frames) = self.rivals[slot];
+        if frames <= self.counts.tracked {
+            return;
+        }
+        self.rivals[slot] = (self.run_id.unwrap_or(run), self.counts.tracked);
+        self.counts.other_run += std::mem::take(&mut self.counts.tracked);
         for f in self.flows.iter_mut() {
             *f = TrackedFlow::default();
         }
@@ -437,7 +452,6 @@ impl RxAnalysis {
         self.latency.clear();
         (self.lost, self.reordered, self.duplicates, self.stale, self.resyncs) = (0, 0, 0, 0, 0);
         self.adopt(run);
-        true
     }
 
     fn adopt(&mut self, run: u16) {
@@ -777,15 +791,37 @@ mod tests {
         assert_eq!(a.run_id, Some(9), "...until most frames turn out to be another's");
         assert_eq!(
             (a.counts.tracked, a.counts.other_run),
-            (999, 1 + 1),
-            "run 9's first frame was counted before it won"
+            (998, 1 + 2),
+            "run 9's first two frames were counted before it won"
         );
         assert_eq!((a.lost, a.stale), (0, 0));
         // Once the election is over, a run cannot take over any more.
         for f in frames(1, 2000, 7) {
             a.on_frame(3_000, &f);
         }
-        assert_eq!((a.run_id, a.counts.tracked, a.counts.other_run), (Some(9), 999, 2002));
+        assert_eq!((a.run_id, a.counts.tracked, a.counts.other_run), (Some(9), 998, 2003));
+    }
+
+    #[test]
+    fn the_election_is_settled_per_burst_with_its_in_order_frames_counted() {
+        // One burst: run 7 in order (the fast path, counted at the burst's end), then fewer
+        // frames of run 9 than run 7 has in all, though more than it had before the burst.
+        let mut a = analysis();
+        let sevens = frames(4, 20, 7);
+        let nines = frames(4, 12, 9);
+        let burst: Vec<&[u8]> = sevens.iter().chain(&nines).map(|f| &f[..]).collect();
+        a.on_frames(1_000, burst.into_iter());
+        assert_eq!((a.run_id, a.counts.tracked, a.counts.other_run), (Some(7), 20, 12));
+        // Then a burst where run 9 has the most: it takes over, and the counts stay exact.
+        let more: Vec<[u8; 64]> = frames(4, 40, 9);
+        a.on_frames(2_000, more.iter().map(|f| &f[..]));
+        assert_eq!(a.run_id, Some(9));
+        assert_eq!((a.counts.tracked, a.counts.other_run), (0, 72), "what came before the switch is another run's");
+        // From the next burst on, run 9 is tracked, and only what is sequenced counts.
+        a.on_frames(3_000, more.iter().map(|f| &f[..]));
+        assert_eq!((a.counts.tracked, a.counts.other_run), (40, 72));
+        assert_eq!(a.counts.tracked, a.flows.iter().map(|f| f.seq.received).sum::<u64>(), "tracked = sequenced");
+        assert_eq!(a.lost, 0);
     }
 
     #[test]
