@@ -64,6 +64,34 @@ pub struct GeneratorReport {
     pub flows: u16,
     /// Frames per second asked for (None: as fast as possible).
     pub rate_pps: Option<f64>,
+    /// Frames per second sent, over the run.
+    pub achieved_pps: f64,
+    /// How far, in %, the achieved rate fell short of the asked one, when by more than
+    /// [`RATE_SHORTFALL_PCT`]: the offered load was not what the test was set up with.
+    pub short_of_rate_pct: Option<f64>,
+}
+
+/// A generator this much under its asked rate says so.
+pub const RATE_SHORTFALL_PCT: f64 = 5.0;
+
+impl GeneratorReport {
+    pub fn new(run_id: u16, flows: u16, rate_pps: Option<f64>, achieved_pps: f64) -> GeneratorReport {
+        let short = rate_pps
+            .filter(|&asked| asked > 0.0)
+            .map(|asked| (1.0 - achieved_pps / asked) * 100.0)
+            .filter(|&pct| pct > RATE_SHORTFALL_PCT);
+        GeneratorReport { run_id, flows, rate_pps, achieved_pps, short_of_rate_pct: short }
+    }
+
+    /// "the generator sent 1.430 Mpps of the 2.000 Mpps asked (28.5% short)", when it fell short.
+    pub fn shortfall_line(&self) -> Option<String> {
+        let (asked, pct) = (self.rate_pps?, self.short_of_rate_pct?);
+        Some(format!(
+            "the generator sent {:.3} Mpps of the {:.3} Mpps asked ({pct:.1}% short)",
+            self.achieved_pps / 1e6,
+            asked / 1e6
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -218,6 +246,17 @@ pub fn render(r: &Report) -> String {
 
 /// Tracked traffic, outages, load balance and the verdict, when there is something to say.
 fn render_analysis(s: &mut String, r: &Report) {
+    if let Some(g) = &r.generator {
+        let asked = g.rate_pps.map_or("as fast as it can".to_string(), |p| format!("{:.3} Mpps asked", p / 1e6));
+        let _ = writeln!(
+            s,
+            "\n  Generator: run {}, {} flows, {asked}, {:.3} Mpps sent{}",
+            g.run_id,
+            g.flows,
+            g.achieved_pps / 1e6,
+            g.short_of_rate_pct.map(|p| format!(" ({p:.1}% short of the asked rate)")).unwrap_or_default()
+        );
+    }
     if let Some(a) = &r.analysis {
         let t = &a.tracked;
         let _ = writeln!(
@@ -396,6 +435,20 @@ mod tests {
         }
         assert!(text.contains("Accumulated forward statistics for all ports"));
         assert!(text.contains("Duration: 2.000 s (duration)"));
+    }
+
+    #[test]
+    fn a_generator_short_of_its_rate_says_so() {
+        let g = GeneratorReport::new(7, 16, Some(2e6), 1.43e6);
+        assert_eq!(g.short_of_rate_pct.map(|p| (p * 10.0).round() / 10.0), Some(28.5));
+        assert_eq!(g.shortfall_line().unwrap(), "the generator sent 1.430 Mpps of the 2.000 Mpps asked (28.5% short)");
+        let mut r = sample_report();
+        r.generator = Some(g);
+        assert!(render(&r)
+            .contains("Generator: run 7, 16 flows, 2.000 Mpps asked, 1.430 Mpps sent (28.5% short of the asked rate)"));
+        // Within 5%, or no rate asked: nothing to say.
+        assert_eq!(GeneratorReport::new(7, 16, Some(2e6), 1.91e6).short_of_rate_pct, None);
+        assert_eq!(GeneratorReport::new(7, 16, None, 1.0e6).shortfall_line(), None);
     }
 
     #[test]

@@ -150,6 +150,9 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         bail!("forwarding lcore(s) {panicked:?} panicked (a bug; the message is above)");
     }
     written?;
+    if let Some(line) = report.generator.as_ref().and_then(GeneratorReport::shortfall_line) {
+        eprintln!("vflag-dp: warning: {line}");
+    }
     for f in &report.verdict.failures {
         eprintln!("vflag-dp: FAIL: {f}");
     }
@@ -188,6 +191,7 @@ fn build_report(
         .map(|(((i, d), m), s)| ports::port_report(i, *d, m, s))
         .collect();
     let totals = report::finish(&mut ports, &streams, run.duration_s);
+    let generator = run.run_id.map(|id| GeneratorReport::new(id, cfg.flows, cfg.rate_pps(), totals.tx_pps_avg));
     let analysis = merged_analysis(launched).map(|a| results::analysis_report(&a, run.tsc0));
     let load_balance = results::load_balance(
         &members.names,
@@ -225,7 +229,7 @@ fn build_report(
         streams,
         link_events: std::mem::take(&mut monitor.link_events),
         totals,
-        generator: run.run_id.map(|run_id| GeneratorReport { run_id, flows: cfg.flows, rate_pps: cfg.rate_pps() }),
+        generator,
         analysis,
         interleave: cfg.interleave_ms.map(|ms| interleave::report(&interleave::totals(launched), clock::tsc_hz(), ms)),
         outages: std::mem::take(&mut monitor.outages),

@@ -393,3 +393,34 @@ fn multiple_queues_are_all_polled() {
         assert_ne!(s["rx_port"], s["tx_port"]);
     }
 }
+
+/// A generator asked for more than it can send says by how much, in the report and on stderr;
+/// one that keeps its rate says nothing.
+#[test]
+fn a_generator_short_of_its_rate_says_so() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    for (rate, short) in [("500Mpps", true), ("20000", false)] {
+        let json = tmp_path(&dir, "g.json");
+        let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--fwd", "gen", "--rate", rate]);
+        a.extend(eal_light(&unique("gshort")));
+        a.extend(args(&["--duration", "1", "--json", json.to_str().unwrap()]));
+        let out = run_bounded(vflag(&a), Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let g = &read_json(&json)["generator"];
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if short {
+            assert!(g["short_of_rate_pct"].as_f64().unwrap() > 5.0, "{g}");
+            assert!(
+                stderr.contains("vflag-dp: warning: the generator sent ")
+                    && stderr.contains(" Mpps of the 500.000 Mpps asked ("),
+                "{stderr}"
+            );
+        } else {
+            assert!(g["short_of_rate_pct"].is_null(), "{g}");
+            let achieved = g["achieved_pps"].as_f64().unwrap();
+            assert!((19_000.0..=20_100.0).contains(&achieved), "{g}");
+            assert!(!stderr.contains("warning: the generator"), "{stderr}");
+        }
+    }
+}
