@@ -149,7 +149,7 @@ fn stop_group(pid: u32) {
     while start.is_some() && start_time(pid) == start && t0.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    if start_time(pid).is_some() && start_time(pid) == start {
+    if start.is_some() && start_time(pid) == start {
         let _ = killpg(group, Signal::SIGKILL);
         let _ = nix::sys::signal::kill(group, Signal::SIGKILL);
     }
