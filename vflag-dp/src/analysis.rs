@@ -109,6 +109,7 @@ pub struct LiveAnalysis {
 
 pub struct AnalysisConfig {
     pub track_flows: usize,
+    /// Foreign 5-tuples followed per lcore (`--track-foreign`).
     pub tuple_capacity: usize,
     pub gap_tsc: u64,
     pub attribution_tsc: u64,
@@ -128,18 +129,35 @@ pub struct TrackedFlow {
     pub seq: FlowSeq,
 }
 
-/// One tracked flow's silence, TSC from its last frame before to its first frame after.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlowGap {
-    pub flow: u16,
-    pub start_tsc: u64,
-    pub end_tsc: u64,
-    /// Frames of this flow that the silence swallowed (its sequence jump when it resumed).
-    pub lost: u64,
+/// Which flow went silent: one of vflag-dp's own (by flow id) or a foreign 5-tuple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowRef {
+    Tracked(u16),
+    Foreign(FiveTuple),
 }
 
-/// Flow gaps kept per lcore (allocated up front; more are counted, not kept).
-const MAX_FLOW_GAPS: usize = 65_536;
+/// One flow's silence, TSC from its last frame before to its first frame after.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlowGap {
+    pub flow: FlowRef,
+    pub start_tsc: u64,
+    pub end_tsc: u64,
+    /// Frames of this flow that the silence swallowed: a tracked flow's sequence jump when it
+    /// resumed; a foreign flow's estimate, the silence at its pace before it.
+    pub lost: u64,
+    /// The flow's rate before the silence, frames per TSC tick.
+    pub rate_per_tick: f64,
+}
+
+impl FlowGap {
+    pub fn foreign(&self) -> bool {
+        matches!(self.flow, FlowRef::Foreign(_))
+    }
+}
+
+/// Flow gaps kept per lcore (reserved up front, so memory is touched only as gaps come; more
+/// are counted, not kept). A failover of 65,536 foreign flows takes at most that many.
+const MAX_FLOW_GAPS: usize = 1 << 20;
 
 pub struct RxAnalysis {
     pub flows: Vec<TrackedFlow>,
@@ -283,8 +301,33 @@ impl RxAnalysis {
         let Some(h) = head.get(..PLAIN_UDP_HLEN).and_then(|h| h.try_into().ok()) else {
             return self.on_other_bytes(now, head, len);
         };
+        self.on_foreign(now, &plain_udp_tuple(h));
+    }
+
+    /// A foreign IPv4 frame: counted by its 5-tuple, whose silence, if it ended one, is a
+    /// flow gap as a tracked flow's is.
+    #[inline(always)]
+    fn on_foreign(&mut self, now: u64, tuple: &FiveTuple) {
         self.counts.foreign += 1;
-        self.tuples.add(&plain_udp_tuple(h), 1);
+        if let Some(s) = self.tuples.record(tuple, now, self.gap_tsc) {
+            self.push_flow_gap(FlowGap {
+                flow: FlowRef::Foreign(*tuple),
+                start_tsc: s.start_tsc,
+                end_tsc: s.end_tsc,
+                lost: s.lost_est,
+                rate_per_tick: s.rate_per_tick,
+            });
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_flow_gap(&mut self, gap: FlowGap) {
+        if self.flow_gaps.len() < MAX_FLOW_GAPS {
+            self.flow_gaps.push(gap);
+        } else {
+            self.flow_gaps_dropped += 1;
+        }
     }
 
     /// Frames that are not ours in the usual shape. Plain UDP (what a switch-side generator
@@ -328,10 +371,7 @@ impl RxAnalysis {
     fn on_ipv4(&mut self, now: u64, tuple: FiveTuple, udp_payload: Option<&[u8]>) {
         match udp_payload.and_then(payload::read) {
             Some(t) => self.on_tracked_other(now, t),
-            None => {
-                self.counts.foreign += 1;
-                self.tuples.add(&tuple, 1);
-            }
+            None => self.on_foreign(now, &tuple),
         }
     }
 
@@ -377,6 +417,8 @@ impl RxAnalysis {
             // intervals (a slow flow is not an outage; its pace is known after two frames).
             silent = silence > self.gap_tsc && silence > (flow.last - flow.first) / (heard - 1) * 10;
         }
+        // Frames heard before the silence, over the time they took (before a resync restarts it).
+        let rate_per_tick = heard.saturating_sub(1) as f64 / flow.last.saturating_sub(flow.first).max(1) as f64;
         let e = flow.seq.observe_within(t.seq, max_jump(&flow.seq, flow.first, flow.last, now));
         if e.resync {
             // The sequence starts again here: so does the flow's pace.
@@ -384,14 +426,13 @@ impl RxAnalysis {
             self.resyncs += 1;
             self.stale = self.stale.saturating_sub(1);
         }
-        if silent {
-            if self.flow_gaps.len() < MAX_FLOW_GAPS {
-                let gap = FlowGap { flow: t.flow_id, start_tsc: flow.last, end_tsc: now, lost: e.new_lost };
-                self.flow_gaps.push(gap);
-            } else {
-                self.flow_gaps_dropped += 1;
-            }
-        }
+        let gap = silent.then_some(FlowGap {
+            flow: FlowRef::Tracked(t.flow_id),
+            start_tsc: flow.last,
+            end_tsc: now,
+            lost: e.new_lost,
+            rate_per_tick,
+        });
         flow.last = now;
         self.stale += u64::from(e.stale);
         self.lost += e.new_lost;
@@ -401,6 +442,9 @@ impl RxAnalysis {
         }
         self.duplicates += u64::from(e.duplicate);
         self.latency.record(now.wrapping_sub(t.tx_tsc), u64::from(t.flow_id) ^ t.seq);
+        if let Some(g) = gap {
+            self.push_flow_gap(g);
+        }
     }
 
     /// A frame of run `run`, not the one tracked: whether it is tracked. The first run seen is
@@ -447,8 +491,8 @@ impl RxAnalysis {
         for f in self.flows.iter_mut() {
             *f = TrackedFlow::default();
         }
-        self.flow_gaps.clear();
-        self.flow_gaps_dropped = 0;
+        // Foreign flows' silences stand whichever run is tracked.
+        self.flow_gaps.retain(FlowGap::foreign);
         self.latency.clear();
         (self.lost, self.reordered, self.duplicates, self.stale, self.resyncs) = (0, 0, 0, 0, 0);
         self.adopt(run);
@@ -457,6 +501,19 @@ impl RxAnalysis {
     fn adopt(&mut self, run: u16) {
         self.run_id = Some(run);
         self.own_head = payload::head_of(run);
+    }
+
+    /// The shortest silence that counts, ticks (`--gap-ms`).
+    pub fn gap_tsc(&self) -> u64 {
+        self.gap_tsc
+    }
+
+    /// Each tracked flow's mean ticks between frames, for flows heard at least twice.
+    pub fn flow_intervals(&self) -> impl Iterator<Item = f64> + '_ {
+        self.flows
+            .iter()
+            .filter(|f| f.seq.received >= 2 && f.last > f.first)
+            .map(|f| (f.last - f.first) as f64 / (f.seq.received - 1) as f64)
     }
 
     /// Publishes the running totals (plain stores; this lcore is the only writer).
@@ -482,6 +539,7 @@ impl RxAnalysis {
             counts.other_run += std::mem::take(&mut counts.tracked);
             self.counts.add(&counts);
             self.tuples.merge(&loser.tuples);
+            self.flow_gaps.extend(loser.flow_gaps.iter().filter(|g| g.foreign()));
             return;
         }
         for (a, b) in self.flows.iter_mut().zip(&o.flows) {
@@ -691,7 +749,7 @@ mod tests {
         }
         assert_eq!(a.flow_gaps.len(), 1, "{:?}", a.flow_gaps);
         let g = a.flow_gaps[0];
-        assert_eq!(g.flow, 1);
+        assert_eq!(g.flow, FlowRef::Tracked(1));
         assert!(g.end_tsc - g.start_tsc > 400);
         assert_eq!(g.lost, 50, "flow 1's frames sent while it was silent");
         assert_eq!(a.lost, 50);
@@ -701,6 +759,73 @@ mod tests {
             slow.on_frame(i as u64 * 500, f);
         }
         assert!(slow.flow_gaps.is_empty(), "a steady 500-tick pace: {:?}", slow.flow_gaps);
+    }
+
+    /// A foreign UDP frame of source port `sport` (a switch-side tester's flow).
+    fn foreign_frame(sport: u16) -> Vec<u8> {
+        let addrs = FlowAddrs { sport, ..FlowAddrs::default() };
+        let mut f = crate::frame::udp_template(&addrs, 64).to_vec();
+        f.resize(64, 0);
+        f
+    }
+
+    #[test]
+    fn foreign_flows_that_stop_while_others_carry_on_are_flow_gaps() {
+        // 8 foreign flows every 10 ticks; the odd ones (a failed member's) are silent from
+        // t=1_000 to t=1_600 (gap 100 ticks), the even ones carry on.
+        let mut a = analysis();
+        let flows: Vec<Vec<u8>> = (0..8).map(|i| foreign_frame(1000 + i)).collect();
+        for t in (10..3_000).step_by(10) {
+            let burst: Vec<&[u8]> = flows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 0 || !(1_000..1_600).contains(&t))
+                .map(|(_, f)| f.as_slice())
+                .collect();
+            a.on_frames(t, burst.into_iter());
+        }
+        assert_eq!((a.counts.foreign, a.tuples.len()), (8 * 299 - 4 * 60, 8));
+        assert_eq!(a.flow_gaps.len(), 4, "{:?}", a.flow_gaps);
+        assert!(a.flow_gaps.iter().all(|g| g.foreign() && (g.start_tsc, g.end_tsc) == (990, 1_600)));
+        // Each missed 60 frames at one every 10 ticks; the estimate misses at most one.
+        assert!(a.flow_gaps.iter().all(|g| (59..=60).contains(&g.lost)), "{:?}", a.flow_gaps);
+        let sports: Vec<u16> = a
+            .flow_gaps
+            .iter()
+            .filter_map(|g| match g.flow {
+                FlowRef::Foreign(t) => Some(t.sport),
+                FlowRef::Tracked(_) => None,
+            })
+            .collect();
+        assert!(sports.iter().all(|p| p % 2 == 1), "only the stopped flows: {sports:?}");
+        let o = crate::outage::flow_outages(&a.flow_gaps, 0, 1_000.0);
+        assert_eq!((o.len(), o[0].flows, o[0].foreign_flows), (1, 4, 4));
+        assert!((o[0].offered_pps - 400.0).abs() < 1.0, "4 flows at 100/s: {}", o[0].offered_pps);
+        // A table of no foreign flows counts them and sees no silence.
+        let mut none = RxAnalysis::new(&AnalysisConfig { tuple_capacity: 0, ..config() });
+        for t in (10..3_000).step_by(10) {
+            let burst: Vec<&[u8]> =
+                flows.iter().enumerate().filter(|(i, _)| *i == 0 || t < 1_000).map(|(_, f)| f.as_slice()).collect();
+            none.on_frames(t, burst.into_iter());
+        }
+        assert!(none.flow_gaps.is_empty());
+        assert_eq!(none.tuples.overflow, none.counts.foreign);
+    }
+
+    #[test]
+    fn a_new_election_keeps_the_foreign_flows_silences() {
+        let mut a = analysis();
+        let f = foreign_frame(5);
+        for t in (10..=200).step_by(10) {
+            a.on_frame(t, &f);
+        }
+        a.on_frame(1_000, &f);
+        assert_eq!(a.flow_gaps.len(), 1);
+        // Run 3 is tracked first, then run 4 outnumbers it and takes over.
+        a.on_frames(1_010, frames(1, 2, 3).iter().map(|f| f.as_slice()));
+        a.on_frames(1_020, frames(1, 5, 4).iter().map(|f| f.as_slice()));
+        assert_eq!(a.run_id, Some(4));
+        assert_eq!(a.flow_gaps.len(), 1, "the foreign flow's silence stands");
     }
 
     /// `n` own frames of `len` bytes, of flows `flows` in turn.
@@ -777,7 +902,7 @@ mod tests {
         udp.resize(200, 0);
         a.on_frames(2_000, [Frame::from_segments(&segments(&udp, 30, 7))].into_iter());
         assert_eq!(a.counts.foreign, 1);
-        assert_eq!(a.tuples.entries().next().map(|(t, n)| (t.sport, n)), Some((9, 1)));
+        assert_eq!(a.tuples.entries().next().map(|e| (e.tuple.sport, e.packets)), Some((9, 1)));
     }
 
     #[test]
@@ -924,7 +1049,7 @@ mod tests {
             a.on_frame(1_000, &f);
             let (want, tuple) = reference(&f, a.flows.len());
             proptest::prop_assert_eq!(a.counts, want);
-            let seen: Vec<_> = a.tuples.entries().collect();
+            let seen: Vec<_> = a.tuples.entries().map(|e| (e.tuple, e.packets)).collect();
             proptest::prop_assert_eq!(seen, tuple.map(|t| (t, 1)).into_iter().collect::<Vec<_>>());
         }
 

@@ -149,6 +149,11 @@ pub struct Cli {
     /// rxonly: how many flow ids of vflag-dp's own traffic to track per lcore.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub track_flows: u32,
+    /// rxonly: how many foreign 5-tuples (traffic vflag-dp did not send) to follow per lcore,
+    /// each with its arrivals so that its own outages show; frames of flows beyond it are
+    /// counted as overflow. 0 counts foreign frames without following any flow.
+    #[arg(long, value_name = "N", default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
+    pub track_foreign: u32,
     /// gen: the run id to send; rxonly: the only run id to track (others count as other_run)
     /// [default: gen picks one; rxonly tracks the run most of the first frames belong to].
     #[arg(long, value_name = "ID")]
@@ -251,6 +256,7 @@ pub struct Config {
     pub interleave_ms: Option<u32>,
     pub bin_ms: u64,
     pub track_flows: u32,
+    pub track_foreign: u32,
     pub run_id: Option<u16>,
     pub events: Option<PathBuf>,
     pub max_outage_ms: Option<f64>,
@@ -392,6 +398,7 @@ impl Config {
             interleave_ms: cli.interleave_ms,
             bin_ms: cli.bin_ms,
             track_flows: cli.track_flows,
+            track_foreign: cli.track_foreign,
             run_id: cli.run_id,
             events: cli.events,
             max_outage_ms: cli.max_outage_ms,

@@ -66,7 +66,7 @@ pub fn plan(
     let gaps = Arc::new(ArrayQueue::new(4096));
     let analysis_cfg = AnalysisConfig {
         track_flows: cfg.track_flows as usize,
-        tuple_capacity: 65_536,
+        tuple_capacity: cfg.track_foreign as usize,
         // Interleaving, the plain slices would be silences to the analysis: no gap is sought.
         gap_tsc: if cfg.interleave_ms.is_some() { u64::MAX } else { (cfg.gap_ms * tsc_hz as f64 / 1e3) as u64 },
         // Losses found up to 5 gap lengths (at least 50 ms) after a gap still belong to it.

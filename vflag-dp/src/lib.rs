@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+pub mod arrivals;
 pub mod balance;
 pub mod bond;
 pub mod classify;

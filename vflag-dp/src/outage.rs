@@ -194,61 +194,96 @@ mod tests {
     }
 }
 
-/// Silences of individual tracked flows that overlap in time, grouped: what a failover looks
-/// like when only the flows hashed to the failed link stop.
+/// Silences of individual flows that overlap in time, grouped: what a failover looks like when
+/// only the flows hashed to the failed link stop. vflag-dp's own flows and foreign 5-tuples
+/// alike; a foreign flow's loss is estimated from its pace.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlowOutage {
     pub start_s: f64,
     pub end_s: f64,
     /// Flows that went silent in it.
     pub flows: usize,
+    /// Of those, foreign 5-tuples (not vflag-dp's own frames).
+    pub foreign_flows: usize,
+    /// Each flow's silence (the sum of its silences in the group), over the flows: ms.
+    pub min_ms: f64,
+    pub median_ms: f64,
+    pub p99_ms: f64,
     /// The longest single flow's silence, ms.
     pub longest_ms: f64,
-    /// Tracked frames the silent flows lost across their silences.
+    /// Tracked frames the silent flows lost across their silences (exact, from sequences).
     pub lost: u64,
+    /// Foreign frames lost, estimated: each silence times its flow's rate before it.
+    pub foreign_lost_est: u64,
+    /// The silent flows' rates before their silences, summed: frames/s.
+    pub offered_pps: f64,
+    /// (lost + foreign_lost_est) / offered_pps, ms: RFC 6412's loss-derived convergence time
+    /// over the flows the failure hit.
+    pub loss_derived_ms: Option<f64>,
+}
+
+/// The value at quantile `q` of sorted `v` (nearest rank).
+fn quantile(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
 }
 
 /// Groups per-flow gaps that overlap into flow outages, in time order.
 pub fn flow_outages(gaps: &[crate::analysis::FlowGap], tsc0: u64, tsc_hz: f64) -> Vec<FlowOutage> {
+    use std::collections::HashMap;
+
+    use crate::analysis::FlowRef;
+
+    /// Per flow in a group: its silence (ticks) and rate (frames per tick).
+    #[derive(Default)]
     struct Group {
         start: u64,
         end: u64,
-        flows: Vec<u16>,
-        longest: u64,
+        flows: HashMap<FlowRef, (u64, f64)>,
         lost: u64,
+        foreign_lost: u64,
     }
     let mut sorted = gaps.to_vec();
     sorted.sort_by_key(|g| g.start_tsc);
     let at = |t: u64| (t as f64 - tsc0 as f64) / tsc_hz;
-    let close = |g: Group| FlowOutage {
-        start_s: at(g.start),
-        end_s: at(g.end),
-        flows: g.flows.len(),
-        longest_ms: g.longest as f64 / tsc_hz * 1e3,
-        lost: g.lost,
+    let close = |g: Group| {
+        let mut ms: Vec<f64> = g.flows.values().map(|(t, _)| *t as f64 / tsc_hz * 1e3).collect();
+        ms.sort_by(f64::total_cmp);
+        let offered_pps: f64 = g.flows.values().map(|(_, r)| r * tsc_hz).sum();
+        let lost = g.lost + g.foreign_lost;
+        FlowOutage {
+            start_s: at(g.start),
+            end_s: at(g.end),
+            flows: g.flows.len(),
+            foreign_flows: g.flows.keys().filter(|f| matches!(f, FlowRef::Foreign(_))).count(),
+            min_ms: ms.first().copied().unwrap_or(0.0),
+            median_ms: quantile(&ms, 0.5),
+            p99_ms: quantile(&ms, 0.99),
+            longest_ms: ms.last().copied().unwrap_or(0.0),
+            lost: g.lost,
+            foreign_lost_est: g.foreign_lost,
+            offered_pps,
+            loss_derived_ms: (offered_pps > 0.0).then(|| lost as f64 / offered_pps * 1e3),
+        }
     };
     let mut out: Vec<FlowOutage> = Vec::new();
     let mut open: Option<Group> = None;
     for g in sorted {
-        match open.as_mut() {
-            Some(cur) if g.start_tsc <= cur.end => {
-                cur.end = cur.end.max(g.end_tsc);
-                if !cur.flows.contains(&g.flow) {
-                    cur.flows.push(g.flow);
-                }
-                cur.longest = cur.longest.max(g.end_tsc - g.start_tsc);
-                cur.lost += g.lost;
-            }
-            _ => {
-                out.extend(open.take().map(close));
-                open = Some(Group {
-                    start: g.start_tsc,
-                    end: g.end_tsc,
-                    flows: vec![g.flow],
-                    longest: g.end_tsc - g.start_tsc,
-                    lost: g.lost,
-                });
-            }
+        if open.as_ref().is_none_or(|cur| g.start_tsc > cur.end) {
+            out.extend(open.take().map(close));
+            open = Some(Group { start: g.start_tsc, end: g.end_tsc, ..Group::default() });
+        }
+        let cur = open.as_mut().expect("opened above");
+        cur.end = cur.end.max(g.end_tsc);
+        let flow = cur.flows.entry(g.flow).or_insert((0, g.rate_per_tick));
+        flow.0 += g.end_tsc - g.start_tsc;
+        if g.foreign() {
+            cur.foreign_lost += g.lost;
+        } else {
+            cur.lost += g.lost;
         }
     }
     out.extend(open.map(close));
@@ -258,22 +293,59 @@ pub fn flow_outages(gaps: &[crate::analysis::FlowGap], tsc0: u64, tsc_hz: f64) -
 #[cfg(test)]
 mod flow_tests {
     use super::*;
-    use crate::analysis::FlowGap;
+    use crate::analysis::{FlowGap, FlowRef};
+    use crate::classify::FiveTuple;
 
     fn fg(flow: u16, s: u64, e: u64) -> FlowGap {
-        FlowGap { flow, start_tsc: s, end_tsc: e, lost: u64::from(flow) * 10 }
+        FlowGap {
+            flow: FlowRef::Tracked(flow),
+            start_tsc: s,
+            end_tsc: e,
+            lost: u64::from(flow) * 10,
+            rate_per_tick: 0.1,
+        }
+    }
+
+    fn foreign(sport: u16, s: u64, e: u64, lost: u64) -> FlowGap {
+        let tuple = FiveTuple { src: [10, 0, 0, 1], dst: [10, 0, 0, 2], proto: 17, sport, dport: 9 };
+        FlowGap { flow: FlowRef::Foreign(tuple), start_tsc: s, end_tsc: e, lost, rate_per_tick: 0.2 }
     }
 
     #[test]
     fn overlapping_flow_gaps_are_one_failover() {
         // Flows 1 and 3 stop around t=1.0 s for ~0.5 s; flow 2 stops alone later.
-        let gaps = [fg(3, 1_010, 1_480), fg(1, 1_000, 1_500), fg(2, 5_000, 5_100), fg(1, 1_020, 1_300)];
+        let gaps = [fg(3, 1_010, 1_480), fg(1, 1_000, 1_500), fg(2, 5_000, 5_100), fg(1, 1_500, 1_520)];
         let o = flow_outages(&gaps, 0, 1_000.0);
         assert_eq!(o.len(), 2);
-        assert_eq!((o[0].flows, o[0].start_s, o[0].end_s), (2, 1.0, 1.5));
-        assert!((o[0].longest_ms - 500.0).abs() < 1e-9);
+        assert_eq!((o[0].flows, o[0].foreign_flows, o[0].start_s, o[0].end_s), (2, 0, 1.0, 1.52));
+        // Flow 1 was silent twice in it: 500 + 20 ms.
+        assert_eq!((o[0].min_ms, o[0].median_ms, o[0].longest_ms), (470.0, 470.0, 520.0));
         assert_eq!(o[0].lost, 30 + 10 + 10, "every grouped gap's loss counts");
+        // Two flows at 100 frames/s lost 50 frames: 250 ms each, on average.
+        assert!((o[0].offered_pps - 200.0).abs() < 1e-9);
+        assert!((o[0].loss_derived_ms.unwrap() - 250.0).abs() < 1e-9);
         assert_eq!((o[1].flows, o[1].lost), (1, 20));
         assert!(flow_outages(&[], 0, 1.0).is_empty());
+    }
+
+    #[test]
+    fn foreign_flows_group_with_tracked_ones_and_their_loss_is_kept_apart() {
+        let mut gaps = vec![fg(1, 1_000, 1_300), foreign(7, 1_005, 1_205, 40), foreign(8, 1_010, 1_110, 20)];
+        gaps.extend((0..97).map(|i| foreign(100 + i, 1_020, 1_120 + i as u64, 1)));
+        let o = flow_outages(&gaps, 0, 1_000.0);
+        assert_eq!(o.len(), 1);
+        let o = &o[0];
+        assert_eq!((o.flows, o.foreign_flows, o.lost, o.foreign_lost_est), (100, 99, 10, 40 + 20 + 97));
+        assert_eq!((o.min_ms, o.longest_ms), (100.0, 300.0));
+        assert_eq!(o.median_ms, 148.0, "the 50th of 100 silences");
+        assert_eq!(o.p99_ms, 200.0);
+        assert!((o.offered_pps - (100.0 + 99.0 * 200.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!((quantile(&v, 0.5), quantile(&v, 0.99), quantile(&v, 1.0)), (50.0, 99.0, 100.0));
+        assert_eq!((quantile(&[3.0], 0.99), quantile(&[], 0.5)), (3.0, 0.0));
     }
 }

@@ -283,16 +283,31 @@ fn render_analysis(s: &mut String, r: &Report) {
             "  Other frames: {} foreign IPv4 in {} flows, {} non-IP, {} malformed, {} short, {} VLAN-tagged",
             f.foreign, a.foreign_flows.count, f.non_ip, f.malformed, f.short, f.vlan
         );
+        if a.foreign_flows.overflow > 0 {
+            let _ = writeln!(
+                s,
+                "  Foreign flows beyond --track-foreign {}: {} frames counted, their outages not seen",
+                a.foreign_flows.capacity, a.foreign_flows.overflow
+            );
+        }
         if !a.flow_outages.is_empty() {
-            let _ =
-                writeln!(s, "  Flow outages ({}): times when some tracked flows went silent:", a.flow_outages.len());
+            let _ = writeln!(
+                s,
+                "  Flow outages ({}): times when some flows went silent (resolution {:.1} ms):",
+                a.flow_outages.len(),
+                a.resolution.ms
+            );
             for (i, o) in a.flow_outages.iter().enumerate() {
+                let foreign =
+                    if o.foreign_flows > 0 { format!(" ({} foreign)", o.foreign_flows) } else { String::new() };
+                let derived = o.loss_derived_ms.map(|d| format!(", loss-derived {d:.1} ms")).unwrap_or_default();
                 let _ = writeln!(
                     s,
-                    "  {:>3}. at {:9.3} s: {} flow(s) silent, longest {:.1} ms",
+                    "  {:>3}. at {:9.3} s: {} flow(s){foreign} silent, median {:.1} ms, longest {:.1} ms{derived}",
                     i + 1,
                     o.start_s,
                     o.flows,
+                    o.median_ms,
                     o.longest_ms
                 );
             }

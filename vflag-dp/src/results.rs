@@ -22,9 +22,11 @@ pub struct AnalysisReport {
     pub flow_fairness: Option<f64>,
     pub latency_ns: Option<Latency>,
     pub foreign_flows: ForeignFlows,
-    /// Times when some tracked flows went silent while others may have carried on (a LAG
-    /// member failing): grouped per-flow silences over --gap-ms.
+    /// Times when some flows, tracked or foreign, went silent while others may have carried
+    /// on (a LAG member failing): grouped per-flow silences over --gap-ms.
     pub flow_outages: Vec<FlowOutage>,
+    /// The shortest outage this run can see.
+    pub resolution: Resolution,
     /// Flow silences not kept (more than the lcores had room for).
     pub flow_gaps_dropped: u64,
 }
@@ -73,12 +75,19 @@ pub struct ForeignFlow {
     pub sport: u16,
     pub dport: u16,
     pub packets: u64,
+    /// First and last frame, seconds since the run started.
+    pub first_s: f64,
+    pub last_s: f64,
+    /// Its recent rate, frames/s.
+    pub rate_pps: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ForeignFlows {
     pub count: usize,
-    /// Frames of flows the table had no room for.
+    /// Flows followed per lcore (`--track-foreign`).
+    pub capacity: usize,
+    /// Frames of flows the table had no room for (counted, their silences not seen).
     pub overflow: u64,
     pub fairness: Option<f64>,
     /// The busiest flows, most first (at most 32).
@@ -113,18 +122,25 @@ pub fn analysis_report(a: &RxAnalysis, tsc0: u64) -> AnalysisReport {
         p999: h.value_at_quantile(0.999),
         max: h.max(),
     });
+    let hz = a.tsc_hz.max(1) as f64;
+    let at = |t: u64| (t as f64 - tsc0 as f64) / hz;
     let mut foreign: Vec<ForeignFlow> = a
         .tuples
         .entries()
-        .map(|(k, n)| ForeignFlow {
-            src: k.src.into(),
-            dst: k.dst.into(),
-            proto: k.proto,
-            sport: k.sport,
-            dport: k.dport,
-            packets: n,
+        .map(|e| ForeignFlow {
+            src: e.tuple.src.into(),
+            dst: e.tuple.dst.into(),
+            proto: e.tuple.proto,
+            sport: e.tuple.sport,
+            dport: e.tuple.dport,
+            packets: e.packets,
+            first_s: at(e.arrivals.first),
+            last_s: at(e.arrivals.last),
+            rate_pps: e.arrivals.rate_per_tick() * hz,
         })
         .collect();
+    let intervals: Vec<f64> =
+        a.flow_intervals().chain(a.tuples.entries().filter_map(|e| e.arrivals.interval()).map(|t| t as f64)).collect();
     foreign.sort_by_key(|f| std::cmp::Reverse(f.packets));
     let fairness = jain(&foreign.iter().map(|f| f.packets).collect::<Vec<_>>());
     AnalysisReport {
@@ -142,14 +158,41 @@ pub fn analysis_report(a: &RxAnalysis, tsc0: u64) -> AnalysisReport {
         flow_fairness: jain(&flows.iter().map(|f| f.received).collect::<Vec<_>>()),
         flows,
         latency_ns: latency,
-        flow_outages: flow_outages(&a.flow_gaps, tsc0, a.tsc_hz.max(1) as f64),
+        flow_outages: flow_outages(&a.flow_gaps, tsc0, hz),
+        resolution: Resolution::new(a.gap_tsc() as f64 / hz * 1e3, intervals, hz),
         flow_gaps_dropped: a.flow_gaps_dropped,
         foreign_flows: ForeignFlows {
             count: a.tuples.len(),
+            capacity: a.tuples.capacity(),
             overflow: a.tuples.overflow,
             fairness,
             top: foreign.into_iter().take(32).collect(),
         },
+    }
+}
+
+/// The shortest outage the run can see: a flow's silence counts when it is longer than
+/// `--gap-ms` and than k of the flow's own intervals, so that is the resolution; anything
+/// shorter shows only as loss.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resolution {
+    pub gap_ms: f64,
+    /// The median over flows of each one's mean time between arrivals, ms (None: no flow
+    /// was heard twice).
+    pub flow_interval_ms: Option<f64>,
+    pub k: u64,
+    /// max(gap_ms, k x flow_interval_ms).
+    pub ms: f64,
+}
+
+impl Resolution {
+    /// `intervals`: each flow's mean ticks between arrivals.
+    pub fn new(gap_ms: f64, mut intervals: Vec<f64>, tsc_hz: f64) -> Resolution {
+        intervals.sort_by(f64::total_cmp);
+        let flow_interval_ms = intervals.get(intervals.len() / 2).map(|t| t / tsc_hz * 1e3);
+        let k = crate::arrivals::K;
+        let ms = flow_interval_ms.map_or(gap_ms, |i| gap_ms.max(i * k as f64));
+        Resolution { gap_ms, flow_interval_ms, k, ms }
     }
 }
 

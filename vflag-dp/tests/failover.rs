@@ -258,6 +258,79 @@ fn telemetry_answers_while_running() {
     assert_eq!(u(&find("/vflag/outages")["count"]), 0);
 }
 
+/// dpdk-testpmd as the switch-side tester (`--txonly-multi-flow`, many foreign flows) on two
+/// veth links, one forwarding lcore each (its flows' source addresses carry the lcore id, so
+/// each link has flows of its own), into vflag-dp's bond over the two. One link goes down for
+/// 600 ms: the receiver finds each of that link's flows silent for about the flap's length,
+/// from their pace alone, and the other link's flows untouched.
+#[test]
+fn a_flap_under_testpmd_traffic_silences_only_the_failed_links_foreign_flows() {
+    let _g = serial();
+    assert!(have_testpmd(), "dpdk-testpmd is not installed (scripts/setup.sh installs it)");
+    let ns = VethNs::with_pairs("tpf", &[("va0", "vb0"), ("va1", "vb1")]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = tmp_path(&dir, "rx.json");
+    let mut rx = args(&["--lcores", "0-1", "--duration", "7", "--gap-ms", "50", "--bond", "xor"]);
+    rx.extend(args(&["--vdev", "net_af_packet0,iface=vb0", "--vdev", "net_af_packet1,iface=vb1"]));
+    rx.extend(eal_light(&unique("tpfr")));
+    rx.extend(args(&["--json", json.to_str().unwrap()]));
+    let rx_child = ns.vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    // Forwarding lcores 0 and 2 share CPU 0, away from the receiver's forwarding lcore.
+    let tp = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns.peer, "dpdk-testpmd", "--lcores", "0@0,1@1,2@0", "--main-lcore", "1"])
+        .args(["--no-pci", "--no-huge", "-m", "256", "--file-prefix"])
+        .arg(unique("tpft"))
+        .args(["--vdev", "net_af_packet0,iface=va0", "--vdev", "net_af_packet1,iface=va1"])
+        .args(["--", "--forward-mode=txonly", "--txonly-multi-flow", "--nb-cores=2", "--total-num-mbufs=16384"])
+        .args(["--stats-period", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3000));
+    ns.set_link("va0", false);
+    std::thread::sleep(Duration::from_millis(600));
+    ns.set_link("va0", true);
+    let out = wait_bounded(rx_child, Duration::from_secs(30));
+    sig(&tp, "KILL");
+    let _ = wait_bounded(tp, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = read_json(&json);
+    let a = &r["analysis"];
+    assert_eq!(u(&a["frames"]["tracked"]), 0);
+    let flows = u(&a["foreign_flows"]["count"]);
+    assert!(flows >= 64, "testpmd's multi-flow traffic from two lcores: {}", a["foreign_flows"]);
+    assert_eq!(u(&a["foreign_flows"]["overflow"]), 0);
+    let down = r["link_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["up"] == false)
+        .map(|e| f(&e["t_s"]))
+        .unwrap_or_else(|| panic!("the member's carrier loss was seen: {}", r["link_events"]));
+    let near: Vec<&serde_json::Value> =
+        a["flow_outages"].as_array().unwrap().iter().filter(|o| (f(&o["start_s"]) - down).abs() < 0.25).collect();
+    assert_eq!(near.len(), 1, "one failover at the flap ({down:.3} s): {}", a["flow_outages"]);
+    let o = near[0];
+    let hit = u(&o["flows"]);
+    eprintln!("600 ms flap under testpmd: {hit} of {flows} foreign flows silent: {o}");
+    assert_eq!(u(&o["foreign_flows"]), hit, "{o}");
+    // The failed link's flows, half of them; none of the other link's.
+    assert_eq!(hit * 2, flows, "{hit} of {flows} flows hit: {o}");
+    for k in ["min_ms", "median_ms", "longest_ms"] {
+        assert!((450.0..1500.0).contains(&f(&o[k])), "{k} near the 600 ms flap: {o}");
+    }
+    assert!(u(&o["foreign_lost_est"]) > 0, "{o}");
+    assert!((300.0..2000.0).contains(&f(&o["loss_derived_ms"])), "{o}");
+    // The other link carried on: all traffic never stopped for long.
+    for t in r["outages"].as_array().unwrap() {
+        assert!(f(&t["duration_ms"]) < 200.0, "no outage of all traffic: {t}");
+    }
+    assert!(f(&a["resolution"]["ms"]) >= 50.0, "{}", a["resolution"]);
+}
+
 /// `--bond` on both sides over two veth links: runs the generator and the receiver against
 /// each other and returns (receiver report, generator report).
 /// With `flap_at`, the generator side's first link goes down for 300 ms that long after it starts.
