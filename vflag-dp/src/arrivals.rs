@@ -4,33 +4,53 @@
 //! numbers: its pace is what marks a silence, and its rate times the silence is what it lost.
 //!
 //! Frames of one receive burst share a timestamp, so the pace is kept per *arrival instant*
-//! (a burst that held the flow's frames): the mean time between instants and the mean frames
-//! per instant, both as exponentially weighted means (weight 1/8). A flow that arrives in
-//! clumps (a generator's tx bursts) then has a long interval and many frames per instant, not
-//! a silence after every clump; a flow that changes its rate is followed within a few instants.
+//! (a burst that held the flow's frames): a flow that arrives in clumps (a generator's tx
+//! bursts) then has a long interval and many frames per instant, not a silence after every
+//! clump. The pace is measured over windows of [`WINDOW`] instants (ticks and frames over the
+//! window: a subtraction each, no division), so a frame that starts an instant costs a compare
+//! and a count, and one that does not costs a compare. A silence ends the window and folds
+//! into the pace at once, so a flow that slows down is judged by its new pace from its next
+//! frame on.
 
 /// A silence is an outage when it is over this many of the flow's mean intervals (the same
 /// rule as for vflag-dp's own flows) and over `--gap-ms`.
 pub const K: u64 = 10;
-/// Instants seen before the flow's pace is trusted: a flow heard only a few times is not steady.
-pub const SETTLED: u32 = 8;
+/// Instants per window of pace; a flow's first window is its settling time (a flow heard
+/// only a few times is not steady, and is not judged).
+pub const WINDOW: u16 = 16;
 
-/// A flow's arrival history. 36 bytes; lives in a slot of the flow table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A flow's arrival history. 40 bytes; lives in a slot of the flow table beside the flow's
+/// key and frame count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arrivals {
     /// TSC of the first frame.
     pub first: u64,
     /// TSC of the latest arrival instant.
     pub last: u64,
-    /// Mean ticks between arrival instants x 16 (weighted; the fraction keeps the integer
-    /// mean from settling a few ticks off).
-    interval_x16: u64,
-    /// Mean frames per instant x 16 (weighted).
-    per_instant_x16: u32,
-    /// Frames at `last` so far.
-    this_instant: u32,
-    /// Arrival instants so far (saturating).
-    instants: u32,
+    /// TSC when the current window began.
+    window_start: u64,
+    /// Ticks of the last window (a mean interval x [`WINDOW`]); `u32::MAX` until one closed.
+    window_ticks: u32,
+    /// Frames of the last window (a mean per instant x [`WINDOW`]).
+    window_frames: u32,
+    /// The flow's frame count (low 32 bits) when the current window began.
+    window_packets: u32,
+    /// Instants in the current window.
+    instants: u16,
+}
+
+impl Default for Arrivals {
+    fn default() -> Self {
+        Arrivals {
+            first: 0,
+            last: 0,
+            window_start: 0,
+            window_ticks: u32::MAX,
+            window_frames: 0,
+            window_packets: 0,
+            instants: 0,
+        }
+    }
 }
 
 /// A steady flow's silence, found when it resumed: from its last frame before to its first
@@ -45,85 +65,104 @@ pub struct Silence {
     pub rate_per_tick: f64,
 }
 
-/// An exponentially weighted mean, weight 1/8, in integers.
-#[inline(always)]
-fn ewma(mean: u64, sample: u64) -> u64 {
-    mean - (mean >> 3) + (sample >> 3)
-}
+const WINDOW_U64: u64 = WINDOW as u64;
 
 impl Arrivals {
-    /// A frame of this flow at `now` (TSC, never earlier than the last frame's on one lcore).
-    /// Returns the silence it ended, if the flow was steady and the silence is an outage.
+    /// A frame of this flow at `now` (TSC, never earlier than the last frame's on one lcore);
+    /// `packets`: the flow's frames so far, this one included. Returns the silence it ended,
+    /// if the flow was steady and the silence is an outage.
     #[inline(always)]
-    pub fn on_frame(&mut self, now: u64, gap_tsc: u64) -> Option<Silence> {
-        if now == self.last && self.instants > 0 {
-            self.this_instant = self.this_instant.saturating_add(1);
+    pub fn on_frame(&mut self, now: u64, packets: u64, gap_tsc: u64) -> Option<Silence> {
+        if packets == 1 {
+            self.start(now, packets);
             return None;
         }
-        if self.instants == 0 {
-            *self = Arrivals { first: now, last: now, this_instant: 1, instants: 1, ..Arrivals::default() };
+        if now == self.last {
             return None;
         }
-        let dt = now.saturating_sub(self.last);
-        let frames_x16 = u64::from(self.this_instant) * 16;
-        let silence = if self.instants >= SETTLED
-            && dt > gap_tsc
-            && dt.saturating_mul(16) > self.interval_x16.saturating_mul(K)
-        {
-            Some(self.silence(now, dt))
-        } else {
-            None
-        };
-        let first_interval = self.instants == 1;
-        let dt_x16 = dt.saturating_mul(16);
-        self.interval_x16 = if first_interval { dt_x16 } else { ewma(self.interval_x16, dt_x16) };
-        let per_instant = if first_interval { frames_x16 } else { ewma(u64::from(self.per_instant_x16), frames_x16) };
-        self.per_instant_x16 = u32::try_from(per_instant).unwrap_or(u32::MAX);
-        self.instants = self.instants.saturating_add(1);
+        let dt = now - self.last;
+        // Over --gap-ms and over K mean intervals (K x ticks / WINDOW); u32::MAX ticks, before
+        // the first window closed, is beyond any silence.
+        let limit = gap_tsc.max(K * u64::from(self.window_ticks) / WINDOW_U64);
+        if dt > limit {
+            return Some(self.silence(now, packets, dt));
+        }
         self.last = now;
-        self.this_instant = 1;
-        silence
+        self.instants += 1;
+        if self.instants == WINDOW {
+            self.close_window(now, packets);
+        }
+        None
     }
 
     #[cold]
+    fn start(&mut self, now: u64, packets: u64) {
+        *self = Arrivals {
+            first: now,
+            last: now,
+            window_start: now,
+            window_packets: packets as u32,
+            ..Arrivals::default()
+        };
+    }
+
     #[inline(never)]
-    fn silence(&self, now: u64, dt: u64) -> Silence {
-        let rate_per_tick = self.rate_per_tick();
-        let missed_instants = dt as f64 * 16.0 / self.interval_x16.max(1) as f64 - 1.0;
-        let per_instant = f64::from(self.per_instant_x16) / 16.0;
-        Silence {
+    fn close_window(&mut self, now: u64, packets: u64) {
+        self.window_ticks = u32::try_from(now - self.window_start).unwrap_or(u32::MAX - 1);
+        self.window_frames = (packets as u32).wrapping_sub(self.window_packets);
+        self.window_start = now;
+        self.window_packets = packets as u32;
+        self.instants = 0;
+    }
+
+    /// The silence as found, and the pace folded with it (weight 1/8): a flow that slowed
+    /// down is not one silence after another. A new window starts here.
+    #[cold]
+    #[inline(never)]
+    fn silence(&mut self, now: u64, packets: u64, dt: u64) -> Silence {
+        let ticks = f64::from(self.window_ticks);
+        let missed_instants = dt as f64 * WINDOW_U64 as f64 / ticks - 1.0;
+        let per_instant = f64::from(self.window_frames) / WINDOW_U64 as f64;
+        let s = Silence {
             start_tsc: self.last,
             end_tsc: now,
             lost_est: (missed_instants * per_instant).max(0.0) as u64,
-            rate_per_tick,
-        }
+            rate_per_tick: self.rate_per_tick(),
+        };
+        let folded = u64::from(self.window_ticks) / 8 * 7 + dt * WINDOW_U64 / 8;
+        self.window_ticks = u32::try_from(folded).unwrap_or(u32::MAX - 1);
+        self.last = now;
+        self.window_start = now;
+        self.window_packets = packets as u32;
+        self.instants = 0;
+        s
     }
 
-    /// Frames per tick at the flow's recent pace (0 until it has two instants).
+    /// Frames per tick at the flow's recent pace (0 until a window closed).
     pub fn rate_per_tick(&self) -> f64 {
-        if self.instants < 2 || self.interval_x16 == 0 {
-            return 0.0;
+        match self.window_ticks {
+            0 | u32::MAX => 0.0,
+            t => f64::from(self.window_frames) / f64::from(t),
         }
-        f64::from(self.per_instant_x16) / self.interval_x16 as f64
     }
 
-    /// Mean ticks between arrival instants (None until it has two).
+    /// Mean ticks between arrival instants (None until a window closed).
     pub fn interval(&self) -> Option<u64> {
-        (self.instants >= 2).then_some(self.interval_x16 / 16)
+        (self.window_ticks != u32::MAX).then(|| u64::from(self.window_ticks) / WINDOW_U64)
     }
 
     /// The same flow as seen by another lcore (end of run): the span of both, the pace of the
-    /// one that heard it more often.
+    /// one that measured one.
     pub fn merge(&mut self, o: &Arrivals) {
-        if o.instants == 0 {
+        if o.first == 0 && o.last == 0 {
             return;
         }
-        if self.instants == 0 {
+        if self.first == 0 && self.last == 0 {
             *self = *o;
             return;
         }
         let (first, last) = (self.first.min(o.first), self.last.max(o.last));
-        if o.instants > self.instants {
+        if self.interval().is_none() {
             *self = *o;
         }
         self.first = first;
@@ -138,12 +177,26 @@ mod tests {
 
     const GAP: u64 = 10_000;
 
+    /// A flow's arrivals and its frame count, as the flow table keeps them.
+    #[derive(Default)]
+    struct Flow {
+        a: Arrivals,
+        packets: u64,
+    }
+
+    impl Flow {
+        fn frame(&mut self, t: u64, gap: u64) -> Option<Silence> {
+            self.packets += 1;
+            self.a.on_frame(t, self.packets, gap)
+        }
+    }
+
     /// Feeds (time, frames) instants; returns the silences found.
-    fn feed(a: &mut Arrivals, instants: impl IntoIterator<Item = (u64, u32)>) -> Vec<Silence> {
+    fn feed(f: &mut Flow, instants: impl IntoIterator<Item = (u64, u32)>) -> Vec<Silence> {
         let mut out = Vec::new();
         for (t, n) in instants {
             for _ in 0..n {
-                out.extend(a.on_frame(t, GAP));
+                out.extend(f.frame(t, GAP));
             }
         }
         out
@@ -151,16 +204,16 @@ mod tests {
 
     #[test]
     fn a_steady_flow_has_no_silence_and_knows_its_rate() {
-        let mut a = Arrivals::default();
+        let mut a = Flow::default();
         assert!(feed(&mut a, (1..=1000).map(|i| (i * 100, 1))).is_empty());
-        assert_eq!((a.first, a.last), (100, 100_000));
-        assert_eq!(a.interval(), Some(100));
-        assert!((a.rate_per_tick() - 0.01).abs() < 1e-9);
+        assert_eq!((a.a.first, a.a.last), (100, 100_000));
+        assert_eq!(a.a.interval(), Some(100));
+        assert!((a.a.rate_per_tick() - 0.01).abs() < 1e-9);
     }
 
     #[test]
     fn a_steady_flow_that_stops_and_resumes_is_one_silence_with_its_loss() {
-        let mut a = Arrivals::default();
+        let mut a = Flow::default();
         feed(&mut a, (1..=100).map(|i| (i * 100, 2)));
         // Silent from 10_000 to 60_000: 499 instants of 2 frames missed.
         let s = feed(&mut a, [(60_000, 2), (60_100, 2)]);
@@ -173,19 +226,19 @@ mod tests {
     #[test]
     fn a_silence_under_gap_or_under_k_intervals_is_not_an_outage() {
         // Under --gap-ms: 9_000 ticks, though 90 intervals.
-        let mut a = Arrivals::default();
+        let mut a = Flow::default();
         feed(&mut a, (1..=50).map(|i| (i * 100, 1)));
         assert!(feed(&mut a, [(5_000 + 9_000, 1)]).is_empty());
         // Over --gap-ms but a slow flow: 8 intervals of 2_000.
-        let mut b = Arrivals::default();
+        let mut b = Flow::default();
         feed(&mut b, (1..=50).map(|i| (i * 2_000, 1)));
         assert!(feed(&mut b, [(100_000 + 16_000, 1)]).is_empty());
     }
 
     #[test]
     fn a_flow_heard_a_few_times_is_not_judged() {
-        let mut a = Arrivals::default();
-        feed(&mut a, (1..u64::from(SETTLED)).map(|i| (i * 100, 1)));
+        let mut a = Flow::default();
+        feed(&mut a, (1..=u64::from(WINDOW)).map(|i| (i * 100, 1)));
         assert!(feed(&mut a, [(1_000_000, 1)]).is_empty());
     }
 
@@ -193,10 +246,10 @@ mod tests {
     fn bursty_arrivals_are_paced_by_instant_not_by_frame() {
         // 32 frames in one receive burst every 5_000 ticks: 50% of --gap-ms between clumps, a
         // hundred times the per-frame interval, and no silence.
-        let mut a = Arrivals::default();
+        let mut a = Flow::default();
         assert!(feed(&mut a, (1..=200).map(|i| (i * 5_000, 32))).is_empty());
-        assert_eq!(a.interval(), Some(5_000));
-        assert!((a.rate_per_tick() - 32.0 / 5_000.0).abs() < 1e-9);
+        assert_eq!(a.a.interval(), Some(5_000));
+        assert!((a.a.rate_per_tick() - 32.0 / 5_000.0).abs() < 1e-9);
         // A real stop still shows: 200_000 ticks is 40 clumps.
         let s = feed(&mut a, [(1_200_000, 32)]);
         assert_eq!(s.len(), 1);
@@ -205,11 +258,11 @@ mod tests {
 
     #[test]
     fn a_rate_change_is_followed() {
-        let mut a = Arrivals::default();
+        let mut a = Flow::default();
         feed(&mut a, (1..=200).map(|i| (i * 100, 1)));
         // Twice as fast: never a silence, and the interval follows.
         assert!(feed(&mut a, (1..=200).map(|i| (20_000 + i * 50, 1))).is_empty());
-        assert!(a.interval().unwrap() <= 51, "{:?}", a.interval());
+        assert_eq!(a.a.interval(), Some(50));
         // 300 times slower (15_000 ticks between frames, over --gap-ms): the first long interval
         // is a silence, as it must be (nothing tells it from a stop), then the flow's new pace
         // is learnt and it is not one again.
@@ -219,19 +272,19 @@ mod tests {
     }
 
     #[test]
-    fn merge_keeps_the_span_of_both_and_the_busier_pace() {
-        let (mut a, mut b) = (Arrivals::default(), Arrivals::default());
+    fn merge_keeps_the_span_of_both_and_a_measured_pace() {
+        let (mut a, mut b) = (Flow::default(), Flow::default());
         feed(&mut a, (1..=10).map(|i| (1_000 + i * 100, 1)));
         feed(&mut b, (1..=50).map(|i| (i * 10, 1)));
-        let mut m = a;
-        m.merge(&b);
+        let mut m = a.a;
+        m.merge(&b.a);
         assert_eq!((m.first, m.last), (10, 2_000));
         assert_eq!(m.interval(), Some(10));
         let mut e = Arrivals::default();
-        e.merge(&a);
-        assert_eq!(e, a);
-        a.merge(&Arrivals::default());
-        assert_eq!(m.interval(), Some(10));
+        e.merge(&a.a);
+        assert_eq!(e, a.a);
+        m.merge(&Arrivals::default());
+        assert_eq!((m.first, m.interval()), (10, Some(10)));
     }
 
     proptest! {
@@ -242,12 +295,12 @@ mod tests {
             jitter in proptest::collection::vec(0u64..1000, 20..400),
             per in 1u32..40,
         ) {
-            let mut a = Arrivals::default();
+            let mut a = Flow::default();
             let mut t = 1u64;
             for j in jitter {
                 t += base / 2 + base * j / 1000;
                 for _ in 0..per {
-                    prop_assert!(a.on_frame(t, GAP.min(base * 5)).is_none());
+                    prop_assert!(a.frame(t, GAP.min(base * 5)).is_none());
                 }
             }
         }
@@ -257,16 +310,16 @@ mod tests {
         #[test]
         fn a_stop_is_found_once_with_its_span(
             interval in 50u64..2_000,
-            before in (SETTLED as u64 + 8)..300,
+            before in (2 * WINDOW as u64)..300,
             missed in 12u64..500,
             per in 1u32..8,
         ) {
-            let mut a = Arrivals::default();
+            let mut a = Flow::default();
             let mut found = Vec::new();
             let times = (1..=before).chain(before + missed..before + missed + 50);
             for i in times {
                 for _ in 0..per {
-                    found.extend(a.on_frame(i * interval, interval * 5));
+                    found.extend(a.frame(i * interval, interval * 5));
                 }
             }
             prop_assert_eq!(found.len(), 1);

@@ -114,7 +114,7 @@ impl FlowTable {
         match self.slot(Key::of(k)) {
             Some(s) => {
                 s.packets += 1;
-                s.arrivals.on_frame(now, gap_tsc)
+                s.arrivals.on_frame(now, s.packets, gap_tsc)
             }
             None => {
                 self.overflow += 1;
