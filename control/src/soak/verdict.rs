@@ -77,6 +77,7 @@ impl Verdict {
     }
 
     /// The failure lines, as soak.json has them.
+    #[cfg(test)]
     pub fn lines(&self) -> Vec<&str> {
         self.failures.iter().map(|f| f.line.as_str()).collect()
     }
