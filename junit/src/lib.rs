@@ -66,9 +66,15 @@ impl Testcase {
         Testcase { name: name.into(), classname: classname.to_string(), ..Default::default() }
     }
 
-    /// A failure whose message is the lines joined, and whose text is one line each.
+    /// A failure whose text is one line each, and whose message (what a CI server shows in one
+    /// line) the first few joined, with how many more there are.
     pub fn fail(&mut self, kind: &str, lines: &[String]) {
-        self.outcome = Outcome::Failure { kind: kind.to_string(), message: lines.join("; "), text: lines.join("\n") };
+        const SHOWN: usize = 3;
+        let mut message = lines.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+        if lines.len() > SHOWN {
+            message += &format!("; and {} more", lines.len() - SHOWN);
+        }
+        self.outcome = Outcome::Failure { kind: kind.to_string(), message, text: lines.join("\n") };
     }
 }
 
@@ -379,6 +385,21 @@ mod tests {
             assert_eq!(n(*s, "skipped"), has("skipped").to_string());
         }
         assert_eq!(n(suites[0], "time"), "1.500");
+    }
+
+    #[test]
+    fn a_long_failure_keeps_its_message_short_and_every_line_in_its_text() {
+        let lines: Vec<String> = (1..=5).map(|i| format!("outage {i}")).collect();
+        let mut c = Testcase::new("c", "t");
+        c.fail("k", &lines);
+        assert_eq!(
+            c.outcome,
+            Outcome::Failure {
+                kind: "k".into(),
+                message: "outage 1; outage 2; outage 3; and 2 more".into(),
+                text: lines.join("\n")
+            }
+        );
     }
 
     #[test]
