@@ -267,9 +267,9 @@ fn escape(s: &str, in_attr: bool) -> String {
     out
 }
 
-/// `YYYY-MM-DDThh:mm:ss` in UTC; None for a time before 1970 or not a number.
+/// `YYYY-MM-DDThh:mm:ss` in UTC; None for a time before 1970, after 9999, or not a number.
 fn timestamp(unix_s: f64) -> Option<String> {
-    if !(unix_s.is_finite() && unix_s >= 0.0 && unix_s < 253_402_300_800.0) {
+    if !(0.0..253_402_300_800.0).contains(&unix_s) {
         return None;
     }
     let secs = unix_s as u64;
