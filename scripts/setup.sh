@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-packages.sh"
-ensure_packages setup.sh dpdk libdpdk-dev dpdk-dev pkg-config clang libclang-dev iproute2 coreutils procps util-linux
+ensure_packages setup.sh dpdk libdpdk-dev dpdk-dev pkg-config clang libclang-dev iproute2 coreutils procps util-linux libxml2-utils
 
 want=${VFLAG_HUGEPAGES:-1024}
 have=$(cat /proc/sys/vm/nr_hugepages)

@@ -205,6 +205,27 @@ fn up_stops_at_the_first_step_without_effect_and_says_how_to_roll_back() {
     );
 }
 
+/// A JUnit file's testcases (name, outcome, message), after checking it against the schema.
+fn junit_cases(path: &str) -> Vec<(String, &'static str, String)> {
+    junit::schema::validate(Path::new(path)).unwrap();
+    let text = std::fs::read_to_string(path).unwrap();
+    let d = roxmltree::Document::parse(&text).unwrap();
+    d.descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .map(|c| {
+            let found = ["failure", "error", "skipped"]
+                .into_iter()
+                .find_map(|tag| c.children().find(|e| e.has_tag_name(tag)).map(|e| (tag, e)));
+            match found {
+                Some((tag, e)) => {
+                    (c.attribute("name").unwrap().into(), tag, e.attribute("message").unwrap_or("").into())
+                }
+                None => (c.attribute("name").unwrap().into(), "passed", String::new()),
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn verify_passes_on_the_up_host_and_fails_with_reasons_otherwise() {
     let t = Tools::new(&healthy());
@@ -212,8 +233,16 @@ fn verify_passes_on_the_up_host_and_fails_with_reasons_otherwise() {
     let (code, table, err) = t.ctl(&["verify", "--sysfs-root", &up, "--mode", "802.3ad"]);
     assert_eq!(code, 0, "{table}{err}");
     assert!(table.ends_with("verify: 16 passed, 0 failed, 0 unknown: VF-LAG is up\n"), "{table}");
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("verify.xml").display().to_string();
     let (code, json, _) =
-        t.ctl(&["verify", "--json", "--sysfs-root", &up, "--dmesg-file", &out("dmesg-vfs-bound.log")]);
+        t.ctl(&["verify", "--json", "--sysfs-root", &up, "--dmesg-file", &out("dmesg-vfs-bound.log"), "--junit", &xml]);
+    // The old failure in the log is an (info) item: skipped, not failed, as verify passes.
+    let cases = junit_cases(&xml);
+    assert_eq!(cases.len(), 18, "{cases:?}");
+    let not_passed: Vec<_> = cases.iter().filter(|c| c.1 != "passed").collect();
+    assert_eq!(not_passed.len(), 1, "{cases:?}");
+    assert_eq!((not_passed[0].0.as_str(), not_passed[0].1), ("kernel log (info)", "skipped"));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(
         (code, &v["schema"], &v["pass"]),
@@ -230,8 +259,20 @@ fn verify_passes_on_the_up_host_and_fails_with_reasons_otherwise() {
     broken.insert(0, ("tc filter show block 22", 0, Some(out("tc-filter-block22-not-in-hw.txt"))));
     broken.insert(0, ("devlink dev eswitch show pci/0000:01:00.1", 0, Some(out("devlink-legacy-1.txt"))));
     let t = Tools::new(&broken);
-    let (code, table, _) = t.ctl(&["verify", "--sysfs-root", &up]);
+    let (code, table, _) = t.ctl(&["verify", "--sysfs-root", &up, "--junit", &xml]);
     assert_eq!(code, 3, "{table}");
+    let failed: Vec<_> = junit_cases(&xml).into_iter().filter(|c| c.1 == "failure").collect();
+    assert_eq!(
+        failed,
+        [
+            ("eswitch of enp1s0f1np1 is switchdev".into(), "failure", "fail: pci/0000:01:00.1: mode legacy".into()),
+            (
+                "flower rule offloaded (in_hw)".into(),
+                "failure",
+                "fail: not_in_hw: the NIC did not take it (hw-tc-offload off, or not switchdev)".into()
+            ),
+        ]
+    );
     assert!(table.contains("FAIL     eswitch of enp1s0f1np1 is switchdev"), "{table}");
     assert!(table.contains("FAIL     flower rule offloaded (in_hw)"), "{table}");
     assert!(table.ends_with("verify: 14 passed, 2 failed, 0 unknown: VF-LAG is NOT up\n"), "{table}");
@@ -300,6 +341,8 @@ fn refusals_are_one_line_with_exit_1() {
     one_line_error(code, &err, 1, "eno1 is driven by e1000e, not mlx5_core");
     let (code, _, err) = t.ctl(&["up", "--sysfs-root", &seed, "--num-vfs", "2", "--vf", "0000:01:00.7", "--dry-run"]);
     one_line_error(code, &err, 1, "--vf 0000:01:00.7 is not a VF of enp1s0f0np0 or enp1s0f1np1 (their VFs: 0000:01:00.2 0000:01:00.3 0000:01:04.2 0000:01:04.3)");
+    let (code, _, err) = t.ctl(&["verify", "--sysfs-root", &seed, "--junit", "/proc/version"]);
+    one_line_error(code, &err, 1, "vflag-ctl: error: --junit /proc/version: cannot create /proc/version.tmp");
 }
 
 #[test]

@@ -161,6 +161,26 @@ fn check_link_counters(r: &serde_json::Value, out: &Path) {
     assert_eq!(r["totals"]["link_shares_pct"].as_array().unwrap().len(), 2);
 }
 
+/// A `--junit` file's testcases (name, outcome, message), after checking it against the schema.
+fn junit_cases(path: &Path) -> Vec<(String, &'static str, String)> {
+    junit::schema::validate(path).unwrap();
+    let text = std::fs::read_to_string(path).unwrap();
+    let d = roxmltree::Document::parse(&text).unwrap();
+    d.descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .map(|c| {
+            let name = c.attribute("name").unwrap().to_string();
+            let found = ["failure", "error", "skipped"]
+                .into_iter()
+                .find_map(|tag| c.children().find(|e| e.has_tag_name(tag)).map(|e| (tag, e)));
+            match found {
+                Some((tag, e)) => (name, tag, e.attribute("message").unwrap_or("").to_string()),
+                None => (name, "passed", String::new()),
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn lacp_soak_spreads_fails_over_and_rebalances() {
     let _g = serial();
@@ -168,10 +188,26 @@ fn lacp_soak_spreads_fails_over_and_rebalances() {
     let dir = tempfile::tempdir().unwrap();
     // LACP takes a returning member back after ~3 s: the interval leaves room for that.
     let args = ["--bond", "lacp", "--flaps", "2", "--interval", "6s", "--down-ms", "400", "--min-member-share", "30"];
-    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(90));
+    let xml = dir.path().join("junit.xml");
+    let xml_arg = xml.display().to_string();
+    let out =
+        run_bounded(soak(&lab, dir.path(), &[&args[..], &["--junit", &xml_arg]].concat()), Duration::from_secs(90));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r = read(dir.path());
     check_common(&r, dir.path(), 2);
+    let passed = |name: String| (name, "passed", String::new());
+    assert_eq!(
+        junit_cases(&xml),
+        [
+            passed(format!("flap 1 ({})", lab.switch[0])),
+            passed(format!("flap 2 ({})", lab.switch[1])),
+            passed("shares measured (--min-member-share)".into()),
+            passed("soak ran to its end".into()),
+        ]
+    );
+    let junit_text = std::fs::read_to_string(&xml).unwrap();
+    assert!(junit_text.contains("<property name=\"outage_ms\" value=\""), "the flaps' figures: {junit_text}");
+    assert_eq!(r["files"]["junit"], xml_arg.as_str());
     for (i, x) in r["flaps"].as_array().unwrap().iter().enumerate() {
         let down = i % 2; // alternate: link 0, then link 1
         assert_eq!(x["links"][0], lab.switch[down]);
@@ -192,7 +228,10 @@ fn xor_soak_with_an_impossible_share_limit_fails_with_exit_3() {
     let dir = tempfile::tempdir().unwrap();
     // No member can carry 60% while two share 16 flows evenly.
     let args = ["--bond", "xor", "--flaps", "1", "--interval", "5s", "--down-ms", "400", "--min-member-share", "60"];
-    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
+    let xml = dir.path().join("junit.xml");
+    let xml_arg = xml.display().to_string();
+    let out =
+        run_bounded(soak(&lab, dir.path(), &[&args[..], &["--junit", &xml_arg]].concat()), Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let r = read(dir.path());
     check_common(&r, dir.path(), 1);
@@ -205,6 +244,23 @@ fn xor_soak_with_an_impossible_share_limit_fails_with_exit_3() {
     for f in &failures {
         assert!(f.starts_with("flap 1 ") && f.ends_with("% < --min-member-share 60%"), "{failures:?}");
     }
+    // The flap's testcase carries every one of its lines; the whole-soak check passed.
+    let cases = junit_cases(&xml);
+    let outcomes: Vec<(&str, &str)> = cases.iter().map(|(n, o, _)| (n.as_str(), *o)).collect();
+    let flap1 = format!("flap 1 ({})", lab.switch[0]);
+    assert_eq!(
+        outcomes,
+        [
+            (flap1.as_str(), "failure"),
+            ("shares measured (--min-member-share)", "passed"),
+            ("soak ran to its end", "passed")
+        ]
+    );
+    assert!(cases[0].2.starts_with(&failures[0]), "{cases:?}");
+    let junit_text = std::fs::read_to_string(&xml).unwrap();
+    let d = roxmltree::Document::parse(&junit_text).unwrap();
+    let failure = d.descendants().find(|n| n.has_tag_name("failure")).unwrap();
+    assert_eq!(failure.text(), Some(failures.join("\n").as_str()));
     assert!(text(&out).contains("Verdict: FAIL"));
     assert!(lab.gone());
 }
@@ -236,7 +292,9 @@ fn ctrl_c_mid_soak_writes_what_ran_and_tears_the_lab_down() {
     let _g = serial();
     let lab = Lab::new("c");
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--bond", "xor", "--flaps", "5", "--interval", "3s", "--down-ms", "300"];
+    let xml = dir.path().join("junit.xml");
+    let xml_arg = xml.display().to_string();
+    let args = ["--bond", "xor", "--flaps", "5", "--interval", "3s", "--down-ms", "300", "--junit", &xml_arg];
     let mut child: Child = soak(&lab, dir.path(), &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let t0 = Instant::now();
@@ -276,6 +334,22 @@ fn ctrl_c_mid_soak_writes_what_ran_and_tears_the_lab_down() {
     assert_eq!(r["flaps"][0]["cut_short"], true, "{}", r["flaps"][0]);
     assert!(!r["verdict"]["failures"].to_string().contains("did not resume"), "{}", r["verdict"]);
     assert!(seen.contains("Interrupted: the figures cover what ran."), "{seen}");
+    // The JUnit file too: the flap cut short and those never run skipped, the soak an error.
+    let cases = junit_cases(&xml);
+    let outcomes: Vec<(&str, &str)> = cases.iter().map(|(n, o, _)| (n.as_str(), *o)).collect();
+    let flap1 = format!("flap 1 ({})", lab.switch[0]);
+    assert_eq!(
+        outcomes,
+        [
+            (flap1.as_str(), "skipped"),
+            ("flap 2", "skipped"),
+            ("flap 3", "skipped"),
+            ("flap 4", "skipped"),
+            ("flap 5", "skipped"),
+            ("soak ran to its end", "error"),
+        ]
+    );
+    assert_eq!(cases[5].2, "interrupted after 1 of 5 flaps; the figures cover what ran");
     assert!(lab.gone(), "Ctrl-C still took the lab down");
 }
 
@@ -492,6 +566,21 @@ fn an_output_that_cannot_be_written_stops_the_soak_before_it_starts() {
     assert!(lab.gone(), "no lab was brought up");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["soak.json"], "no temporary file and no child's log left");
+
+    // The same for --junit.
+    let dir = tempfile::tempdir().unwrap();
+    let (out_dir, bad) = (dir.path().join("out"), dir.path().join("junit.xml"));
+    std::fs::create_dir(&bad).unwrap();
+    let bad_arg = bad.display().to_string();
+    let out = run_bounded(soak(&lab, &out_dir, &["--flaps", "1", "--junit", &bad_arg]), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!("vflag-ctl: error: --junit {bad_arg}: is a directory")
+    );
+    assert!(lab.gone(), "no lab was brought up");
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0, "no temporary file left in --out");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "nothing beside --junit but --out");
 }
 
 /// The pids of the processes whose command line holds `needle`.

@@ -192,6 +192,10 @@ pub struct Cli {
     /// Write the final report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write the verdict as JUnit XML (for Jenkins, GitLab): a testcase per threshold given
+    /// (--max-loss, --max-outage-ms, --min-member-share).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// EAL --file-prefix (needed to run two DPDK processes side by side).
     #[arg(long, value_name = "NAME")]
     pub file_prefix: Option<String>,
@@ -269,6 +273,7 @@ pub struct Config {
     pub link_wait_s: f64,
     pub verbose: bool,
     pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
     pub file_prefix: Option<String>,
     pub no_huge: bool,
     pub memory_mb: Option<u32>,
@@ -353,6 +358,14 @@ impl Config {
                 ));
             }
         }
+        if let Some(j) = &cli.junit {
+            if cli.max_loss.is_none() && cli.max_outage_ms.is_none() && cli.min_member_share.is_none() {
+                return Err(format!(
+                    "--junit {}: there is nothing to report without a threshold: give --max-loss, --max-outage-ms or --min-member-share",
+                    j.display()
+                ));
+            }
+        }
         if let Some(m) = cli.max_outage_ms {
             if !(m.is_finite() && m >= 0.0) {
                 return Err(format!("--max-outage-ms {m} must be zero or positive"));
@@ -411,6 +424,7 @@ impl Config {
             link_wait_s: cli.link_wait.as_secs_f64(),
             verbose: cli.verbose,
             json: cli.json,
+            junit: cli.junit,
             file_prefix: cli.file_prefix,
             no_huge: cli.no_huge,
             memory_mb: cli.memory,
@@ -618,6 +632,19 @@ mod tests {
         assert!(cfg("--lcores 0-1 --vdev net_null0 --gap-ms 0").unwrap_err().contains("--gap-ms 0"));
         assert!(cfg("--lcores 0-1 --vdev net_null0 --rate fast").unwrap_err().contains("'fast'"));
         assert!(cfg("--lcores 0-1 --vdev net_null0 --max-loss lots").unwrap_err().contains("'lots'"));
+    }
+
+    #[test]
+    fn junit_needs_a_threshold() {
+        let e = cfg("--lcores 0-1 --vdev net_null0 --junit v.xml").unwrap_err();
+        assert!(
+            e.starts_with("--junit v.xml: ") && e.contains("--max-loss, --max-outage-ms or --min-member-share"),
+            "{e}"
+        );
+        for t in ["--max-loss 0", "--max-outage-ms 50", "--min-member-share 10"] {
+            let c = cfg(&format!("--lcores 0-1 --vdev net_null0 --junit v.xml {t}")).unwrap();
+            assert_eq!(c.junit.as_deref(), Some(std::path::Path::new("v.xml")), "{t}");
+        }
     }
 
     #[test]

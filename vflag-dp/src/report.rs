@@ -362,7 +362,7 @@ fn render_analysis(s: &mut String, r: &Report) {
     }
     if !r.verdict.checked.is_empty() {
         let _ = writeln!(s, "\n  Verdict: {}", if r.verdict.pass { "PASS" } else { "FAIL" });
-        for f in &r.verdict.failures {
+        for f in r.verdict.lines() {
             let _ = writeln!(s, "  FAIL: {f}");
         }
     }

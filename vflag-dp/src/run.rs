@@ -42,6 +42,8 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     // after the run.
     let json_out =
         cfg.json.as_deref().map(|p| OutFile::reserve("--json", p)).transpose().map_err(anyhow::Error::msg)?;
+    let junit_out =
+        cfg.junit.as_deref().map(|p| OutFile::reserve("--junit", p)).transpose().map_err(anyhow::Error::msg)?;
     let events = EventLog::open(cfg.events.as_deref())
         .with_context(|| format!("--events {}", cfg.events.as_deref().unwrap_or(std::path::Path::new("")).display()))?;
     if !cfg.no_huge {
@@ -124,7 +126,7 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     monitor.take_gaps(&plan.gaps, &launched);
     let final_stats = monitor.sample();
 
-    let report = build_report(
+    let (report, figures) = build_report(
         &cfg,
         &eal,
         &infos,
@@ -141,6 +143,10 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         Some(out) => report::write_json(&report, out).map_err(anyhow::Error::msg),
         None => Ok(()),
     };
+    let junit_written = match junit_out {
+        Some(out) => out.commit(junit_report(&report, &figures).to_xml().as_bytes()).map_err(anyhow::Error::msg),
+        None => Ok(()),
+    };
     drop(watch);
     drop(open);
     println!("ports stopped and closed");
@@ -150,10 +156,11 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         bail!("forwarding lcore(s) {panicked:?} panicked (a bug; the message is above)");
     }
     written?;
+    junit_written?;
     if let Some(line) = report.generator.as_ref().and_then(GeneratorReport::shortfall_line) {
         eprintln!("vflag-dp: warning: {line}");
     }
-    for f in &report.verdict.failures {
+    for f in report.verdict.lines() {
         eprintln!("vflag-dp: FAIL: {f}");
     }
     Ok(if report.verdict.pass { Outcome::Pass } else { Outcome::Fail })
@@ -179,7 +186,7 @@ fn build_report(
     launched: &[LaunchedLcore],
     mut monitor: Monitor,
     run: Run,
-) -> Report {
+) -> (Report, Figures) {
     let snapshots: Vec<_> =
         launched.iter().flat_map(|l| l.streams.iter().map(move |(s, c)| (l.lcore, *s, c.snapshot()))).collect();
     let streams = report::stream_reports(&snapshots);
@@ -217,7 +224,7 @@ fn build_report(
         &Limits { max_outage_ms: cfg.max_outage_ms, max_loss: cfg.max_loss, min_member_share: cfg.min_member_share },
     );
     monitor.events.write("end", run.duration_s, &serde_json::json!({"stop_reason": run.reason, "verdict": &verdict}));
-    Report {
+    let report = Report {
         schema: report::SCHEMA,
         vflag_version: env!("CARGO_PKG_VERSION"),
         dpdk_version: eal.version(),
@@ -236,7 +243,26 @@ fn build_report(
         load_balance,
         timeline: monitor.timeline.bins().to_vec(),
         verdict,
+    };
+    (report, figures)
+}
+
+/// `--junit`: the verdict's thresholds as testcases, and what ran as the suite's properties.
+fn junit_report(r: &Report, figures: &Figures) -> junit::Testsuites {
+    use junit::Property as P;
+    let stop = serde_json::to_value(r.stop_reason).ok().and_then(|v| v.as_str().map(str::to_string));
+    let mut properties = vec![
+        P::new("fwd", r.settings.fwd.name()),
+        P::new("dpdk_version", &r.dpdk_version),
+        P::new("stop_reason", stop.unwrap_or_default()),
+        P::new("ports", r.ports.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(",")),
+        P::new("pass", r.verdict.pass),
+    ];
+    if let Some(a) = &r.analysis {
+        properties.push(P::new("run_id", a.run_id.map(|id| id.to_string()).unwrap_or_default()));
     }
+    let run = verdict::RunFacts { started_unix_s: r.started_unix_s, duration_s: r.duration_s, properties };
+    verdict::junit(&r.verdict, figures, run)
 }
 
 /// The analysing lcores' final states, merged into one.

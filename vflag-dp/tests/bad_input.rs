@@ -54,6 +54,12 @@ fn bad_mac_pci_and_mode() {
     assert_usage_error(&["--lcores", "0-1", "--vdev", "net_null0", "--rxq", "2", "--txq", "1"], "--txq 1");
     assert_usage_error(&["--lcores", "0-1"], "no device");
     assert_usage_error(&["--lcores", "0-1", "--vdev", "net_null0", "--no-such-option"], "--no-such-option");
+    // A JUnit file needs a threshold to have testcases.
+    assert_usage_error(
+        &["--lcores", "0-1", "--vdev", "net_null0", "--junit", "/tmp/never.xml"],
+        "--junit /tmp/never.xml",
+    );
+    assert!(!std::path::Path::new("/tmp/never.xml.tmp").exists());
 }
 
 #[test]
@@ -180,6 +186,8 @@ fn unwritable_output_files_are_refused_before_the_eal() {
         ("--json", missing.as_str()),
         ("--events", d.as_str()),
         ("--events", "/nonexistent-dir/e.jsonl"),
+        ("--junit", "/proc/version"),
+        ("--junit", d.as_str()),
     ] {
         let t = std::time::Instant::now();
         let prefix = unique("outf");
@@ -193,6 +201,8 @@ fn unwritable_output_files_are_refused_before_the_eal() {
             "256",
             "--file-prefix",
             &prefix,
+            "--max-loss",
+            "0",
             opt,
             path,
         ]);

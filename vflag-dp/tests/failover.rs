@@ -16,6 +16,21 @@ fn f(v: &serde_json::Value) -> f64 {
 
 /// Frames a generator produced: sent, plus refused by the driver (their sequence numbers were
 /// used, so the receiver sees them as lost).
+/// A `--junit` file's testcases (name, failure message if failed), after checking it against
+/// the schema.
+fn junit_cases(path: &std::path::Path) -> Vec<(String, Option<String>)> {
+    junit::schema::validate(path).unwrap();
+    let text = std::fs::read_to_string(path).unwrap();
+    let d = roxmltree::Document::parse(&text).unwrap();
+    d.descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .map(|c| {
+            let fail = c.children().find(|n| n.has_tag_name("failure"));
+            (c.attribute("name").unwrap().to_string(), fail.and_then(|n| n.attribute("message")).map(String::from))
+        })
+        .collect()
+}
+
 fn generated(report: &serde_json::Value) -> u64 {
     report["streams"].as_array().unwrap().iter().map(|s| u(&s["tx_packets"]) + u(&s["tx_dropped"])).sum()
 }
@@ -25,11 +40,11 @@ fn tracked_traffic_over_memif_arrives_whole() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let sock = tmp_path(&dir, "t.sock");
-    let (rx_json, tx_json) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"));
+    let (rx_json, tx_json, xml) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"), tmp_path(&dir, "rx.xml"));
     let mut rx = args(&["--lcores", "0-1", "--count", "200000", "--duration", "30", "--vdev"]);
     rx.push(format!("net_memif0,role=server,socket={}", sock.display()));
     rx.extend(eal_light(&unique("trx")));
-    rx.extend(args(&["--max-loss", "0", "--json", rx_json.to_str().unwrap()]));
+    rx.extend(args(&["--max-loss", "0", "--json", rx_json.to_str().unwrap(), "--junit", xml.to_str().unwrap()]));
     let rx_child = vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let mut tx = args(&["--lcores", PEER_LCORES, "--fwd", "gen", "--flows", "16", "--count", "200000"]);
@@ -59,6 +74,7 @@ fn tracked_traffic_over_memif_arrives_whole() {
     assert_eq!(u(&a["latency_ns"]["count"]), 200_000);
     assert!(u(&a["latency_ns"]["p50"]) > 0);
     assert_eq!(r["verdict"]["pass"], true);
+    assert_eq!(junit_cases(&xml), [("max loss 0 frames".to_string(), None)]);
 }
 
 /// A real flap: the switch-side end of a veth pair goes down for 300 ms under tracked traffic.
@@ -68,10 +84,11 @@ fn a_link_flap_is_one_outage_with_its_loss_and_link_events() {
     let ns = VethNs::new("flap");
     let dir = tempfile::tempdir().unwrap();
     let (rx_json, tx_json, ev) = (tmp_path(&dir, "rx.json"), tmp_path(&dir, "tx.json"), tmp_path(&dir, "e.jsonl"));
+    let xml = tmp_path(&dir, "rx.xml");
     let mut rx = args(&["--lcores", "0-1", "--vdev", "net_af_packet0,iface=vb", "--duration", "6", "--gap-ms", "50"]);
     rx.extend(eal_light(&unique("frx")).into_iter().filter(|a| a != "--stats-interval" && a != "0"));
     rx.extend(args(&["--stats-interval", "500ms", "--max-outage-ms", "50", "--json", rx_json.to_str().unwrap()]));
-    rx.extend(args(&["--events", ev.to_str().unwrap()]));
+    rx.extend(args(&["--events", ev.to_str().unwrap(), "--max-loss", "100%", "--junit", xml.to_str().unwrap()]));
     let rx_child = ns.vflag(&rx).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1000));
     let mut tx = args(&["--lcores", PEER_LCORES, "--fwd", "gen", "--flows", "16", "--rate", "20000"]);
@@ -116,6 +133,10 @@ fn a_link_flap_is_one_outage_with_its_loss_and_link_events() {
     assert!(links.iter().any(|e| e["up"] == false) && links.iter().any(|e| e["up"] == true), "{links:?}");
     assert!(!o["link_events"].as_array().unwrap().is_empty(), "{o}");
     assert_eq!(r["verdict"]["pass"], false);
+    // One testcase per threshold: the outage one failed with the line stderr had.
+    let cases = junit_cases(&xml);
+    let want = fails[0].strip_prefix("vflag-dp: FAIL: ").map(String::from);
+    assert_eq!(cases, [("max outage 50 ms".to_string(), want), ("max loss 100%".to_string(), None)]);
     // The event log has the outage and link events as they happened.
     let log = std::fs::read_to_string(&ev).unwrap();
     let kinds: Vec<String> = log

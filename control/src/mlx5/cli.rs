@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::names::ifname;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use outfile::OutFile;
 use serde::Serialize;
 
 use super::apply::{self, Event, StepFailed};
@@ -62,7 +63,14 @@ pub enum Command {
         dry_run: bool,
     },
     /// mlx5 VF-LAG: check it is up (exit 0), or say what is not (exit 3).
-    Verify(Report),
+    Verify {
+        #[command(flatten)]
+        report: Report,
+        /// Also write the checklist as JUnit XML (for Jenkins, GitLab): a testcase per item; a
+        /// required item that fails or is unknown is a failure, an (info) item not passing is skipped.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
     /// mlx5 VF-LAG: the PFs' physical-port counters and bond member state, per link.
     Counters {
         #[command(flatten)]
@@ -284,13 +292,21 @@ pub fn run(cmd: Command) -> Result<u8> {
             }
             with_env(&h, |env| bring(env, &h, &s, Way::Down, dry_run))
         }
-        Command::Verify(Report { host: h, setup, json }) => with_env(&h, |env| {
-            let s = setup.setup(false);
-            let found = host(env, &h, &s.bond, FOR_TEARDOWN)?;
-            let v = verify::verify(env, &found, &s, setup.mode)?;
-            print!("{}", if json { serde_json::to_string_pretty(&v)? + "\n" } else { verify::render(&v) });
-            Ok(if v.pass { 0 } else { 3 })
-        }),
+        Command::Verify { report: Report { host: h, setup, json }, junit } => {
+            // Before the host is read: an unwritable path is named at once.
+            let out =
+                junit.as_deref().map(|p| OutFile::reserve("--junit", p)).transpose().map_err(anyhow::Error::msg)?;
+            with_env(&h, |env| {
+                let s = setup.setup(false);
+                let found = host(env, &h, &s.bond, FOR_TEARDOWN)?;
+                let v = verify::verify(env, &found, &s, setup.mode)?;
+                print!("{}", if json { serde_json::to_string_pretty(&v)? + "\n" } else { verify::render(&v) });
+                if let Some(out) = out {
+                    out.commit(verify::junit(&v).to_xml().as_bytes()).map_err(anyhow::Error::msg)?;
+                }
+                Ok(if v.pass { 0 } else { 3 })
+            })
+        }
         Command::Counters { host: h, watch, interval, count, out } => with_env(&h, |env| {
             let found = host(env, &h, "vf-bond", FOR_COUNTERS)?;
             counters_cmd(env, &found, watch, interval, count, out)

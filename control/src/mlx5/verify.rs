@@ -241,6 +241,52 @@ pub fn render(v: &Verdict) -> String {
     s
 }
 
+/// `verify --junit`: one testcase per item. A required item that fails or is unknown is a
+/// `<failure>` (either makes verify exit 3, so the CI run is red exactly when verify fails);
+/// an `(info)` item that is not a pass is `<skipped>` with its reason, since it never fails
+/// the run. Every item's detail is its system-out.
+pub fn junit(v: &Verdict) -> junit::Testsuites {
+    const CLASS: &str = "vflag.verify";
+    let cases = v
+        .items
+        .iter()
+        .map(|i| {
+            let name = if i.required { i.name.clone() } else { format!("{} (info)", i.name) };
+            let mut c = junit::Testcase::new(CLASS, name);
+            let status = match i.status {
+                Status::Pass => "pass",
+                Status::Fail => "fail",
+                Status::Unknown => "unknown",
+            };
+            c.properties = vec![junit::Property::new("status", status), junit::Property::new("required", i.required)];
+            c.system_out = Some(i.detail.clone());
+            match (i.status, i.required) {
+                (Status::Pass, _) => {}
+                (_, true) => c.fail(status, &[format!("{status}: {}", i.detail)]),
+                (_, false) => {
+                    c.outcome = junit::Outcome::Skipped {
+                        message: format!("{status} (info, does not fail verify): {}", i.detail),
+                    }
+                }
+            }
+            c
+        })
+        .collect();
+    junit::Testsuites {
+        name: "vflag-ctl verify".into(),
+        suites: vec![junit::Testsuite {
+            name: CLASS.into(),
+            timestamp_unix_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs_f64()),
+            properties: vec![junit::Property::new("pass", v.pass)],
+            cases,
+            ..Default::default()
+        }],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +396,50 @@ mod tests {
         // Asked for active-backup, an 802.3ad bond fails.
         let v = run(&fake::fixtures().join("up"), &mut healthy(), &Setup::default(), Some(BondMode::ActiveBackup));
         assert_eq!(item(&v, "bond vf-bond in mode active-backup").status, Status::Fail);
+    }
+
+    #[test]
+    fn junit_fails_exactly_what_fails_verify() {
+        let it =
+            |name: &str, status, required| Item { name: name.into(), status, required, detail: format!("{name}!") };
+        let v = Verdict {
+            schema: "vflag-ctl.verify.v1",
+            pass: false,
+            items: vec![
+                it("eswitch <p0> & \"x\"", Status::Pass, true),
+                it("bond up", Status::Fail, true),
+                it("hardware LAG active", Status::Unknown, true),
+                it("kernel log", Status::Fail, false),
+                it("LAG type", Status::Pass, false),
+            ],
+        };
+        let xml = junit(&v).to_xml();
+        let d = roxmltree::Document::parse(&xml).unwrap();
+        let cases: Vec<_> = d.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+        let got: Vec<(&str, Option<&str>, Option<&str>)> = cases
+            .iter()
+            .map(|c| {
+                let what = c.children().find(|e| e.is_element() && e.tag_name().name() != "properties");
+                let what = what.filter(|e| !e.has_tag_name("system-out"));
+                (
+                    c.attribute("name").unwrap(),
+                    what.map(|e| e.tag_name().name()),
+                    what.and_then(|e| e.attribute("message")),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("eswitch <p0> & \"x\"", None, None),
+                ("bond up", Some("failure"), Some("fail: bond up!")),
+                ("hardware LAG active", Some("failure"), Some("unknown: hardware LAG active!")),
+                ("kernel log (info)", Some("skipped"), Some("fail (info, does not fail verify): kernel log!")),
+                ("LAG type (info)", None, None),
+            ]
+        );
+        let suite = d.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+        assert_eq!(["tests", "failures", "skipped"].map(|a| suite.attribute(a).unwrap()), ["5", "2", "1"]);
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub struct SoakArgs {
     /// Where the report, table, plot and logs go.
     #[arg(long, default_value = "vflag-soak")]
     pub out: PathBuf,
+    /// Also write the verdict as JUnit XML (for Jenkins, GitLab): a testcase per flap, with its
+    /// figures as properties, and per whole-soak check.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Leave the lab up afterwards.
     #[arg(long)]
     pub keep: bool,

@@ -4,6 +4,7 @@
 
 mod analyze;
 mod args;
+mod junit;
 mod link_counters;
 mod live;
 mod plot;

@@ -40,6 +40,8 @@ pub struct Files {
     pub gen_log: Option<String>,
     /// The links' counter samples (`--link-counters`), schema `vflag-ctl.counters.v1`.
     pub links: Option<String>,
+    /// `--junit`: the verdict as JUnit XML.
+    pub junit: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -234,21 +236,21 @@ pub fn markdown(r: &SoakReport) -> String {
     } else {
         let _ = writeln!(s, "Verdict: FAIL");
         for f in &r.verdict.failures {
-            let _ = writeln!(s, "- {f}");
+            let _ = writeln!(s, "- {}", f.line);
         }
     }
     s
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn window(shares: Vec<f64>, rate: f64) -> Window {
         Window { rate_pps: rate, shares_pct: shares, ..Default::default() }
     }
 
-    fn sample() -> SoakReport {
+    pub(crate) fn sample() -> SoakReport {
         let flap = FlapResult {
             number: 1,
             links: vec!["s0".into()],
@@ -291,7 +293,15 @@ mod tests {
             totals: totals(std::slice::from_ref(&flap), 1, tracked, (vec![48.0, 52.0], Vec::new()), 12.0),
             flaps: vec![flap],
             unexplained_outages: vec![],
-            verdict: Verdict { pass: false, failures: vec!["flap 1: outage 512.3 ms > --max-outage-ms 400".into()] },
+            verdict: Verdict {
+                pass: false,
+                failures: vec![crate::soak::verdict::Failure {
+                    flap: Some(1),
+                    check: crate::soak::verdict::OUTAGE,
+                    line: "flap 1: outage 512.3 ms > --max-outage-ms 400".into(),
+                }],
+                soak_checks: vec![],
+            },
             files: Files::default(),
         }
     }

@@ -69,6 +69,16 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         report: reserve(&args.out, "soak.json")?,
         table: reserve(&args.out, "soak.md")?,
         plot: reserve(&args.out, "soak.svg")?,
+        junit: match &args.junit {
+            Some(p) => {
+                // As for soak.json: a CI job must not read an earlier soak's verdict as this one's.
+                if std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+                    let _ = std::fs::remove_file(p);
+                }
+                Some(OutFile::reserve("--junit", p).map_err(anyhow::Error::msg)?)
+            }
+            None => None,
+        },
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -83,6 +93,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         rx_log: path(&args.out, "rx.log"),
         gen_log: args.lab.then(|| path(&args.out, "gen.log")),
         links: None,
+        junit: args.junit.as_ref().map(|p| p.display().to_string()),
     };
     // Declared before the processes, so it is dropped after they are stopped.
     let mut lab_guard = None;
@@ -233,7 +244,8 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     };
     write_outputs(&report, &rx, link_series.as_ref(), outputs)?;
     println!("\n{}", report::markdown(&report));
-    println!("report: {}  table: {}  plot: {}", files.report, files.table, files.plot);
+    let junit = files.junit.as_ref().map(|j| format!("  junit: {j}")).unwrap_or_default();
+    println!("report: {}  table: {}  plot: {}{junit}", files.report, files.table, files.plot);
     drop(s);
     drop(lab_guard);
     // An interrupted soak is an error whatever its figures say: it did not run what was asked.
@@ -263,6 +275,7 @@ struct Outputs {
     report: OutFile,
     table: OutFile,
     plot: OutFile,
+    junit: Option<OutFile>,
 }
 
 fn reserve(out: &Path, name: &str) -> Result<OutFile> {
@@ -283,6 +296,9 @@ fn write_outputs(r: &SoakReport, rx: &RxReport, links: Option<&LinkSeries>, out:
     );
     out.report.commit((serde_json::to_string_pretty(r)? + "\n").as_bytes()).map_err(anyhow::Error::msg)?;
     out.table.commit(report::markdown(r).as_bytes()).map_err(anyhow::Error::msg)?;
+    if let Some(j) = out.junit {
+        j.commit(super::junit::junit(r).to_xml().as_bytes()).map_err(anyhow::Error::msg)?;
+    }
     out.plot.commit(plot::svg(rx, &r.members, &r.flaps, links, &title).as_bytes()).map_err(anyhow::Error::msg)
 }
 

@@ -34,12 +34,63 @@ pub struct Limits {
     pub min_member_share: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Verdict {
     pub pass: bool,
-    /// One line per failed check, naming the figure and the limit.
-    pub failures: Vec<String>,
+    /// One line per failed check, naming the figure and the limit (in the JSON: the lines).
+    #[serde(serialize_with = "lines")]
+    pub failures: Vec<Failure>,
+    /// The whole-soak checks that were judged, passed or not (each a testcase of `--junit`).
+    #[serde(skip)]
+    pub soak_checks: Vec<&'static str>,
 }
+
+/// A failed check: its flap (None: the whole soak), which check, and the line saying why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub flap: Option<usize>,
+    pub check: &'static str,
+    pub line: String,
+}
+
+fn lines<S: serde::Serializer>(f: &[Failure], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(f.iter().map(|f| &f.line))
+}
+
+impl Verdict {
+    /// A check of one flap failed.
+    fn flap(&mut self, flap: usize, check: &'static str, line: String) {
+        self.failures.push(Failure { flap: Some(flap), check, line });
+    }
+
+    /// A check of the whole soak was judged.
+    fn judged(&mut self, check: &'static str) {
+        if !self.soak_checks.contains(&check) {
+            self.soak_checks.push(check);
+        }
+    }
+
+    /// A check of the whole soak failed.
+    fn soak(&mut self, check: &'static str, line: String) {
+        self.judged(check);
+        self.failures.push(Failure { flap: None, check, line });
+    }
+
+    /// The failure lines, as soak.json has them.
+    #[cfg(test)]
+    pub fn lines(&self) -> Vec<&str> {
+        self.failures.iter().map(|f| f.line.as_str()).collect()
+    }
+}
+
+/// The checks, as `--junit` names them (a flap's are its failures' `type`; the whole soak's
+/// are testcases of their own).
+pub const RECOVERED: &str = "recovered";
+pub const OUTAGE: &str = "--max-outage-ms";
+pub const UNEXPLAINED: &str = "outages with no flap (--max-outage-ms)";
+pub const LOSS: &str = "loss over the soak (--max-loss)";
+pub const SHARE: &str = "--min-member-share";
+pub const SHARES_MEASURED: &str = "shares measured (--min-member-share)";
 
 /// Tracked totals of the whole soak.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -63,45 +114,62 @@ pub fn judge(
     members: &[String],
     links: &[String],
 ) -> Verdict {
-    let mut failures = Vec::new();
+    let mut v = Verdict::default();
     // A flap the soak was interrupted in has no after-window to judge it by.
     let flaps: Vec<&FlapResult> = flaps.iter().filter(|f| !f.cut_short).collect();
     for f in flaps.iter().filter(|f| !f.recovered) {
-        failures.push(format!("flap {}: traffic did not resume after {} came back", f.number, f.links.join("+")));
+        v.flap(
+            f.number,
+            RECOVERED,
+            format!("flap {}: traffic did not resume after {} came back", f.number, f.links.join("+")),
+        );
     }
     if let Some(max) = limits.max_outage_ms {
         for f in flaps.iter().filter(|f| f.outage_ms > max) {
-            failures.push(format!("flap {}: outage {:.1} ms > --max-outage-ms {max}", f.number, f.outage_ms));
+            v.flap(
+                f.number,
+                OUTAGE,
+                format!("flap {}: outage {:.1} ms > --max-outage-ms {max}", f.number, f.outage_ms),
+            );
         }
+        v.judged(UNEXPLAINED);
         for u in unexplained.iter().filter(|u| u.duration_ms > max) {
-            failures.push(format!(
-                "outage at {:.3} s with no flap: {:.1} ms > --max-outage-ms {max}",
-                u.start_s, u.duration_ms
-            ));
+            v.soak(
+                UNEXPLAINED,
+                format!("outage at {:.3} s with no flap: {:.1} ms > --max-outage-ms {max}", u.start_s, u.duration_ms),
+            );
         }
+    }
+    if limits.max_loss.is_some() {
+        v.judged(LOSS);
     }
     match (limits.max_loss, loss) {
         // A loss figure over a minority of the frames judged too little to pass on.
-        (Some(_), Some(l)) if l.other_run + l.untracked_flow > l.received => failures.push(format!(
-            "--max-loss: only {} of {} vflag-dp frames were tracked ({} of another run, {} of flows beyond \
+        (Some(_), Some(l)) if l.other_run + l.untracked_flow > l.received => v.soak(
+            LOSS,
+            format!(
+                "--max-loss: only {} of {} vflag-dp frames were tracked ({} of another run, {} of flows beyond \
              --track-flows); the loss figure covers too little to judge",
-            l.received,
-            l.received + l.other_run + l.untracked_flow,
-            l.other_run,
-            l.untracked_flow
-        )),
+                l.received,
+                l.received + l.other_run + l.untracked_flow,
+                l.other_run,
+                l.untracked_flow
+            ),
+        ),
         (Some(LossLimit::Frames(max)), Some(l)) if l.lost > max => {
-            failures.push(format!("lost {} tracked frames > --max-loss {max}", l.lost))
+            v.soak(LOSS, format!("lost {} tracked frames > --max-loss {max}", l.lost))
         }
         (Some(LossLimit::Percent(max)), Some(l)) if l.loss_pct > max => {
-            failures.push(format!("lost {:.4}% of tracked frames > --max-loss {max}%", l.loss_pct))
+            v.soak(LOSS, format!("lost {:.4}% of tracked frames > --max-loss {max}%", l.loss_pct))
         }
-        (Some(_), None) => failures.push("--max-loss: no tracked traffic was received to count loss on".into()),
+        (Some(_), None) => v.soak(LOSS, "--max-loss: no tracked traffic was received to count loss on".into()),
         _ => {}
     }
     if let Some(min) = limits.min_member_share {
+        v.judged(SHARES_MEASURED);
         if members.is_empty() && links.is_empty() {
-            failures.push(
+            v.soak(
+                SHARES_MEASURED,
                 "--min-member-share: no shares were measured (the receiver has no bond members; \
                  give --link-counters with the links)"
                     .into(),
@@ -117,17 +185,22 @@ pub fn judge(
                 };
                 let Some(shares) = shares else {
                     if !names.is_empty() {
-                        failures.push(format!("flap {} {when}: no link counters cover it", f.number));
+                        v.flap(f.number, SHARE, format!("flap {} {when}: no link counters cover it", f.number));
                     }
                     continue;
                 };
                 for (m, s) in names.iter().zip(shares).filter(|(_, s)| **s < min) {
-                    failures.push(format!("flap {} {when}: {m} carried {s:.1}% < --min-member-share {min}%", f.number));
+                    v.flap(
+                        f.number,
+                        SHARE,
+                        format!("flap {} {when}: {m} carried {s:.1}% < --min-member-share {min}%", f.number),
+                    );
                 }
             }
         }
     }
-    Verdict { pass: failures.is_empty(), failures }
+    v.pass = v.failures.is_empty();
+    v
 }
 
 #[cfg(test)]
@@ -164,7 +237,9 @@ mod tests {
             Limits { max_outage_ms: Some(600.0), max_loss: Some(LossLimit::Frames(100)), min_member_share: Some(30.0) };
         let loss = Some(LossTotals { received: 1000, lost: 20, loss_pct: 2.0, ..Default::default() });
         let ok = [flap(1, 550.0, true, vec![48.0, 52.0])];
-        assert_eq!(judge(&limits, &ok, &[], loss, &members(), &[]), Verdict { pass: true, failures: vec![] });
+        let v = judge(&limits, &ok, &[], loss, &members(), &[]);
+        assert!(v.pass && v.failures.is_empty(), "{v:?}");
+        assert_eq!(v.soak_checks, [UNEXPLAINED, LOSS, SHARES_MEASURED], "every whole-soak check is judged, passed");
 
         let bad = [flap(1, 700.0, true, vec![80.0, 20.0]), flap(2, 100.0, false, vec![50.0, 50.0])];
         let unexplained = [Unexplained { start_s: 0.5, duration_ms: 900.0, flows: 0, lost: 0 }];
@@ -172,7 +247,7 @@ mod tests {
         let v = judge(&limits, &bad, &unexplained, lossy, &members(), &[]);
         assert!(!v.pass);
         assert_eq!(
-            v.failures,
+            v.lines(),
             vec![
                 "flap 2: traffic did not resume after s0 came back",
                 "flap 1: outage 700.0 ms > --max-outage-ms 600",
@@ -183,7 +258,7 @@ mod tests {
         );
         let pct = Limits { max_loss: Some(LossLimit::Percent(1.0)), ..Default::default() };
         assert_eq!(
-            judge(&pct, &ok, &[], lossy, &members(), &[]).failures,
+            judge(&pct, &ok, &[], lossy, &members(), &[]).lines(),
             vec!["lost 20.0000% of tracked frames > --max-loss 1%"]
         );
         assert!(!judge(&pct, &ok, &[], None, &members(), &[]).pass, "a loss limit with nothing tracked cannot pass");
@@ -191,12 +266,26 @@ mod tests {
         let stray = Some(LossTotals { received: 1, other_run: 1000, ..Default::default() });
         let zero = Limits { max_loss: Some(LossLimit::Frames(0)), ..Default::default() };
         assert_eq!(
-            judge(&zero, &ok, &[], stray, &members(), &[]).failures,
+            judge(&zero, &ok, &[], stray, &members(), &[]).lines(),
             ["--max-loss: only 1 of 1001 vflag-dp frames were tracked (1000 of another run, 0 of flows beyond \
               --track-flows); the loss figure covers too little to judge"]
         );
         let few = Some(LossTotals { received: 1000, other_run: 5, untracked_flow: 5, ..Default::default() });
         assert!(judge(&zero, &ok, &[], few, &members(), &[]).pass, "a few left out: judged as usual");
+    }
+
+    #[test]
+    fn each_failure_knows_its_flap_and_check_and_the_json_keeps_the_lines() {
+        let limits =
+            Limits { max_outage_ms: Some(600.0), max_loss: Some(LossLimit::Frames(100)), min_member_share: Some(30.0) };
+        let bad = [flap(1, 700.0, true, vec![80.0, 20.0]), flap(2, 100.0, false, vec![50.0, 50.0])];
+        let lossy = Some(LossTotals { received: 1000, lost: 200, loss_pct: 20.0, ..Default::default() });
+        let v = judge(&limits, &bad, &[], lossy, &members(), &[]);
+        let who: Vec<(Option<usize>, &str)> = v.failures.iter().map(|f| (f.flap, f.check)).collect();
+        assert_eq!(who, [(Some(2), RECOVERED), (Some(1), OUTAGE), (None, LOSS), (Some(1), SHARE)]);
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["failures"], serde_json::json!(v.lines()));
+        assert_eq!(json.as_object().unwrap().len(), 2, "pass and failures, as before: {json}");
     }
 
     #[test]
@@ -214,21 +303,21 @@ mod tests {
             f
         };
         let ok = [on_links(vec![45.0, 55.0], Some(vec![50.0, 50.0]))];
-        assert_eq!(judge(&limits, &ok, &[], None, &[], &links).failures, Vec::<String>::new());
+        assert_eq!(judge(&limits, &ok, &[], None, &[], &links).lines(), Vec::<&str>::new());
         let skewed = [on_links(vec![45.0, 55.0], Some(vec![90.0, 10.0]))];
         assert_eq!(
-            judge(&limits, &skewed, &[], None, &[], &links).failures,
+            judge(&limits, &skewed, &[], None, &[], &links).lines(),
             vec!["flap 1 after: enp1s0f1np1 carried 10.0% < --min-member-share 30%"]
         );
         let uncovered = [on_links(vec![50.0, 50.0], None)];
         assert_eq!(
-            judge(&limits, &uncovered, &[], None, &[], &links).failures,
+            judge(&limits, &uncovered, &[], None, &[], &links).lines(),
             vec!["flap 1 after: no link counters cover it"]
         );
         // A VF with nothing to split it by cannot pass a share limit.
         let v = judge(&limits, &ok, &[], None, &[], &[]);
         assert!(!v.pass);
-        assert!(v.failures[0].starts_with("--min-member-share: no shares were measured"), "{:?}", v.failures);
+        assert!(v.lines()[0].starts_with("--min-member-share: no shares were measured"), "{:?}", v.failures);
     }
 
     #[test]
@@ -237,7 +326,7 @@ mod tests {
         let mut cut = flap(2, 900.0, false, vec![100.0, 0.0]);
         cut.cut_short = true;
         let v = judge(&limits, &[flap(1, 50.0, true, vec![50.0, 50.0]), cut.clone()], &[], None, &members(), &[]);
-        assert_eq!(v.failures, Vec::<String>::new());
+        assert_eq!(v.lines(), Vec::<&str>::new());
         cut.cut_short = false;
         let v = judge(&limits, &[cut], &[], None, &members(), &[]);
         assert_eq!(v.failures.len(), 3, "{:?}", v.failures);
