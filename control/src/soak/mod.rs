@@ -4,11 +4,13 @@
 
 mod analyze;
 mod args;
+mod failover;
 mod link_counters;
 mod live;
 mod plot;
 mod procs;
 mod report;
+mod restore;
 mod run;
 mod rx_report;
 mod schedule;

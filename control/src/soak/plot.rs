@@ -205,12 +205,13 @@ mod tests {
             .map(|(i, &(d, u))| FlapRecord {
                 number: i + 1,
                 links: vec![format!("s{i}")],
+                link_idx: vec![i],
                 down_unix_s: 1000.0 + d,
                 up_unix_s: 1000.0 + u,
                 cut_short: false,
             })
             .collect();
-        let fl = flaps(Seen { rx: &rx, members: &members, links: None }, &recs, 0.0, &[]);
+        let fl = flaps(Seen { rx: &rx, members: &members, links: None }, &recs, 0.0, &[], 10.0);
         let text = svg(&rx, &members, &fl, None, "lacp soak & more");
         let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
         let root = doc.root_element();

@@ -39,6 +39,8 @@ pub struct Verdict {
     pub pass: bool,
     /// One line per failed check, naming the figure and the limit.
     pub failures: Vec<String>,
+    /// What was shown but not judged, and why (overlapping flaps).
+    pub notes: Vec<String>,
 }
 
 /// Tracked totals of the whole soak.
@@ -64,8 +66,10 @@ pub fn judge(
     links: &[String],
 ) -> Verdict {
     let mut failures = Vec::new();
-    // A flap the soak was interrupted in has no after-window to judge it by.
-    let flaps: Vec<&FlapResult> = flaps.iter().filter(|f| !f.cut_short).collect();
+    let notes: Vec<String> = flaps.iter().filter_map(overlap_note).collect();
+    // A flap the soak was interrupted in has no after-window to judge it by; one that went down
+    // while an earlier flap's link was still out measures the schedule, not the failover.
+    let flaps: Vec<&FlapResult> = flaps.iter().filter(|f| !f.cut_short && f.overlaps.is_none()).collect();
     for f in flaps.iter().filter(|f| !f.recovered) {
         failures.push(format!("flap {}: traffic did not resume after {} came back", f.number, f.links.join("+")));
     }
@@ -109,7 +113,13 @@ pub fn judge(
         }
         // Shares only mean something while every link is up: before each flap and after it.
         for f in &flaps {
-            for (when, w) in [("before", &f.before), ("after", &f.after)] {
+            // The next flap came before this one's link was back: its after-window is not steady.
+            let windows = if f.overlapped_by.is_some() {
+                &[("before", &f.before)][..]
+            } else {
+                &[("before", &f.before), ("after", &f.after)][..]
+            };
+            for &(when, w) in windows {
                 let (names, shares) = if !members.is_empty() {
                     (members, Some(&w.shares_pct))
                 } else {
@@ -127,7 +137,24 @@ pub fn judge(
             }
         }
     }
-    Verdict { pass: failures.is_empty(), failures }
+    Verdict { pass: failures.is_empty(), failures, notes }
+}
+
+/// "flap 2: s1 went down while s0 was still out of the aggregation (it rejoined 2.9 s after up);
+/// not judged, nor flap 1's after-window".
+fn overlap_note(f: &FlapResult) -> Option<String> {
+    let o = f.overlaps.as_ref()?;
+    let back = match o.rejoined_ms {
+        Some(ms) => format!("it rejoined {:.1} s after up", ms / 1e3),
+        None => "it had not rejoined before it went down again or the soak ended".into(),
+    };
+    Some(format!(
+        "flap {}: {} went down while {} was still out of the aggregation ({back}); not judged, nor flap {}'s after-window",
+        f.number,
+        f.links.join("+"),
+        o.links.join("+"),
+        o.flap
+    ))
 }
 
 #[cfg(test)]
@@ -151,6 +178,10 @@ mod tests {
             before: Window { shares_pct: vec![50.0, 50.0], ..Default::default() },
             during: Window::default(),
             after: Window { shares_pct: after, ..Default::default() },
+            failover: Default::default(),
+            restore: None,
+            overlaps: None,
+            overlapped_by: None,
         }
     }
 
@@ -164,7 +195,10 @@ mod tests {
             Limits { max_outage_ms: Some(600.0), max_loss: Some(LossLimit::Frames(100)), min_member_share: Some(30.0) };
         let loss = Some(LossTotals { received: 1000, lost: 20, loss_pct: 2.0, ..Default::default() });
         let ok = [flap(1, 550.0, true, vec![48.0, 52.0])];
-        assert_eq!(judge(&limits, &ok, &[], loss, &members(), &[]), Verdict { pass: true, failures: vec![] });
+        assert_eq!(
+            judge(&limits, &ok, &[], loss, &members(), &[]),
+            Verdict { pass: true, failures: vec![], notes: vec![] }
+        );
 
         let bad = [flap(1, 700.0, true, vec![80.0, 20.0]), flap(2, 100.0, false, vec![50.0, 50.0])];
         let unexplained = [Unexplained { start_s: 0.5, duration_ms: 900.0, flows: 0, lost: 0 }];
@@ -241,6 +275,28 @@ mod tests {
         cut.cut_short = false;
         let v = judge(&limits, &[cut], &[], None, &members(), &[]);
         assert_eq!(v.failures.len(), 3, "{:?}", v.failures);
+    }
+
+    #[test]
+    fn an_overlapping_flap_is_a_note_not_a_failure() {
+        use crate::soak::restore::Overlap;
+        let limits = Limits { max_outage_ms: Some(100.0), min_member_share: Some(30.0), ..Default::default() };
+        // Flap 1's link is still out when flap 2 takes the other down: all traffic stops.
+        let mut first = flap(1, 5.0, true, vec![0.0, 100.0]);
+        first.overlapped_by = Some(2);
+        let mut second = flap(2, 1300.0, false, vec![0.0, 0.0]);
+        second.links = vec!["s1".into()];
+        second.overlaps = Some(Overlap { flap: 1, links: vec!["s0".into()], rejoined_ms: Some(2900.0) });
+        let v = judge(&limits, &[first.clone(), second.clone()], &[], None, &members(), &[]);
+        assert_eq!(v.failures, Vec::<String>::new());
+        assert_eq!(
+            v.notes,
+            ["flap 2: s1 went down while s0 was still out of the aggregation (it rejoined 2.9 s after up); \
+              not judged, nor flap 1's after-window"]
+        );
+        // Without the overlap both would fail.
+        (first.overlapped_by, second.overlaps) = (None, None);
+        assert_eq!(judge(&limits, &[first, second], &[], None, &members(), &[]).failures.len(), 5);
     }
 
     #[test]
