@@ -554,4 +554,76 @@ mod tests {
         // Flap 1's "after" ends where flap 2 starts.
         assert_eq!(f[0].after.to_s, 4.0);
     }
+
+    /// 10 ms bins over `secs`: 20 frames a bin, each member's share from `p0(t)` (%), none
+    /// while `silent(t)`.
+    fn timeline(secs: f64, p0: impl Fn(f64) -> u64, silent: impl Fn(f64) -> bool) -> RxReport {
+        let n = (secs * 100.0).round() as usize;
+        let mut r = report(&vec![(0, 0); n]);
+        for (i, b) in r.timeline.iter_mut().enumerate() {
+            let t = i as f64 * 0.01;
+            let a = if silent(t) { 0 } else { p0(t) * 20 / 100 };
+            let rest = if silent(t) { 0 } else { 20 - a };
+            (b.t_s, b.width_s, b.member_rx, b.rx) = (t, 0.01, vec![a, rest], vec![a + rest]);
+        }
+        r
+    }
+
+    #[test]
+    fn restore_is_measured_and_a_flap_before_it_overlaps() {
+        // LACP: link 0 down 2.0-2.4 s and back in the aggregation at 5.4 s; link 1 down
+        // 4.0-4.4 s while link 0 is still out (nothing flows) and back at 7.4 s.
+        let p0 = |t: f64| match t {
+            t if t < 2.0 => 50,
+            t if t < 5.4 => 0,
+            t if t < 7.4 => 100,
+            _ => 50,
+        };
+        let r = timeline(10.0, p0, |t| (4.0..5.4).contains(&t));
+        let recs = [record(2.0, 2.4), FlapRecord { number: 2, link_idx: vec![1], ..record(4.0, 4.4) }];
+        let f = flaps(seen(&r, &members()), &recs, 0.5, &[], 10.0);
+        let first = f[0].restore.as_ref().expect("measured");
+        assert!((first.rejoined_ms.unwrap() - 3000.0).abs() < 20.0, "{first:?}");
+        assert_eq!(first.restore_ms, None, "flap 2 came first");
+        assert_eq!(f[0].overlapped_by, Some(2));
+        let o = f[1].overlaps.as_ref().expect("flap 2 overlaps");
+        assert_eq!((o.flap, o.links.clone()), (1, vec!["s0".to_string()]));
+        assert!((o.rejoined_ms.unwrap() - 3000.0).abs() < 20.0, "{o:?}");
+        // Flap 2's link is back at 7.4 s, its share the 50% before flap 1 (not its 100% before
+        // flap 2, when link 0 was out).
+        let second = f[1].restore.as_ref().unwrap();
+        assert!((second.restore_ms.unwrap() - 3000.0).abs() < 20.0, "{second:?}");
+        // The same flaps 4 s apart, each link back 1 s after up: neither overlaps.
+        let p0 = |t: f64| match t {
+            t if (2.0..3.4).contains(&t) => 0,
+            t if (6.0..7.4).contains(&t) => 100,
+            _ => 50,
+        };
+        let r = timeline(10.0, p0, |_| false);
+        let recs = [record(2.0, 2.4), FlapRecord { number: 2, link_idx: vec![1], ..record(6.0, 6.4) }];
+        let f = flaps(seen(&r, &members()), &recs, 0.5, &[], 10.0);
+        assert!(f.iter().all(|f| f.overlaps.is_none() && f.overlapped_by.is_none()), "{f:?}");
+        for x in &f {
+            let ms = x.restore.as_ref().unwrap().restore_ms.unwrap();
+            assert!((ms - 1000.0).abs() < 20.0, "{x:?}");
+        }
+        // No timeline at all: no restore, no overlap, no panic.
+        let empty = report(&[]);
+        let f = flaps(seen(&empty, &members()), &recs, 0.0, &[], 10.0);
+        assert!(f.iter().all(|f| f.restore.is_none() && f.overlaps.is_none()));
+        assert!(flaps(seen(&empty, &members()), &[], 0.0, &[], 10.0).is_empty());
+    }
+
+    #[test]
+    fn a_loss_under_the_resolution_gets_a_loss_derived_time() {
+        // 52 frames lost, no silence long enough to see: 52 / (2000 pps x 50%) = 52 ms.
+        let mut r = timeline(10.0, |_| 50, |_| false);
+        r.analysis =
+            Some(Analysis { tracked: Tracked { received: 10_000, lost: 52, loss_pct: 0.5 }, ..Default::default() });
+        let f = &flaps(seen(&r, &members()), &[record(4.0, 4.5)], 0.5, &[(3.5, 0), (4.5, 52)], 10.0)[0];
+        assert_eq!((f.outage_ms, f.lost, f.flows_hit), (0.0, 52, 0));
+        assert!(f.failover.below_resolution);
+        assert!((f.failover.loss_derived_ms.unwrap() - 52.0).abs() < 1e-6, "{:?}", f.failover);
+        assert_eq!(f.failover.offered_from, Some("before-window"));
+    }
 }

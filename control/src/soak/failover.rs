@@ -134,8 +134,10 @@ pub struct Inputs<'a> {
 
 pub fn failover(i: &Inputs) -> Failover {
     let rel = |t: f64| (t - i.down_s) * 1e3;
-    let mut episodes: Vec<Episode> = i
-        .flow_outages
+    // A silence that lost nothing (a stalled receiver catching up) is no loss episode.
+    let lossy: Vec<&FlowOutage> =
+        i.flow_outages.iter().copied().filter(|o| o.lost > 0 || o.foreign_lost_est > 0.0).collect();
+    let mut episodes: Vec<Episode> = lossy
         .iter()
         .map(|o| Episode {
             start_ms: rel(o.start_s),
@@ -151,6 +153,7 @@ pub fn failover(i: &Inputs) -> Failover {
         episodes = i
             .outages
             .iter()
+            .filter(|o| o.lost != Some(0))
             .map(|o| Episode {
                 start_ms: rel(o.start_s),
                 duration_ms: o.duration_ms,
@@ -164,24 +167,25 @@ pub fn failover(i: &Inputs) -> Failover {
     }
     episodes.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
     // The biggest episode is the failover; its figures stand for the flap's.
-    let main = i.flow_outages.iter().max_by_key(|o| o.flows);
+    let main = lossy.iter().max_by_key(|o| o.flows);
     let max = episodes.iter().map(|e| e.duration_ms).fold(0.0, f64::max);
-    let one_flow = main.is_some_and(|o| o.flows == 1 && i.flow_outages.len() == 1);
+    let one_flow = main.is_some_and(|o| o.flows == 1 && lossy.len() == 1);
     let flow_outage_ms = FlowDist {
         min: if one_flow {
             Some(max)
         } else {
-            let mins: Option<Vec<f64>> = i.flow_outages.iter().map(|o| o.min_ms).collect();
+            let mins: Option<Vec<f64>> = lossy.iter().map(|o| o.min_ms).collect();
             mins.filter(|m| !m.is_empty()).map(|m| m.into_iter().fold(f64::INFINITY, f64::min))
         },
         median: if one_flow { Some(max) } else { main.and_then(|o| o.median_ms) },
         p99: if one_flow { Some(max) } else { main.and_then(|o| o.p99_ms) },
         max,
     };
-    let foreign_lost_est: f64 = i.flow_outages.iter().map(|o| o.foreign_lost_est).filter(|v| v.is_finite()).sum();
+    let foreign_lost_est: f64 = lossy.iter().map(|o| o.foreign_lost_est).filter(|v| v.is_finite()).sum::<f64>() + 0.0; // an empty sum is -0.0
     let fallback = i.before_pps * i.failed_share_pct / 100.0;
-    // The hit flows' rate; with nothing tracked, an outage of all traffic hit every flow.
-    let receiver = main.map(|o| o.offered_pps).or_else(|| i.outages.iter().map(|o| o.offered_pps).reduce(f64::max));
+    // The hit flows' rate; an outage of all traffic hit every flow, at the rate before it.
+    let all = i.outages.iter().map(|o| o.offered_pps).filter(|r| r.is_finite() && *r > 0.0).reduce(f64::max);
+    let receiver = all.or(main.map(|o| o.offered_pps));
     let (offered_pps, offered_from) = match receiver.filter(|r| r.is_finite() && *r > 0.0) {
         Some(r) => (Some(r), Some("receiver")),
         None if fallback.is_finite() && fallback > 0.0 => (Some(fallback), Some("before-window")),
@@ -264,9 +268,10 @@ mod tests {
         let a = FlowOutage { start_s: 3.99, flows: 8, longest_ms: 40.0, lost: 300, ..Default::default() };
         let b = FlowOutage { start_s: 4.2, flows: 2, longest_ms: 15.0, lost: 20, ..Default::default() };
         let back = FlowOutage { start_s: 4.6, flows: 3, longest_ms: 12.0, lost: 30, ..Default::default() };
-        let f = failover(&inputs(&[&b, &a, &back], 350, 40.0));
+        let stall = FlowOutage { start_s: 4.3, flows: 16, longest_ms: 11.0, lost: 0, ..Default::default() };
+        let f = failover(&inputs(&[&b, &a, &stall, &back], 350, 40.0));
         let starts: Vec<i64> = f.episodes.iter().map(|e| e.start_ms.round() as i64).collect();
-        assert_eq!(starts, [-10, 200, 600], "in time order, relative to the down command");
+        assert_eq!(starts, [-10, 200, 600], "in time order, relative to the down command; the stall lost nothing");
         assert_eq!(f.episodes.iter().map(|e| e.after_up).collect::<Vec<_>>(), [false, false, true]);
         assert_eq!(f.first_loss_ms.map(f64::round), Some(-10.0));
         assert_eq!(f.last_loss_ms.map(f64::round), Some(612.0));

@@ -88,9 +88,10 @@ impl Traffic {
         (rates, span)
     }
 
-    /// The first bin start in [from, until - 2 windows] whose window and the one after it both
-    /// satisfy `ok`: a share passing through on its way elsewhere (0% to 80%) is not one held.
-    fn first(&self, from: f64, until: f64, ok: impl Fn(&[f64], f64) -> bool) -> Option<f64> {
+    /// The first bin start from `from` whose `hold` windows in a row satisfy `ok`, the last
+    /// ending by `until` + `slack` s. Holding two windows, a share passing through on its way
+    /// elsewhere (0% to 80%) is not taken for one held.
+    fn first(&self, from: f64, until: f64, hold: usize, slack: f64, ok: impl Fn(&[f64], f64) -> bool) -> Option<f64> {
         let lo = self.starts.partition_point(|&t| t < from);
         let w = self.window_s;
         let holds = |t: f64| {
@@ -99,9 +100,9 @@ impl Traffic {
         };
         self.starts[lo..]
             .iter()
-            .take_while(|&&t| t + 2.0 * w <= until + 1e-9)
+            .take_while(|&&t| t + hold as f64 * w <= until + slack + 1e-9)
             .copied()
-            .find(|&t| holds(t) && holds(t + w))
+            .find(|&t| (0..hold).all(|k| holds(t + k as f64 * w)))
     }
 
     /// The first bin at or after `from` in which every one of `links` carried a frame.
@@ -147,13 +148,15 @@ pub fn restore(
     rejoin_until: f64,
 ) -> Restore {
     let usual = |l: usize| r.rate_pps * r.shares_pct.get(l).copied().unwrap_or(0.0) / 100.0;
+    // Carrying is no share that could pass through: one window, which may end a little after
+    // the link next went down.
     let rejoined = t
-        .first(up_s, rejoin_until, |rates, _| {
+        .first(up_s, rejoin_until, 1, t.window_s / 2.0, |rates, _| {
             failed.iter().all(|&l| rates.get(l).is_some_and(|&x| x >= REJOIN_PART * usual(l)))
         })
         .map(|w| t.first_frames(w, failed).unwrap_or(w).max(up_s));
     let restored = t
-        .first(up_s, restore_until, |rates, total| {
+        .first(up_s, restore_until, 2, 0.0, |rates, total| {
             total > 0.0
                 && total >= RATE_PART * r.rate_pps
                 && failed.iter().all(|&l| {
@@ -242,6 +245,10 @@ mod tests {
         assert!((s - 1500.0).abs() < 20.0, "restored within a window of it: {x:?}");
         // Cut by the next flap at 2.5 s: not restored.
         assert_eq!(restore(&t, &half(), &[0], 1.5, 2.5, 2.5).restore_ms, None);
+        // Back 100 ms before it went down again: rejoined, too short a time to call it restored.
+        let x = restore(&t, &half(), &[0], 1.5, 3.1, 3.1);
+        assert_eq!(x.restore_ms, None);
+        assert!((x.rejoined_ms.unwrap() - 1500.0).abs() < 15.0, "{x:?}");
         // A 10 ms bin's noise does not decide it: one bin at 50% while still out is not a restore.
         let noisy = bins(6.0, |t| if (1.0..3.0).contains(&t) && (t - 2.0).abs() > 0.004 { 0 } else { 50 });
         let t = Traffic::of(Seen { rx: &noisy, members: &m, links: None }).unwrap();
