@@ -184,7 +184,13 @@ pub fn failover(i: &Inputs) -> Failover {
     let foreign_lost_est: f64 = lossy.iter().map(|o| o.foreign_lost_est).filter(|v| v.is_finite()).sum::<f64>() + 0.0; // an empty sum is -0.0
     let fallback = i.before_pps * i.failed_share_pct / 100.0;
     // The hit flows' rate; an outage of all traffic hit every flow, at the rate before it.
-    let all = i.outages.iter().map(|o| o.offered_pps).filter(|r| r.is_finite() && *r > 0.0).reduce(f64::max);
+    let all = i
+        .outages
+        .iter()
+        .filter(|o| o.lost != Some(0))
+        .map(|o| o.offered_pps)
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .reduce(f64::max);
     let receiver = all.or(main.map(|o| o.offered_pps));
     let (offered_pps, offered_from) = match receiver.filter(|r| r.is_finite() && *r > 0.0) {
         Some(r) => (Some(r), Some("receiver")),
@@ -313,6 +319,10 @@ mod tests {
         assert_eq!(f.episodes.len(), 1);
         assert_eq!(f.episodes[0].flows, 0);
         assert_eq!((f.offered_from, f.loss_derived_ms), (Some("receiver"), Some(10.0)), "all traffic was hit");
+        // A stall of all traffic that lost nothing says nothing of the rate of the flows hit.
+        let stall = Outage { lost: Some(0), ..o };
+        let f = failover(&Inputs { outages: &[&stall], ..inputs(&[], 200, 30.0) });
+        assert_eq!((f.offered_from, f.episodes.len()), (Some("before-window"), 0));
     }
 
     #[test]
