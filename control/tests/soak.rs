@@ -130,9 +130,26 @@ fn check_common(r: &serde_json::Value, out: &Path, flaps: usize) {
         assert!(f(&x["after"]["rate_pps"]) > 15_000.0, "traffic back at the offered 20 kpps: {x}");
     }
     assert!(r["totals"]["tracked"]["received"].as_u64().unwrap() > 100_000);
+    // 16 flows at 20 kpps: each flow's frames 0.8 ms apart, so the receiver's 10 ms gap decides.
+    assert!((10.0..=20.0).contains(&f(&r["resolution"]["ms"])), "{}", r["resolution"]);
     let md = std::fs::read_to_string(out.join("soak.md")).unwrap();
-    // A row per flap in the main table and in the link counters' table.
-    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| flap")).count(), 2 * flaps, "{md}");
+    assert!(md.contains("Resolution: outages under "), "{md}");
+    assert!(md.contains("| loss-derived ms | first / last loss ms | episodes | restore ms |"), "{md}");
+    for x in fl {
+        let fo = &x["failover"];
+        assert!(fo["episodes"].is_array() && fo["below_resolution"].is_boolean(), "{x}");
+        // Lost frames over the failed link's rate: a failover of a few ms to a few hundred.
+        if x["lost"].as_u64().unwrap() > 0 {
+            assert!((0.0..300.0).contains(&f(&fo["loss_derived_ms"])), "{x}");
+        }
+        if f(&x["outage_ms"]) < f(&r["resolution"]["ms"]) {
+            assert_eq!(fo["below_resolution"], true, "{x}");
+            let row = md.lines().find(|l| l.starts_with(&format!("| {} | ", x["number"]))).unwrap();
+            assert!(row.contains(" | < "), "shown as under the resolution, not 0.0: {row}");
+        }
+    }
+    // A row per flap in the failover table, the traffic split and the link counters' table.
+    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| flap")).count(), 3 * flaps, "{md}");
     let svg = std::fs::read_to_string(out.join("soak.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg.matches("class=\"flap\"").count(), flaps);
@@ -216,9 +233,57 @@ fn lacp_soak_spreads_fails_over_and_rebalances() {
         }
         assert_eq!(x["during"]["carrying"], serde_json::json!([lab.host[1 - down]]), "the other link took it all: {x}");
     }
+    // LACP takes the returning link back after ~3 s; restore is measured before the next flap.
+    for x in r["flaps"].as_array().unwrap() {
+        assert_eq!(x["restore"]["by"], "members", "{x}");
+        assert!((300.0..5000.0).contains(&f(&x["restore"]["restore_ms"])), "{x}");
+        assert!(f(&x["restore"]["rejoined_ms"]) <= f(&x["restore"]["restore_ms"]) + 1.0, "{x}");
+        assert!(x["overlaps"].is_null() && x["overlapped_by"].is_null(), "{x}");
+    }
+    assert_eq!(r["totals"]["restore_ms"]["n"], 2, "{}", r["totals"]);
+    assert_eq!(r["totals"]["not_restored"], 0);
+    assert!(r["totals"]["generator"]["achieved_pps"].as_f64().unwrap() > 15_000.0, "{}", r["totals"]);
     let o = text(&out);
     assert!(o.contains("flap 1/2") && o.contains("Verdict: PASS"), "{o}");
+    assert!(o.contains("Over 2 judged flap(s), min / median / p99 / max ms: outage "), "{o}");
+    assert!(!o.contains("the generator sent"), "20 kpps is within reach: {o}");
     assert!(lab.gone(), "the soak took its lab down");
+}
+
+#[test]
+fn fast_lacp_flaps_that_overlap_are_labelled_not_failed() {
+    let _g = serial();
+    let lab = Lab::new("f");
+    let dir = tempfile::tempdir().unwrap();
+    // 1.5 s apart, shorter than LACP's ~3 s rejoin: flap 2 takes link 1 down while link 0 is
+    // still out of the aggregation, and flap 3 link 0 while link 1 is.
+    let args =
+        ["--bond", "lacp", "--flaps", "3", "--interval", "1500ms", "--down-ms", "400", "--min-member-share", "30"];
+    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
+    let o = text(&out);
+    // What was judged passed: flap 1's before-window; the rest measured the schedule.
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    let r = read(dir.path());
+    let fl = r["flaps"].as_array().unwrap();
+    assert!(fl[0]["overlaps"].is_null(), "{}", fl[0]);
+    assert_eq!(fl[0]["overlapped_by"], 2, "{}", fl[0]);
+    assert_eq!(fl[0]["restore"]["restore_ms"], serde_json::Value::Null, "not back before flap 2: {}", fl[0]);
+    for x in &fl[1..] {
+        assert!(x["overlaps"]["flap"].as_u64().unwrap() < x["number"].as_u64().unwrap(), "{x}");
+    }
+    assert_eq!(fl[1]["overlaps"]["links"][0], lab.switch[0]);
+    let notes: Vec<&str> = r["verdict"]["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let want =
+        format!("flap 2: {} went down while {} was still out of the aggregation (", lab.switch[1], lab.switch[0]);
+    assert!(notes[0].starts_with(&want), "{notes:?}");
+    assert!(o.contains(&format!("Note: {want}")), "{o}");
+    let md = std::fs::read_to_string(dir.path().join("soak.md")).unwrap();
+    let row = md.lines().find(|l| l.starts_with("| 2 | ")).unwrap();
+    assert!(row.contains(&format!("overlaps flap 1: {} still out, not judged", lab.switch[0])), "{row}");
+    assert_eq!(r["totals"]["overlapping"], 2);
+    assert_eq!(r["totals"]["failover_ms"]["n"], 1, "only flap 1 is judged: {}", r["totals"]);
+    assert!(lab.gone());
 }
 
 #[test]
@@ -238,6 +303,8 @@ fn xor_soak_with_an_impossible_share_limit_fails_with_exit_3() {
     let x = &r["flaps"][0];
     assert!(shares(&x["before"]).iter().all(|s| (30.0..=70.0).contains(s)), "xor spreads 16 flows: {x}");
     assert!(x["lost"].as_u64().unwrap() < 2_000, "the bond moved the failed link's flows: {x}");
+    // xor takes the link back at once.
+    assert!(f(&x["restore"]["restore_ms"]) < 1000.0, "{x}");
     let failures: Vec<String> =
         r["verdict"]["failures"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     assert!(failures.len() >= 2, "before and after the flap: {failures:?}");
@@ -284,6 +351,7 @@ fn active_backup_soak_moves_traffic_to_the_other_link() {
     let x = &r["flaps"][0];
     assert_eq!(x["before"]["carrying"][0], lab.host[0]);
     assert_eq!(x["during"]["carrying"][0], lab.host[1]);
+    assert!(x["restore"].is_null(), "one link carried everything: nothing reverts: {x}");
     assert!(lab.gone());
 }
 
@@ -494,6 +562,9 @@ fn hardware_mode_on_an_emulated_vf_splits_the_traffic_by_the_links_counters() {
     }
     assert_eq!(x["during"]["links"]["carrying"], serde_json::json!([lab.host[0]]), "{x}");
     assert!(f(&x["during"]["rate_pps"]) > 15_000.0, "the other link carried the VF's traffic: {x}");
+    // The VF sees no members: restore comes from the links' counters (xor: at once).
+    assert_eq!(x["restore"]["by"], "links", "{x}");
+    assert!(f(&x["restore"]["restore_ms"]) < 1500.0, "{x}");
     assert_eq!(r["verdict"]["pass"], true);
     let svg = std::fs::read_to_string(dir.path().join("soak.svg")).unwrap();
     assert_eq!(svg.matches("class=\"series\"").count(), 3, "the VF's total and a line per link");

@@ -4,12 +4,14 @@
 
 mod analyze;
 mod args;
+mod failover;
 mod junit;
 mod link_counters;
 mod live;
 mod plot;
 mod procs;
 mod report;
+mod restore;
 mod run;
 mod rx_report;
 mod schedule;

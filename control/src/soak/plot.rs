@@ -110,15 +110,34 @@ pub fn svg(rx: &RxReport, members: &[String], flaps: &[FlapResult], links: Optio
     let _ = writeln!(s, r#"<text x="{LEFT}" y="20" font-size="14">{}</text>"#, esc(title));
     for f in flaps {
         let (x0, x1) = (x(f.down_s.max(0.0)), x(f.up_s.min(t_max)));
+        let loss = f.failover.loss_derived_ms.map_or(String::new(), |v| format!(", loss-derived {v:.1} ms"));
+        let restore = match f.restore.as_ref().map(|r| r.restore_ms) {
+            Some(Some(ms)) => format!(", restored {ms:.0} ms after up"),
+            Some(None) => ", not restored".into(),
+            None => String::new(),
+        };
+        let overlap = f.overlaps.as_ref().map_or(String::new(), |o| format!(", overlaps flap {}", o.flap));
+        // An overlapping flap is drawn darker: both links were out.
+        let opacity = if f.overlaps.is_some() { 0.3 } else { 0.15 };
         let _ = writeln!(
             s,
-            r##"<rect class="flap" x="{x0:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="#d62728" fill-opacity="0.15"><title>flap {}: {} down {:.0} ms, outage {:.1} ms</title></rect>"##,
+            r##"<rect class="flap" x="{x0:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="#d62728" fill-opacity="{opacity}"><title>flap {}: {} down {:.0} ms, outage {:.1} ms{loss}{restore}{overlap}</title></rect>"##,
             (x1 - x0).max(1.0),
             f.number,
             esc(&f.links.join("+")),
             f.down_ms,
             f.outage_ms
         );
+        // Where the link carried its share again.
+        if let Some(ms) = f.restore.as_ref().and_then(|r| r.restore_ms) {
+            let xr = x((f.up_s + ms / 1e3).min(t_max));
+            let _ = writeln!(
+                s,
+                r##"<line class="restore" x1="{xr:.1}" x2="{xr:.1}" y1="{TOP}" y2="{:.1}" stroke="#2ca02c" stroke-dasharray="4 3"><title>flap {}: restored {ms:.0} ms after up</title></line>"##,
+                TOP + ph,
+                f.number
+            );
+        }
         let _ = writeln!(
             s,
             r##"<text x="{x0:.1}" y="{:.1}" fill="#d62728">{} {}</text>"##,
@@ -205,12 +224,13 @@ mod tests {
             .map(|(i, &(d, u))| FlapRecord {
                 number: i + 1,
                 links: vec![format!("s{i}")],
+                link_idx: vec![i],
                 down_unix_s: 1000.0 + d,
                 up_unix_s: 1000.0 + u,
                 cut_short: false,
             })
             .collect();
-        let fl = flaps(Seen { rx: &rx, members: &members, links: None }, &recs, 0.0, &[]);
+        let fl = flaps(Seen { rx: &rx, members: &members, links: None }, &recs, 0.0, &[], 10.0);
         let text = svg(&rx, &members, &fl, None, "lacp soak & more");
         let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
         let root = doc.root_element();
@@ -218,6 +238,12 @@ mod tests {
         let class = |c: &str| root.descendants().filter(|n| n.attribute("class") == Some(c)).collect::<Vec<_>>();
         let bands = class("flap");
         assert_eq!(bands.len(), 2);
+        // A restore marker per flap: flap 1's where both links carry 50% again, at 4.6 s.
+        let marks = class("restore");
+        assert_eq!(marks.len(), 2, "{text}");
+        let xr: f64 = marks[0].attribute("x1").unwrap().parse().unwrap();
+        assert!((xr - (LEFT + 0.46 * (W - LEFT - RIGHT))).abs() < 0.2, "{xr}");
+        assert!(bands[0].children().any(|c| c.text().is_some_and(|t| t.contains("restored"))), "{text}");
         // The first band spans 4.0-4.5 s of a 10 s plot.
         let x0: f64 = bands[0].attribute("x").unwrap().parse().unwrap();
         let w: f64 = bands[0].attribute("width").unwrap().parse().unwrap();

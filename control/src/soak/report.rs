@@ -6,6 +6,8 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::analyze::{FlapResult, LinkWindow, Unexplained, Window};
+use super::failover::{dist, short_ms, Dist, Resolution};
+use super::rx_report::Generator;
 use super::verdict::{Limits, LossTotals, Verdict};
 use crate::mlx5::counters::Link;
 
@@ -56,6 +58,17 @@ pub struct Totals {
     /// Each link's share of everything the links received, % (empty without link counters).
     pub link_shares_pct: Vec<f64>,
     pub duration_s: f64,
+    /// Over the judged flaps (not cut short, not overlapping): the per-flap outage, the
+    /// loss-derived time and the restore time, ms; null over none.
+    pub failover_ms: Option<Dist>,
+    pub loss_derived_ms: Option<Dist>,
+    pub restore_ms: Option<Dist>,
+    /// Judged flaps whose link did not carry its share again before the next flap (or the end).
+    pub not_restored: usize,
+    /// Flaps that went down while an earlier flap's link was still out.
+    pub overlapping: usize,
+    /// Lab: what the generator says it sent (`gen.json`); null when it wrote no report.
+    pub generator: Option<Generator>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,6 +84,8 @@ pub struct SoakReport {
     pub link_counters: Vec<Link>,
     /// Why sampling the link counters stopped before the soak ended, if it did.
     pub link_counters_error: Option<String>,
+    /// The shortest outage the run can see; shorter ones show as "< N ms".
+    pub resolution: Resolution,
     pub flaps: Vec<FlapResult>,
     pub unexplained_outages: Vec<Unexplained>,
     pub totals: Totals,
@@ -86,9 +101,18 @@ pub fn totals(
     shares: (Vec<f64>, Vec<f64>),
     d: f64,
 ) -> Totals {
-    // A flap cut short by an interrupt was not measured to its end.
-    let outages: Vec<f64> = flaps.iter().filter(|f| !f.cut_short).map(|f| f.outage_ms).collect();
+    // A flap cut short by an interrupt was not measured to its end; an overlapping one measures
+    // the schedule.
+    let judged: Vec<&FlapResult> = flaps.iter().filter(|f| !f.cut_short && f.overlaps.is_none()).collect();
+    let outages: Vec<f64> = judged.iter().map(|f| f.outage_ms).collect();
+    let restores: Vec<&FlapResult> = judged.iter().copied().filter(|f| f.restore.is_some()).collect();
     Totals {
+        failover_ms: dist(outages.iter().copied()),
+        loss_derived_ms: dist(judged.iter().filter_map(|f| f.failover.loss_derived_ms)),
+        restore_ms: dist(restores.iter().filter_map(|f| f.restore.as_ref()?.restore_ms)),
+        not_restored: restores.iter().filter(|f| f.restore.as_ref().is_some_and(|r| r.restore_ms.is_none())).count(),
+        overlapping: flaps.iter().filter(|f| f.overlaps.is_some()).count(),
+        generator: None,
         flaps_planned: planned,
         flaps_done: flaps.len(),
         tracked,
@@ -140,6 +164,68 @@ fn run_shares(names: &[&str], shares: &[f64]) -> String {
     names.iter().zip(shares).map(|(m, s)| format!("{} {s:.1}%", md(m))).collect::<Vec<_>>().join(", ")
 }
 
+/// "--gap-ms 10, 10 x a flow's 0.8 ms frame interval; the receiver's figure".
+fn resolution_text(r: &Resolution) -> String {
+    let interval =
+        r.flow_interval_ms.map_or(String::new(), |i| format!(", {} x a flow's {i:.2} ms frame interval", r.k));
+    let from = if r.from == "receiver" { "the receiver's figure" } else { "from the soak's settings" };
+    format!("the receiver's --gap-ms {}{interval}; {from}", r.gap_ms)
+}
+
+/// "the generator sent 15.2 kpps of the 20.0 kpps asked (24.0% short): ...", when it fell short.
+pub fn generator_warning(g: &Generator) -> Option<String> {
+    let (asked, pct) = (g.rate_pps?, g.short_of_rate_pct?);
+    Some(format!(
+        "the generator sent {:.1} kpps of the {:.1} kpps asked ({pct:.1}% short): the offered load was not what was asked",
+        g.achieved_pps / 1e3,
+        asked / 1e3
+    ))
+}
+
+/// A flap's notes cell: what makes its row read differently.
+fn notes(f: &FlapResult) -> Vec<String> {
+    let mut n = Vec::new();
+    if f.cut_short {
+        n.push("cut short, not judged".to_string());
+    } else if !f.recovered {
+        n.push("NOT RECOVERED".to_string());
+    }
+    if let Some(o) = &f.overlaps {
+        n.push(format!("overlaps flap {}: {} still out, not judged", o.flap, md(&o.links.join("+"))));
+    }
+    if let Some(next) = f.overlapped_by {
+        n.push(format!("flap {next} came before this link was back"));
+    }
+    if let Some(x) = f.restore.as_ref().filter(|x| x.return_episodes > 0) {
+        n.push(format!("return cost {} frames in {} episode(s)", x.return_lost, x.return_episodes));
+    }
+    if f.failover.below_resolution && f.lost > 0 {
+        n.push("outage under the resolution: see loss-derived".to_string());
+    }
+    n
+}
+
+fn dist_text(d: &Option<Dist>, show: impl Fn(f64) -> String) -> String {
+    match d {
+        None => "-".into(),
+        Some(d) => format!("{} / {} / {} / {}", show(d.min), show(d.median), show(d.p99), show(d.max)),
+    }
+}
+
+/// "Over 3 judged flaps (min / median / p99 / max, ms): outage ...; loss-derived ...; restore ...".
+fn distribution_line(r: &SoakReport) -> Option<String> {
+    let t = &r.totals;
+    let n = t.failover_ms.as_ref()?.n;
+    let res = &r.resolution;
+    let not = if t.not_restored > 0 { format!(" ({} not restored)", t.not_restored) } else { String::new() };
+    Some(format!(
+        "Over {n} judged flap(s), min / median / p99 / max ms: outage {}; loss-derived {}; restore {}{not}.",
+        dist_text(&t.failover_ms, |v| res.show(v)),
+        dist_text(&t.loss_derived_ms, |v| format!("{v:.1}")),
+        dist_text(&t.restore_ms, |v| format!("{v:.0}")),
+    ))
+}
+
 /// The per-flap table, totals and verdict as Markdown.
 pub fn markdown(r: &SoakReport) -> String {
     let mut s = String::new();
@@ -155,30 +241,62 @@ pub fn markdown(r: &SoakReport) -> String {
         set.interval_ms as f64 / 1e3,
         set.link_choice
     );
-    s.push_str("| flap | link | down at s | down ms | outage ms | all-traffic outage ms | flows hit | lost | before | during | after |\n");
-    s.push_str("|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|\n");
+    let res = &r.resolution;
+    let n = short_ms(res.ms);
+    let _ = writeln!(
+        s,
+        "Resolution: outages under {n} ms are not seen ({}); such figures show as \"< {n}\".\n",
+        resolution_text(res)
+    );
+    if let Some(g) = r.totals.generator.as_ref().and_then(generator_warning) {
+        let _ = writeln!(s, "Warning: {g}\n");
+    }
+    s.push_str(
+        "| flap | link | down at s | down ms | flows hit | outage ms | per-flow min / median / p99 ms \
+         | all-traffic outage ms | lost | loss-derived ms | first / last loss ms | episodes | restore ms | notes |\n",
+    );
+    s.push_str("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for f in &r.flaps {
+        let fo = &f.failover;
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| res.show(v));
+        let instant = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
         let _ = writeln!(
             s,
-            "| {} | {} | {:.3} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {} | {}{} |",
+            "| {} | {} | {:.3} | {:.0} | {} | {} | {} / {} / {} | {} | {} | {} | {} / {} | {} | {} | {} |",
             f.number,
             md(&f.links.join("+")),
             f.down_s,
             f.down_ms,
-            f.outage_ms,
-            f.total_outage_ms,
             f.flows_hit,
+            res.show(f.outage_ms),
+            opt(fo.flow_outage_ms.min),
+            opt(fo.flow_outage_ms.median),
+            opt(fo.flow_outage_ms.p99),
+            res.show(f.total_outage_ms),
             f.lost,
+            fo.loss_derived_ms.map_or("-".to_string(), |v| format!("{v:.1}")),
+            instant(fo.first_loss_ms),
+            instant(fo.last_loss_ms),
+            fo.episodes.len(),
+            match &f.restore {
+                None => "-".to_string(),
+                Some(x) => x.restore_ms.map_or("not restored".to_string(), |v| format!("{v:.0}")),
+            },
+            notes(f).join("; ")
+        );
+    }
+    let _ = writeln!(s);
+    let by = if r.members.is_empty() { "received" } else { "per bond member" };
+    let _ = writeln!(s, "Traffic {by}, before, during and after each flap:\n");
+    s.push_str("| flap | before | during | after |\n|---:|---|---|---|\n");
+    for f in &r.flaps {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            f.number,
             shares_text(&f.before, &r.members),
             shares_text(&f.during, &r.members),
-            shares_text(&f.after, &r.members),
-            if f.cut_short {
-                " cut short, not judged"
-            } else if f.recovered {
-                ""
-            } else {
-                " NOT RECOVERED"
-            }
+            shares_text(&f.after, &r.members)
         );
     }
     let _ = writeln!(s);
@@ -204,9 +322,9 @@ pub fn markdown(r: &SoakReport) -> String {
     }
     let _ = writeln!(
         s,
-        "Outage per flap: max {:.1} ms, mean {:.1} ms.{}",
-        r.totals.max_outage_ms,
-        r.totals.mean_outage_ms,
+        "Outage per flap: max {} ms, mean {} ms.{}",
+        res.show(r.totals.max_outage_ms),
+        res.show(r.totals.mean_outage_ms),
         if r.totals.shares_pct.is_empty() {
             String::new()
         } else {
@@ -217,6 +335,9 @@ pub fn markdown(r: &SoakReport) -> String {
     if !r.totals.link_shares_pct.is_empty() {
         let names: Vec<&str> = r.link_counters.iter().map(|l| l.name.as_str()).collect();
         let _ = writeln!(s, "Link shares over the run: {}.", run_shares(&names, &r.totals.link_shares_pct));
+    }
+    if let Some(line) = distribution_line(r) {
+        let _ = writeln!(s, "{line}");
     }
     if let Some(e) = &r.link_counters_error {
         let _ = writeln!(s, "Link counters stopped early: {e}");
@@ -230,6 +351,9 @@ pub fn markdown(r: &SoakReport) -> String {
     }
     if r.interrupted {
         let _ = writeln!(s, "Interrupted: the figures cover what ran.");
+    }
+    for n in &r.verdict.notes {
+        let _ = writeln!(s, "Note: {n}");
     }
     if r.verdict.pass {
         let _ = writeln!(s, "Verdict: PASS");
@@ -245,6 +369,8 @@ pub fn markdown(r: &SoakReport) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::soak::failover::{Episode, Failover, FlowDist};
+    use crate::soak::restore::{Overlap, Restore};
 
     fn window(shares: Vec<f64>, rate: f64) -> Window {
         Window { rate_pps: rate, shares_pct: shares, ..Default::default() }
@@ -266,6 +392,31 @@ pub(crate) mod tests {
             before: window(vec![50.0, 50.0], 20_000.0),
             during: window(vec![0.0, 100.0], 15_000.0),
             after: window(vec![49.4, 50.6], 20_000.0),
+            failover: Failover {
+                flow_outage_ms: FlowDist { min: Some(3.0), median: Some(480.0), p99: Some(510.0), max: 512.3 },
+                loss_derived_ms: Some(453.9),
+                first_loss_ms: Some(-2.0),
+                last_loss_ms: Some(510.3),
+                episodes: vec![Episode {
+                    start_ms: -2.0,
+                    duration_ms: 512.3,
+                    flows: 8,
+                    foreign_flows: 0,
+                    lost: 4539,
+                    loss_derived_ms: None,
+                    after_up: false,
+                }],
+                ..Default::default()
+            },
+            restore: Some(Restore {
+                by: "members",
+                rejoined_ms: Some(2890.0),
+                restore_ms: Some(2912.0),
+                return_episodes: 0,
+                return_lost: 0,
+            }),
+            overlaps: None,
+            overlapped_by: None,
         };
         let tracked = Some(LossTotals { received: 100_000, lost: 4539, loss_pct: 4.3426, ..Default::default() });
         SoakReport {
@@ -291,6 +442,7 @@ pub(crate) mod tests {
             link_counters: Vec::new(),
             link_counters_error: None,
             totals: totals(std::slice::from_ref(&flap), 1, tracked, (vec![48.0, 52.0], Vec::new()), 12.0),
+            resolution: Resolution::of(None, None, Some(16), Some(20_000.0)),
             flaps: vec![flap],
             unexplained_outages: vec![],
             verdict: Verdict {
@@ -301,19 +453,40 @@ pub(crate) mod tests {
                     line: "flap 1: outage 512.3 ms > --max-outage-ms 400".into(),
                 }],
                 soak_checks: vec![],
+                notes: vec![],
             },
             files: Files::default(),
         }
     }
 
+    fn rows(md: &str) -> Vec<&str> {
+        md.lines().filter(|l| l.starts_with("| 1 |")).collect()
+    }
+
     #[test]
     fn table_has_a_row_per_flap_with_its_figures() {
         let md = markdown(&sample());
-        let row = md.lines().find(|l| l.starts_with("| 1 |")).expect(&md);
+        let rows = rows(&md);
         assert_eq!(
-            row,
-            "| 1 | s0 | 6.250 | 500 | 512.3 | 0.0 | 8 | 4539 | p0 50% / p1 50% (20.0 kpps) | p0 0% / p1 100% (15.0 kpps) | p0 49% / p1 51% (20.0 kpps) |"
+            rows[0],
+            "| 1 | s0 | 6.250 | 500 | 8 | 512.3 | < 10 / 480.0 / 510.0 | < 10 | 4539 | 453.9 | -2 / 510 | 1 | 2912 |  |"
         );
+        assert_eq!(
+            rows[1],
+            "| 1 | p0 50% / p1 50% (20.0 kpps) | p0 0% / p1 100% (15.0 kpps) | p0 49% / p1 51% (20.0 kpps) |"
+        );
+        assert!(md.contains(
+            "Resolution: outages under 10 ms are not seen (the receiver's --gap-ms 10, 10 x a flow's 0.80 ms frame \
+             interval; from the soak's settings); such figures show as \"< 10\"."
+        ), "{md}");
+        assert!(
+            md.contains(
+                "Over 1 judged flap(s), min / median / p99 / max ms: outage 512.3 / 512.3 / 512.3 / 512.3; \
+             loss-derived 453.9 / 453.9 / 453.9 / 453.9; restore 2912 / 2912 / 2912 / 2912."
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("Warning"), "{md}");
         assert!(md.contains("Soak (lab, bond lacp): 1 of 1 flaps, 500 ms down every 6 s, links alternate"));
         assert!(md.contains("Tracked frames: 100000 received, 4539 lost (4.3426%)."));
         assert!(md.contains("Outage per flap: max 512.3 ms, mean 512.3 ms. Shares over the run: p0 48.0%, p1 52.0%."));
@@ -326,11 +499,12 @@ pub(crate) mod tests {
         r.flaps[0].links = vec!["a|b<script>".into()];
         r.members = vec!["p*0*".into(), "p`1`|".into()];
         let t = markdown(&r);
-        let row = t.lines().find(|l| l.starts_with("| 1 |")).expect(&t);
-        assert!(row.starts_with("| 1 | a\\|b\\<script\\> | 6.250 |"), "{row}");
-        assert!(row.contains("p\\*0\\* 50% / p\\`1\\`\\| 50%"), "{row}");
-        // The row still has its 11 cells: every | left is a separator.
-        assert_eq!(row.replace("\\|", "").matches('|').count(), 12, "{row}");
+        let rows = rows(&t);
+        assert!(rows[0].starts_with("| 1 | a\\|b\\<script\\> | 6.250 |"), "{t}");
+        assert!(rows[1].contains("p\\*0\\* 50% / p\\`1\\`\\| 50%"), "{t}");
+        // The rows still have their 14 and 4 cells: every | left is a separator.
+        assert_eq!(rows[0].replace("\\|", "").matches('|').count(), 15, "{t}");
+        assert_eq!(rows[1].replace("\\|", "").matches('|').count(), 5, "{t}");
         assert_eq!(md("Ethernet1/49"), "Ethernet1/49");
     }
 
@@ -370,11 +544,64 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn overlaps_short_generators_and_odd_flaps_read_as_such() {
+        let mut r = sample();
+        let mut second = r.flaps[0].clone();
+        second.number = 2;
+        second.links = vec!["s1".into()];
+        second.overlaps = Some(Overlap { flap: 1, links: vec!["s0".into()], rejoined_ms: None });
+        second.restore.as_mut().unwrap().restore_ms = None;
+        second.restore.as_mut().unwrap().return_episodes = 2;
+        second.restore.as_mut().unwrap().return_lost = 40;
+        second.failover = Failover { below_resolution: true, ..Default::default() };
+        second.outage_ms = 0.0;
+        r.flaps[0].overlapped_by = Some(2);
+        r.flaps.push(second);
+        r.totals = Totals {
+            generator: Some(Generator {
+                rate_pps: Some(20_000.0),
+                achieved_pps: 15_200.0,
+                short_of_rate_pct: Some(24.0),
+            }),
+            ..totals(&r.flaps, 2, None, (vec![], vec![]), 12.0)
+        };
+        r.verdict.notes = vec!["flap 2: s1 went down while s0 was still out of the aggregation".into()];
+        let md = markdown(&r);
+        let row = md.lines().find(|l| l.starts_with("| 2 |")).expect(&md);
+        assert_eq!(
+            row,
+            "| 2 | s1 | 6.250 | 500 | 8 | < 10 | - / - / - | < 10 | 4539 | - | - / - | 0 | not restored | overlaps flap 1: s0 still out, not judged; return cost 40 frames in 2 episode(s); outage under the resolution: see loss-derived |"
+        );
+        assert!(rows(&md)[0].ends_with("| flap 2 came before this link was back |"), "{md}");
+        assert!(md.contains(
+            "Warning: the generator sent 15.2 kpps of the 20.0 kpps asked (24.0% short): the offered load was not what was asked"
+        ), "{md}");
+        assert!(md.contains("Note: flap 2: s1 went down while s0"), "{md}");
+        // The overlapping flap is left out of the distributions.
+        assert_eq!((r.totals.failover_ms.unwrap().n, r.totals.overlapping, r.totals.not_restored), (1, 1, 0));
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["flaps"][1]["overlaps"]["flap"], 1);
+        assert_eq!(v["flaps"][1]["restore"]["restore_ms"], serde_json::Value::Null);
+        assert_eq!(v["flaps"][1]["failover"]["below_resolution"], true);
+        assert_eq!(v["totals"]["generator"]["short_of_rate_pct"], 24.0);
+        assert_eq!(v["resolution"]["ms"], 10.0);
+        // No flaps at all: no distribution line, no panic.
+        r.flaps.clear();
+        r.totals = totals(&[], 0, None, (vec![], vec![]), 0.0);
+        assert!(!markdown(&r).contains("judged flap"));
+    }
+
+    #[test]
     fn json_carries_schema_flaps_and_verdict() {
         let v = serde_json::to_value(sample()).unwrap();
         assert_eq!(v["schema"], SCHEMA);
         assert_eq!(v["flaps"][0]["during"]["shares_pct"][1], 100.0);
         assert_eq!(v["totals"]["tracked"]["lost"], 4539);
         assert_eq!(v["verdict"]["pass"], false);
+        let f = &v["flaps"][0];
+        assert_eq!(f["failover"]["episodes"][0]["lost"], 4539);
+        assert_eq!(f["failover"]["flow_outage_ms"]["median"], 480.0);
+        assert_eq!(f["restore"]["restore_ms"], 2912.0);
+        assert_eq!(v["totals"]["restore_ms"]["median"], 2912.0);
     }
 }

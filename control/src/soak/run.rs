@@ -14,11 +14,12 @@ use outfile::OutFile;
 
 use super::analyze::{self, FlapRecord, Seen};
 use super::args::{parse_rate, SoakArgs};
+use super::failover::Resolution;
 use super::link_counters::{self, LinkSeries, LinkWatch, LiveRates};
 use super::live::{EventTail, Live};
 use super::procs::Proc;
 use super::report::{self, Files, Settings, SoakReport};
-use super::rx_report::RxReport;
+use super::rx_report::{self, RxReport};
 use super::schedule::{PlannedFlap, Schedule};
 use super::verdict::{self, LossTotals};
 use super::words::Template;
@@ -201,11 +202,18 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     };
     let ready_s = ready.1 - rx.started_unix_s;
     let seen = Seen { rx: &rx, members: &members, links: link_series.as_ref() };
+    let resolution = resolution(args, &rx);
     let (flaps, unexplained) = if observing {
-        (analyze::observed(seen, ready_s), Vec::new())
+        (analyze::observed(seen, ready_s, resolution.ms), Vec::new())
     } else {
-        (analyze::flaps(seen, &records, ready_s, &s.live.lost_series), analyze::unexplained(&rx, &records, ready_s))
+        let flaps = analyze::flaps(seen, &records, ready_s, &s.live.lost_series, resolution.ms);
+        (flaps, analyze::unexplained(&rx, &records, ready_s))
     };
+    // The lab's generator says what it sent: an offered load short of the asked one is named.
+    let generator = args.lab.then(|| rx_report::read_generator(&args.out.join("gen.json"))).flatten();
+    if let Some(w) = generator.as_ref().and_then(report::generator_warning) {
+        eprintln!("vflag-ctl: warning: {w}");
+    }
     let tracked =
         rx.analysis.as_ref().filter(|a| a.tracked.received + a.frames.other_run + a.frames.untracked_flow > 0).map(
             |a| LossTotals {
@@ -230,13 +238,17 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         members: members.clone(),
         link_counters: counter_links,
         link_counters_error: link_error,
-        totals: report::totals(
-            &flaps,
-            planned,
-            tracked,
-            (shares, analyze::link_shares(link_series.as_ref())),
-            rx.duration_s,
-        ),
+        totals: report::Totals {
+            generator,
+            ..report::totals(
+                &flaps,
+                planned,
+                tracked,
+                (shares, analyze::link_shares(link_series.as_ref())),
+                rx.duration_s,
+            )
+        },
+        resolution,
         flaps,
         unexplained_outages: unexplained,
         verdict,
@@ -257,6 +269,24 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// The receiver's resolution, else one from what the soak asked of it: its `--gap-ms` (in
+/// `--dut-args`, else vflag-dp's default) and, in the lab, the flows and rate.
+fn resolution(args: &SoakArgs, rx: &RxReport) -> Resolution {
+    let words = args.dut_args.as_deref().and_then(|d| super::words::split("--dut-args", d).ok()).unwrap_or_default();
+    let gap_ms = words.iter().enumerate().find_map(|(i, w)| match w.strip_prefix("--gap-ms") {
+        Some("") => words.get(i + 1)?.parse().ok(),
+        Some(v) => v.strip_prefix('=')?.parse().ok(),
+        None => None,
+    });
+    let rate = if args.lab { parse_rate(&args.rate).ok() } else { None };
+    Resolution::of(
+        rx.analysis.as_ref().and_then(|a| a.resolution.as_ref()),
+        gap_ms,
+        args.lab.then_some(args.flows),
+        rate,
+    )
 }
 
 /// "interrupted after 2 of 5 flaps (flap 2 cut short, not judged); ...".
@@ -623,7 +653,14 @@ impl Soak {
                 label.join("+"),
                 (up_unix_s - down_unix_s) * 1e3
             ));
-            records.push(FlapRecord { number: *number, links: label, down_unix_s, up_unix_s, cut_short: !completed });
+            records.push(FlapRecord {
+                number: *number,
+                links: label,
+                link_idx: links.clone(),
+                down_unix_s,
+                up_unix_s,
+                cut_short: !completed,
+            });
             if !completed {
                 return Ok((records, false));
             }
@@ -737,13 +774,14 @@ mod tests {
         let rec = |n: usize, cut_short| FlapRecord {
             number: n,
             links: vec!["s0".into()],
+            link_idx: vec![0],
             down_unix_s: 1000.0 + n as f64,
             up_unix_s: 1000.3 + n as f64,
             cut_short,
         };
         let members = ["p0".to_string(), "p1".to_string()];
         let seen = Seen { rx: &rx, members: &members, links: None };
-        let flaps = analyze::flaps(seen, &[rec(1, false), rec(2, true)], 0.0, &[]);
+        let flaps = analyze::flaps(seen, &[rec(1, false), rec(2, true)], 0.0, &[], 10.0);
         assert_eq!(
             interrupted_line(&flaps, 5),
             "interrupted after 2 of 5 flaps (flap 2 cut short, not judged); the report covers what ran"

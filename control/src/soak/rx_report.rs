@@ -38,6 +38,9 @@ pub struct Outage {
     pub start_s: f64,
     pub duration_ms: f64,
     pub lost: Option<u64>,
+    /// The receive rate before it, frames/s.
+    #[serde(default)]
+    pub offered_pps: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -47,6 +50,22 @@ pub struct Analysis {
     pub frames: Frames,
     #[serde(default)]
     pub flow_outages: Vec<FlowOutage>,
+    /// The shortest outage the receiver can see; absent from older receivers.
+    #[serde(default)]
+    pub resolution: Option<Resolution>,
+}
+
+/// `ms` = max(`gap_ms`, `k` x the median per-flow frame interval).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+pub struct Resolution {
+    #[serde(default)]
+    pub gap_ms: f64,
+    #[serde(default)]
+    pub flow_interval_ms: Option<f64>,
+    #[serde(default)]
+    pub k: f64,
+    #[serde(default)]
+    pub ms: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -65,14 +84,66 @@ pub struct Frames {
     pub untracked_flow: u64,
 }
 
-/// Tracked flows falling silent together (the flows hashed to a failed link).
+/// Flows falling silent together (the flows hashed to a failed link): one loss episode. The
+/// fields after `lost` come from newer receivers; older ones leave them out (None or 0 here).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct FlowOutage {
     pub start_s: f64,
+    /// When the last of its flows resumed (0 from a report without it: then start + longest).
+    #[serde(default)]
+    pub end_s: f64,
     pub flows: usize,
     pub longest_ms: f64,
     #[serde(default)]
     pub lost: u64,
+    /// How many of `flows` were foreign 5-tuples, not vflag-dp's own.
+    #[serde(default)]
+    pub foreign_flows: usize,
+    /// The per-flow silences' distribution (`longest_ms` is its max).
+    #[serde(default)]
+    pub min_ms: Option<f64>,
+    #[serde(default)]
+    pub median_ms: Option<f64>,
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
+    /// Foreign frames lost, estimated as silence x flow rate.
+    #[serde(default)]
+    pub foreign_lost_est: f64,
+    /// The hit flows' summed rate before their silences, frames/s (0: not given).
+    #[serde(default)]
+    pub offered_pps: f64,
+    #[serde(default)]
+    pub loss_derived_ms: Option<f64>,
+}
+
+impl FlowOutage {
+    pub fn end(&self) -> f64 {
+        if self.end_s > self.start_s {
+            self.end_s
+        } else {
+            self.start_s + self.longest_ms / 1e3
+        }
+    }
+}
+
+/// The generator's own account of what it sent (its `--json` report's `generator`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq)]
+pub struct Generator {
+    pub rate_pps: Option<f64>,
+    pub achieved_pps: f64,
+    /// Set when it sent more than 5% under the asked rate.
+    #[serde(default)]
+    pub short_of_rate_pct: Option<f64>,
+}
+
+/// The `generator` section of a generator's report; None when unreadable or absent.
+pub fn read_generator(path: &Path) -> Option<Generator> {
+    #[derive(Deserialize)]
+    struct GenReport {
+        generator: Option<Generator>,
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str::<GenReport>(&text).ok()?.generator
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -186,7 +257,19 @@ pub mod tests {
         let r = RxReport::parse(text).unwrap();
         assert_eq!(r.timeline[0].member_rx, vec![1, 2]);
         assert_eq!(r.outages[0].lost, Some(12));
-        assert_eq!(r.analysis.as_ref().unwrap().flow_outages[0].lost, 7);
+        let o = &r.analysis.as_ref().unwrap().flow_outages[0];
+        assert_eq!((o.lost, o.end_s, o.median_ms, o.offered_pps), (7, 1.4, None, 0.0), "older fields default");
+        assert_eq!(r.analysis.as_ref().unwrap().resolution, None);
+        let newer = text.replace(
+            r#""lost":7}]"#,
+            r#""lost":7,"foreign_flows":1,"min_ms":20.0,"median_ms":300.0,"p99_ms":399.0,
+              "foreign_lost_est":2.5,"offered_pps":3000.0,"loss_derived_ms":3.2}],
+              "resolution":{"gap_ms":10.0,"flow_interval_ms":0.8,"k":10,"ms":10.0}"#,
+        );
+        let a = RxReport::parse(&newer).unwrap().analysis.unwrap();
+        let o = &a.flow_outages[0];
+        assert_eq!((o.foreign_flows, o.median_ms, o.p99_ms, o.offered_pps), (1, Some(300.0), Some(399.0), 3000.0));
+        assert_eq!(a.resolution.unwrap().ms, 10.0);
         assert_eq!(r.load_balance.members[1].name, "m1");
         let e = RxReport::parse(&text.replace("report.v1", "report.v9")).unwrap_err().to_string();
         assert!(e.contains("report schema 'vflag-dp.report.v9'"), "{e}");

@@ -43,6 +43,8 @@ pub struct Verdict {
     /// The whole-soak checks that were judged, passed or not (each a testcase of `--junit`).
     #[serde(skip)]
     pub soak_checks: Vec<&'static str>,
+    /// What was shown but not judged, and why (overlapping flaps).
+    pub notes: Vec<String>,
 }
 
 /// A failed check: its flap (None: the whole soak), which check, and the line saying why.
@@ -114,9 +116,10 @@ pub fn judge(
     members: &[String],
     links: &[String],
 ) -> Verdict {
-    let mut v = Verdict::default();
-    // A flap the soak was interrupted in has no after-window to judge it by.
-    let flaps: Vec<&FlapResult> = flaps.iter().filter(|f| !f.cut_short).collect();
+    let mut v = Verdict { notes: flaps.iter().filter_map(overlap_note).collect(), ..Verdict::default() };
+    // A flap the soak was interrupted in has no after-window to judge it by; one that went down
+    // while an earlier flap's link was still out measures the schedule, not the failover.
+    let flaps: Vec<&FlapResult> = flaps.iter().filter(|f| !f.cut_short && f.overlaps.is_none()).collect();
     for f in flaps.iter().filter(|f| !f.recovered) {
         v.flap(
             f.number,
@@ -177,7 +180,13 @@ pub fn judge(
         }
         // Shares only mean something while every link is up: before each flap and after it.
         for f in &flaps {
-            for (when, w) in [("before", &f.before), ("after", &f.after)] {
+            // The next flap came before this one's link was back: its after-window is not steady.
+            let windows = if f.overlapped_by.is_some() {
+                &[("before", &f.before)][..]
+            } else {
+                &[("before", &f.before), ("after", &f.after)][..]
+            };
+            for &(when, w) in windows {
                 let (names, shares) = if !members.is_empty() {
                     (members, Some(&w.shares_pct))
                 } else {
@@ -203,6 +212,23 @@ pub fn judge(
     v
 }
 
+/// "flap 2: s1 went down while s0 was still out of the aggregation (it rejoined 2.9 s after up);
+/// not judged, nor flap 1's after-window".
+fn overlap_note(f: &FlapResult) -> Option<String> {
+    let o = f.overlaps.as_ref()?;
+    let back = match o.rejoined_ms {
+        Some(ms) => format!("it rejoined {:.1} s after up", ms / 1e3),
+        None => "it had not rejoined before it went down again or the soak ended".into(),
+    };
+    Some(format!(
+        "flap {}: {} went down while {} was still out of the aggregation ({back}); not judged, nor flap {}'s after-window",
+        f.number,
+        f.links.join("+"),
+        o.links.join("+"),
+        o.flap
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +250,10 @@ mod tests {
             before: Window { shares_pct: vec![50.0, 50.0], ..Default::default() },
             during: Window::default(),
             after: Window { shares_pct: after, ..Default::default() },
+            failover: Default::default(),
+            restore: None,
+            overlaps: None,
+            overlapped_by: None,
         }
     }
 
@@ -240,6 +270,7 @@ mod tests {
         let v = judge(&limits, &ok, &[], loss, &members(), &[]);
         assert!(v.pass && v.failures.is_empty(), "{v:?}");
         assert_eq!(v.soak_checks, [UNEXPLAINED, LOSS, SHARES_MEASURED], "every whole-soak check is judged, passed");
+        assert!(v.notes.is_empty());
 
         let bad = [flap(1, 700.0, true, vec![80.0, 20.0]), flap(2, 100.0, false, vec![50.0, 50.0])];
         let unexplained = [Unexplained { start_s: 0.5, duration_ms: 900.0, flows: 0, lost: 0 }];
@@ -285,7 +316,7 @@ mod tests {
         assert_eq!(who, [(Some(2), RECOVERED), (Some(1), OUTAGE), (None, LOSS), (Some(1), SHARE)]);
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["failures"], serde_json::json!(v.lines()));
-        assert_eq!(json.as_object().unwrap().len(), 2, "pass and failures, as before: {json}");
+        assert_eq!(json.as_object().unwrap().len(), 3, "pass, failures and notes: {json}");
     }
 
     #[test]
@@ -330,6 +361,28 @@ mod tests {
         cut.cut_short = false;
         let v = judge(&limits, &[cut], &[], None, &members(), &[]);
         assert_eq!(v.failures.len(), 3, "{:?}", v.failures);
+    }
+
+    #[test]
+    fn an_overlapping_flap_is_a_note_not_a_failure() {
+        use crate::soak::restore::Overlap;
+        let limits = Limits { max_outage_ms: Some(100.0), min_member_share: Some(30.0), ..Default::default() };
+        // Flap 1's link is still out when flap 2 takes the other down: all traffic stops.
+        let mut first = flap(1, 5.0, true, vec![0.0, 100.0]);
+        first.overlapped_by = Some(2);
+        let mut second = flap(2, 1300.0, false, vec![0.0, 0.0]);
+        second.links = vec!["s1".into()];
+        second.overlaps = Some(Overlap { flap: 1, links: vec!["s0".into()], rejoined_ms: Some(2900.0) });
+        let v = judge(&limits, &[first.clone(), second.clone()], &[], None, &members(), &[]);
+        assert!(v.failures.is_empty(), "{:?}", v.failures);
+        assert_eq!(
+            v.notes,
+            ["flap 2: s1 went down while s0 was still out of the aggregation (it rejoined 2.9 s after up); \
+              not judged, nor flap 1's after-window"]
+        );
+        // Without the overlap both would fail.
+        (first.overlapped_by, second.overlaps) = (None, None);
+        assert_eq!(judge(&limits, &[first, second], &[], None, &members(), &[]).failures.len(), 5);
     }
 
     #[test]
