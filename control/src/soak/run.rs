@@ -790,6 +790,18 @@ mod tests {
     }
 
     #[test]
+    fn the_resolution_comes_from_the_receiver_else_from_what_the_soak_asked() {
+        let rx = crate::soak::rx_report::tests::report(&[]);
+        let lab = resolution(&args(&["--lab", "--flows", "16", "--rate", "1000"]), &rx);
+        assert_eq!((lab.ms, lab.from), (160.0, "settings"), "16 ms between a flow's frames, x 10");
+        for dut in ["-a 0000:01:00.2 --gap-ms 25", "-a 0000:01:00.2 --gap-ms=25"] {
+            let r = resolution(&args(&["--dut-args", dut, "--duration", "5s"]), &rx);
+            assert_eq!((r.gap_ms, r.ms, r.flow_interval_ms), (25.0, 25.0, None), "{dut}");
+        }
+        assert_eq!(resolution(&args(&["--dut-args", "-a x", "--duration", "5s"]), &rx).ms, 10.0);
+    }
+
+    #[test]
     fn a_missing_vflag_dp_is_named() {
         let e = find_vflag_dp(Some(Path::new("/nonexistent/vflag-dp"))).unwrap_err();
         assert!(e.to_string().contains("--vflag-dp /nonexistent/vflag-dp: no such file"));
