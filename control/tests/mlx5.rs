@@ -205,27 +205,6 @@ fn up_stops_at_the_first_step_without_effect_and_says_how_to_roll_back() {
     );
 }
 
-/// A JUnit file's testcases (name, outcome, message), after checking it against the schema.
-fn junit_cases(path: &str) -> Vec<(String, &'static str, String)> {
-    junit::schema::validate(Path::new(path)).unwrap();
-    let text = std::fs::read_to_string(path).unwrap();
-    let d = roxmltree::Document::parse(&text).unwrap();
-    d.descendants()
-        .filter(|n| n.has_tag_name("testcase"))
-        .map(|c| {
-            let found = ["failure", "error", "skipped"]
-                .into_iter()
-                .find_map(|tag| c.children().find(|e| e.has_tag_name(tag)).map(|e| (tag, e)));
-            match found {
-                Some((tag, e)) => {
-                    (c.attribute("name").unwrap().into(), tag, e.attribute("message").unwrap_or("").into())
-                }
-                None => (c.attribute("name").unwrap().into(), "passed", String::new()),
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn verify_passes_on_the_up_host_and_fails_with_reasons_otherwise() {
     let t = Tools::new(&healthy());
@@ -238,7 +217,7 @@ fn verify_passes_on_the_up_host_and_fails_with_reasons_otherwise() {
     let (code, json, _) =
         t.ctl(&["verify", "--json", "--sysfs-root", &up, "--dmesg-file", &out("dmesg-vfs-bound.log"), "--junit", &xml]);
     // The old failure in the log is an (info) item: skipped, not failed, as verify passes.
-    let cases = junit_cases(&xml);
+    let cases = junit::schema::cases(Path::new(&xml));
     assert_eq!(cases.len(), 18, "{cases:?}");
     let not_passed: Vec<_> = cases.iter().filter(|c| c.1 != "passed").collect();
     assert_eq!(not_passed.len(), 1, "{cases:?}");
@@ -261,7 +240,7 @@ fn verify_passes_on_the_up_host_and_fails_with_reasons_otherwise() {
     let t = Tools::new(&broken);
     let (code, table, _) = t.ctl(&["verify", "--sysfs-root", &up, "--junit", &xml]);
     assert_eq!(code, 3, "{table}");
-    let failed: Vec<_> = junit_cases(&xml).into_iter().filter(|c| c.1 == "failure").collect();
+    let failed: Vec<_> = junit::schema::cases(Path::new(&xml)).into_iter().filter(|c| c.1 == "failure").collect();
     assert_eq!(
         failed,
         [

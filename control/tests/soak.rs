@@ -178,26 +178,6 @@ fn check_link_counters(r: &serde_json::Value, out: &Path) {
     assert_eq!(r["totals"]["link_shares_pct"].as_array().unwrap().len(), 2);
 }
 
-/// A `--junit` file's testcases (name, outcome, message), after checking it against the schema.
-fn junit_cases(path: &Path) -> Vec<(String, &'static str, String)> {
-    junit::schema::validate(path).unwrap();
-    let text = std::fs::read_to_string(path).unwrap();
-    let d = roxmltree::Document::parse(&text).unwrap();
-    d.descendants()
-        .filter(|n| n.has_tag_name("testcase"))
-        .map(|c| {
-            let name = c.attribute("name").unwrap().to_string();
-            let found = ["failure", "error", "skipped"]
-                .into_iter()
-                .find_map(|tag| c.children().find(|e| e.has_tag_name(tag)).map(|e| (tag, e)));
-            match found {
-                Some((tag, e)) => (name, tag, e.attribute("message").unwrap_or("").to_string()),
-                None => (name, "passed", String::new()),
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn lacp_soak_spreads_fails_over_and_rebalances() {
     let _g = serial();
@@ -214,7 +194,7 @@ fn lacp_soak_spreads_fails_over_and_rebalances() {
     check_common(&r, dir.path(), 2);
     let passed = |name: String| (name, "passed", String::new());
     assert_eq!(
-        junit_cases(&xml),
+        junit::schema::cases(&xml),
         [
             passed(format!("flap 1 ({})", lab.switch[0])),
             passed(format!("flap 2 ({})", lab.switch[1])),
@@ -312,7 +292,7 @@ fn xor_soak_with_an_impossible_share_limit_fails_with_exit_3() {
         assert!(f.starts_with("flap 1 ") && f.ends_with("% < --min-member-share 60%"), "{failures:?}");
     }
     // The flap's testcase carries every one of its lines; the whole-soak check passed.
-    let cases = junit_cases(&xml);
+    let cases = junit::schema::cases(&xml);
     let outcomes: Vec<(&str, &str)> = cases.iter().map(|(n, o, _)| (n.as_str(), *o)).collect();
     let flap1 = format!("flap 1 ({})", lab.switch[0]);
     assert_eq!(
@@ -403,7 +383,7 @@ fn ctrl_c_mid_soak_writes_what_ran_and_tears_the_lab_down() {
     assert!(!r["verdict"]["failures"].to_string().contains("did not resume"), "{}", r["verdict"]);
     assert!(seen.contains("Interrupted: the figures cover what ran."), "{seen}");
     // The JUnit file too: the flap cut short and those never run skipped, the soak an error.
-    let cases = junit_cases(&xml);
+    let cases = junit::schema::cases(&xml);
     let outcomes: Vec<(&str, &str)> = cases.iter().map(|(n, o, _)| (n.as_str(), *o)).collect();
     let flap1 = format!("flap 1 ({})", lab.switch[0]);
     assert_eq!(

@@ -316,6 +316,29 @@ pub mod schema {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
     }
+
+    /// A file's testcases as (name, outcome, message), after checking it against the schema:
+    /// the outcome is "failure", "error", "skipped" or "passed", the message that element's
+    /// `message` (empty when it passed).
+    #[cfg(feature = "check")]
+    pub fn cases(file: &Path) -> Vec<(String, &'static str, String)> {
+        validate(file).unwrap_or_else(|e| panic!("{} is not valid JUnit: {e}", file.display()));
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let d = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        d.descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .map(|c| {
+                let name = c.attribute("name").unwrap_or_default().to_string();
+                let found = ["failure", "error", "skipped"]
+                    .into_iter()
+                    .find_map(|tag| c.children().find(|e| e.has_tag_name(tag)).map(|e| (tag, e)));
+                match found {
+                    Some((tag, e)) => (name, tag, e.attribute("message").unwrap_or("").to_string()),
+                    None => (name, "passed", String::new()),
+                }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -16,21 +16,6 @@ fn f(v: &serde_json::Value) -> f64 {
 
 /// Frames a generator produced: sent, plus refused by the driver (their sequence numbers were
 /// used, so the receiver sees them as lost).
-/// A `--junit` file's testcases (name, failure message if failed), after checking it against
-/// the schema.
-fn junit_cases(path: &std::path::Path) -> Vec<(String, Option<String>)> {
-    junit::schema::validate(path).unwrap();
-    let text = std::fs::read_to_string(path).unwrap();
-    let d = roxmltree::Document::parse(&text).unwrap();
-    d.descendants()
-        .filter(|n| n.has_tag_name("testcase"))
-        .map(|c| {
-            let fail = c.children().find(|n| n.has_tag_name("failure"));
-            (c.attribute("name").unwrap().to_string(), fail.and_then(|n| n.attribute("message")).map(String::from))
-        })
-        .collect()
-}
-
 fn generated(report: &serde_json::Value) -> u64 {
     report["streams"].as_array().unwrap().iter().map(|s| u(&s["tx_packets"]) + u(&s["tx_dropped"])).sum()
 }
@@ -74,7 +59,7 @@ fn tracked_traffic_over_memif_arrives_whole() {
     assert_eq!(u(&a["latency_ns"]["count"]), 200_000);
     assert!(u(&a["latency_ns"]["p50"]) > 0);
     assert_eq!(r["verdict"]["pass"], true);
-    assert_eq!(junit_cases(&xml), [("max loss 0 frames".to_string(), None)]);
+    assert_eq!(junit::schema::cases(&xml), [("max loss 0 frames".to_string(), "passed", String::new())]);
 }
 
 /// A real flap: the switch-side end of a veth pair goes down for 300 ms under tracked traffic.
@@ -134,9 +119,12 @@ fn a_link_flap_is_one_outage_with_its_loss_and_link_events() {
     assert!(!o["link_events"].as_array().unwrap().is_empty(), "{o}");
     assert_eq!(r["verdict"]["pass"], false);
     // One testcase per threshold: the outage one failed with the line stderr had.
-    let cases = junit_cases(&xml);
-    let want = fails[0].strip_prefix("vflag-dp: FAIL: ").map(String::from);
-    assert_eq!(cases, [("max outage 50 ms".to_string(), want), ("max loss 100%".to_string(), None)]);
+    let cases = junit::schema::cases(&xml);
+    let want = fails[0].strip_prefix("vflag-dp: FAIL: ").unwrap().to_string();
+    assert_eq!(
+        cases,
+        [("max outage 50 ms".to_string(), "failure", want), ("max loss 100%".to_string(), "passed", String::new())]
+    );
     // The event log has the outage and link events as they happened.
     let log = std::fs::read_to_string(&ev).unwrap();
     let kinds: Vec<String> = log
