@@ -110,15 +110,18 @@ pub fn percent(s: &str) -> Result<f64, String> {
 }
 
 /// The LAG's mode: what DPDK's net_bonding runs on the lab's far side and in vflag-dp's
-/// `--bond`, and what the hardware LAG is set to (a Linux bond's mode over the PFs).
+/// `--bond`, and what the hardware LAG is set to (a Linux bond's mode over the PFs). Every
+/// command line takes vflag's names and the kernel's (`802.3ad`, `balance-xor`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BondMode {
     /// One member carries the traffic; another takes over when it fails (mode 1).
     ActiveBackup,
     /// Flows hashed over the members (balance-xor, mode 2).
+    #[value(alias = "balance-xor")]
     Xor,
     /// 802.3ad with LACP (mode 4).
+    #[value(alias = "802.3ad")]
     Lacp,
 }
 
@@ -132,7 +135,16 @@ impl BondMode {
         }
     }
 
-    /// net_bonding's mode number.
+    /// As the kernel's bonding driver names it (`ip link add ... mode X`, sysfs `bonding/mode`).
+    pub fn kernel_name(self) -> &'static str {
+        match self {
+            BondMode::ActiveBackup => "active-backup",
+            BondMode::Xor => "balance-xor",
+            BondMode::Lacp => "802.3ad",
+        }
+    }
+
+    /// net_bonding's mode number (the kernel's too).
     pub fn dpdk_mode(self) -> u8 {
         match self {
             BondMode::ActiveBackup => 1,
@@ -202,6 +214,9 @@ mod tests {
             let cli = m.to_possible_value().unwrap().get_name().to_string();
             assert_eq!(cli, m.name());
             assert_eq!(serde_json::to_value(m).unwrap(), serde_json::json!(m.name()));
+        }
+        for m in BondMode::value_variants() {
+            assert_eq!(BondMode::from_str(m.kernel_name(), false), Ok(*m), "the kernel's name is taken too");
         }
         assert_eq!(BondMode::Lacp.dpdk_mode(), 4);
         assert!(BondMode::Xor.spreads() && !BondMode::ActiveBackup.spreads());
