@@ -222,7 +222,10 @@ fn lacp_soak_spreads_fails_over_and_rebalances() {
     }
     assert_eq!(r["totals"]["restore_ms"]["n"], 2, "{}", r["totals"]);
     assert_eq!(r["totals"]["not_restored"], 0);
-    assert!(r["totals"]["generator"]["achieved_pps"].as_f64().unwrap() > 15_000.0, "{}", r["totals"]);
+    // Within reach of 20 kpps and not above it: the bond's sent count is its members' (a
+    // member's return after a flap once counted its frames again: 35 kpps "achieved").
+    let achieved = r["totals"]["generator"]["achieved_pps"].as_f64().unwrap();
+    assert!((15_000.0..20_500.0).contains(&achieved), "{}", r["totals"]);
     let o = text(&out);
     assert!(o.contains("flap 1/2") && o.contains("Verdict: PASS"), "{o}");
     assert!(o.contains("Over 2 judged flap(s), min / median / p99 / max ms: outage "), "{o}");
