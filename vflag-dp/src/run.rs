@@ -197,7 +197,13 @@ fn build_report(
         .map(|(((i, d), m), s)| ports::port_report(i, *d, m, s))
         .collect();
     let totals = report::finish(&mut ports, &streams, run.duration_s);
-    let generator = run.run_id.map(|id| GeneratorReport::new(id, cfg.flows, cfg.rate_pps(), totals.tx_pps_avg));
+    // The rate it achieved once traffic began: a bond refuses frames until LACP has
+    // converged (its own LACP frames go out before), which is the link's doing, not the
+    // generator's; a generator that cannot keep up is short all along.
+    let from = monitor.timeline.sending_from_s(cfg.rate_pps()).unwrap_or(0.0);
+    let sending_s = run.duration_s - from.min(run.duration_s);
+    let achieved = if sending_s > 0.0 { totals.tx_packets as f64 / sending_s } else { 0.0 };
+    let generator = run.run_id.map(|id| GeneratorReport::new(id, cfg.flows, cfg.rate_pps(), achieved));
     let analysis = merged_analysis(launched).map(|a| results::analysis_report(&a, run.tsc0));
     let load_balance = results::load_balance(
         &members.names,

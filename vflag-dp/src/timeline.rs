@@ -51,6 +51,23 @@ impl Timeline {
         &self.bins
     }
 
+    /// Frames/s sent in a bin, all ports.
+    fn tx_pps(b: &Bin) -> f64 {
+        if b.width_s > 0.0 {
+            b.tx.iter().sum::<u64>() as f64 / b.width_s
+        } else {
+            0.0
+        }
+    }
+
+    /// The start of the first bin that sent at least a tenth of `pps` (of the busiest bin's
+    /// rate, when None): when traffic began, past a bond's own LACP frames.
+    pub fn sending_from_s(&self, pps: Option<f64>) -> Option<f64> {
+        let peak = self.bins.iter().map(Self::tx_pps).fold(0.0, f64::max);
+        let floor = pps.unwrap_or(peak) / 10.0;
+        self.bins.iter().find(|b| Self::tx_pps(b) >= floor && Self::tx_pps(b) > 0.0).map(|b| b.t_s)
+    }
+
     /// Received frames per second over all ports in `[from, to)`, from the bins inside it.
     pub fn rx_rate(&self, from: f64, to: f64) -> f64 {
         let (mut frames, mut secs) = (0u64, 0.0);
@@ -114,5 +131,20 @@ mod tests {
         assert_eq!(t.member_frames(1.0, 2.0), vec![100, 0]);
         assert_eq!(t.member_frames(0.0, 2.0), vec![150, 50]);
         assert!(t.member_frames(9.0, 10.0).is_empty());
+    }
+
+    #[test]
+    fn sending_begins_with_the_first_bin_near_the_rate() {
+        let mut t = Timeline::new(1.0);
+        let sent = |tx: u64| Totals { tx: vec![tx], ..totals(0, 0, 0) };
+        t.sample(0.0, &sent(0));
+        assert_eq!(t.sending_from_s(Some(100.0)), None);
+        t.sample(1.0, &sent(2)); // a bond's LACP frames
+        t.sample(2.0, &sent(4));
+        t.sample(3.0, &sent(104));
+        t.sample(4.0, &sent(204));
+        assert_eq!(t.sending_from_s(Some(100.0)), Some(2.0));
+        assert_eq!(t.sending_from_s(None), Some(2.0), "a tenth of the busiest bin");
+        assert_eq!(t.sending_from_s(Some(1.0)), Some(0.0));
     }
 }
