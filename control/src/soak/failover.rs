@@ -169,7 +169,9 @@ pub fn failover(i: &Inputs) -> Failover {
     // The biggest episode is the failover; its figures stand for the flap's.
     let main = lossy.iter().max_by_key(|o| o.flows);
     let max = episodes.iter().map(|e| e.duration_ms).fold(0.0, f64::max);
-    let one_flow = main.is_some_and(|o| o.flows == 1 && lossy.len() == 1);
+    // One flow, or only outages of all traffic (every flow silent together): the longest
+    // silence is every flow's.
+    let one_flow = main.is_some_and(|o| o.flows == 1 && lossy.len() == 1) || (lossy.is_empty() && max > 0.0);
     let flow_outage_ms = FlowDist {
         min: if one_flow {
             Some(max)
@@ -336,6 +338,12 @@ pub(crate) mod tests {
         let f = failover(&Inputs { outages: &[&o], ..inputs(&[], 200, 30.0) });
         assert_eq!(f.episodes.len(), 1);
         assert_eq!(f.episodes[0].flows, 0);
+        let every = Some(30.0);
+        assert_eq!(
+            f.flow_outage_ms,
+            FlowDist { min: every, median: every, p99: every, max: 30.0 },
+            "all flows at once"
+        );
         assert_eq!((f.offered_from, f.loss_derived_ms), (Some("receiver"), Some(10.0)), "all traffic was hit");
         // A stall of all traffic that lost nothing says nothing of the rate of the flows hit.
         let stall = Outage { lost: Some(0), ..o };
