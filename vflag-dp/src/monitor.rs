@@ -14,6 +14,7 @@ use crate::cli::{Config, FwdMode};
 use crate::counters::StreamCounters;
 use crate::events::EventLog;
 use crate::kernel_link::{self, KernelLink};
+use crate::latency_window::LatencyWindow;
 use crate::launch::LaunchedLcore;
 use crate::outage::{self, Gap, Outage};
 use crate::report::{LinkEventReport, StopReason};
@@ -53,6 +54,8 @@ pub struct Monitor<'a> {
     kernel_links: Vec<KernelLink>,
     telemetry: Option<telemetry::Shared>,
     ticks: u64,
+    /// The tracked frames' latency at the previous sample, for each sample's interval.
+    latency: LatencyWindow,
 }
 
 impl<'a> Monitor<'a> {
@@ -90,6 +93,7 @@ impl<'a> Monitor<'a> {
                 .collect(),
             telemetry: None,
             ticks: 0,
+            latency: LatencyWindow::new(clock::tsc_hz()),
         }
     }
 
@@ -269,7 +273,12 @@ impl<'a> Monitor<'a> {
                 self.outages.len()
             );
         }
-        self.events.write("sample", t, &json!({"ports": sample, "members": members, "tracking": live}));
+        let mut fields = json!({"ports": sample, "members": members, "tracking": live});
+        let cells: Vec<&crate::lathist::Cells> = launched.iter().filter_map(|l| l.latency.as_deref()).collect();
+        if let Some(l) = self.latency.interval(&cells) {
+            fields["latency"] = json!(l);
+        }
+        self.events.write("sample", t, &fields);
     }
 
     pub fn take_link_events(&mut self, links: &LinkWatch) {
