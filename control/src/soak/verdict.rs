@@ -254,6 +254,7 @@ mod tests {
             restore: None,
             overlaps: None,
             overlapped_by: None,
+            latency: None,
         }
     }
 
