@@ -222,6 +222,27 @@ fn lacp_soak_spreads_fails_over_and_rebalances() {
     }
     assert_eq!(r["totals"]["restore_ms"]["n"], 2, "{}", r["totals"]);
     assert_eq!(r["totals"]["not_restored"], 0);
+    // One host, one clock: latency before, during and after every flap. The other link carries
+    // on during the flap, so every window has tracked frames.
+    let lat = &r["totals"]["latency"];
+    assert!(lat["measured"] == true && lat["why_not"].is_null() && lat["judged_flaps"] == 2, "{lat}");
+    for x in r["flaps"].as_array().unwrap() {
+        let down = f(&x["down_s"]);
+        for when in ["before", "during", "after"] {
+            let w = &x["latency"][when];
+            assert!(w["frames"].as_u64().unwrap() > 0 && w["samples"].as_u64().unwrap() > 0, "{when}: {x}");
+            let (p50, p99, max) = (f(&w["p50_ns"]), f(&w["p99_ns"]), f(&w["max_ns"]));
+            assert!(0.0 < p50 && p50 <= p99 && p99 <= max && max < 1e10, "{when}: {w}");
+        }
+        // The windows follow each other around the down command, as the samples fall.
+        let (b, d, a) = (&x["latency"]["before"], &x["latency"]["during"], &x["latency"]["after"]);
+        assert!(f(&b["to_s"]) <= down + 0.1 && f(&d["from_s"]) >= down - 0.1, "within a sample: {x}");
+        assert!(f(&d["to_s"]) <= f(&a["from_s"]) + 1e-9, "{x}");
+    }
+    let md = std::fs::read_to_string(dir.path().join("soak.md")).unwrap();
+    assert!(md.contains("One-way latency of tracked frames, p50 / p99 (frames)"), "{md}");
+    assert!(md.contains("Latency over 2 judged flap(s), p50 / p99 (frames): before "), "{md}");
+    assert!(junit_text.contains("<property name=\"latency.during.p99_ns\" value=\""), "{junit_text}");
     assert!(r["totals"]["generator"]["achieved_pps"].as_f64().unwrap() > 15_000.0, "{}", r["totals"]);
     let o = text(&out);
     assert!(o.contains("flap 1/2") && o.contains("Verdict: PASS"), "{o}");
@@ -437,6 +458,11 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
         md.contains(&format!("Received per link, from the links' own counters: {} (netdev statistics)", lab.host[0])),
         "{md}"
     );
+    // The generator is not the soak's: its clock is not known to be the receiver's.
+    assert_eq!(r["totals"]["latency"]["measured"], false);
+    assert!(r["totals"]["latency"]["why_not"].as_str().unwrap().contains("--same-clock"), "{}", r["totals"]);
+    assert!(x["latency"].is_null(), "{x}");
+    assert!(md.contains("Latency: not measured: the traffic comes from a generator"), "{md}");
     assert!(!lab.gone(), "a lab the soak did not make stays");
 }
 
