@@ -148,8 +148,9 @@ fn check_common(r: &serde_json::Value, out: &Path, flaps: usize) {
             assert!(row.contains(" | < "), "shown as under the resolution, not 0.0: {row}");
         }
     }
-    // A row per flap in the failover table, the traffic split and the link counters' table.
-    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| flap")).count(), 3 * flaps, "{md}");
+    // A row per flap in the failover table, the traffic split, the link counters' table and
+    // the latency table (the lab's ends share a clock).
+    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| flap")).count(), 4 * flaps, "{md}");
     let svg = std::fs::read_to_string(out.join("soak.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg.matches("class=\"flap\"").count(), flaps);
