@@ -134,6 +134,25 @@ fn a_link_flap_is_one_outage_with_its_loss_and_link_events() {
     for k in ["start", "link", "outage", "sample", "end"] {
         assert!(kinds.iter().any(|x| x == k), "no {k} event in {kinds:?}");
     }
+    // Each sample's latency covers the tracked frames since the previous one: every frame is
+    // in exactly one (the generator stopped seconds before the receiver's last sample), and
+    // samples before the generator started have none.
+    let samples: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "sample")
+        .collect();
+    assert!(samples[0].get("latency").is_none(), "no tracked frame 0.5 s in: {}", samples[0]);
+    let with: Vec<&serde_json::Value> = samples.iter().filter_map(|e| e.get("latency")).collect();
+    for l in &with {
+        let hist = l["hist"].as_array().unwrap();
+        assert_eq!(hist.iter().map(|b| u(&b[1])).sum::<u64>(), u(&l["frames"]), "{l}");
+        assert!(hist.windows(2).all(|w| u(&w[0][0]) < u(&w[1][0])), "ascending: {l}");
+        let (p50, p99, max) = (u(&l["p50_ns"]), u(&l["p99_ns"]), u(&l["max_ns"]));
+        assert!(0 < p50 && p50 <= p99 && p99 <= max && max < 10_000_000_000, "one host, one clock: {l}");
+        assert!(l.get("implausible").is_none(), "{l}");
+    }
+    assert_eq!(with.iter().map(|l| u(&l["frames"])).sum::<u64>(), u(&a["received"]), "{with:?}");
 }
 
 /// Foreign traffic (dpdk-testpmd txonly): an outage is found from the silence alone when
