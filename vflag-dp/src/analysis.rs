@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use dpdk_sys::mbuf::{Burst, Frame};
-use serde::Serialize;
+pub use vflag_contract::report::ClassCounts;
 
 use crate::classify::{
     classify_frame, plain_udp_frame, plain_udp_tuple, Class, FiveTuple, HEADERS_MAX, PLAIN_UDP_HLEN,
@@ -26,37 +26,6 @@ const RIVALS: usize = 4;
 /// A flow heard from only once has no known rate: a jump beyond this many frames is not
 /// believed unless the next frame confirms it.
 const MAX_JUMP_UNKNOWN_RATE: u64 = 1 << 20;
-
-/// Frames by what they turned out to be.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ClassCounts {
-    /// vflag-dp's own frames of the run being tracked.
-    pub tracked: u64,
-    /// IPv4 frames that are not ours (foreign traffic), counted per 5-tuple.
-    pub foreign: u64,
-    pub non_ip: u64,
-    pub malformed: u64,
-    pub short: u64,
-    /// Frames with a VLAN tag (also counted in one of the above).
-    pub vlan: u64,
-    /// vflag-dp frames of another run (an old generator still sending).
-    pub other_run: u64,
-    /// vflag-dp frames whose flow id is beyond --track-flows.
-    pub untracked_flow: u64,
-}
-
-impl ClassCounts {
-    pub fn add(&mut self, o: &ClassCounts) {
-        self.tracked += o.tracked;
-        self.foreign += o.foreign;
-        self.non_ip += o.non_ip;
-        self.malformed += o.malformed;
-        self.short += o.short;
-        self.vlan += o.vlan;
-        self.other_run += o.other_run;
-        self.untracked_flow += o.untracked_flow;
-    }
-}
 
 /// The payload of vflag-dp's own frame in its usual shape, in a frame whose ethertype the
 /// caller found to be IPv4: no options, UDP, not a fragment, an IP length that covers the
@@ -230,8 +199,9 @@ impl RxAnalysis {
         self.gaps.flush(now, self.lost)
     }
 
-    pub fn finish(&mut self) -> Option<Gap> {
-        self.gaps.finish(self.lost)
+    /// The run ended at `now`: the pending gap, and the silence still running if there is one.
+    pub fn finish(&mut self, now: u64) -> [Option<Gap>; 2] {
+        self.gaps.finish(now, self.lost)
     }
 
     /// One frame on its own (tests; the lcores go by bursts).

@@ -7,6 +7,7 @@ use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
 use crate::parse;
+pub use vflag_contract::value::BondMode;
 
 /// Forwarding modes, as dpdk-testpmd's `--forward-mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -31,18 +32,6 @@ impl FwdMode {
     pub fn name(self) -> String {
         self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
     }
-}
-
-/// Bonding modes for --bond (DPDK net_bonding's mode numbers 1, 2 and 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BondMode {
-    /// One member carries the traffic; another takes over when it fails (mode 1).
-    ActiveBackup,
-    /// Flows hashed over the members (balance-xor, mode 2).
-    Xor,
-    /// 802.3ad with LACP (mode 4).
-    Lacp,
 }
 
 /// Transmit hashes for --bond-hash.
@@ -444,11 +433,7 @@ impl Config {
 
     /// The net_bonding vdev that --bond stacks over every -a and --vdev device.
     pub fn bond_vdev(&self) -> Option<String> {
-        let mode = match self.bond? {
-            BondMode::ActiveBackup => 1,
-            BondMode::Xor => 2,
-            BondMode::Lacp => 4,
-        };
+        let mode = self.bond?.dpdk_mode();
         let key = dpdk_sys::version::BOND_MEMBER_KEY;
         let mut v = format!("net_bonding0,mode={mode}");
         for dev in self.allow.iter().chain(&self.vdevs) {

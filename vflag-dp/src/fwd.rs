@@ -196,7 +196,7 @@ impl LcoreJob {
     }
 
     fn finish_tracked(a: &mut LcoreAnalysis) {
-        if let Some(g) = a.state.finish() {
+        for g in a.state.finish(clock::tsc()).into_iter().flatten() {
             let _ = a.gaps.push((a.index, g));
         }
         a.state.publish(&a.live);

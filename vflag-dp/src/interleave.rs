@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use serde::Serialize;
+pub use vflag_contract::report::{InterleaveReport, ModeRate};
 
 /// --interleave-ms on one lcore: how long a slice lasts and where the lcore's totals go.
 pub struct Interleaving {
@@ -56,28 +56,6 @@ impl LiveInterleave {
             slices: self.slices.load(Relaxed),
         }
     }
-}
-
-/// One mode's share of an interleaved run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct ModeRate {
-    pub packets: u64,
-    /// Time spent in this mode, averaged over the receiving lcores.
-    pub seconds: f64,
-    /// Millions of frames per second while in this mode (all lcores).
-    pub mpps: f64,
-}
-
-/// The `interleave` section of the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InterleaveReport {
-    pub slice_ms: u32,
-    /// Slices run, both modes, all lcores.
-    pub slices: u64,
-    pub plain: ModeRate,
-    pub analysing: ModeRate,
-    /// analysing / plain rate: the share of plain rxonly's rate the analysis keeps.
-    pub ratio: Option<f64>,
 }
 
 /// Every interleaving lcore's totals as last published.

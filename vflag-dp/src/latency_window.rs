@@ -5,8 +5,6 @@
 //! Read by the monitor from the lcores' live counters ([`crate::lathist::Cells`]): nothing is
 //! added to the hot path.
 
-use serde::Serialize;
-
 use crate::lathist::{self, Cells, BUCKETS, SUB_BITS};
 
 /// Fine buckets per coarse one: 32 per power of two become 16, each under 1/16 of its value
@@ -18,25 +16,8 @@ const COARSE: usize = BUCKETS / MERGE;
 /// [`lathist::TickHist::to_ns`]).
 const MAX_LATENCY_S: u64 = 10;
 
-/// One interval's latencies, as the `latency` field of a `sample` event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Interval {
-    /// Tracked frames with a believable latency.
-    pub frames: u64,
-    /// Null when `frames` is 0.
-    pub p50_ns: Option<u64>,
-    pub p99_ns: Option<u64>,
-    pub max_ns: Option<u64>,
-    /// `[ns, frames]` per non-empty bucket, ns its middle, ascending.
-    pub hist: Vec<[u64; 2]>,
-    /// Frames over 10 s or stamped after they arrived: the ends do not share a clock.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub implausible: u64,
-}
-
-fn is_zero(v: &u64) -> bool {
-    *v == 0
-}
+/// One interval's latencies: the `latency` field of a `sample` event.
+pub use vflag_contract::events::SampleLatency as Interval;
 
 /// The monitor's memory of the lcores' histograms at the previous sample.
 pub struct LatencyWindow {

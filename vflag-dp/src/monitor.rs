@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 use dpdk_sys::clock;
 use dpdk_sys::link_events::{LinkEvent, LinkWatch};
 use dpdk_sys::port::{self, PortInfo};
-use serde_json::json;
 
 use crate::cli::{Config, FwdMode};
 use crate::counters::StreamCounters;
-use crate::events::EventLog;
+use crate::events::{EventLog, MemberSample, PortSample, Tracking, What};
 use crate::kernel_link::{self, KernelLink};
 use crate::latency_window::LatencyWindow;
 use crate::launch::LaunchedLcore;
@@ -251,15 +250,21 @@ impl<'a> Monitor<'a> {
             let line =
                 stats::periodic_line(t, p.id, &r, a.rx_missed, a.rx_nombuf, dropped, &stats::link_text(link.as_ref()));
             println!("{line}");
-            sample.push(json!({"port": p.id, "rx_pps": r.rx_pps, "tx_pps": r.tx_pps, "rx_packets": a.rx_packets,
-                "tx_packets": a.tx_packets, "link_up": link.is_some_and(|l| l.up)}));
+            sample.push(PortSample {
+                port: p.id,
+                rx_pps: r.rx_pps,
+                tx_pps: r.tx_pps,
+                rx_packets: a.rx_packets,
+                tx_packets: a.tx_packets,
+                link_up: link.is_some_and(|l| l.up),
+            });
         }
         let members: Vec<_> = self
             .members
             .names
             .iter()
             .zip(self.member_totals())
-            .map(|(n, s)| json!({"name": n, "rx_packets": s.rx_packets, "tx_packets": s.tx_packets}))
+            .map(|(n, s)| MemberSample { name: n.clone(), rx_packets: s.rx_packets, tx_packets: s.tx_packets })
             .collect();
         let live = live_tracking(launched);
         if let Some(l) = &live {
@@ -273,12 +278,19 @@ impl<'a> Monitor<'a> {
                 self.outages.len()
             );
         }
-        let mut fields = json!({"ports": sample, "members": members, "tracking": live});
         let cells: Vec<&crate::lathist::Cells> = launched.iter().filter_map(|l| l.latency.as_deref()).collect();
-        if let Some(l) = self.latency.interval(&cells) {
-            fields["latency"] = json!(l);
-        }
-        self.events.write("sample", t, &fields);
+        let latency = self.latency.interval(&cells);
+        self.events.write(t, What::<()>::Sample { ports: sample, members, tracking: live, latency });
+    }
+
+    /// A port's or bond member's name ("?" for one this run does not know).
+    fn port_name(&self, port: u16) -> &str {
+        self.infos
+            .iter()
+            .find(|p| p.id == port)
+            .map(|p| p.name.as_str())
+            .or_else(|| self.members.ids.iter().position(|&m| m == port).map(|i| self.members.names[i].as_str()))
+            .unwrap_or("?")
     }
 
     pub fn take_link_events(&mut self, links: &LinkWatch) {
@@ -305,25 +317,24 @@ impl<'a> Monitor<'a> {
                     // Down already (carrier lost before the deletion): say that it is gone.
                     let t_s = (tsc as i128 - self.tsc0 as i128) as f64 / self.tsc_hz;
                     println!("[{t_s:9.3}s] port {port}: interface {iface} is gone");
-                    self.events.write("link", t_s, &json!({"port": port, "up": false, "gone": iface}));
+                    let name = self.port_name(port).to_string();
+                    let ev = What::<()>::Link { port, name, up: false, speed_mbps: 0, gone: Some(iface.to_string()) };
+                    self.events.write(t_s, ev);
                 }
                 continue;
             }
             let t_s = (tsc as i128 - self.tsc0 as i128) as f64 / self.tsc_hz;
-            let name = self
-                .infos
-                .iter()
-                .find(|p| p.id == port)
-                .map(|p| p.name.as_str())
-                .or_else(|| self.members.ids.iter().position(|&m| m == port).map(|i| self.members.names[i].as_str()))
-                .unwrap_or("?");
+            let name = self.port_name(port);
             let why = iface_gone.map(|i| format!(" (interface {i} is gone)")).unwrap_or_default();
             println!("[{t_s:9.3}s] port {port} ({name}): link {}{why}", stats::link_text(Some(&link)));
-            let mut fields = json!({"port": port, "name": name, "up": link.up, "speed_mbps": link.speed_mbps});
-            if let Some(i) = iface_gone {
-                fields["gone"] = json!(i);
-            }
-            self.events.write("link", t_s, &fields);
+            let ev = What::<()>::Link {
+                port,
+                name: name.to_string(),
+                up: link.up,
+                speed_mbps: link.speed_mbps,
+                gone: iface_gone.map(str::to_string),
+            };
+            self.events.write(t_s, ev);
             self.link_events.push(LinkEventReport { t_s, port, up: link.up, speed_mbps: link.speed_mbps });
         }
     }
@@ -375,27 +386,18 @@ impl<'a> Monitor<'a> {
             let o = outage::outage(&g, self.tsc0, self.tsc_hz, self.tracked, offered, &links);
             let lost = o.lost.map(|l| format!(", {l} tracked frames lost")).unwrap_or_default();
             let derived = o.loss_derived_ms.map(|d| format!(", loss-derived {d:.1} ms")).unwrap_or_default();
+            let open = if o.open { " (still silent at the end of the run)" } else { "" };
             println!(
-                "[{:9.3}s] outage {}: {:.1} ms without frames{lost}{derived}",
+                "[{:9.3}s] outage {}: {:.1} ms without frames{lost}{derived}{open}",
                 o.start_s,
                 known + 1,
                 o.duration_ms
             );
-            self.events.write("outage", o.start_s, &o);
+            self.events.write(o.start_s, What::<()>::Outage(o.clone()));
             self.outages.push(o);
         }
         self.outages.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
     }
-}
-
-/// Live totals of all analysing lcores (None when nothing is analysed).
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
-pub struct LiveTotals {
-    pub tracked: u64,
-    pub lost: u64,
-    pub reordered: u64,
-    pub duplicates: u64,
-    pub foreign: u64,
 }
 
 /// `/vflag/interleave`: frames and ticks per mode summed over the lcores (empty when not
@@ -416,9 +418,9 @@ fn interleave_values(per_lcore: &[crate::interleave::SliceTotals], tsc_hz: u64) 
     ]
 }
 
-pub fn live_tracking(launched: &[LaunchedLcore]) -> Option<LiveTotals> {
+pub fn live_tracking(launched: &[LaunchedLcore]) -> Option<Tracking> {
     let mut any = false;
-    let mut t = LiveTotals::default();
+    let mut t = Tracking::default();
     for (live, _) in launched.iter().filter_map(|l| l.analysis.as_ref()) {
         any = true;
         t.tracked += live.tracked.load(Ordering::Relaxed);

@@ -3,7 +3,7 @@
 //! in a gap. Tracked traffic adds how many frames were lost, and the loss-derived outage
 //! (lost / offered rate, as RFC 6413 derives convergence time) sits beside the measured gap.
 
-use serde::Serialize;
+pub use vflag_contract::report::{FlowOutage, Outage};
 
 /// One lcore's silence: from its last frame before to its first frame after (TSC), and the
 /// tracked frames found lost from the gap's start until shortly after it ended.
@@ -12,6 +12,8 @@ pub struct Gap {
     pub start_tsc: u64,
     pub end_tsc: u64,
     pub lost: u64,
+    /// Still silent when the run ended (`end_tsc` is then the end of the run).
+    pub open: bool,
 }
 
 /// Finds gaps on one lcore. Owned by that lcore; fixed size.
@@ -36,7 +38,7 @@ impl GapDetector {
     pub fn on_rx(&mut self, now: u64, lost_total: u64) -> Option<Gap> {
         let done = self.flush(now, lost_total);
         if self.last_rx != 0 && now.saturating_sub(self.last_rx) > self.gap_tsc {
-            let gap = Gap { start_tsc: self.last_rx, end_tsc: now, lost: 0 };
+            let gap = Gap { start_tsc: self.last_rx, end_tsc: now, lost: 0, open: false };
             // A new gap closes the previous one's window early.
             let earlier = self.pending.take().map(|(g, base)| Gap { lost: lost_total.saturating_sub(base), ..g });
             self.pending = Some((gap, lost_total));
@@ -59,9 +61,14 @@ impl GapDetector {
         }
     }
 
-    /// Ends the run: whatever is pending is returned as it stands.
-    pub fn finish(&mut self, lost_total: u64) -> Option<Gap> {
-        self.pending.take().map(|(g, base)| Gap { lost: lost_total.saturating_sub(base), ..g })
+    /// Ends the run at `now`: whatever is pending is returned as it stands, and a silence
+    /// still running (longer than a gap) as an open gap: traffic that stopped for good is an
+    /// outage too, not nothing.
+    pub fn finish(&mut self, now: u64, lost_total: u64) -> [Option<Gap>; 2] {
+        let pending = self.pending.take().map(|(g, base)| Gap { lost: lost_total.saturating_sub(base), ..g });
+        let silent = self.last_rx != 0 && now.saturating_sub(self.last_rx) > self.gap_tsc;
+        let open = silent.then_some(Gap { start_tsc: self.last_rx, end_tsc: now, lost: 0, open: true });
+        [pending, open]
     }
 }
 
@@ -76,7 +83,8 @@ pub fn intersect(per_lcore: &[Vec<Gap>]) -> Vec<Gap> {
             for b in list {
                 let (s, e) = (a.start_tsc.max(b.start_tsc), a.end_tsc.min(b.end_tsc));
                 if s < e {
-                    out.push(Gap { start_tsc: s, end_tsc: e, lost: a.lost + b.lost });
+                    // Open only if every lcore's silence ran to the end.
+                    out.push(Gap { start_tsc: s, end_tsc: e, lost: a.lost + b.lost, open: a.open && b.open });
                 }
             }
         }
@@ -84,23 +92,6 @@ pub fn intersect(per_lcore: &[Vec<Gap>]) -> Vec<Gap> {
     }
     acc.sort_by_key(|g| g.start_tsc);
     acc
-}
-
-/// An outage as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Outage {
-    /// Seconds since the run started.
-    pub start_s: f64,
-    pub end_s: f64,
-    pub duration_ms: f64,
-    /// Tracked frames lost in it (None when only foreign traffic was seen).
-    pub lost: Option<u64>,
-    /// Receive rate before the outage, frames per second.
-    pub offered_pps: f64,
-    /// lost / offered rate, in ms (RFC 6413's loss-derived convergence time).
-    pub loss_derived_ms: Option<f64>,
-    /// Link changes from 1 s before the outage to 1 s after it: (seconds, port, up).
-    pub link_events: Vec<(f64, u16, bool)>,
 }
 
 /// Turns a gap into an outage report. `offered_pps` comes from the rate timeline.
@@ -116,6 +107,7 @@ pub fn outage(g: &Gap, tsc0: u64, tsc_hz: f64, tracked: bool, offered_pps: f64, 
         offered_pps,
         loss_derived_ms: lost.filter(|_| offered_pps > 0.0).map(|l| l as f64 / offered_pps * 1e3),
         link_events: links.iter().copied().filter(|(t, _, _)| *t >= start_s - 1.0 && *t <= end_s + 1.0).collect(),
+        open: g.open,
     }
 }
 
@@ -124,7 +116,7 @@ mod tests {
     use super::*;
 
     fn g(s: u64, e: u64, lost: u64) -> Gap {
-        Gap { start_tsc: s, end_tsc: e, lost }
+        Gap { start_tsc: s, end_tsc: e, lost, open: false }
     }
 
     #[test]
@@ -133,7 +125,7 @@ mod tests {
         for t in (1..10_000).step_by(10) {
             assert_eq!(d.on_rx(t, 0), None);
         }
-        assert_eq!(d.finish(0), None);
+        assert_eq!(d.finish(10_050, 0), [None, None], "silent 59 ticks at the end: under a gap");
     }
 
     #[test]
@@ -158,7 +150,22 @@ mod tests {
         let mut d = GapDetector::new(100, 50);
         d.on_rx(10, 0);
         d.on_rx(500, 3);
-        assert_eq!(d.finish(4), Some(g(10, 500, 1)));
+        assert_eq!(d.finish(510, 4), [Some(g(10, 500, 1)), None]);
+    }
+
+    #[test]
+    fn a_silence_running_at_the_end_is_an_open_gap() {
+        let mut d = GapDetector::new(100, 50);
+        assert_eq!(d.finish(5_000, 0), [None, None], "nothing ever arrived: no evidence of traffic");
+        d.on_rx(10, 0);
+        d.on_rx(20, 0);
+        let open = Gap { start_tsc: 20, end_tsc: 900, lost: 0, open: true };
+        assert_eq!(d.finish(900, 0), [None, Some(open)]);
+        // Across lcores, open only where every lcore's silence ran to the end.
+        let closed = g(30, 400, 1);
+        assert_eq!(intersect(&[vec![open], vec![closed]]), vec![g(30, 400, 1)]);
+        let both = intersect(&[vec![open], vec![Gap { start_tsc: 50, ..open }]]);
+        assert_eq!(both, vec![Gap { start_tsc: 50, ..open }]);
     }
 
     #[test]
@@ -167,7 +174,7 @@ mod tests {
         d.on_rx(10, 0);
         assert_eq!(d.on_rx(300, 1), None);
         assert_eq!(d.on_rx(600, 4), Some(g(10, 300, 3)));
-        assert_eq!(d.finish(4), Some(g(300, 600, 0)));
+        assert_eq!(d.finish(610, 4), [Some(g(300, 600, 0)), None]);
     }
 
     #[test]
@@ -192,34 +199,6 @@ mod tests {
         let foreign = outage(&g(1_500, 4_500, 0), 1_000, 1_000.0, false, 1_000.0, &links);
         assert_eq!((foreign.lost, foreign.loss_derived_ms), (None, None));
     }
-}
-
-/// Silences of individual flows that overlap in time, grouped: what a failover looks like when
-/// only the flows hashed to the failed link stop. vflag-dp's own flows and foreign 5-tuples
-/// alike; a foreign flow's loss is estimated from its pace.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FlowOutage {
-    pub start_s: f64,
-    pub end_s: f64,
-    /// Flows that went silent in it.
-    pub flows: usize,
-    /// Of those, foreign 5-tuples (not vflag-dp's own frames).
-    pub foreign_flows: usize,
-    /// Each flow's silence (the sum of its silences in the group), over the flows: ms.
-    pub min_ms: f64,
-    pub median_ms: f64,
-    pub p99_ms: f64,
-    /// The longest single flow's silence, ms.
-    pub longest_ms: f64,
-    /// Tracked frames the silent flows lost across their silences (exact, from sequences).
-    pub lost: u64,
-    /// Foreign frames lost, estimated: each silence times its flow's rate before it.
-    pub foreign_lost_est: u64,
-    /// The silent flows' rates before their silences, summed: frames/s.
-    pub offered_pps: f64,
-    /// (lost + foreign_lost_est) / offered_pps, ms: RFC 6412's loss-derived convergence time
-    /// over the flows the failure hit.
-    pub loss_derived_ms: Option<f64>,
 }
 
 /// The value at quantile `q` of sorted `v` (nearest rank).

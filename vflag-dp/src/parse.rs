@@ -1,6 +1,6 @@
 //! Parsers for command-line values. Each error names the bad value and why it is bad.
 
-use std::time::Duration;
+pub use vflag_contract::value::{duration, loss_limit, percent, rate, LossLimit, Rate};
 
 /// An lcore list such as `1-2` or `0,2-3`, in the order given. Rejects duplicates.
 pub fn lcore_list(s: &str) -> Result<Vec<u32>, String> {
@@ -106,27 +106,6 @@ pub fn pci_device(s: &str) -> Result<String, String> {
     })
 }
 
-/// A duration: plain seconds (`10`, `1.5`) or with a unit (`500ms`, `10s`, `2m`, `1h`).
-pub fn duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = t.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (t, 1.0)
-    };
-    let v: f64 = num.trim().parse().map_err(|_| format!("'{s}' is not a duration (e.g. 10, 10s, 500ms, 2m)"))?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!("duration '{s}' must be zero or positive"));
-    }
-    Ok(Duration::from_secs_f64(v * scale))
-}
-
 /// The CPUs this machine has online (`/sys/devices/system/cpu/online`).
 pub fn online_cpus() -> Option<Vec<u32>> {
     let text = std::fs::read_to_string("/sys/devices/system/cpu/online").ok()?;
@@ -178,81 +157,6 @@ mod tests {
             assert!(pci_device(bad).unwrap_err().contains(&format!("'{bad}'")), "{bad}");
         }
     }
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration("10").unwrap(), Duration::from_secs(10));
-        assert_eq!(duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(duration("3s").unwrap(), Duration::from_secs(3));
-        assert_eq!(duration("2m").unwrap(), Duration::from_secs(120));
-        assert!(duration("-1").is_err());
-        assert!(duration("soon").unwrap_err().contains("'soon'"));
-        assert!(duration("nan").is_err());
-    }
-}
-
-/// A generator rate: frames per second, or a bit rate on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rate {
-    Pps(f64),
-    Bps(f64),
-}
-
-/// `--rate`: `100000` or `100kpps`/`1.5Mpps` (frames per second), or `500Mbps`/`10Gbps`/`1kbps`.
-pub fn rate(s: &str) -> Result<Rate, String> {
-    let t = s.trim();
-    let lower = t.to_ascii_lowercase();
-    let units: [(&str, f64, bool); 7] = [
-        ("gbps", 1e9, false),
-        ("mbps", 1e6, false),
-        ("kbps", 1e3, false),
-        ("bps", 1.0, false),
-        ("mpps", 1e6, true),
-        ("kpps", 1e3, true),
-        ("pps", 1.0, true),
-    ];
-    let (num, scale, pps) = units
-        .iter()
-        .find_map(|(u, k, p)| lower.strip_suffix(u).map(|n| (n.to_string(), *k, *p)))
-        .unwrap_or((lower.clone(), 1.0, true));
-    let v: f64 =
-        num.trim().parse().map_err(|_| format!("'{s}' is not a rate (e.g. 100000, 1.5Mpps, 500Mbps, 10Gbps)"))?;
-    if !v.is_finite() || v <= 0.0 {
-        return Err(format!("rate '{s}' must be positive"));
-    }
-    Ok(if pps { Rate::Pps(v * scale) } else { Rate::Bps(v * scale) })
-}
-
-/// A loss limit: a number of frames, or a percentage of those sent.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LossLimit {
-    Packets(u64),
-    Percent(f64),
-}
-
-/// `--max-loss`: `100` (frames) or `0.1%`.
-pub fn loss_limit(s: &str) -> Result<LossLimit, String> {
-    let t = s.trim();
-    if let Some(p) = t.strip_suffix('%') {
-        let v: f64 = p.trim().parse().map_err(|_| format!("'{s}' is not a loss limit (e.g. 100 or 0.1%)"))?;
-        if !(0.0..=100.0).contains(&v) {
-            return Err(format!("loss limit '{s}' must be between 0% and 100%"));
-        }
-        return Ok(LossLimit::Percent(v));
-    }
-    t.parse().map(LossLimit::Packets).map_err(|_| format!("'{s}' is not a loss limit (e.g. 100 or 0.1%)"))
-}
-
-/// A percentage 0-100 (`30` or `30%`).
-pub fn percent(s: &str) -> Result<f64, String> {
-    let v: f64 = s.trim().trim_end_matches('%').parse().map_err(|_| format!("'{s}' is not a percentage"))?;
-    if !(0.0..=100.0).contains(&v) {
-        return Err(format!("percentage '{s}' must be between 0 and 100"));
-    }
-    Ok(v)
 }
 
 /// An IPv4 address.
@@ -265,26 +169,7 @@ mod gen_option_tests {
     use super::*;
 
     #[test]
-    fn rates() {
-        assert_eq!(rate("100000").unwrap(), Rate::Pps(100000.0));
-        assert_eq!(rate("1.5Mpps").unwrap(), Rate::Pps(1.5e6));
-        assert_eq!(rate("20kpps").unwrap(), Rate::Pps(20e3));
-        assert_eq!(rate("500Mbps").unwrap(), Rate::Bps(500e6));
-        assert_eq!(rate("10Gbps").unwrap(), Rate::Bps(10e9));
-        assert!(rate("fast").unwrap_err().contains("'fast'"));
-        assert!(rate("0").is_err());
-        assert!(rate("-5Mbps").is_err());
-    }
-
-    #[test]
-    fn loss_limits_and_percentages() {
-        assert_eq!(loss_limit("100").unwrap(), LossLimit::Packets(100));
-        assert_eq!(loss_limit("0.5%").unwrap(), LossLimit::Percent(0.5));
-        assert!(loss_limit("150%").is_err());
-        assert!(loss_limit("lots").unwrap_err().contains("'lots'"));
-        assert_eq!(percent("30").unwrap(), 30.0);
-        assert_eq!(percent("30%").unwrap(), 30.0);
-        assert!(percent("101").is_err());
+    fn ipv4_addresses() {
         assert_eq!(ipv4("198.18.0.1").unwrap(), [198, 18, 0, 1]);
         assert!(ipv4("198.18.0").unwrap_err().contains("'198.18.0'"));
     }

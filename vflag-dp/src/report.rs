@@ -1,156 +1,18 @@
 //! The final report: built from port counters and stream counters at the end of a run, printed
 //! as testpmd-style blocks and written as JSON (`--json`, schema [`SCHEMA`]).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
-use serde::Serialize;
 
 use crate::cli::Config;
 use crate::counters::StreamSnapshot;
-use crate::interleave::InterleaveReport;
-use crate::outage::Outage;
-use crate::results::{AnalysisReport, LoadBalance};
-use crate::timeline::Bin;
 use crate::topology::Stream;
-use crate::verdict::Verdict;
 use outfile::OutFile;
+pub use vflag_contract::report::{
+    GeneratorReport, LinkEventReport, PortReport, StopReason, StreamReport, Totals, RATE_SHORTFALL_PCT, SCHEMA,
+};
 
-/// Version tag of the JSON layout; bumped on any incompatible change.
-pub const SCHEMA: &str = "vflag-dp.report.v1";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// --duration elapsed.
-    Duration,
-    /// SIGINT or SIGTERM.
-    Signal,
-    /// --count packets received.
-    Count,
-    /// Every forwarding lcore finished (txonly --count sent).
-    Done,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub schema: &'static str,
-    pub vflag_version: &'static str,
-    pub dpdk_version: String,
-    pub settings: Config,
-    pub started_unix_s: f64,
-    pub duration_s: f64,
-    pub stop_reason: StopReason,
-    pub ports: Vec<PortReport>,
-    pub streams: Vec<StreamReport>,
-    pub link_events: Vec<LinkEventReport>,
-    pub totals: Totals,
-    /// gen: what was generated.
-    pub generator: Option<GeneratorReport>,
-    /// rxonly: what the received frames were (absent with --no-track).
-    pub analysis: Option<AnalysisReport>,
-    /// --interleave-ms: the rates with and without the analysis, and their ratio.
-    pub interleave: Option<InterleaveReport>,
-    pub outages: Vec<Outage>,
-    pub load_balance: LoadBalance,
-    /// Frames per --bin-ms bin, per port and per bond member.
-    pub timeline: Vec<Bin>,
-    pub verdict: Verdict,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct GeneratorReport {
-    pub run_id: u16,
-    pub flows: u16,
-    /// Frames per second asked for (None: as fast as possible).
-    pub rate_pps: Option<f64>,
-    /// Frames per second sent, over the run.
-    pub achieved_pps: f64,
-    /// How far, in %, the achieved rate fell short of the asked one, when by more than
-    /// [`RATE_SHORTFALL_PCT`]: the offered load was not what the test was set up with.
-    pub short_of_rate_pct: Option<f64>,
-}
-
-/// A generator this much under its asked rate says so.
-pub const RATE_SHORTFALL_PCT: f64 = 5.0;
-
-impl GeneratorReport {
-    pub fn new(run_id: u16, flows: u16, rate_pps: Option<f64>, achieved_pps: f64) -> GeneratorReport {
-        let short = rate_pps
-            .filter(|&asked| asked > 0.0)
-            .map(|asked| (1.0 - achieved_pps / asked) * 100.0)
-            .filter(|&pct| pct > RATE_SHORTFALL_PCT);
-        GeneratorReport { run_id, flows, rate_pps, achieved_pps, short_of_rate_pct: short }
-    }
-
-    /// "the generator sent 1.430 Mpps of the 2.000 Mpps asked (28.5% short)", when it fell short.
-    pub fn shortfall_line(&self) -> Option<String> {
-        let (asked, pct) = (self.rate_pps?, self.short_of_rate_pct?);
-        Some(format!(
-            "the generator sent {:.3} Mpps of the {:.3} Mpps asked ({pct:.1}% short)",
-            self.achieved_pps / 1e6,
-            asked / 1e6
-        ))
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PortReport {
-    pub id: u16,
-    pub name: String,
-    pub driver: String,
-    pub mac: String,
-    pub rx_desc: u16,
-    pub tx_desc: u16,
-    pub link_up: bool,
-    pub link_speed_mbps: u32,
-    pub rx_packets: u64,
-    pub rx_missed: u64,
-    pub rx_nombuf: u64,
-    pub rx_errors: u64,
-    pub rx_bytes: u64,
-    pub tx_packets: u64,
-    /// Refused by the driver's tx queue and freed by vflag-dp (testpmd's TX-dropped).
-    pub tx_dropped: u64,
-    pub tx_errors: u64,
-    pub tx_bytes: u64,
-    pub rx_pps_avg: f64,
-    pub tx_pps_avg: f64,
-    /// The driver's extended statistics that are non-zero.
-    pub xstats: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StreamReport {
-    pub lcore: u32,
-    #[serde(flatten)]
-    pub stream: Stream,
-    pub rx_packets: u64,
-    pub tx_packets: u64,
-    pub tx_dropped: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LinkEventReport {
-    /// Seconds since the ports started.
-    pub t_s: f64,
-    pub port: u16,
-    pub up: bool,
-    pub speed_mbps: u32,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Totals {
-    pub rx_packets: u64,
-    pub rx_missed: u64,
-    pub rx_nombuf: u64,
-    pub rx_errors: u64,
-    pub tx_packets: u64,
-    pub tx_dropped: u64,
-    pub tx_errors: u64,
-    pub rx_pps_avg: f64,
-    pub tx_pps_avg: f64,
-}
+/// The report as vflag-dp writes it: its settings are its own `Config`.
+pub type Report = vflag_contract::report::Report<Config>;
 
 /// Per-stream results with their lcore, in lcore order.
 pub fn stream_reports(streams: &[(u32, Stream, StreamSnapshot)]) -> Vec<StreamReport> {
@@ -337,9 +199,10 @@ fn render_analysis(s: &mut String, r: &Report) {
         for (i, o) in r.outages.iter().enumerate() {
             let lost = o.lost.map_or("-".to_string(), |l| l.to_string());
             let derived = o.loss_derived_ms.map_or("-".to_string(), |d| format!("{d:.1}"));
+            let open = if o.open { " (still silent at the end: at least this long; not judged)" } else { "" };
             let _ = writeln!(
                 s,
-                "  {:>3}. at {:9.3} s: {:9.1} ms without frames, lost {lost}, loss-derived {derived} ms, {} link event(s)",
+                "  {:>3}. at {:9.3} s: {:9.1} ms without frames, lost {lost}, loss-derived {derived} ms, {} link event(s){open}",
                 i + 1,
                 o.start_s,
                 o.duration_ms,
@@ -362,7 +225,7 @@ fn render_analysis(s: &mut String, r: &Report) {
     }
     if !r.verdict.checked.is_empty() {
         let _ = writeln!(s, "\n  Verdict: {}", if r.verdict.pass { "PASS" } else { "FAIL" });
-        for f in r.verdict.lines() {
+        for f in &r.verdict.failures {
             let _ = writeln!(s, "  FAIL: {f}");
         }
     }
@@ -395,8 +258,8 @@ mod tests {
         let totals = finish(&mut ports, &streams, 2.0);
         let cli = crate::cli::Cli::parse_from(["vflag-dp", "--lcores", "0-1", "--vdev", "net_null0"]);
         Report {
-            schema: SCHEMA,
-            vflag_version: "test",
+            schema: SCHEMA.into(),
+            vflag_version: "test".into(),
             dpdk_version: "DPDK test".into(),
             settings: Config::from_cli(cli, None).unwrap(),
             started_unix_s: 0.0,
@@ -412,7 +275,7 @@ mod tests {
             outages: vec![],
             load_balance: crate::results::load_balance(&[], &[], &[], &[], &crate::timeline::Timeline::new(0.01), &[]),
             timeline: vec![],
-            verdict: Verdict::default(),
+            verdict: Default::default(),
         }
     }
 

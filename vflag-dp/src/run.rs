@@ -20,7 +20,7 @@ use crate::launch::{self, LaunchedLcore};
 use crate::monitor::{Members, Monitor};
 use crate::report::{self, GeneratorReport, PortReport, Report};
 use crate::stop::Stop;
-use crate::verdict::{self, Figures, Limits, NotTracked};
+use crate::verdict::{self, Figures, Limits, NotTracked, Verdict};
 use crate::{bond, ports, preflight, results};
 use outfile::OutFile;
 
@@ -111,11 +111,8 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         Ok(shared) => monitor.publish_to(shared),
         Err(e) => eprintln!("vflag-dp: warning: telemetry commands not registered: {e}"),
     }
-    monitor.events.write(
-        "start",
-        0.0,
-        &serde_json::json!({"settings": &cfg, "run_id": plan.run_id, "started_unix_s": started_unix_s}),
-    );
+    let start = crate::events::Event::start(&cfg, plan.run_id, started_unix_s);
+    monitor.events.write(start.t_s, start.what);
     let reason = monitor.watch(&launched, signals.flag(), &mut watch, &plan.gaps);
     stop.store(true, Ordering::Relaxed);
     let panicked = join(&eal, &launched);
@@ -126,7 +123,7 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     monitor.take_gaps(&plan.gaps, &launched);
     let final_stats = monitor.sample();
 
-    let (report, figures) = build_report(
+    let (report, figures, verdict) = build_report(
         &cfg,
         &eal,
         &infos,
@@ -144,7 +141,9 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         None => Ok(()),
     };
     let junit_written = match junit_out {
-        Some(out) => out.commit(junit_report(&report, &figures).to_xml().as_bytes()).map_err(anyhow::Error::msg),
+        Some(out) => {
+            out.commit(junit_report(&report, &figures, &verdict).to_xml().as_bytes()).map_err(anyhow::Error::msg)
+        }
         None => Ok(()),
     };
     drop(watch);
@@ -160,7 +159,7 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     if let Some(line) = report.generator.as_ref().and_then(GeneratorReport::shortfall_line) {
         eprintln!("vflag-dp: warning: {line}");
     }
-    for f in report.verdict.lines() {
+    for f in &report.verdict.failures {
         eprintln!("vflag-dp: FAIL: {f}");
     }
     Ok(if report.verdict.pass { Outcome::Pass } else { Outcome::Fail })
@@ -186,7 +185,7 @@ fn build_report(
     launched: &[LaunchedLcore],
     mut monitor: Monitor,
     run: Run,
-) -> (Report, Figures) {
+) -> (Report, Figures, Verdict) {
     let snapshots: Vec<_> =
         launched.iter().flat_map(|l| l.streams.iter().map(move |(s, c)| (l.lcore, *s, c.snapshot()))).collect();
     let streams = report::stream_reports(&snapshots);
@@ -211,7 +210,15 @@ fn build_report(
     // The longest time all traffic, or any tracked flow, went without frames.
     let flow_max = analysis.iter().flat_map(|a| a.flow_outages.iter().map(|o| o.longest_ms));
     let figures = Figures {
-        max_outage_ms: monitor.outages.iter().map(|o| o.duration_ms).chain(flow_max).reduce(f64::max),
+        // An outage still open at the end is reported, not judged: the sender may simply have
+        // stopped first.
+        max_outage_ms: monitor
+            .outages
+            .iter()
+            .filter(|o| !o.open)
+            .map(|o| o.duration_ms)
+            .chain(flow_max)
+            .reduce(f64::max),
         lost: analysis.as_ref().map_or(0, |a| a.tracked.lost),
         expected: analysis.as_ref().map_or(0, |a| a.tracked.received + a.tracked.lost),
         not_tracked: analysis
@@ -223,10 +230,11 @@ fn build_report(
         &figures,
         &Limits { max_outage_ms: cfg.max_outage_ms, max_loss: cfg.max_loss, min_member_share: cfg.min_member_share },
     );
-    monitor.events.write("end", run.duration_s, &serde_json::json!({"stop_reason": run.reason, "verdict": &verdict}));
+    let end = crate::events::What::<()>::End { stop_reason: run.reason, verdict: verdict.to_report() };
+    monitor.events.write(run.duration_s, end);
     let report = Report {
-        schema: report::SCHEMA,
-        vflag_version: env!("CARGO_PKG_VERSION"),
+        schema: report::SCHEMA.into(),
+        vflag_version: env!("CARGO_PKG_VERSION").into(),
         dpdk_version: eal.version(),
         settings: cfg.clone(),
         started_unix_s: run.started_unix_s,
@@ -242,13 +250,13 @@ fn build_report(
         outages: std::mem::take(&mut monitor.outages),
         load_balance,
         timeline: monitor.timeline.bins().to_vec(),
-        verdict,
+        verdict: verdict.to_report(),
     };
-    (report, figures)
+    (report, figures, verdict)
 }
 
 /// `--junit`: the verdict's thresholds as testcases, and what ran as the suite's properties.
-fn junit_report(r: &Report, figures: &Figures) -> junit::Testsuites {
+fn junit_report(r: &Report, figures: &Figures, verdict: &Verdict) -> junit::Testsuites {
     use junit::Property as P;
     let stop = serde_json::to_value(r.stop_reason).ok().and_then(|v| v.as_str().map(str::to_string));
     let mut properties = vec![
@@ -262,7 +270,7 @@ fn junit_report(r: &Report, figures: &Figures) -> junit::Testsuites {
         properties.push(P::new("run_id", a.run_id.map(|id| id.to_string()).unwrap_or_default()));
     }
     let run = verdict::RunFacts { started_unix_s: r.started_unix_s, duration_s: r.duration_s, properties };
-    verdict::junit(&r.verdict, figures, run)
+    verdict::junit(verdict, figures, run)
 }
 
 /// The analysing lcores' final states, merged into one.

@@ -2,19 +2,7 @@
 //! the main lcore from counter samples. Outages take their offered rate from it, and load
 //! balance its shares before and after link changes.
 
-use serde::Serialize;
-
-/// Frames counted in one bin.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Bin {
-    /// Start of the bin, seconds since the run started.
-    pub t_s: f64,
-    pub width_s: f64,
-    pub rx: Vec<u64>,
-    pub tx: Vec<u64>,
-    pub member_rx: Vec<u64>,
-    pub member_tx: Vec<u64>,
-}
+pub use vflag_contract::report::Bin;
 
 /// A sample of running totals: per port and per member, rx and tx.
 #[derive(Debug, Clone, Default, PartialEq)]

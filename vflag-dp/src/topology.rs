@@ -1,18 +1,9 @@
 //! Which lcore polls which port queue and sends where: testpmd's "streams" with its paired
 //! port topology (0<->1, 2<->3; an odd last port forwards to itself).
 
-use serde::Serialize;
+pub use vflag_contract::report::Stream;
 
 use crate::cli::FwdMode;
-
-/// One rx queue and the tx queue its packets (or generated packets) go to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Stream {
-    pub rx_port: u16,
-    pub rx_queue: u16,
-    pub tx_port: u16,
-    pub tx_queue: u16,
-}
 
 /// The peer of the port at index `i` of `ports`.
 pub fn peer(ports: &[u16], i: usize) -> u16 {

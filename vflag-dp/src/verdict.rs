@@ -51,6 +51,15 @@ impl Verdict {
     pub fn lines(&self) -> impl Iterator<Item = &str> {
         self.failures.iter().map(|f| f.line.as_str())
     }
+
+    /// As the report and the `end` event carry it.
+    pub fn to_report(&self) -> vflag_contract::report::Verdict {
+        vflag_contract::report::Verdict {
+            pass: self.pass,
+            checked: self.checked.clone(),
+            failures: self.lines().map(str::to_string).collect(),
+        }
+    }
 }
 
 /// The figures a verdict looks at.
@@ -97,7 +106,7 @@ pub fn judge(f: &Figures, l: &Limits) -> Verdict {
         }
     }
     match l.max_loss {
-        Some(LossLimit::Packets(max)) => {
+        Some(LossLimit::Frames(max)) => {
             v.check(Threshold::MaxLoss, format!("max loss {max} frames"));
             if f.lost > max {
                 v.fail(format!("{} frames lost exceeds --max-loss {max}", f.lost));
@@ -133,7 +142,7 @@ fn judged_too_little(tracked: u64, n: NotTracked) -> Option<String> {
 
 fn limit_text(l: LossLimit) -> String {
     match l {
-        LossLimit::Packets(n) => n.to_string(),
+        LossLimit::Frames(n) => n.to_string(),
         LossLimit::Percent(p) => format!("{p}%"),
     }
 }
@@ -267,7 +276,7 @@ mod tests {
         );
         let v = judge(
             &Figures { lost: 11, ..Default::default() },
-            &Limits { max_outage_ms: None, max_loss: Some(LossLimit::Packets(10)), min_member_share: None },
+            &Limits { max_outage_ms: None, max_loss: Some(LossLimit::Frames(10)), min_member_share: None },
         );
         assert_eq!(v.lines().collect::<Vec<_>>(), ["11 frames lost exceeds --max-loss 10"]);
     }
@@ -322,7 +331,7 @@ mod tests {
 
     #[test]
     fn a_loss_limit_over_too_little_tracked_traffic_fails_with_the_reason() {
-        let l = Limits { max_outage_ms: None, max_loss: Some(LossLimit::Packets(0)), min_member_share: None };
+        let l = Limits { max_outage_ms: None, max_loss: Some(LossLimit::Frames(0)), min_member_share: None };
         // One stray frame was tracked, a thousand real ones were not.
         let f = Figures {
             expected: 1,

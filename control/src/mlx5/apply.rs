@@ -217,7 +217,7 @@ pub mod tests {
 
     #[test]
     fn up_runs_the_plan_then_verify_passes_then_up_again_changes_nothing() {
-        for mode in [plan::BondMode::Lacp, plan::BondMode::ActiveBackup, plan::BondMode::BalanceXor] {
+        for mode in [plan::BondMode::Lacp, plan::BondMode::ActiveBackup, plan::BondMode::Xor] {
             let s = Setup { mode, reverse_rule: true, ..Setup::default() };
             let mut h = FakeHost::seed();
             assert!(!verdict(&mut h, &s).pass);

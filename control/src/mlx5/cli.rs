@@ -157,26 +157,17 @@ pub struct SetupArgs {
     #[arg(long, value_enum, default_value = "auto")]
     order: Order,
     /// How long up waits for the LAG to become active after enslaving the PFs.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = vflag_contract::value::duration)]
     lag_timeout: Duration,
 }
 
 /// A sampling interval: 0 would spin, hours would make a Ctrl-C wait that long.
 fn parse_interval(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
+    let d = vflag_contract::value::duration(s)?;
     if !(Duration::from_millis(10)..=Duration::from_secs(3600)).contains(&d) {
         return Err(format!("'{s}' is outside 10ms..1h"));
     }
     Ok(d)
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
-    }
-    humantime::parse_duration(s).map_err(|_| format!("'{s}' is not a duration (e.g. 5s, 500ms)"))
 }
 
 fn parse_mac(s: &str) -> Result<String, String> {
@@ -575,6 +566,6 @@ mod tests {
         assert_eq!(parse_interval("2h"), Err("'2h' is outside 10ms..1h".into()));
         assert_eq!(parse_interval("10ms"), Ok(Duration::from_millis(10)));
         assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(vflag_contract::value::duration("1500ms").unwrap(), Duration::from_millis(1500));
     }
 }

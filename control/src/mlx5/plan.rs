@@ -17,27 +17,8 @@ use super::parse::Ingress;
 use super::sysfs::SysFs;
 use crate::runner::Cmd;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-pub enum BondMode {
-    #[value(name = "802.3ad")]
-    #[serde(rename = "802.3ad")]
-    Lacp,
-    #[serde(rename = "active-backup")]
-    ActiveBackup,
-    #[serde(rename = "balance-xor")]
-    BalanceXor,
-}
-
-impl BondMode {
-    /// As the kernel names it (`ip link add ... mode X`, sysfs `bonding/mode`).
-    pub fn name(self) -> &'static str {
-        match self {
-            BondMode::Lacp => "802.3ad",
-            BondMode::ActiveBackup => "active-backup",
-            BondMode::BalanceXor => "balance-xor",
-        }
-    }
-}
+/// The bond's mode: the contract's one type, spelled the kernel's way here.
+pub use vflag_contract::value::BondMode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -261,10 +242,10 @@ fn check_bond(host: &Host, setup: &Setup) -> Result<()> {
     }
     match b.mode.as_deref() {
         None => bail!("{} exists and is not a bond: choose another --bond", b.name),
-        Some(m) if m != setup.mode.name() => bail!(
+        Some(m) if m != setup.mode.kernel_name() => bail!(
             "bond {} is in mode {m}, not {}: delete it (ip link del {}) or give --mode {m}",
             b.name,
-            setup.mode.name(),
+            setup.mode.kernel_name(),
             b.name
         ),
         _ => {}
@@ -304,7 +285,7 @@ fn title(host: &Host, setup: &Setup, what: &str) -> String {
         host.pfs[1].netdev,
         host.card,
         setup.bond,
-        setup.mode.name()
+        setup.mode.kernel_name()
     )
 }
 
@@ -381,7 +362,7 @@ pub fn up(host: &Host, setup: &Setup, sys: &SysFs, order: Order) -> Result<Plan>
     for p in pfs {
         s.tc_offload(&p.netdev, true);
     }
-    let mode = setup.mode.name();
+    let mode = setup.mode.kernel_name();
     s.push(Step::run(
         Cmd::new("modprobe", &["bonding", &format!("mode={mode}")]),
         Want::ModuleLoaded { name: "bonding".into() },
@@ -681,7 +662,7 @@ mod tests {
     #[test]
     fn whole_sequence_balance_xor_with_hash_block_vf_and_reverse_rule() {
         let s = Setup {
-            mode: BondMode::BalanceXor,
+            mode: BondMode::Xor,
             xmit_hash_policy: Some("layer3+4".into()),
             miimon: Some(100),
             block: 7,

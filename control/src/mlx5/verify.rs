@@ -74,7 +74,8 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
     }
     let b = &setup.bond;
     let bond = host.bond.as_ref().filter(|x| &x.name == b);
-    let name = format!("bond {b} in mode {}", mode.map_or("802.3ad, active-backup or balance-xor", |m| m.name()));
+    let name =
+        format!("bond {b} in mode {}", mode.map_or("802.3ad, active-backup or balance-xor", |m| m.kernel_name()));
     match bond.and_then(|x| x.mode.as_deref()) {
         None => l.add(
             name,
@@ -83,7 +84,7 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
         ),
         Some(m) => {
             let offloaded = ["802.3ad", "active-backup", "balance-xor"].contains(&m);
-            let ok = mode.map_or(offloaded, |want| want.name() == m);
+            let ok = mode.map_or(offloaded, |want| want.kernel_name() == m);
             let why = if offloaded {
                 String::new()
             } else {

@@ -262,7 +262,7 @@ pub fn flaps(
             let (to_t, to_lost) =
                 if i + 1 < records.len() { lost_by(lost_series, next_s) } else { (f64::INFINITY, lost_total) };
             let resumed: u64 =
-                flow_outages.iter().filter(|o| o.end() > from_t && o.end() <= to_t).map(|o| o.lost).sum();
+                flow_outages.iter().filter(|o| o.end_s > from_t && o.end_s <= to_t).map(|o| o.lost).sum();
             let lost =
                 mine.iter().map(|o| o.lost).sum::<u64>() + to_lost.saturating_sub(from_lost).saturating_sub(resumed);
             let before_w = MAX_WINDOW_S.min((down_s - prev_s) / 2.0).max(0.0);
@@ -421,7 +421,7 @@ pub fn link_shares(links: Option<&LinkSeries>) -> Vec<f64> {
 mod tests {
     use super::*;
     use crate::soak::rx_report::tests::report;
-    use crate::soak::rx_report::{Analysis, FlowOutage, Outage, Tracked};
+    use vflag_contract::report::{AnalysisReport as Analysis, Outage, TrackedTotals as Tracked};
 
     fn members() -> Vec<String> {
         vec!["p0".into(), "p1".into()]
@@ -437,10 +437,10 @@ mod tests {
         let bins: Vec<(u64, u64)> = (0..100).map(|i| if (40..46).contains(&i) { (0, 100) } else { (50, 50) }).collect();
         let mut r = report(&bins);
         r.analysis = Some(Analysis {
-            tracked: Tracked { received: 10_000, lost: 480, loss_pct: 4.6 },
+            tracked: Tracked { received: 10_000, lost: 480, loss_pct: 4.6, ..Default::default() },
             flow_outages: vec![
-                FlowOutage { start_s: 1.0, flows: 1, longest_ms: 50.0, lost: 2, ..Default::default() },
-                FlowOutage { start_s: 3.99, flows: 8, longest_ms: 610.0, lost: 480, ..Default::default() },
+                crate::soak::failover::tests::fo(1.0, 1, 50.0, 2),
+                crate::soak::failover::tests::fo(3.99, 8, 610.0, 480),
             ],
             ..Default::default()
         });
@@ -622,8 +622,10 @@ mod tests {
     fn a_loss_under_the_resolution_gets_a_loss_derived_time() {
         // 52 frames lost, no silence long enough to see: 52 / (2000 pps x 50%) = 52 ms.
         let mut r = timeline(10.0, |_| 50, |_| false);
-        r.analysis =
-            Some(Analysis { tracked: Tracked { received: 10_000, lost: 52, loss_pct: 0.5 }, ..Default::default() });
+        r.analysis = Some(Analysis {
+            tracked: Tracked { received: 10_000, lost: 52, loss_pct: 0.5, ..Default::default() },
+            ..Default::default()
+        });
         let f = &flaps(seen(&r, &members()), &[record(4.0, 4.5)], 0.5, &[(3.5, 0), (4.5, 52)], 10.0)[0];
         assert_eq!((f.outage_ms, f.lost, f.flows_hit), (0.0, 52, 0));
         assert!(f.failover.below_resolution);

@@ -5,36 +5,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use super::schedule::{LinkChoice, Schedule};
-use super::verdict::{Limits, LossLimit};
+use super::verdict::Limits;
 use super::words::{self, Template};
+use vflag_contract::value::{self, LossLimit};
 
 /// The receiver options the soak gives itself; `--dut-args` must leave them out.
 const SET_BY_SOAK: [&str; 5] = ["--json", "--events", "--fwd", "--duration", "--stats-interval"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Bond {
-    ActiveBackup,
-    Xor,
-    Lacp,
-}
-
-impl Bond {
-    pub fn name(self) -> &'static str {
-        match self {
-            Bond::ActiveBackup => "active-backup",
-            Bond::Xor => "xor",
-            Bond::Lacp => "lacp",
-        }
-    }
-
-    /// Modes that spread flows over every member.
-    pub fn spreads(self) -> bool {
-        !matches!(self, Bond::ActiveBackup)
-    }
-}
+/// The lab's bond mode: the contract's, as vflag-dp's `--bond` takes it.
+pub use vflag_contract::value::BondMode as Bond;
 
 #[derive(Debug, Clone, Args)]
 pub struct SoakArgs {
@@ -59,7 +41,7 @@ pub struct SoakArgs {
     #[arg(long, default_value_t = 3)]
     pub flaps: usize,
     /// Time from one flap to the next, and watched after the last (e.g. 8s, 1500ms).
-    #[arg(long, default_value = "8s", value_parser = parse_duration)]
+    #[arg(long, default_value = "8s", value_parser = value::duration)]
     pub interval: Duration,
     /// How long each flap keeps its link down, ms.
     #[arg(long, default_value_t = 500)]
@@ -90,13 +72,13 @@ pub struct SoakArgs {
     #[arg(long)]
     pub same_clock: bool,
     /// Real hardware without flap commands: how long to watch while someone else flaps links.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = value::duration)]
     pub duration: Option<Duration>,
     /// Verdict: fail if a flap silences any flow longer than this, ms.
     #[arg(long)]
     pub max_outage_ms: Option<f64>,
     /// Verdict: fail if more tracked frames are lost than this, over the whole soak (frames or %).
-    #[arg(long, value_parser = parse_loss)]
+    #[arg(long, value_parser = value::loss_limit)]
     pub max_loss: Option<LossLimit>,
     /// Verdict: fail if a member carries less than this share before or after a flap, %.
     #[arg(long)]
@@ -112,7 +94,7 @@ pub struct SoakArgs {
     #[arg(long)]
     pub keep: bool,
     /// How long to wait for the bond to carry traffic (LACP to converge) before the first flap.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = value::duration)]
     pub converge_timeout: Duration,
     /// Lab: the receiver's lcores (the first is its main lcore).
     #[arg(long, default_value = "0-1")]
@@ -125,30 +107,15 @@ pub struct SoakArgs {
     pub vflag_dp: Option<PathBuf>,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
-    }
-    humantime::parse_duration(s).map_err(|_| format!("'{s}' is not a duration (e.g. 8s, 1500ms, 2m)"))
-}
-
-fn parse_loss(s: &str) -> Result<LossLimit, String> {
-    LossLimit::parse(s).map_err(|e| e.to_string())
-}
-
-/// `--rate` as frames/s: a number with an optional k/M suffix and optional "pps".
+/// `--rate` as frames/s (`20000`, `50k`, `0.1Mpps`): the lab's generator is asked for frames.
 pub fn parse_rate(s: &str) -> Result<f64> {
-    let t = s.trim().trim_end_matches("pps");
-    let (num, mult) = match t.chars().last() {
-        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
-        Some('M') => (&t[..t.len() - 1], 1e6),
-        _ => (t, 1.0),
-    };
-    match num.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * mult),
-        _ => bail!("--rate '{s}': expected frames/s, e.g. 20000, 50k or 0.1Mpps"),
+    match value::rate(s) {
+        Ok(r) => r.pps().ok_or_else(|| {
+            anyhow::anyhow!(
+                "--rate '{s}': the soak's generator takes frames/s (e.g. 20000, 50k or 0.1Mpps), not a bit rate"
+            )
+        }),
+        Err(e) => bail!("--rate {e}"),
     }
 }
 
@@ -316,7 +283,7 @@ mod tests {
         ])
         .contains("'ip link set down': it must contain {link}"));
         assert!(parse(&["--lab", "--interval", "soon"]).unwrap_err().contains("'soon' is not a duration"));
-        assert!(parse(&["--lab", "--max-loss", "x%"]).unwrap_err().contains("--max-loss 'x%'"));
+        assert!(parse(&["--lab", "--max-loss", "x%"]).unwrap_err().contains("'x%' is not a loss limit"));
         assert!(parse(&["--lab", "--dut-args", "-a x"]).is_err(), "one place at a time");
         assert_eq!(check(&["--dut-args", "-a 0000:01:00.2", "--duration", "60s"]), "ok", "watching needs no schedule");
     }

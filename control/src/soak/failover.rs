@@ -33,7 +33,7 @@ impl Resolution {
         rate_pps: Option<f64>,
     ) -> Self {
         if let Some(r) = rx.filter(|r| r.ms.is_finite() && r.ms > 0.0) {
-            let k = if r.k > 0.0 { r.k } else { GAP_INTERVALS };
+            let k = if r.k > 0 { r.k as f64 } else { GAP_INTERVALS };
             return Resolution {
                 gap_ms: r.gap_ms,
                 flow_interval_ms: r.flow_interval_ms,
@@ -136,7 +136,7 @@ pub fn failover(i: &Inputs) -> Failover {
     let rel = |t: f64| (t - i.down_s) * 1e3;
     // A silence that lost nothing (a stalled receiver catching up) is no loss episode.
     let lossy: Vec<&FlowOutage> =
-        i.flow_outages.iter().copied().filter(|o| o.lost > 0 || o.foreign_lost_est > 0.0).collect();
+        i.flow_outages.iter().copied().filter(|o| o.lost > 0 || o.foreign_lost_est > 0).collect();
     let mut episodes: Vec<Episode> = lossy
         .iter()
         .map(|o| Episode {
@@ -174,14 +174,14 @@ pub fn failover(i: &Inputs) -> Failover {
         min: if one_flow {
             Some(max)
         } else {
-            let mins: Option<Vec<f64>> = lossy.iter().map(|o| o.min_ms).collect();
-            mins.filter(|m| !m.is_empty()).map(|m| m.into_iter().fold(f64::INFINITY, f64::min))
+            let mins = lossy.iter().map(|o| o.min_ms);
+            (!lossy.is_empty()).then(|| mins.fold(f64::INFINITY, f64::min))
         },
-        median: if one_flow { Some(max) } else { main.and_then(|o| o.median_ms) },
-        p99: if one_flow { Some(max) } else { main.and_then(|o| o.p99_ms) },
+        median: if one_flow { Some(max) } else { main.map(|o| o.median_ms) },
+        p99: if one_flow { Some(max) } else { main.map(|o| o.p99_ms) },
         max,
     };
-    let foreign_lost_est: f64 = lossy.iter().map(|o| o.foreign_lost_est).filter(|v| v.is_finite()).sum::<f64>() + 0.0; // an empty sum is -0.0
+    let foreign_lost_est = lossy.iter().map(|o| o.foreign_lost_est).sum::<u64>() as f64;
     let fallback = i.before_pps * i.failed_share_pct / 100.0;
     // The hit flows' rate; an outage of all traffic hit every flow, at the rate before it.
     let all = i
@@ -232,8 +232,23 @@ pub fn dist(values: impl IntoIterator<Item = f64>) -> Option<Dist> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A receiver's flow outage of `flows` flows each silent `longest_ms`.
+    pub(crate) fn fo(start_s: f64, flows: usize, longest_ms: f64, lost: u64) -> FlowOutage {
+        FlowOutage {
+            start_s,
+            end_s: start_s + longest_ms / 1e3,
+            flows,
+            longest_ms,
+            min_ms: longest_ms,
+            median_ms: longest_ms,
+            p99_ms: longest_ms,
+            lost,
+            ..Default::default()
+        }
+    }
 
     fn inputs<'a>(fo: &'a [&'a FlowOutage], lost: u64, outage_ms: f64) -> Inputs<'a> {
         Inputs {
@@ -263,7 +278,7 @@ mod tests {
         assert_eq!((r.show(0.0), r.show(9.9), r.show(12.34)), ("< 10".into(), "< 10".into(), "12.3".into()));
         // A slow flow: 16 flows at 1 kpps, 16 ms apart, so silences under 160 ms go unseen.
         assert_eq!(Resolution::of(None, Some(5.0), Some(16), Some(1000.0)).ms, 160.0);
-        let rx = rx_report::Resolution { gap_ms: 10.0, flow_interval_ms: Some(2.5), k: 10.0, ms: 25.0 };
+        let rx = rx_report::Resolution { gap_ms: 10.0, flow_interval_ms: Some(2.5), k: 10, ms: 25.0 };
         let r = Resolution::of(Some(&rx), None, None, None);
         assert_eq!((r.ms, r.from, r.show(3.0)), (25.0, "receiver", "< 25".into()));
         assert_eq!(Resolution::of(None, Some(f64::NAN), None, None).ms, DEFAULT_GAP_MS, "odd --gap-ms: default");
@@ -271,18 +286,18 @@ mod tests {
 
     #[test]
     fn several_gaps_in_one_flap_are_several_episodes() {
-        let a = FlowOutage { start_s: 3.99, flows: 8, longest_ms: 40.0, lost: 300, ..Default::default() };
-        let b = FlowOutage { start_s: 4.2, flows: 2, longest_ms: 15.0, lost: 20, ..Default::default() };
-        let back = FlowOutage { start_s: 4.6, flows: 3, longest_ms: 12.0, lost: 30, ..Default::default() };
-        let stall = FlowOutage { start_s: 4.3, flows: 16, longest_ms: 11.0, lost: 0, ..Default::default() };
+        let a = fo(3.99, 8, 40.0, 300);
+        let b = fo(4.2, 2, 15.0, 20);
+        let back = fo(4.6, 3, 12.0, 30);
+        let stall = fo(4.3, 16, 11.0, 0);
         let f = failover(&inputs(&[&b, &a, &stall, &back], 350, 40.0));
         let starts: Vec<i64> = f.episodes.iter().map(|e| e.start_ms.round() as i64).collect();
         assert_eq!(starts, [-10, 200, 600], "in time order, relative to the down command; the stall lost nothing");
         assert_eq!(f.episodes.iter().map(|e| e.after_up).collect::<Vec<_>>(), [false, false, true]);
         assert_eq!(f.first_loss_ms.map(f64::round), Some(-10.0));
         assert_eq!(f.last_loss_ms.map(f64::round), Some(612.0));
-        // Older receivers give only each group's longest: min, median and p99 are unknown.
-        assert_eq!(f.flow_outage_ms, FlowDist { min: None, median: None, p99: None, max: 40.0 });
+        // The shortest silence of any lossy group; median and p99 those of the largest group.
+        assert_eq!(f.flow_outage_ms, FlowDist { min: Some(12.0), median: Some(40.0), p99: Some(40.0), max: 40.0 });
         assert!(!f.below_resolution);
         // No flow rate from the receiver: the before-window's 10 kpps on the failed link.
         assert!((f.loss_derived_ms.unwrap() - 35.0).abs() < 1e-9);
@@ -291,30 +306,33 @@ mod tests {
     #[test]
     fn the_receivers_distribution_and_offered_rate_are_used_when_it_gives_them() {
         let a = FlowOutage {
-            start_s: 4.0,
-            flows: 8,
-            longest_ms: 40.0,
-            lost: 300,
             foreign_flows: 2,
-            min_ms: Some(20.0),
-            median_ms: Some(30.0),
-            p99_ms: Some(39.0),
-            foreign_lost_est: 100.0,
+            min_ms: 20.0,
+            median_ms: 30.0,
+            p99_ms: 39.0,
+            foreign_lost_est: 100,
             offered_pps: 8000.0,
-            ..Default::default()
+            ..fo(4.0, 8, 40.0, 300)
         };
         let f = failover(&inputs(&[&a], 300, 40.0));
         assert_eq!(f.flow_outage_ms, FlowDist { min: Some(20.0), median: Some(30.0), p99: Some(39.0), max: 40.0 });
         assert_eq!(f.offered_from, Some("receiver"));
         assert!((f.loss_derived_ms.unwrap() - 50.0).abs() < 1e-9, "(300 + 100) / 8 kpps");
         // One flow: its silence is every figure.
-        let one = FlowOutage { start_s: 4.0, flows: 1, longest_ms: 33.0, lost: 5, ..Default::default() };
+        let one = fo(4.0, 1, 33.0, 5);
         assert_eq!(failover(&inputs(&[&one], 5, 33.0)).flow_outage_ms.median, Some(33.0));
         // Nothing to divide by: no loss-derived figure rather than inf or NaN.
         let none = Inputs { before_pps: f64::NAN, ..inputs(&[], 5, 0.0) };
         assert_eq!(failover(&none).loss_derived_ms, None);
         // Untracked: the outages of all traffic are the episodes.
-        let o = Outage { start_s: 4.1, duration_ms: 30.0, lost: None, offered_pps: 20_000.0 };
+        let o = Outage {
+            start_s: 4.1,
+            end_s: 4.13,
+            duration_ms: 30.0,
+            lost: None,
+            offered_pps: 20_000.0,
+            ..Default::default()
+        };
         let f = failover(&Inputs { outages: &[&o], ..inputs(&[], 200, 30.0) });
         assert_eq!(f.episodes.len(), 1);
         assert_eq!(f.episodes[0].flows, 0);

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use junit::Property;
 use serde::Serialize;
-use serde_json::Value;
+use vflag_contract::events::{self, Event, What};
 
 use super::analyze::FlapResult;
 
@@ -34,27 +34,25 @@ pub struct Sample {
     pub implausible: u64,
 }
 
-/// The samples in the receiver's events file; none when it cannot be read.
+/// The samples in the receiver's events file; none when it cannot be read. (The soak's live
+/// tail read every line through the contract already: one that does not parse stopped it.)
 pub fn read_samples(path: &Path) -> Vec<Sample> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    samples(text.lines().filter_map(|l| serde_json::from_str(l).ok()))
+    samples(text.lines().filter_map(|l| events::parse_line(l).ok()))
 }
 
-/// Each `sample` event's latency field with the interval it covers (from the previous sample;
-/// the first from the start). Samples without one still end the next one's interval.
-pub fn samples(events: impl IntoIterator<Item = Value>) -> Vec<Sample> {
+/// Each `sample` event's latency with the interval it covers (from the previous sample; the
+/// first from the start). Samples without one still end the next one's interval.
+pub fn samples(events: impl IntoIterator<Item = Event>) -> Vec<Sample> {
     let mut out = Vec::new();
     let mut from_s = 0.0;
-    for ev in events.into_iter().filter(|e| e["event"] == "sample") {
-        let Some(to_s) = ev["t_s"].as_f64() else { continue };
-        if let Some(l) = ev.get("latency").filter(|l| l.is_object()) {
-            let hist = l["hist"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|b| Some((b.get(0)?.as_u64()?, b.get(1)?.as_u64()?))).collect())
-                .unwrap_or_default();
-            out.push(Sample { from_s, to_s, hist, implausible: l["implausible"].as_u64().unwrap_or(0) });
+    for ev in events {
+        let What::Sample { latency, .. } = ev.what else { continue };
+        if let Some(l) = latency {
+            let hist = l.hist.iter().map(|b| (b[0], b[1])).collect();
+            out.push(Sample { from_s, to_s: ev.t_s, hist, implausible: l.implausible });
         }
-        from_s = to_s;
+        from_s = ev.t_s;
     }
     out
 }
@@ -339,15 +337,17 @@ mod tests {
 
     #[test]
     fn samples_are_read_with_their_intervals() {
-        let evs = [
-            serde_json::json!({"event": "start", "t_s": 0.0}),
-            serde_json::json!({"event": "sample", "t_s": 0.1}),
-            serde_json::json!({"event": "sample", "t_s": 0.2, "latency": {"frames": 3, "hist": [[1000, 2], [2000, 1]]}}),
-            serde_json::json!({"event": "link", "t_s": 0.25}),
-            serde_json::json!({"event": "sample", "t_s": 0.3, "latency": {"frames": 0, "hist": [], "implausible": 4}}),
+        let lat = r#""latency": {"frames": 3, "p50_ns": 1000, "p99_ns": 2000, "max_ns": 2000, "hist": [[1000, 2], [2000, 1]]}"#;
+        let none =
+            r#""latency": {"frames": 0, "p50_ns": null, "p99_ns": null, "max_ns": null, "hist": [], "implausible": 4}"#;
+        let lines = [
+            r#"{"event": "sample", "t_s": 0.1, "ports": [], "members": []}"#.to_string(),
+            format!(r#"{{"event": "sample", "t_s": 0.2, "ports": [], "members": [], {lat}}}"#),
+            r#"{"event": "link", "t_s": 0.25, "port": 0, "name": "m0", "up": false, "speed_mbps": 0}"#.to_string(),
+            format!(r#"{{"event": "sample", "t_s": 0.3, "ports": [], "members": [], {none}}}"#),
         ];
         assert_eq!(
-            samples(evs),
+            samples(lines.iter().map(|l| events::parse_line(l).unwrap())),
             vec![
                 s(0.1, 0.2, &[(1000, 2), (2000, 1)]),
                 Sample { from_s: 0.2, to_s: 0.3, hist: Vec::new(), implausible: 4 }

@@ -5,37 +5,48 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use vflag_contract::events::{self, Event, What};
 
 /// Reads whole lines appended to a file since the last call.
 pub struct EventTail {
     path: PathBuf,
     pos: u64,
     partial: String,
+    line: u64,
 }
 
 impl EventTail {
     pub fn new(path: &Path) -> Self {
-        EventTail { path: path.to_path_buf(), pos: 0, partial: String::new() }
+        EventTail { path: path.to_path_buf(), pos: 0, partial: String::new(), line: 0 }
     }
 
-    pub fn poll(&mut self) -> Vec<Value> {
-        let Ok(mut f) = File::open(&self.path) else { return Vec::new() };
+    /// The events written since the last call. A line that is not an event of this build's
+    /// contract is an error naming the file and line: a soak that read it anyway would count
+    /// zeros where the receiver said something else.
+    pub fn poll(&mut self) -> Result<Vec<Event>, String> {
+        let Ok(mut f) = File::open(&self.path) else { return Ok(Vec::new()) };
         // Truncated or recreated: start over.
         if f.metadata().is_ok_and(|m| m.len() < self.pos) {
             self.pos = 0;
+            self.line = 0;
             self.partial.clear();
         }
         if f.seek(SeekFrom::Start(self.pos)).is_err() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let mut buf = String::new();
-        let Ok(n) = f.read_to_string(&mut buf) else { return Vec::new() };
+        let Ok(n) = f.read_to_string(&mut buf) else { return Ok(Vec::new()) };
         self.pos += n as u64;
         self.partial.push_str(&buf);
-        let Some(last_nl) = self.partial.rfind('\n') else { return Vec::new() };
+        let Some(last_nl) = self.partial.rfind('\n') else { return Ok(Vec::new()) };
         let complete: String = self.partial.drain(..=last_nl).collect();
-        complete.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        let mut out = Vec::new();
+        for l in complete.lines() {
+            self.line += 1;
+            let ev = events::parse_line(l).map_err(|e| format!("{} line {}: {e}", self.path.display(), self.line))?;
+            out.push(ev);
+        }
+        Ok(out)
     }
 }
 
@@ -57,28 +68,18 @@ pub struct Live {
     pub lost_series: Vec<(f64, u64)>,
 }
 
-fn u(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
-}
-
 impl Live {
-    pub fn feed(&mut self, ev: &Value) {
-        match ev["event"].as_str() {
-            Some("start") => self.started_unix_s = ev["started_unix_s"].as_f64(),
-            Some("outage") => self.outages += 1,
-            Some("sample") => {
-                let t = ev["t_s"].as_f64().unwrap_or(0.0);
-                let members: Vec<u64> = ev["members"]
-                    .as_array()
-                    .map(|a| a.iter().map(|m| u(&m["rx_packets"])).collect())
-                    .unwrap_or_default();
+    pub fn feed(&mut self, ev: &Event) {
+        let t = ev.t_s;
+        match &ev.what {
+            What::Start { started_unix_s, .. } => self.started_unix_s = Some(*started_unix_s),
+            What::Outage(_) => self.outages += 1,
+            What::Sample { ports, members, tracking, .. } => {
+                let members: Vec<u64> = members.iter().map(|m| m.rx_packets).collect();
                 // The members' sum where there are members: a bond's own counters jump when a
                 // member leaves and rejoins it.
-                let rx: u64 = if members.is_empty() {
-                    ev["ports"].as_array().map(|a| a.iter().map(|p| u(&p["rx_packets"])).sum()).unwrap_or(0)
-                } else {
-                    members.iter().sum()
-                };
+                let rx: u64 =
+                    if members.is_empty() { ports.iter().map(|p| p.rx_packets).sum() } else { members.iter().sum() };
                 if let Some((t0, m0, rx0)) = &self.last {
                     let dt = t - t0;
                     if dt > 0.0 {
@@ -89,13 +90,13 @@ impl Live {
                 }
                 self.last = Some((t, members, rx));
                 self.samples += 1;
-                if let Some(tr) = ev.get("tracking").filter(|v| v.is_object()) {
-                    self.tracked = u(&tr["tracked"]);
-                    self.lost = u(&tr["lost"]);
+                if let Some(tr) = tracking {
+                    self.tracked = tr.tracked;
+                    self.lost = tr.lost;
                     self.lost_series.push((t, self.lost));
                 }
             }
-            _ => {}
+            What::Link { .. } | What::End { .. } => {}
         }
     }
 
@@ -119,35 +120,58 @@ impl Live {
 mod tests {
     use super::*;
     use std::io::Write;
+    use vflag_contract::events::{MemberSample, PortSample, Tracking};
+
+    fn line(e: &Event) -> String {
+        serde_json::to_string(e).unwrap()
+    }
 
     #[test]
     fn tail_returns_only_whole_new_lines() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("e.jsonl");
         let mut t = EventTail::new(&p);
-        assert!(t.poll().is_empty(), "no file yet");
+        assert!(t.poll().unwrap().is_empty(), "no file yet");
         let mut f = File::create(&p).unwrap();
-        write!(f, "{{\"event\":\"start\",\"t_s\":0,\"started_unix_s\":5.5}}\n{{\"event\":\"sam").unwrap();
-        let first = t.poll();
+        let start = line(&Event::start(serde_json::json!({}), None, 5.5));
+        let end =
+            line(&Event { t_s: 1.0, what: What::End { stop_reason: Default::default(), verdict: Default::default() } });
+        let (head, tail) = end.split_at(10);
+        write!(f, "{start}\n{head}").unwrap();
+        let first = t.poll().unwrap();
         assert_eq!(first.len(), 1);
-        assert_eq!(first[0]["started_unix_s"], 5.5);
-        writeln!(f, "ple\",\"t_s\":1}}").unwrap();
-        let second = t.poll();
-        assert_eq!((second.len(), second[0]["event"].as_str()), (1, Some("sample")));
-        assert!(t.poll().is_empty());
+        assert!(matches!(first[0].what, What::Start { started_unix_s, .. } if started_unix_s == 5.5));
+        writeln!(f, "{tail}").unwrap();
+        let second = t.poll().unwrap();
+        assert!(matches!((second.len(), &second[0].what), (1, What::End { .. })));
+        assert!(t.poll().unwrap().is_empty());
+        // A line of another contract stops the reading, naming the file and line.
+        writeln!(f, "{}", start.replace(events::SCHEMA, "vflag-dp.events.v0")).unwrap();
+        let e = t.poll().unwrap_err();
+        assert!(e.contains("e.jsonl line 3") && e.contains("events schema 'vflag-dp.events.v0'"), "{e}");
+        writeln!(f, r#"{{"event":"sample","t_s":2,"ports":[{{"port":0,"rx_frames":1}}]}}"#).unwrap();
+        assert!(t.poll().unwrap_err().contains("line 4"));
     }
 
-    fn sample(t: f64, m0: u64, m1: u64, lost: u64) -> Value {
-        serde_json::json!({"event": "sample", "t_s": t,
-            "ports": [{"port": 2, "rx_packets": m0 + m1}],
-            "members": [{"name": "a", "rx_packets": m0}, {"name": "b", "rx_packets": m1}],
-            "tracking": {"tracked": m0 + m1, "lost": lost}})
+    fn sample(t: f64, m0: u64, m1: u64, lost: u64) -> Event {
+        Event {
+            t_s: t,
+            what: What::Sample {
+                ports: vec![PortSample { port: 2, rx_packets: m0 + m1, ..Default::default() }],
+                members: vec![
+                    MemberSample { name: "a".into(), rx_packets: m0, tx_packets: 0 },
+                    MemberSample { name: "b".into(), rx_packets: m1, tx_packets: 0 },
+                ],
+                tracking: Some(Tracking { tracked: m0 + m1, lost, ..Default::default() }),
+                latency: None,
+            },
+        }
     }
 
     #[test]
     fn rates_between_samples_and_convergence() {
         let mut l = Live::default();
-        l.feed(&serde_json::json!({"event": "start", "t_s": 0.0, "started_unix_s": 100.0}));
+        l.feed(&Event::start(serde_json::json!({}), None, 100.0));
         l.feed(&sample(0.5, 0, 0, 0));
         assert!(!l.carrying(false), "one sample gives no rate");
         l.feed(&sample(1.0, 5_000, 0, 0));
@@ -155,7 +179,7 @@ mod tests {
         l.feed(&sample(1.5, 10_000, 5_000, 3));
         assert!(l.carrying(true));
         assert_eq!(l.member_pps, vec![10_000.0, 10_000.0]);
-        l.feed(&serde_json::json!({"event": "outage", "t_s": 1.6}));
+        l.feed(&Event { t_s: 1.6, what: What::Outage(Default::default()) });
         let names = vec!["p0".to_string(), "p1".to_string()];
         assert_eq!(l.status(&names), "rx 20.0 kpps (p0 10.0k, p1 10.0k) | outages 1 | lost 3");
         assert_eq!(l.started_unix_s, Some(100.0));

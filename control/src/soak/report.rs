@@ -563,11 +563,7 @@ pub(crate) mod tests {
         r.flaps[0].overlapped_by = Some(2);
         r.flaps.push(second);
         r.totals = Totals {
-            generator: Some(Generator {
-                rate_pps: Some(20_000.0),
-                achieved_pps: 15_200.0,
-                short_of_rate_pct: Some(24.0),
-            }),
+            generator: Some(Generator::new(7, 16, Some(20_000.0), 15_200.0)),
             ..totals(&r.flaps, 2, None, (vec![], vec![]), 12.0)
         };
         r.verdict.notes = vec!["flap 2: s1 went down while s0 was still out of the aggregation".into()];

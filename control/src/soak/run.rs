@@ -180,9 +180,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     s.phase = "stopping".into();
     s.note("stopping the receiver, then the generator");
     let rx_status = s.rx.stop(Duration::from_secs(20));
-    for ev in s.tail.poll() {
-        s.live.feed(&ev);
-    }
+    s.read_events()?;
     if let Some(g) = s.gen.as_mut() {
         g.stop(Duration::from_secs(10));
     }
@@ -193,7 +191,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     if let Some(e) = &link_error {
         eprintln!("vflag-ctl: warning: link counters stopped early: {e}");
     }
-    let rx = RxReport::read(Path::new(&files.rx_report)).with_context(|| {
+    let rx = rx_report::read(Path::new(&files.rx_report)).with_context(|| {
         format!("the receiver wrote no report (exit {:?}); its last lines:\n{}", rx_status, s.rx.log_tail(8))
     })?;
     let members = if s.members.is_empty() {
@@ -285,12 +283,7 @@ fn resolution(args: &SoakArgs, rx: &RxReport) -> Resolution {
         None => None,
     });
     let rate = if args.lab { parse_rate(&args.rate).ok() } else { None };
-    Resolution::of(
-        rx.analysis.as_ref().and_then(|a| a.resolution.as_ref()),
-        gap_ms,
-        args.lab.then_some(args.flows),
-        rate,
-    )
+    Resolution::of(rx.analysis.as_ref().map(|a| &a.resolution), gap_ms, args.lab.then_some(args.flows), rate)
 }
 
 /// "interrupted after 2 of 5 flaps (flap 2 cut short, not judged); ...".
@@ -564,11 +557,17 @@ impl Soak {
         }
     }
 
-    /// One step of every wait: read events, show progress, notice Ctrl-C and dead children.
-    fn tick(&mut self) -> Result<bool> {
-        for ev in self.tail.poll() {
+    /// Takes in the receiver's new events; one that breaks the contract ends the soak.
+    fn read_events(&mut self) -> Result<()> {
+        for ev in self.tail.poll().map_err(|e| anyhow::anyhow!("the receiver's events: {e}"))? {
             self.live.feed(&ev);
         }
+        Ok(())
+    }
+
+    /// One step of every wait: read events, show progress, notice Ctrl-C and dead children.
+    fn tick(&mut self) -> Result<bool> {
+        self.read_events()?;
         self.progress();
         for p in std::iter::once(&mut self.rx).chain(self.gen.as_mut()) {
             if let Some(st) = p.exited() {

@@ -1,31 +1,10 @@
 //! Pass or fail: every flap recovered, and the figures within the limits the user gave.
 
-use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::analyze::{FlapResult, Unexplained};
 
-/// `--max-loss`: frames, or a percentage of the tracked frames.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub enum LossLimit {
-    Frames(u64),
-    Percent(f64),
-}
-
-impl LossLimit {
-    pub fn parse(s: &str) -> Result<LossLimit> {
-        if let Some(p) = s.strip_suffix('%') {
-            match p.trim().parse::<f64>() {
-                Ok(v) if (0.0..=100.0).contains(&v) => return Ok(LossLimit::Percent(v)),
-                _ => bail!("--max-loss '{s}': expected frames (1000) or a percentage 0-100% (0.1%)"),
-            }
-        }
-        match s.trim().parse::<u64>() {
-            Ok(v) => Ok(LossLimit::Frames(v)),
-            Err(_) => bail!("--max-loss '{s}': expected frames (1000) or a percentage 0-100% (0.1%)"),
-        }
-    }
-}
+pub use vflag_contract::value::LossLimit;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Limits {
@@ -384,13 +363,5 @@ mod tests {
         // Without the overlap both would fail.
         (first.overlapped_by, second.overlaps) = (None, None);
         assert_eq!(judge(&limits, &[first, second], &[], None, &members(), &[]).failures.len(), 5);
-    }
-
-    #[test]
-    fn loss_limits_parse() {
-        assert_eq!(LossLimit::parse("1000").unwrap(), LossLimit::Frames(1000));
-        assert_eq!(LossLimit::parse("0.5%").unwrap(), LossLimit::Percent(0.5));
-        assert!(LossLimit::parse("lots").unwrap_err().to_string().contains("--max-loss 'lots'"));
-        assert!(LossLimit::parse("120%").is_err());
     }
 }
