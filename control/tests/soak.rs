@@ -244,7 +244,10 @@ fn lacp_soak_spreads_fails_over_and_rebalances() {
     assert!(md.contains("One-way latency of tracked frames, p50 / p99 (frames)"), "{md}");
     assert!(md.contains("Latency over 2 judged flap(s), p50 / p99 (frames): before "), "{md}");
     assert!(junit_text.contains("<property name=\"latency.during.p99_ns\" value=\""), "{junit_text}");
-    assert!(r["totals"]["generator"]["achieved_pps"].as_f64().unwrap() > 15_000.0, "{}", r["totals"]);
+    // Within reach of 20 kpps and not above it: the bond's sent count is its members' (a
+    // member's return after a flap once counted its frames again: 35 kpps "achieved").
+    let achieved = r["totals"]["generator"]["achieved_pps"].as_f64().unwrap();
+    assert!((15_000.0..20_500.0).contains(&achieved), "{}", r["totals"]);
     let o = text(&out);
     assert!(o.contains("flap 1/2") && o.contains("Verdict: PASS"), "{o}");
     assert!(o.contains("Over 2 judged flap(s), min / median / p99 / max ms: outage "), "{o}");

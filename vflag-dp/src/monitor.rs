@@ -209,8 +209,14 @@ impl<'a> Monitor<'a> {
                 m.update(s);
             }
         }
-        let ports: Vec<port::Stats> = self.counters.iter().map(MonotonicStats::total).collect();
+        let mut ports: Vec<port::Stats> = self.counters.iter().map(MonotonicStats::total).collect();
         let members: Vec<port::Stats> = self.member_counters.iter().map(MonotonicStats::total).collect();
+        // A bond's own counters are its active members' sum: a member that leaves (carrier
+        // loss) takes its count away, and its return adds all of it again. The members' own
+        // counters are the truth, so the bond's are their sum.
+        if let (Some(_), Some(bond), false) = (self.cfg.bond, ports.first_mut(), members.is_empty()) {
+            *bond = stats::sum(&members);
+        }
         let t = self.now_s();
         self.timeline.sample(
             t,
