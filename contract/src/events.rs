@@ -44,6 +44,9 @@ pub enum What<S = serde_json::Value> {
         members: Vec<MemberSample>,
         /// Tracked traffic so far (None: nothing is analysed).
         tracking: Option<Tracking>,
+        /// The tracked frames' latency since the previous sample (None: none arrived).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency: Option<SampleLatency>,
     },
     /// The run is over; the report follows.
     End { stop_reason: StopReason, verdict: Verdict },
@@ -82,6 +85,27 @@ pub struct Tracking {
     pub foreign: u64,
 }
 
+/// A sample's latency of the tracked frames that arrived since the previous sample, so a
+/// reader merges samples into any window by adding the counts of equal `ns`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SampleLatency {
+    /// Tracked frames with a believable latency.
+    pub frames: u64,
+    /// Null when `frames` is 0.
+    pub p50_ns: Option<u64>,
+    pub p99_ns: Option<u64>,
+    pub max_ns: Option<u64>,
+    /// `[ns, frames]` per non-empty bucket (16 per power of two), `ns` its middle, ascending.
+    pub hist: Vec<[u64; 2]>,
+    /// Frames over 10 s or stamped after they arrived: the ends do not share a clock.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub implausible: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 /// One line of an events file. The `start` line's schema is checked here, so a reader that
 /// takes every line through this refuses another version at the first line.
 pub fn parse_line(line: &str) -> Result<Event, String> {
@@ -110,6 +134,14 @@ mod tests {
             ports: vec![PortSample { port: 2, rx_packets: 10, link_up: true, ..Default::default() }],
             members: vec![MemberSample { name: "m0".into(), rx_packets: 4, tx_packets: 0 }],
             tracking: Some(Tracking { tracked: 10, lost: 1, ..Default::default() }),
+            latency: Some(SampleLatency {
+                frames: 3,
+                p50_ns: Some(1056),
+                p99_ns: Some(4224),
+                max_ns: Some(4224),
+                hist: vec![[1056, 2], [4224, 1]],
+                implausible: 0,
+            }),
         };
         let all = [
             Event::start(serde_json::json!({"fwd": "rxonly"}), Some(7), 1e9),
@@ -139,7 +171,7 @@ mod tests {
         assert!(parse_line(r#"{"event":"party","t_s":1}"#).unwrap_err().contains("party"));
         let s = line(&Event::<()> {
             t_s: 1.0,
-            what: What::Sample { ports: vec![PortSample::default()], members: vec![], tracking: None },
+            what: What::Sample { ports: vec![PortSample::default()], members: vec![], tracking: None, latency: None },
         });
         let e = parse_line(&s.replace("rx_packets", "rx_frames")).unwrap_err();
         assert!(e.contains("rx_packets"), "{e}");

@@ -148,8 +148,9 @@ fn check_common(r: &serde_json::Value, out: &Path, flaps: usize) {
             assert!(row.contains(" | < "), "shown as under the resolution, not 0.0: {row}");
         }
     }
-    // A row per flap in the failover table, the traffic split and the link counters' table.
-    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| flap")).count(), 3 * flaps, "{md}");
+    // A row per flap in the failover table, the traffic split, the link counters' table and
+    // the latency table (the lab's ends share a clock).
+    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| flap")).count(), 4 * flaps, "{md}");
     let svg = std::fs::read_to_string(out.join("soak.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg.matches("class=\"flap\"").count(), flaps);
@@ -222,6 +223,27 @@ fn lacp_soak_spreads_fails_over_and_rebalances() {
     }
     assert_eq!(r["totals"]["restore_ms"]["n"], 2, "{}", r["totals"]);
     assert_eq!(r["totals"]["not_restored"], 0);
+    // One host, one clock: latency before, during and after every flap. The other link carries
+    // on during the flap, so every window has tracked frames.
+    let lat = &r["totals"]["latency"];
+    assert!(lat["measured"] == true && lat["why_not"].is_null() && lat["judged_flaps"] == 2, "{lat}");
+    for x in r["flaps"].as_array().unwrap() {
+        let down = f(&x["down_s"]);
+        for when in ["before", "during", "after"] {
+            let w = &x["latency"][when];
+            assert!(w["frames"].as_u64().unwrap() > 0 && w["samples"].as_u64().unwrap() > 0, "{when}: {x}");
+            let (p50, p99, max) = (f(&w["p50_ns"]), f(&w["p99_ns"]), f(&w["max_ns"]));
+            assert!(0.0 < p50 && p50 <= p99 && p99 <= max && max < 1e10, "{when}: {w}");
+        }
+        // The windows follow each other around the down command, as the samples fall.
+        let (b, d, a) = (&x["latency"]["before"], &x["latency"]["during"], &x["latency"]["after"]);
+        assert!(f(&b["to_s"]) <= down + 0.1 && f(&d["from_s"]) >= down - 0.1, "within a sample: {x}");
+        assert!(f(&d["to_s"]) <= f(&a["from_s"]) + 1e-9, "{x}");
+    }
+    let md = std::fs::read_to_string(dir.path().join("soak.md")).unwrap();
+    assert!(md.contains("One-way latency of tracked frames, p50 / p99 (frames)"), "{md}");
+    assert!(md.contains("Latency over 2 judged flap(s), p50 / p99 (frames): before "), "{md}");
+    assert!(junit_text.contains("<property name=\"latency.during.p99_ns\" value=\""), "{junit_text}");
     // Within reach of 20 kpps and not above it: the bond's sent count is its members' (a
     // member's return after a flap once counted its frames again: 35 kpps "achieved").
     let achieved = r["totals"]["generator"]["achieved_pps"].as_f64().unwrap();
@@ -440,6 +462,11 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
         md.contains(&format!("Received per link, from the links' own counters: {} (netdev statistics)", lab.host[0])),
         "{md}"
     );
+    // The generator is not the soak's: its clock is not known to be the receiver's.
+    assert_eq!(r["totals"]["latency"]["measured"], false);
+    assert!(r["totals"]["latency"]["why_not"].as_str().unwrap().contains("--same-clock"), "{}", r["totals"]);
+    assert!(x["latency"].is_null(), "{x}");
+    assert!(md.contains("Latency: not measured: the traffic comes from a generator"), "{md}");
     assert!(!lab.gone(), "a lab the soak did not make stays");
 }
 

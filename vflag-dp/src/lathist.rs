@@ -7,27 +7,38 @@
 //! another makes each wait for the previous store (measured on one machine: 42% of the tracked
 //! frame's cost; within the noise on another). So each bucket has [`LANES`] counters, and the
 //! caller spreads consecutive frames over them.
+//!
+//! The counters are relaxed atomics with one writer (the lcore): a load and a store, the same
+//! instructions as a plain increment on x86, so the monitor can read them while the run goes
+//! on ([`TickHist::shared`], [`Cells`]) at no cost to the frame.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-const SUB_BITS: u32 = 5;
+pub(crate) const SUB_BITS: u32 = 5;
 const SUB: usize = 1 << SUB_BITS;
-const BUCKETS: usize = 64 * SUB;
+pub(crate) const BUCKETS: usize = 64 * SUB;
 /// Counters per bucket; a power of two.
-const LANES: usize = 4;
+pub(crate) const LANES: usize = 4;
+const CELLS: usize = LANES * BUCKETS;
 
 /// Longer than this, a latency is not believed (see [`TickHist::to_ns`]).
 const MAX_LATENCY_S: u64 = 10;
 
-#[derive(Debug, Clone)]
+/// The counters, lane-major: lane `l`'s counter of bucket `i` is at `l * BUCKETS + i`.
+pub type Cells = [AtomicU64; CELLS];
+
+#[derive(Debug)]
 pub struct TickHist {
-    /// Lane-major: lane `l`'s counter of bucket `i` is at `l * BUCKETS + i`.
-    counts: Box<[u64; LANES * BUCKETS]>,
+    counts: Arc<Cells>,
 }
 
 impl Default for TickHist {
     fn default() -> Self {
-        TickHist { counts: Box::new([0; LANES * BUCKETS]) }
+        let cells: Arc<[AtomicU64]> = (0..CELLS).map(|_| AtomicU64::new(0)).collect();
+        TickHist { counts: cells.try_into().expect("CELLS counters") }
     }
 }
 
@@ -40,8 +51,13 @@ fn index(v: u64) -> usize {
     ((shift as usize) << SUB_BITS) + (v >> shift) as usize
 }
 
+/// The bucket of a latency of `ticks` (for bounds such as [`TickHist::to_ns`]'s 10 s).
+pub(crate) fn bucket_of(ticks: u64) -> usize {
+    index(ticks)
+}
+
 /// The middle of bucket `i`, in ticks.
-fn midpoint(i: usize) -> u64 {
+pub(crate) fn midpoint(i: usize) -> u64 {
     if i < SUB {
         return i as u64;
     }
@@ -57,26 +73,35 @@ impl TickHist {
     pub fn record(&mut self, ticks: u64, lane: u64) {
         // index() is always below BUCKETS (a power of two): the mask only spares a bounds check.
         let at = (lane as usize % LANES) * BUCKETS + index(ticks);
-        self.counts[at & (LANES * BUCKETS - 1)] += 1;
+        // One writer: load and store, not a locked read-modify-write.
+        let c = &self.counts[at & (CELLS - 1)];
+        c.store(c.load(Relaxed) + 1, Relaxed);
+    }
+
+    /// The counters, for a reader while this histogram is being written (the monitor).
+    pub fn shared(&self) -> Arc<Cells> {
+        Arc::clone(&self.counts)
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> u64 {
-        self.counts.iter().sum()
+        self.counts.iter().map(|c| c.load(Relaxed)).sum()
     }
 
     /// Bucket `i`'s count, all lanes together.
     fn bucket(&self, i: usize) -> u64 {
-        (0..LANES).map(|l| self.counts[l * BUCKETS + i]).sum()
+        bucket_sum(&self.counts, i)
     }
 
     pub fn clear(&mut self) {
-        self.counts.fill(0);
+        for c in self.counts.iter() {
+            c.store(0, Relaxed);
+        }
     }
 
     pub fn add(&mut self, o: &TickHist) {
-        for (a, b) in self.counts.iter_mut().zip(o.counts.iter()) {
-            *a += b;
+        for (a, b) in self.counts.iter().zip(o.counts.iter()) {
+            a.store(a.load(Relaxed) + b.load(Relaxed), Relaxed);
         }
     }
 
@@ -96,6 +121,11 @@ impl TickHist {
         }
         h
     }
+}
+
+/// Bucket `i`'s count in `cells`, all lanes together.
+pub(crate) fn bucket_sum(cells: &Cells, i: usize) -> u64 {
+    (0..LANES).map(|l| cells[l * BUCKETS + i].load(Relaxed)).sum()
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub struct LaunchedLcore {
     pub analysis: Option<AnalysisHandles>,
     /// --interleave-ms: the lcore's totals per mode.
     pub interleave: Option<Arc<LiveInterleave>>,
+    /// An analysing lcore's latency counters, read live for the events' intervals.
+    pub latency: Option<Arc<crate::lathist::Cells>>,
 }
 
 /// Everything the lcores share with the main lcore.
@@ -130,6 +132,7 @@ pub fn plan(
             streams: stream_jobs.iter().map(|j| (j.stream, Arc::clone(&j.counters))).collect(),
             analysis: analysis.as_ref().map(|a| (Arc::clone(&a.live), Arc::clone(&a.result))),
             interleave: analysis.as_ref().and_then(|a| a.interleave.as_ref()).map(|il| Arc::clone(&il.live)),
+            latency: analysis.as_ref().map(|a| a.state.latency.shared()),
         });
         jobs.push((
             *lcore,

@@ -17,6 +17,7 @@ pub mod fwd;
 pub mod gen;
 pub mod interleave;
 pub mod kernel_link;
+pub mod latency_window;
 pub mod lathist;
 pub mod launch;
 pub mod monitor;

@@ -13,6 +13,7 @@ use crate::cli::{Config, FwdMode};
 use crate::counters::StreamCounters;
 use crate::events::{EventLog, MemberSample, PortSample, Tracking, What};
 use crate::kernel_link::{self, KernelLink};
+use crate::latency_window::LatencyWindow;
 use crate::launch::LaunchedLcore;
 use crate::outage::{self, Gap, Outage};
 use crate::report::{LinkEventReport, StopReason};
@@ -52,6 +53,8 @@ pub struct Monitor<'a> {
     kernel_links: Vec<KernelLink>,
     telemetry: Option<telemetry::Shared>,
     ticks: u64,
+    /// The tracked frames' latency at the previous sample, for each sample's interval.
+    latency: LatencyWindow,
 }
 
 impl<'a> Monitor<'a> {
@@ -89,6 +92,7 @@ impl<'a> Monitor<'a> {
                 .collect(),
             telemetry: None,
             ticks: 0,
+            latency: LatencyWindow::new(clock::tsc_hz()),
         }
     }
 
@@ -280,7 +284,9 @@ impl<'a> Monitor<'a> {
                 self.outages.len()
             );
         }
-        self.events.write(t, What::<()>::Sample { ports: sample, members, tracking: live });
+        let cells: Vec<&crate::lathist::Cells> = launched.iter().filter_map(|l| l.latency.as_deref()).collect();
+        let latency = self.latency.interval(&cells);
+        self.events.write(t, What::<()>::Sample { ports: sample, members, tracking: live, latency });
     }
 
     /// A port's or bond member's name ("?" for one this run does not know).

@@ -144,6 +144,27 @@ fn a_link_flap_is_one_outage_with_its_loss_and_link_events() {
     }
     let typed = vflag_contract::report::read(&rx_json).unwrap();
     assert_eq!((typed.outages.len(), typed.verdict.pass), (2, false));
+    // Each sample's latency covers the tracked frames since the previous one: every frame is
+    // in exactly one (the generator stopped seconds before the receiver's last sample), and
+    // samples before the generator started have none.
+    use vflag_contract::events::What;
+    let samples: Vec<_> = log
+        .lines()
+        .filter_map(|l| match vflag_contract::events::parse_line(l).unwrap().what {
+            What::Sample { latency, .. } => Some(latency),
+            _ => None,
+        })
+        .collect();
+    assert!(samples[0].is_none(), "no tracked frame 0.5 s in: {:?}", samples[0]);
+    let with: Vec<_> = samples.iter().flatten().collect();
+    for l in &with {
+        assert_eq!(l.hist.iter().map(|b| b[1]).sum::<u64>(), l.frames, "{l:?}");
+        assert!(l.hist.windows(2).all(|w| w[0][0] < w[1][0]), "ascending: {l:?}");
+        let (p50, p99, max) = (l.p50_ns.unwrap(), l.p99_ns.unwrap(), l.max_ns.unwrap());
+        assert!(0 < p50 && p50 <= p99 && p99 <= max && max < 10_000_000_000, "one host, one clock: {l:?}");
+        assert_eq!(l.implausible, 0, "{l:?}");
+    }
+    assert_eq!(with.iter().map(|l| l.frames).sum::<u64>(), u(&a["received"]), "{with:?}");
 }
 
 /// Foreign traffic (dpdk-testpmd txonly): an outage is found from the silence alone when

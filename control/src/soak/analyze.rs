@@ -91,6 +91,8 @@ pub struct FlapResult {
     pub overlaps: Option<Overlap>,
     /// The later flap that went down before this one's link rejoined.
     pub overlapped_by: Option<usize>,
+    /// Tracked frames' latency before, during and after; null when not measured (`latency`).
+    pub latency: Option<super::latency::FlapLatency>,
 }
 
 /// An outage that no flap explains.
@@ -301,6 +303,7 @@ pub fn flaps(
                 restore: None,
                 overlaps: None,
                 overlapped_by: None,
+                latency: None,
             }
         })
         .collect();
@@ -388,6 +391,7 @@ pub fn observed(seen: Seen, ready_s: f64, resolution_ms: f64) -> Vec<FlapResult>
                 restore: None,
                 overlaps: None,
                 overlapped_by: None,
+                latency: None,
             }
         })
         .collect()

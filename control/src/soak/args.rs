@@ -67,6 +67,10 @@ pub struct SoakArgs {
     /// [default: --links, when they are interfaces here; the lab: its host links].
     #[arg(long, value_delimiter = ',', value_name = "NAMES", value_parser = crate::names::ifname)]
     pub link_counters: Vec<String>,
+    /// Real hardware: the generator runs on this host, on the receiver's clock (one TSC), so the
+    /// tracked frames' one-way latency is measured around each flap (in the lab it always is).
+    #[arg(long)]
+    pub same_clock: bool,
     /// Real hardware without flap commands: how long to watch while someone else flaps links.
     #[arg(long, value_parser = value::duration)]
     pub duration: Option<Duration>,
@@ -153,6 +157,9 @@ impl SoakArgs {
             if self.duration.is_some() {
                 bail!("--duration is for watching real hardware; a lab soak lasts --flaps x --interval");
             }
+            if self.same_clock {
+                bail!("--same-clock is for real hardware (--dut-args); the lab's two ends share this host's clock");
+            }
         }
         if let Some(d) = &self.dut_args {
             let words = words::split("--dut-args", d)?;
@@ -225,6 +232,17 @@ mod tests {
         let a = parse(args).unwrap();
         let n = if a.links.is_empty() { 2 } else { a.links.len() };
         a.validate(n, 1).map(|_| "ok".into()).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn same_clock_is_for_real_hardware() {
+        assert!(parse(&["--dut-args", "-a 0000:01:00.2", "--duration", "60s", "--same-clock"]).unwrap().same_clock);
+        assert!(!parse(&["--dut-args", "-a 0000:01:00.2", "--duration", "60s"]).unwrap().same_clock);
+        assert_eq!(
+            check(&["--lab", "--same-clock"]),
+            "--same-clock is for real hardware (--dut-args); the lab's two ends share this host's clock",
+            "the lab shares its clock"
+        );
     }
 
     #[test]

@@ -90,6 +90,7 @@ fn flap_case(r: &SoakReport, f: &FlapResult) -> Testcase {
             }
         }
     }
+    c.properties.extend(super::latency::properties(f));
     c.system_out = Some(figures_line(r, f, &links));
     if f.cut_short {
         c.outcome = Outcome::Skipped { message: "cut short by an interrupt, not judged".into() };
@@ -196,6 +197,7 @@ fn suite_properties(r: &SoakReport) -> Vec<Property> {
         ("report", Some(r.files.report.clone())),
     ];
     p.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| Property::new(k, v))));
+    p.extend(super::latency::suite_properties(&t.latency));
     p
 }
 

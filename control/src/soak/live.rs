@@ -74,7 +74,7 @@ impl Live {
         match &ev.what {
             What::Start { started_unix_s, .. } => self.started_unix_s = Some(*started_unix_s),
             What::Outage(_) => self.outages += 1,
-            What::Sample { ports, members, tracking } => {
+            What::Sample { ports, members, tracking, .. } => {
                 let members: Vec<u64> = members.iter().map(|m| m.rx_packets).collect();
                 // The members' sum where there are members: a bond's own counters jump when a
                 // member leaves and rejoins it.
@@ -163,6 +163,7 @@ mod tests {
                     MemberSample { name: "b".into(), rx_packets: m1, tx_packets: 0 },
                 ],
                 tracking: Some(Tracking { tracked: m0 + m1, lost, ..Default::default() }),
+                latency: None,
             },
         }
     }

@@ -6,6 +6,7 @@ mod analyze;
 mod args;
 mod failover;
 mod junit;
+mod latency;
 mod link_counters;
 mod live;
 mod plot;

@@ -69,6 +69,8 @@ pub struct Totals {
     pub overlapping: usize,
     /// Lab: what the generator says it sent (`gen.json`); null when it wrote no report.
     pub generator: Option<Generator>,
+    /// Whether latency was measured (else why not) and each window over the judged flaps.
+    pub latency: super::latency::Summary,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,6 +115,7 @@ pub fn totals(
         not_restored: restores.iter().filter(|f| f.restore.as_ref().is_some_and(|r| r.restore_ms.is_none())).count(),
         overlapping: flaps.iter().filter(|f| f.overlaps.is_some()).count(),
         generator: None,
+        latency: Default::default(),
         flaps_planned: planned,
         flaps_done: flaps.len(),
         tracked,
@@ -317,6 +320,7 @@ pub fn markdown(r: &SoakReport) -> String {
         }
         let _ = writeln!(s);
     }
+    s.push_str(&super::latency::markdown(&r.flaps, &r.totals.latency));
     if let Some(t) = &r.totals.tracked {
         let _ = writeln!(s, "Tracked frames: {} received, {} lost ({:.4}%).", t.received, t.lost, t.loss_pct);
     }
@@ -417,6 +421,7 @@ pub(crate) mod tests {
             }),
             overlaps: None,
             overlapped_by: None,
+            latency: None,
         };
         let tracked = Some(LossTotals { received: 100_000, lost: 4539, loss_pct: 4.3426, ..Default::default() });
         SoakReport {

@@ -15,6 +15,7 @@ use outfile::OutFile;
 use super::analyze::{self, FlapRecord, Seen};
 use super::args::{parse_rate, SoakArgs};
 use super::failover::Resolution;
+use super::latency;
 use super::link_counters::{self, LinkSeries, LinkWatch, LiveRates};
 use super::live::{EventTail, Live};
 use super::procs::Proc;
@@ -201,12 +202,14 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let ready_s = ready.1 - rx.started_unix_s;
     let seen = Seen { rx: &rx, members: &members, links: link_series.as_ref() };
     let resolution = resolution(args, &rx);
-    let (flaps, unexplained) = if observing {
+    let (mut flaps, unexplained) = if observing {
         (analyze::observed(seen, ready_s, resolution.ms), Vec::new())
     } else {
         let flaps = analyze::flaps(seen, &records, ready_s, &s.live.lost_series, resolution.ms);
         (flaps, analyze::unexplained(&rx, &records, ready_s))
     };
+    let samples = latency::read_samples(Path::new(&files.rx_events));
+    let latency = latency::measure(&mut flaps, &samples, ready_s, latency::clock(args.lab || args.same_clock));
     // The lab's generator says what it sent: an offered load short of the asked one is named.
     let generator = args.lab.then(|| rx_report::read_generator(&args.out.join("gen.json"))).flatten();
     if let Some(w) = generator.as_ref().and_then(report::generator_warning) {
@@ -238,6 +241,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         link_counters_error: link_error,
         totals: report::Totals {
             generator,
+            latency,
             ..report::totals(
                 &flaps,
                 planned,
@@ -382,7 +386,7 @@ fn receiver_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, f: &Files, run_id:
     if let Some(r) = run_id {
         v.extend(["--run-id".into(), r.to_string()]);
     }
-    v.extend(["--fwd".into(), "rxonly".into(), "--stats-interval".into(), "500ms".into()]);
+    v.extend(["--fwd".into(), "rxonly".into(), "--stats-interval".into(), super::latency::SAMPLE_INTERVAL.into()]);
     v.extend(["--events".into(), f.rx_events.clone(), "--json".into(), f.rx_report.clone()]);
     v
 }
@@ -718,7 +722,7 @@ mod tests {
         assert!(
             rx.ends_with(
                 "--vdev net_af_packet0,iface=p0 --vdev net_af_packet1,iface=p1 --bond xor --link-wait 10s \
-             --run-id 7 --fwd rxonly --stats-interval 500ms --events o/e.jsonl --json o/rx.json"
+             --run-id 7 --fwd rxonly --stats-interval 100ms --events o/e.jsonl --json o/rx.json"
             ),
             "{rx}"
         );
@@ -739,7 +743,7 @@ mod tests {
         let rx = receiver_argv(&a, &LabSpec::default(), Path::new("vflag-dp"), &files(), None).join(" ");
         assert_eq!(
             rx,
-            "vflag-dp --lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01 --fwd rxonly --stats-interval 500ms \
+            "vflag-dp --lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01 --fwd rxonly --stats-interval 100ms \
              --events o/e.jsonl --json o/rx.json"
         );
     }

@@ -233,6 +233,7 @@ mod tests {
             restore: None,
             overlaps: None,
             overlapped_by: None,
+            latency: None,
         }
     }
 
