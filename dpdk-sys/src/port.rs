@@ -265,6 +265,16 @@ pub fn bond_member_set(bond: PortId, member: PortId, present: bool) -> Result<()
     DpdkError::check(ret, || format!("bond member {what} (bond port {bond}, member port {member})"))
 }
 
+/// An 802.3ad bond's LACP timers: a LACPDU every `periodic_ms`, a partner silent for
+/// `timeout_ms` given up (Linux's `lacp_rate fast` is 1000 and 3000; DPDK's defaults are 29 s
+/// and 90 s, since its actor never asks its partner for the short timeout).
+pub fn bond_lacp_timers(bond: PortId, periodic_ms: u32, timeout_ms: u32) -> Result<()> {
+    // SAFETY: plain values; the bonding driver checks the port id and its mode.
+    let ret = unsafe { ffi::vflag_bond_lacp_timers(bond, periodic_ms, timeout_ms) };
+    let ret = if ret == -1 { -libc::EINVAL } else { ret };
+    DpdkError::check(ret, || format!("LACP timers of bond port {bond} ({periodic_ms} ms, timeout {timeout_ms} ms)"))
+}
+
 pub fn stats_reset(port: PortId) -> Result<()> {
     // SAFETY: valid port id.
     let ret = unsafe { ffi::rte_eth_stats_reset(port) };

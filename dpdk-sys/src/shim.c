@@ -13,6 +13,7 @@
 #include <rte_mbuf.h>
 #ifdef VFLAG_HAVE_BOND
 #include <rte_eth_bond.h>
+#include <rte_eth_bond_8023ad.h>
 #endif
 #include <rte_prefetch.h>
 
@@ -211,5 +212,31 @@ int vflag_bond_member_set(uint16_t bond, uint16_t member, int present)
 #pragma GCC diagnostic pop
 #else
 	return present ? rte_eth_bond_slave_add(bond, member) : rte_eth_bond_slave_remove(bond, member);
+#endif
+}
+
+int vflag_bond_lacp_timers(uint16_t bond, uint32_t periodic_ms, uint32_t timeout_ms)
+{
+#ifndef VFLAG_HAVE_BOND
+	(void)bond;
+	(void)periodic_ms;
+	(void)timeout_ms;
+	return -ENOTSUP;
+#else
+	struct rte_eth_bond_8023ad_conf conf;
+	int ret = rte_eth_bond_8023ad_conf_get(bond, &conf);
+
+	if (ret != 0)
+		return ret;
+	if (periodic_ms < 2 || timeout_ms <= periodic_ms)
+		return -EINVAL;
+	/* The setup checks fast < slow periodic and short < long timeout. */
+	conf.slow_periodic_ms = periodic_ms;
+	if (conf.fast_periodic_ms >= periodic_ms)
+		conf.fast_periodic_ms = periodic_ms - 1;
+	conf.long_timeout_ms = timeout_ms;
+	if (conf.short_timeout_ms >= timeout_ms)
+		conf.short_timeout_ms = timeout_ms - 1;
+	return rte_eth_bond_8023ad_setup(bond, &conf);
 #endif
 }

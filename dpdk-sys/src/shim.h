@@ -98,5 +98,9 @@ uint32_t vflag_port_dev_flags(uint16_t port);
 /* Adds (present != 0) or removes a member of a net_bonding port (22.11 "slave", 23.11+
  * "member" API); -ENOTSUP when DPDK was built without the bonding driver. */
 int vflag_bond_member_set(uint16_t bond, uint16_t member, int present);
+/* An 802.3ad net_bonding port sends a LACPDU every periodic_ms and gives up on a partner
+ * silent for timeout_ms (DPDK's actor never asks for the short timeout, so these are its
+ * "slow" periodic and "long" timeout); -ENOTSUP without the bonding driver. */
+int vflag_bond_lacp_timers(uint16_t bond, uint32_t periodic_ms, uint32_t timeout_ms);
 
 #endif

@@ -34,6 +34,24 @@ impl FwdMode {
     }
 }
 
+/// --lacp-rate: LACP's periodic transmission and partner timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LacpRate {
+    Slow,
+    Fast,
+}
+
+impl LacpRate {
+    /// (ms between LACPDUs, ms of silence before the partner is given up); None: DPDK's own.
+    pub fn timers_ms(self) -> Option<(u32, u32)> {
+        match self {
+            LacpRate::Slow => None,
+            LacpRate::Fast => Some((1000, 3000)),
+        }
+    }
+}
+
 /// Transmit hashes for --bond-hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -200,6 +218,10 @@ pub struct Cli {
     /// The bond's transmit hash (xor, lacp): l34 spreads flows that differ in IP or ports.
     #[arg(long, value_enum, default_value = "l34")]
     pub bond_hash: BondHash,
+    /// --bond lacp: how often LACPDUs go out and how soon a silent partner is given up. slow is
+    /// DPDK's (every 29 s, given up after 90 s); fast is Linux's `lacp_rate fast` (1 s, 3 s).
+    #[arg(long, value_enum, default_value = "slow")]
+    pub lacp_rate: LacpRate,
     /// Any other EAL options, as one string (e.g. --eal "--log-level=pmd.net.mlx5:debug").
     #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
     pub eal: Option<String>,
@@ -269,6 +291,7 @@ pub struct Config {
     pub eal_extra: Vec<String>,
     pub bond: Option<BondMode>,
     pub bond_hash: BondHash,
+    pub lacp_rate: LacpRate,
 }
 
 fn ser_opt_mac<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
@@ -365,6 +388,9 @@ impl Config {
                 return Err(format!("--file-prefix '{p}' must be a non-empty name without '/'"));
             }
         }
+        if cli.lacp_rate != LacpRate::Slow && cli.bond != Some(BondMode::Lacp) {
+            return Err("--lacp-rate fast needs --bond lacp (the bond whose LACP it sets)".into());
+        }
         if cli.bond.is_some() && cli.vdev.iter().any(|v| crate::bond::members(v).is_some()) {
             return Err("--bond stacks its own net_bonding device: do not also give one with --vdev".into());
         }
@@ -420,6 +446,7 @@ impl Config {
             eal_extra,
             bond: cli.bond,
             bond_hash: cli.bond_hash,
+            lacp_rate: cli.lacp_rate,
         })
     }
 
@@ -576,6 +603,13 @@ mod tests {
             .unwrap_err()
             .contains("--bond stacks its own"));
         assert!(cfg("--lcores 0-1 --vdev net_null0 --bond bogus").unwrap_err().contains("'bogus'"));
+        let fast = cfg("--lcores 0-1 --vdev net_null0 --vdev net_null1 --bond lacp --lacp-rate fast").unwrap();
+        assert_eq!(fast.lacp_rate.timers_ms(), Some((1000, 3000)), "Linux's lacp_rate fast");
+        assert_eq!(cfg("--lcores 0-1 --vdev net_null0 --bond lacp").unwrap().lacp_rate.timers_ms(), None);
+        assert_eq!(
+            cfg("--lcores 0-1 --vdev net_null0 --bond xor --lacp-rate fast").unwrap_err(),
+            "--lacp-rate fast needs --bond lacp (the bond whose LACP it sets)"
+        );
     }
 
     #[test]

@@ -162,6 +162,13 @@ pub fn setup_ports(
         }
         watch.watch(p.id, p.lsc_interrupt)?;
         port::start(p.id).with_context(|| format!("starting port {} ({})", p.id, p.name))?;
+        if let Some((periodic, timeout)) = cfg.lacp_rate.timers_ms().filter(|_| cfg.lacp()) {
+            if p.driver.contains("bond") {
+                port::bond_lacp_timers(p.id, periodic, timeout)
+                    .with_context(|| format!("--lacp-rate on port {} ({})", p.id, p.name))?;
+                println!("port {}: LACPDU every {periodic} ms, partner given up after {timeout} ms", p.id);
+            }
+        }
         open.0.push(p.id);
         let mac = port::mac(p.id).map(|m| format_mac(&m)).unwrap_or_default();
         println!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::Args;
 
+use super::flappers::FlapKind;
 use super::schedule::{LinkChoice, Schedule};
 use super::verdict::Limits;
 use super::words::{self, Template};
@@ -49,6 +50,11 @@ pub struct SoakArgs {
     /// Which link each flap takes down: alternate, random (see --seed), both (at once) or an index.
     #[arg(long, default_value = "alternate")]
     pub link: String,
+    /// How a flap fails the link: carrier (its far end goes down), admin (`ip link set LINK
+    /// down` on this host), lacp (LACPDUs dropped while the carrier stays up; the lab drops
+    /// them on the switch end, real hardware needs --flap-down-cmd/--flap-up-cmd that do it).
+    #[arg(long, value_enum, default_value = "carrier")]
+    pub flap_kind: FlapKind,
     /// Seed for --link random [default: from the clock; the report records it].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -124,6 +130,11 @@ impl SoakArgs {
         LinkChoice::parse(&self.link, seed)
     }
 
+    /// Real hardware with nobody to flap but the operator: the soak only watches.
+    pub fn observing(&self) -> bool {
+        self.dut_args.is_some() && self.flap_down_cmd.is_none() && self.flap_kind != FlapKind::Admin
+    }
+
     pub fn limits(&self) -> Limits {
         Limits { max_outage_ms: self.max_outage_ms, max_loss: self.max_loss, min_member_share: self.min_member_share }
     }
@@ -160,6 +171,9 @@ impl SoakArgs {
             if self.same_clock {
                 bail!("--same-clock is for real hardware (--dut-args); the lab's two ends share this host's clock");
             }
+            if self.flap_kind == FlapKind::Lacp && self.bond != Bond::Lacp {
+                bail!("--flap-kind lacp needs --bond lacp: with --bond {} no LACPDUs flow to drop", self.bond.name());
+            }
         }
         if let Some(d) = &self.dut_args {
             let words = words::split("--dut-args", d)?;
@@ -173,11 +187,23 @@ impl SoakArgs {
                     bail!("--dut-args: leave {w} out, the soak sets it");
                 }
             }
-            if self.flap_down_cmd.is_none() && self.duration.is_none() {
+            let admin = self.flap_kind == FlapKind::Admin;
+            if self.flap_down_cmd.is_none() && !admin && self.duration.is_none() {
                 bail!("--dut-args without --flap-down-cmd/--flap-up-cmd: give --duration to watch flaps done by hand");
             }
             if self.flap_down_cmd.is_some() && self.links.is_empty() {
                 bail!("--flap-down-cmd needs --links NAME,NAME (what {{link}} stands for)");
+            }
+            if admin && self.flap_down_cmd.is_none() {
+                if self.links.is_empty() {
+                    bail!("--flap-kind admin needs --links PF,PF (the links this host sets down)");
+                }
+                for l in &self.links {
+                    crate::names::ifname(l).map_err(|e| anyhow::anyhow!("--flap-kind admin: {e}"))?;
+                }
+                if self.duration.is_some() {
+                    bail!("--duration is for watching flaps done by hand; --flap-kind admin flaps on the schedule");
+                }
             }
             for (opt, cmd) in [("--flap-down-cmd", &self.flap_down_cmd), ("--flap-up-cmd", &self.flap_up_cmd)] {
                 if let Some(c) = cmd {
@@ -205,8 +231,7 @@ impl SoakArgs {
             choice: self.link_choice(seed)?,
             links,
         };
-        let observing = self.dut_args.is_some() && self.flap_down_cmd.is_none();
-        if !observing {
+        if !self.observing() {
             schedule.validate()?;
         }
         Ok(schedule)
@@ -311,6 +336,28 @@ mod tests {
         let e = parse(&["--dut-args", "-a x", "--link-counters", "../../etc"]).unwrap_err();
         assert!(e.contains("'../../etc' is not an interface name"), "{e}");
         assert!(parse(&["--dut-args", "-a x", "--links", "Ethernet1/49,Ethernet1/50"]).is_ok());
+    }
+
+    #[test]
+    fn flap_kinds_are_checked_against_the_bond_and_the_links() {
+        assert_eq!(parse(&["--lab"]).unwrap().flap_kind, FlapKind::Carrier);
+        assert_eq!(check(&["--lab", "--flap-kind", "lacp"]), "ok");
+        assert_eq!(
+            check(&["--lab", "--flap-kind", "lacp", "--bond", "xor"]),
+            "--flap-kind lacp needs --bond lacp: with --bond xor no LACPDUs flow to drop"
+        );
+        assert!(parse(&["--lab", "--flap-kind", "cable"]).unwrap_err().contains("'cable'"));
+        // An admin flap on real hardware needs no commands: this host sets its PFs down.
+        let a = parse(&["--dut-args", "-a 0000:01:00.2", "--flap-kind", "admin", "--links", "enp1s0f0np0,enp1s0f1np1"])
+            .unwrap();
+        assert!(!a.observing());
+        assert_eq!(a.validate(2, 1).map(|_| "ok").unwrap_or_else(|e| e.to_string().leak()), "ok");
+        assert_eq!(
+            check(&["--dut-args", "-a 0000:01:00.2", "--flap-kind", "admin"]),
+            "--flap-kind admin needs --links PF,PF (the links this host sets down)"
+        );
+        assert!(check(&["--dut-args", "-a x", "--flap-kind", "admin", "--links", "Ethernet1/49"])
+            .contains("'Ethernet1/49' is not an interface name"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod analyze;
 mod args;
 mod failover;
+mod flappers;
 mod junit;
 mod latency;
 mod link_counters;

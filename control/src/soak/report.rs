@@ -23,6 +23,8 @@ pub struct Settings {
     pub down_ms: u64,
     pub links: Vec<String>,
     pub link_choice: String,
+    /// How each flap failed its link: carrier, admin or lacp (`--flap-kind`).
+    pub flap_kind: &'static str,
     pub seed: Option<u64>,
     pub flows: Option<u16>,
     pub rate: Option<String>,
@@ -235,11 +237,12 @@ pub fn markdown(r: &SoakReport) -> String {
     let set = &r.settings;
     let _ = writeln!(
         s,
-        "Soak ({}{}): {} of {} flaps, {} ms down every {} s, links {}\n",
+        "Soak ({}{}): {} of {} {} flaps, {} ms down every {} s, links {}\n",
         set.mode,
         set.bond.as_ref().map(|b| format!(", bond {b}")).unwrap_or_default(),
         r.totals.flaps_done,
         r.totals.flaps_planned,
+        set.flap_kind,
         set.down_ms,
         set.interval_ms as f64 / 1e3,
         set.link_choice
@@ -434,6 +437,7 @@ pub(crate) mod tests {
                 down_ms: 500,
                 links: vec!["s0".into(), "s1".into()],
                 link_choice: "alternate".into(),
+                flap_kind: "carrier",
                 seed: None,
                 flows: Some(16),
                 rate: Some("20000".into()),
@@ -492,7 +496,7 @@ pub(crate) mod tests {
             "{md}"
         );
         assert!(!md.contains("Warning"), "{md}");
-        assert!(md.contains("Soak (lab, bond lacp): 1 of 1 flaps, 500 ms down every 6 s, links alternate"));
+        assert!(md.contains("Soak (lab, bond lacp): 1 of 1 carrier flaps, 500 ms down every 6 s, links alternate"));
         assert!(md.contains("Tracked frames: 100000 received, 4539 lost (4.3426%)."));
         assert!(md.contains("Outage per flap: max 512.3 ms, mean 512.3 ms. Shares over the run: p0 48.0%, p1 52.0%."));
         assert!(md.contains("Verdict: FAIL\n- flap 1: outage 512.3 ms > --max-outage-ms 400"));

@@ -15,6 +15,7 @@ use outfile::OutFile;
 use super::analyze::{self, FlapRecord, Seen};
 use super::args::{parse_rate, SoakArgs};
 use super::failover::Resolution;
+use super::flappers::{self, CmdFlapper, Flapper, LabFlapper};
 use super::latency;
 use super::link_counters::{self, LinkSeries, LinkWatch, LiveRates};
 use super::live::{EventTail, Live};
@@ -23,10 +24,9 @@ use super::report::{self, Files, Settings, SoakReport};
 use super::rx_report::{self, RxReport};
 use super::schedule::{PlannedFlap, Schedule};
 use super::verdict::{self, LossTotals};
-use super::words::Template;
 use super::{plot, BadUsage};
 use crate::lab::{self, LabSpec};
-use crate::runner::{Cmd, Runner, SystemRunner};
+use crate::runner::SystemRunner;
 
 pub fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
@@ -108,13 +108,12 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
             println!("lab already up: namespace {} (left up afterwards)", spec.ns);
         }
         lab_guard = Some(LabGuard { spec: spec.clone(), teardown: made && !args.keep });
-        Box::new(LabFlapper { spec: spec.clone(), down: Vec::new() })
+        Box::new(LabFlapper::new(spec.clone(), args.flap_kind))
     } else {
-        Box::new(CmdFlapper { names: args.links.clone(), cmds: args.flap_templates()?, down: Vec::new() })
+        Box::new(CmdFlapper::new(args.links.clone(), args.flap_templates()?, args.flap_kind)?)
     };
     let members: Vec<String> = if args.lab { spec.links.iter().map(|(h, _)| h.clone()).collect() } else { Vec::new() };
-    let link_names: Vec<String> =
-        if args.lab { spec.links.iter().map(|(_, s)| s.clone()).collect() } else { args.links.clone() };
+    let link_names: Vec<String> = (0..n_links).map(|l| flapper.name(l)).collect();
     // The lab's host links are where its bond receives, as the PFs are on real VF-LAG.
     let counter_links = if args.lab { link_counters::choose(&[], &members)? } else { counter_links };
     let mut link_watch = None;
@@ -165,7 +164,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let ready = (Instant::now(), unix_now());
     s.note(&format!("traffic flowing: {}", s.live.status(&s.display_members())));
 
-    let observing = args.dut_args.is_some() && args.flap_down_cmd.is_none();
+    let observing = args.observing();
     let (records, complete) = if observing {
         let d = args.duration.unwrap_or_default();
         s.phase = format!("watching for {} s (flap links by hand)", d.as_secs_f64());
@@ -338,6 +337,7 @@ fn settings(args: &SoakArgs, schedule: &Schedule, seed: u64, links: &[String]) -
         down_ms: schedule.down.as_millis() as u64,
         links: links.to_vec(),
         link_choice: args.link.clone(),
+        flap_kind: args.flap_kind.name(),
         seed: (args.link == "random").then_some(seed),
         flows: args.lab.then_some(args.flows),
         rate: args.lab.then(|| args.rate.clone()),
@@ -369,6 +369,16 @@ fn find_vflag_dp(given: Option<&Path>) -> Result<PathBuf> {
 /// never compete for hugepages.
 const LAB_MEMORY: [&str; 5] = ["--no-huge", "-m", "256", "--mbufs", "8192"];
 
+/// A LACP flap is noticed by LACP's timeout alone: both lab bonds run Linux's `lacp_rate
+/// fast` (1 s, given up after 3 s) rather than DPDK's 90 s.
+fn lacp_rate(args: &SoakArgs) -> Vec<String> {
+    if args.flap_kind == super::flappers::FlapKind::Lacp {
+        vec!["--lacp-rate".into(), "fast".into()]
+    } else {
+        Vec::new()
+    }
+}
+
 fn receiver_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, f: &Files, run_id: Option<u16>) -> Vec<String> {
     let mut v = vec![bin.display().to_string()];
     if let Some(d) = &args.dut_args {
@@ -382,6 +392,7 @@ fn receiver_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, f: &Files, run_id:
             v.extend(["--vdev".into(), format!("net_af_packet{i},iface={host}")]);
         }
         v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
+        v.extend(lacp_rate(args));
     }
     if let Some(r) = run_id {
         v.extend(["--run-id".into(), r.to_string()]);
@@ -398,91 +409,18 @@ fn generator_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, out: &Path, run_i
     v.extend(["--lcores".into(), args.gen_lcores.clone()]);
     v.extend(LAB_MEMORY.iter().map(|s| s.to_string()));
     v.extend(["--file-prefix".into(), format!("vflag-soak-gen{}", std::process::id())]);
+    // A LACP flap drops LACPDUs at the switch end's qdisc, which af_packet skips by default.
+    let qdisc = if flappers::needs_qdisc(args.flap_kind) { ",qdisc_bypass=0" } else { "" };
     for (i, (_, sw)) in spec.links.iter().enumerate() {
-        v.extend(["--vdev".into(), format!("net_af_packet{i},iface={sw}")]);
+        v.extend(["--vdev".into(), format!("net_af_packet{i},iface={sw}{qdisc}")]);
     }
     v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
+    v.extend(lacp_rate(args));
     v.extend(["--fwd".into(), "gen".into(), "--run-id".into(), run_id.to_string()]);
     v.extend(["--flows".into(), args.flows.to_string()]);
     v.extend(["--rate".into(), format!("{}", pps.round() as u64), "--stats-interval".into(), "0".into()]);
     v.extend(["--json".into(), path(out, "gen.json")]);
     Ok(v)
-}
-
-/// Takes links down and up, and puts back whatever it left down.
-trait Flapper {
-    fn set(&mut self, link: usize, up: bool) -> Result<()>;
-    fn name(&self, link: usize) -> String;
-    fn restore(&mut self);
-}
-
-struct LabFlapper {
-    spec: LabSpec,
-    down: Vec<usize>,
-}
-
-impl Flapper for LabFlapper {
-    fn set(&mut self, link: usize, up: bool) -> Result<()> {
-        lab::set_switch_link(&mut SystemRunner, &self.spec, link, up)?;
-        self.down.retain(|&l| l != link);
-        if !up {
-            self.down.push(link);
-        }
-        Ok(())
-    }
-    fn name(&self, link: usize) -> String {
-        self.spec.links.get(link).map(|l| l.1.clone()).unwrap_or_default()
-    }
-    fn restore(&mut self) {
-        for l in std::mem::take(&mut self.down) {
-            if let Err(e) = lab::set_switch_link(&mut SystemRunner, &self.spec, l, true) {
-                eprintln!("vflag-ctl: warning: could not bring link {l} back up: {e:#}");
-            }
-        }
-    }
-}
-
-/// Real hardware: the operator's commands, run without a shell, {link} replaced inside their
-/// words by the link's name.
-struct CmdFlapper {
-    names: Vec<String>,
-    /// Down, up.
-    cmds: Option<(Template, Template)>,
-    down: Vec<usize>,
-}
-
-impl CmdFlapper {
-    fn command(&self, link: usize, up: bool) -> Option<Cmd> {
-        let (down, up_t) = self.cmds.as_ref()?;
-        let argv = if up { up_t } else { down }.argv(&self.name(link));
-        let (program, rest) = argv.split_first()?;
-        Some(Cmd::new(program, &rest.iter().map(String::as_str).collect::<Vec<_>>()))
-    }
-}
-
-impl Flapper for CmdFlapper {
-    fn set(&mut self, link: usize, up: bool) -> Result<()> {
-        if let Some(c) = self.command(link, up) {
-            SystemRunner.check(&c)?;
-        }
-        self.down.retain(|&l| l != link);
-        if !up {
-            self.down.push(link);
-        }
-        Ok(())
-    }
-    fn name(&self, link: usize) -> String {
-        self.names.get(link).cloned().unwrap_or_else(|| link.to_string())
-    }
-    fn restore(&mut self) {
-        for l in std::mem::take(&mut self.down) {
-            if let Some(c) = self.command(l, true) {
-                if let Err(e) = SystemRunner.check(&c) {
-                    eprintln!("vflag-ctl: warning: could not bring {} back up: {e:#}", self.name(l));
-                }
-            }
-        }
-    }
 }
 
 /// Takes the lab down when the soak brought it up.
@@ -746,29 +684,6 @@ mod tests {
             "vflag-dp --lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01 --fwd rxonly --stats-interval 100ms \
              --events o/e.jsonl --json o/rx.json"
         );
-    }
-
-    #[test]
-    fn flap_commands_name_the_link() {
-        let a = args(&[
-            "--dut-args",
-            "-a 0000:01:00.2",
-            "--links",
-            "enp1s0f0np0,enp1s0f1np1",
-            "--flap-down-cmd",
-            "ip link set {link} down",
-            "--flap-up-cmd",
-            "ssh switch 'interface {link}; no shutdown'",
-        ]);
-        let f = CmdFlapper { names: a.links.clone(), cmds: a.flap_templates().unwrap(), down: vec![] };
-        let c = f.command(1, false).unwrap();
-        assert_eq!(
-            (c.program.as_str(), c.args.clone()),
-            ("ip", vec!["link", "set", "enp1s0f1np1", "down"].into_iter().map(String::from).collect())
-        );
-        let c = f.command(0, true).unwrap();
-        assert_eq!(c.program, "ssh");
-        assert_eq!(c.args, vec!["switch", "interface enp1s0f0np0; no shutdown"]);
     }
 
     #[test]
