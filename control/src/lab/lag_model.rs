@@ -380,6 +380,33 @@ mod tests {
     }
 
     #[test]
+    fn the_mlx5_reader_reads_the_tree_as_a_real_cards() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = LabSpec::default();
+        let mut vf = VfSpec::new(&lab);
+        vf.run_dir = dir.path().to_path_buf();
+        let mut v = Mlx5View::activated(&lab);
+        v.live = Live::of([false, true]);
+        v.write(&vf).unwrap();
+        let (mut r, sleep) = (Recorder::default(), |_| {});
+        let env = crate::mlx5::Env {
+            sys: crate::mlx5::sysfs::SysFs::new(dir.path().join("nosys")),
+            debugfs: crate::mlx5::sysfs::SysFs::new(vf.debugfs_root()),
+            dmesg_file: None,
+            runner: &mut r,
+            sleep: &sleep,
+        };
+        let s = crate::mlx5::lagstate::read(&env, PF_PCI[1], None);
+        assert_eq!(s.active, Some(true));
+        assert_eq!(
+            (s.kind.as_deref(), s.port_sel_mode.as_deref(), s.shared_fdb),
+            (Some("switchdev"), Some("hash"), Some(true))
+        );
+        assert_eq!(s.mapping, ["2"]);
+        assert_eq!(s.members, ["0000:01:00.0", "0000:01:00.1"]);
+    }
+
+    #[test]
     fn the_model_replaces_the_filter_with_the_live_links_program() {
         // The runner the thread owns is moved in; what it ran is seen through the tree and the
         // remaps, the command line through `replace_args`.
