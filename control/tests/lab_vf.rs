@@ -58,6 +58,11 @@ impl Drop for Cleanup<'_> {
             let _ = c.wait();
         }
         let _ = ctl(self.0, &["lab", "down"]);
+        // DPDK's runtime directories of the generators, and the lab's lock file.
+        for p in ["lvg", "lvi"] {
+            let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{p}{}", std::process::id()));
+        }
+        let _ = std::fs::remove_file(format!("/run/vflag/lab-{}.lock", self.0.ns));
     }
 }
 
