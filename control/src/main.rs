@@ -38,6 +38,8 @@ enum Top {
         action: LabAction,
         #[command(flatten)]
         names: LabNames,
+        #[command(flatten)]
+        vf: VfOpts,
     },
     /// Failover soak: traffic over the LAG while links flap on a schedule; per-flap report,
     /// plot and verdict (exit 0 pass, 3 fail, 1 error).
@@ -62,6 +64,21 @@ struct LabNames {
     /// Switch ends of the links, inside the namespace, comma-separated.
     #[arg(long, default_value = "s0,s1", value_delimiter = ',', global = true)]
     switch_links: Vec<String>,
+}
+
+/// The lab as the hardware VF-LAG looks to its VF (`lab up --vf`).
+#[derive(Debug, Args)]
+struct VfOpts {
+    /// With a VF and its representor: the links joined as the NIC joins them (ingress block,
+    /// transmit hash), and the mlx5 LAG model (debugfs tree and kernel log in the run directory).
+    #[arg(long, global = true)]
+    vf: bool,
+    /// The VF (where the DUT runs) and its representor.
+    #[arg(long, default_value = "vf0,vf0rep", value_delimiter = ',', global = true)]
+    vf_names: Vec<String>,
+    /// The ingress block both host ends share.
+    #[arg(long, default_value_t = 22, global = true)]
+    block: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,13 +158,17 @@ pub(crate) fn require_root(what: &str) -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    let (action, names) = match cli.cmd {
-        Top::Lab { action, names } => (action, names),
+    let (action, names, vfo) = match cli.cmd {
+        Top::Lab { action, names, vf } => (action, names, vf),
         Top::Soak { args, names } => return soak::soak(&args, &spec(&names)?),
         Top::Mlx5(cmd) => return mlx5::cli::run(cmd),
     };
     let spec = spec(&names)?;
     let r = &mut SystemRunner;
+    let vf = vf_spec(&vfo, &spec)?;
+    if let Some(vf) = &vf {
+        return lab_vf(action, &spec, vf);
+    }
     match action {
         LabAction::Up => {
             require_root("lab up")?;
@@ -221,6 +242,134 @@ fn run(cli: Cli) -> Result<u8> {
             let t0 = std::time::Instant::now();
             lab::flap(r, &spec, link, down_ms, &|ms| std::thread::sleep(std::time::Duration::from_millis(ms)))?;
             println!("link {link} ({}) was down for {} ms", spec.links[link].1, t0.elapsed().as_millis());
+        }
+    }
+    Ok(0)
+}
+
+fn vf_spec(o: &VfOpts, lab: &LabSpec) -> Result<Option<lab::vf::VfSpec>> {
+    if !o.vf {
+        return Ok(None);
+    }
+    let [v, p] = o.vf_names.as_slice() else {
+        return Err(
+            soak::BadUsage(format!("--vf-names {}: give the VF and its representor", o.vf_names.join(","))).into()
+        );
+    };
+    for n in [v, p] {
+        names::ifname(n).map_err(|e| soak::BadUsage(format!("--vf-names {e}")))?;
+    }
+    if v == p || lab.links.iter().any(|(h, s)| [h, s].contains(&v) || [h, s].contains(&p)) {
+        return Err(soak::BadUsage(format!("--vf-names {v},{p}: two names of their own")).into());
+    }
+    if lab.links.len() != 2 {
+        return Err(soak::BadUsage("--vf: a VF-LAG joins two links".into()).into());
+    }
+    let mut vf = lab::vf::VfSpec::new(lab);
+    (vf.vf, vf.rep, vf.block) = (v.clone(), p.clone(), o.block);
+    Ok(Some(vf))
+}
+
+/// `lab up|down|status|flap --vf`.
+fn lab_vf(action: LabAction, spec: &LabSpec, vf: &lab::vf::VfSpec) -> Result<u8> {
+    let r = &mut SystemRunner;
+    match action {
+        LabAction::Up => {
+            require_root("lab up")?;
+            let _claim = claim_lab(spec, "lab up")?;
+            let done = lab::vf::up(r, spec, vf)?;
+            for d in &done {
+                println!("+ {d}");
+            }
+            println!(
+                "lab {}: namespace {}, links {}, VF {} (the DUT's netdev; representor {}, block {}); mlx5 view in {}",
+                if done.is_empty() { "already up" } else { "up" },
+                spec.ns,
+                link_list(spec),
+                vf.dut_iface(),
+                vf.rep,
+                vf.block,
+                vf.run_dir.display()
+            );
+        }
+        LabAction::Down => {
+            require_root("lab down")?;
+            let _claim = claim_lab(spec, "lab down")?;
+            let done = lab::vf::down(r, spec, vf)?;
+            for d in &done {
+                println!("+ {d}");
+            }
+            println!("{}", if done.is_empty() { "nothing of the lab was there" } else { "lab down" });
+        }
+        LabAction::Status { json } => {
+            let st = lab::status(r, spec)?;
+            let vst = lab::vf::status(r, spec, vf)?;
+            if json {
+                println!("{}", serde_json::json!({"lab": st, "vf": vst, "run_dir": vf.run_dir}));
+            } else {
+                let state = if st.complete() && vst.complete() {
+                    "up"
+                } else if st.clean() && !vst.vf_exists {
+                    "down"
+                } else {
+                    "partial"
+                };
+                println!("lab {state}: namespace {} {}", st.ns, if st.ns_exists { "exists" } else { "absent" });
+                println!(
+                    "  VF {} (representor {}): {}, block {} on the host ends: {}, redirect {}, transmit hash {}",
+                    vf.vf,
+                    vf.rep,
+                    if !vst.vf_exists {
+                        "absent"
+                    } else if !vst.ours {
+                        "not the lab's"
+                    } else if vst.vf_up && vst.rep_up {
+                        "up"
+                    } else {
+                        "down"
+                    },
+                    vf.block,
+                    vst.host_on_block.iter().map(|b| if *b { "yes" } else { "no" }).collect::<Vec<_>>().join("/"),
+                    if vst.redirect { "yes" } else { "no" },
+                    if vst.hash { "yes" } else { "no" }
+                );
+                let m = vf.debugfs_root().join("mlx5").join(lab::vf::PF_PCI[0]).join("lag/mapping");
+                if let Ok(t) = std::fs::read_to_string(&m) {
+                    println!("  mapping (active ports): {}", t.split_whitespace().collect::<Vec<_>>().join(", "));
+                }
+            }
+        }
+        LabAction::Flap { link, down_ms } => {
+            if link >= spec.links.len() {
+                return Err(
+                    soak::BadUsage(format!("--link {link}: the lab has links 0 to {}", spec.links.len() - 1)).into()
+                );
+            }
+            require_root("lab flap")?;
+            let _claim = claim_lab(spec, "lab flap")?;
+            if !lab::vf::status(r, spec, vf)?.complete() {
+                bail!("the lab's VF {} is not up: run `vflag-ctl lab up --vf` first", vf.vf);
+            }
+            let model = lab::lag_model::LagModel::start(spec, vf)?;
+            let t0 = std::time::Instant::now();
+            lab::set_switch_link(r, spec, link, false)?;
+            std::thread::sleep(std::time::Duration::from_millis(down_ms));
+            let t_up = std::time::Instant::now();
+            lab::set_switch_link(r, spec, link, true)?;
+            let t_end = std::time::Instant::now();
+            // Let the model see the carrier come back.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let remaps = model.stop();
+            println!("link {link} ({}) was down for {} ms", spec.links[link].1, t_end.duration_since(t0).as_millis());
+            for m in &remaps {
+                let since = if m.seen >= t_up { t_up } else { t0 };
+                println!(
+                    "remap: active ports {} in place {:.1} ms after `ip link set` began{}",
+                    m.live.ports().iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+                    m.done.saturating_duration_since(since).as_secs_f64() * 1e3,
+                    m.error.as_ref().map(|e| format!(" (tc failed: {e})")).unwrap_or_default()
+                );
+            }
         }
     }
     Ok(0)

@@ -9,6 +9,9 @@ use serde::Serialize;
 
 use crate::runner::{Cmd, Runner};
 
+pub mod lag_model;
+pub mod vf;
+
 /// The alias that marks an interface as the lab's own.
 pub const MARK: &str = "vflag-lab";
 
@@ -59,7 +62,7 @@ impl LabState {
 }
 
 /// One `ip -o link` line: (name, admin up, alias).
-fn parse_links(text: &str) -> Vec<(String, bool, Option<String>)> {
+pub(crate) fn parse_links(text: &str) -> Vec<(String, bool, Option<String>)> {
     text.lines()
         .filter_map(|l| {
             let mut parts = l.splitn(3, ": ");
