@@ -29,6 +29,12 @@ pub struct SoakArgs {
     /// switch side.
     #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
     pub dut_args: Option<String>,
+    /// Lab: the DUT on an emulated VF instead of a bond: the links joined as the NIC joins them
+    /// (`lab up --vf`: a shared ingress block to the VF's representor, a 5-tuple transmit hash
+    /// over the links with carrier), the LAG model remapping on each flap, the split from the
+    /// host links' counters. Needs --bond xor or active-backup on the switch side.
+    #[arg(long, requires = "lab")]
+    pub vf: bool,
     /// Lab: the bond mode on both sides.
     #[arg(long, value_enum, default_value = "lacp")]
     pub bond: Bond,
@@ -170,6 +176,9 @@ impl SoakArgs {
             }
             if self.same_clock {
                 bail!("--same-clock is for real hardware (--dut-args); the lab's two ends share this host's clock");
+            }
+            if self.vf && self.bond == Bond::Lacp {
+                bail!("--vf: the lab's model of the NIC's LAG does not speak LACP; give the switch side --bond xor or active-backup");
             }
             if self.flap_kind == FlapKind::Lacp && self.bond != Bond::Lacp {
                 bail!("--flap-kind lacp needs --bond lacp: with --bond {} no LACPDUs flow to drop", self.bond.name());
@@ -358,6 +367,13 @@ mod tests {
         );
         assert!(check(&["--dut-args", "-a x", "--flap-kind", "admin", "--links", "Ethernet1/49"])
             .contains("'Ethernet1/49' is not an interface name"));
+    }
+
+    #[test]
+    fn a_vf_soak_is_a_lab_soak_without_lacp() {
+        assert_eq!(check(&["--lab", "--vf", "--bond", "xor"]), "ok");
+        assert!(check(&["--lab", "--vf"]).contains("does not speak LACP"));
+        assert!(parse(&["--dut-args", "-a x", "--vf"]).is_err(), "--vf is the lab's");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod args;
 mod failover;
 mod flappers;
 mod junit;
+mod lag;
 mod latency;
 mod link_counters;
 mod live;

@@ -15,7 +15,8 @@ pub const SCHEMA: &str = "vflag-ctl.soak.v1";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
-    /// "lab" (the emulated lab, both sides run here) or "dut" (a receiver on real hardware).
+    /// "lab" (the emulated lab, both sides run here), "lab-vf" (its DUT on an emulated VF) or "dut"
+    /// (a receiver on real hardware).
     pub mode: &'static str,
     pub bond: Option<String>,
     pub flaps: usize,
@@ -91,6 +92,8 @@ pub struct SoakReport {
     /// The shortest outage the run can see; shorter ones show as "< N ms".
     pub resolution: Resolution,
     pub flaps: Vec<FlapResult>,
+    /// `--lab --vf`: the NIC's LAG (the lab's model) across each flap.
+    pub lag: Option<super::lag::LagTimeline>,
     pub unexplained_outages: Vec<Unexplained>,
     pub totals: Totals,
     pub verdict: Verdict,
@@ -324,6 +327,9 @@ pub fn markdown(r: &SoakReport) -> String {
         let _ = writeln!(s);
     }
     s.push_str(&super::latency::markdown(&r.flaps, &r.totals.latency));
+    if let Some(l) = &r.lag {
+        s.push_str(&super::lag::markdown(l));
+    }
     if let Some(t) = &r.totals.tracked {
         let _ = writeln!(s, "Tracked frames: {} received, {} lost ({:.4}%).", t.received, t.lost, t.loss_pct);
     }
@@ -453,6 +459,7 @@ pub(crate) mod tests {
             totals: totals(std::slice::from_ref(&flap), 1, tracked, (vec![48.0, 52.0], Vec::new()), 12.0),
             resolution: Resolution::of(None, None, Some(16), Some(20_000.0)),
             flaps: vec![flap],
+            lag: None,
             unexplained_outages: vec![],
             verdict: Verdict {
                 pass: false,

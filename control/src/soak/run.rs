@@ -99,23 +99,44 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     };
     // Declared before the processes, so it is dropped after they are stopped.
     let mut lab_guard = None;
+    let vf = args.vf.then(|| lab::vf::VfSpec::new(spec));
     let mut flapper: Box<dyn Flapper> = if args.lab {
-        let made = !lab::status(&mut SystemRunner, spec)?.complete();
+        let made = match &vf {
+            Some(v) => !lab::vf::status(&mut SystemRunner, spec, v)?.complete(),
+            None => !lab::status(&mut SystemRunner, spec)?.complete(),
+        };
         if made {
-            let done = lab::up(&mut SystemRunner, spec)?;
+            let done = match &vf {
+                Some(v) => lab::vf::up(&mut SystemRunner, spec, v)?,
+                None => lab::up(&mut SystemRunner, spec)?,
+            };
             println!("lab up: namespace {}, {} command(s)", spec.ns, done.len());
         } else {
             println!("lab already up: namespace {} (left up afterwards)", spec.ns);
         }
-        lab_guard = Some(LabGuard { spec: spec.clone(), teardown: made && !args.keep });
+        lab_guard = Some(LabGuard { spec: spec.clone(), vf: vf.clone(), teardown: made && !args.keep });
         Box::new(LabFlapper::new(spec.clone(), args.flap_kind))
     } else {
         Box::new(CmdFlapper::new(args.links.clone(), args.flap_templates()?, args.flap_kind)?)
     };
-    let members: Vec<String> = if args.lab { spec.links.iter().map(|(h, _)| h.clone()).collect() } else { Vec::new() };
+    // The lab's model of the NIC's LAG remaps on every carrier change while the soak runs.
+    let lag_model = vf.as_ref().map(|v| lab::lag_model::LagModel::start(spec, v)).transpose()?;
+    if let Some(v) = &vf {
+        println!(
+            "LAG model: {} -> {} (hash over {}), debugfs {}",
+            v.dut_iface(),
+            v.rep,
+            spec.links.iter().map(|l| l.0.as_str()).collect::<Vec<_>>().join("+"),
+            v.debugfs_root().display()
+        );
+    }
+    // A VF has no members: the links' split comes from the host links' counters.
+    let members: Vec<String> =
+        if args.lab && vf.is_none() { spec.links.iter().map(|(h, _)| h.clone()).collect() } else { Vec::new() };
     let link_names: Vec<String> = (0..n_links).map(|l| flapper.name(l)).collect();
     // The lab's host links are where its bond receives, as the PFs are on real VF-LAG.
-    let counter_links = if args.lab { link_counters::choose(&[], &members)? } else { counter_links };
+    let host_links: Vec<String> = spec.links.iter().map(|(h, _)| h.clone()).collect();
+    let counter_links = if args.lab { link_counters::choose(&[], &host_links)? } else { counter_links };
     let mut link_watch = None;
     if !counter_links.is_empty() {
         let out = path(&args.out, "links.jsonl");
@@ -129,7 +150,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     // The lab's generator sends this run, and the receiver tracks only it: frames of any
     // other run (an earlier soak's generator) cannot be taken for this one's.
     let run_id = args.lab.then(|| fastrand::u16(1..));
-    let rx_argv = receiver_argv(args, spec, &vflag_dp, &files, run_id);
+    let rx_argv = receiver_argv(args, spec, vf.as_ref(), &vflag_dp, &files, run_id);
     println!("receiver: {}", rx_argv.join(" "));
     let rx = Proc::spawn("receiver", &rx_argv, Path::new(&files.rx_log))?;
     claim.add_child(rx.pid(), "receiver");
@@ -155,7 +176,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         claim.add_child(gen.pid(), "generator");
         s.gen = Some(gen);
     }
-    let spread = args.lab && args.bond.spreads();
+    let spread = args.lab && vf.is_none() && args.bond.spreads();
     s.phase = "waiting for traffic".into();
     let what = if spread { "no traffic on every bond member" } else { "no traffic" };
     if !s.wait_for(args.converge_timeout, what, |l| l.carrying(spread))? {
@@ -178,6 +199,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
 
     s.phase = "stopping".into();
     s.note("stopping the receiver, then the generator");
+    let remaps = lag_model.map(|m| (m.stop(), Instant::now(), unix_now()));
     let rx_status = s.rx.stop(Duration::from_secs(20));
     s.read_events()?;
     if let Some(g) = s.gen.as_mut() {
@@ -229,6 +251,18 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let counter_names: Vec<String> = counter_links.iter().map(|l| l.name.clone()).collect();
     let verdict = verdict::judge(&args.limits(), &flaps, &unexplained, tracked, &members, &counter_names);
     let planned = if observing { flaps.len() } else { schedule.flaps };
+    let lag = remaps.map(|(remaps, now, now_unix)| {
+        let remaps = remaps
+            .into_iter()
+            .map(|m| super::lag::LagRemap {
+                t_s: now_unix - now.duration_since(m.done).as_secs_f64() - rx.started_unix_s,
+                ports: m.live.ports(),
+                took_ms: m.done.duration_since(m.seen).as_secs_f64() * 1e3,
+                error: m.error,
+            })
+            .collect();
+        super::lag::timeline(remaps, &records, rx.started_unix_s, spec.links.len())
+    });
     let report = SoakReport {
         schema: report::SCHEMA,
         settings: Settings { run_id, ..settings(args, &schedule, seed, &link_names) },
@@ -251,6 +285,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         },
         resolution,
         flaps,
+        lag,
         unexplained_outages: unexplained,
         verdict,
         files: files.clone(),
@@ -330,7 +365,11 @@ fn write_outputs(r: &SoakReport, rx: &RxReport, links: Option<&LinkSeries>, out:
 
 fn settings(args: &SoakArgs, schedule: &Schedule, seed: u64, links: &[String]) -> Settings {
     Settings {
-        mode: if args.lab { "lab" } else { "dut" },
+        mode: match (args.lab, args.vf) {
+            (true, true) => "lab-vf",
+            (true, false) => "lab",
+            _ => "dut",
+        },
         bond: args.lab.then(|| args.bond.name().to_string()),
         flaps: schedule.flaps,
         interval_ms: schedule.interval.as_millis() as u64,
@@ -379,7 +418,14 @@ fn lacp_rate(args: &SoakArgs) -> Vec<String> {
     }
 }
 
-fn receiver_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, f: &Files, run_id: Option<u16>) -> Vec<String> {
+fn receiver_argv(
+    args: &SoakArgs,
+    spec: &LabSpec,
+    vf: Option<&lab::vf::VfSpec>,
+    bin: &Path,
+    f: &Files,
+    run_id: Option<u16>,
+) -> Vec<String> {
     let mut v = vec![bin.display().to_string()];
     if let Some(d) = &args.dut_args {
         // Checked by `validate`: it splits.
@@ -388,11 +434,16 @@ fn receiver_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, f: &Files, run_id:
         v.extend(["--lcores".into(), args.rx_lcores.clone()]);
         v.extend(LAB_MEMORY.iter().map(|s| s.to_string()));
         v.extend(["--file-prefix".into(), format!("vflag-soak-rx{}", std::process::id())]);
-        for (i, (host, _)) in spec.links.iter().enumerate() {
-            v.extend(["--vdev".into(), format!("net_af_packet{i},iface={host}")]);
+        if let Some(vf) = vf {
+            // One port and no bond, as the real VF: the NIC joins the links.
+            v.extend(["--vdev".into(), format!("net_af_packet0,iface={}", vf.dut_iface())]);
+        } else {
+            for (i, (host, _)) in spec.links.iter().enumerate() {
+                v.extend(["--vdev".into(), format!("net_af_packet{i},iface={host}")]);
+            }
+            v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
+            v.extend(lacp_rate(args));
         }
-        v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
-        v.extend(lacp_rate(args));
     }
     if let Some(r) = run_id {
         v.extend(["--run-id".into(), r.to_string()]);
@@ -426,6 +477,7 @@ fn generator_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, out: &Path, run_i
 /// Takes the lab down when the soak brought it up.
 struct LabGuard {
     spec: LabSpec,
+    vf: Option<lab::vf::VfSpec>,
     teardown: bool,
 }
 
@@ -434,7 +486,11 @@ impl Drop for LabGuard {
         if !self.teardown {
             return;
         }
-        match lab::down(&mut SystemRunner, &self.spec) {
+        let done = match &self.vf {
+            Some(v) => lab::vf::down(&mut SystemRunner, &self.spec, v),
+            None => lab::down(&mut SystemRunner, &self.spec),
+        };
+        match done {
             Ok(_) => println!("lab down: namespace {} and its links removed", self.spec.ns),
             Err(e) => eprintln!("vflag-ctl: warning: taking the lab down failed: {e:#}"),
         }
@@ -652,7 +708,7 @@ mod tests {
     fn lab_command_lines_put_a_bond_over_each_side() {
         let a = args(&["--lab", "--bond", "xor", "--flows", "32", "--rate", "50k"]);
         let spec = LabSpec::default();
-        let rx = receiver_argv(&a, &spec, Path::new("/b/vflag-dp"), &files(), Some(7)).join(" ");
+        let rx = receiver_argv(&a, &spec, None, Path::new("/b/vflag-dp"), &files(), Some(7)).join(" ");
         assert!(
             rx.starts_with("/b/vflag-dp --lcores 0-1 --no-huge -m 256 --mbufs 8192 --file-prefix vflag-soak-rx"),
             "{rx}"
@@ -678,7 +734,7 @@ mod tests {
     #[test]
     fn dut_receiver_takes_the_users_arguments() {
         let a = args(&["--dut-args", "--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01", "--duration", "60s"]);
-        let rx = receiver_argv(&a, &LabSpec::default(), Path::new("vflag-dp"), &files(), None).join(" ");
+        let rx = receiver_argv(&a, &LabSpec::default(), None, Path::new("vflag-dp"), &files(), None).join(" ");
         assert_eq!(
             rx,
             "vflag-dp --lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01 --fwd rxonly --stats-interval 100ms \
