@@ -713,3 +713,57 @@ fn a_soak_killed_outright_leaves_no_dpdk_process_and_lab_down_cleans_up() {
     assert!(down.status.success(), "{}", text(&down));
     assert!(lab.gone());
 }
+
+/// `soak --lab --vf`: the DUT sees one port and no bond; the lab's model of the NIC's LAG
+/// remaps the transmit hash when a link loses carrier, and the split comes from the host
+/// links' counters.
+#[test]
+fn a_vf_soak_lets_the_lag_model_remap_and_splits_by_the_links_counters() {
+    let _g = serial();
+    let lab = Lab::new("v");
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--vf", "--bond", "xor", "--flaps", "2", "--interval", "4s", "--min-member-share", "30"];
+    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
+    let _ = Command::new(CTL).args(["lab", "down", "--vf"]).args(lab.names()).output();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = read(dir.path());
+    assert_eq!(r["settings"]["mode"], "lab-vf");
+    assert!(r["members"].as_array().unwrap().is_empty(), "a VF has no bond members");
+    for (i, x) in r["flaps"].as_array().unwrap().iter().enumerate() {
+        let during = shares(&x["during"]["links"]);
+        assert!(during[i] < 5.0 && during[1 - i] > 95.0, "flap {i}: the other link carries all: {x}");
+        for w in [&x["before"], &x["after"]] {
+            assert!(shares(&w["links"]).iter().all(|s| (30.0..=70.0).contains(s)), "both links carry: {x}");
+        }
+    }
+    let lag = r["lag"]["flaps"].as_array().unwrap();
+    assert_eq!(lag.len(), 2, "{}", r["lag"]);
+    for l in lag {
+        let (remap, restore) = (f(&l["remap_ms"]), f(&l["restore_ms"]));
+        assert!((0.0..300.0).contains(&remap) && (0.0..300.0).contains(&restore), "the model remapped: {l}");
+    }
+    assert!(text(&out).contains("The NIC's LAG"), "{}", text(&out));
+    assert!(lab.gone());
+}
+
+/// `--flap-kind lacp`: LACPDUs stop on one link while its carrier stays up, so only LACP's
+/// timeout (the lab's bonds run `--lacp-rate fast`: a LACPDU a second, given up after 3 s)
+/// moves the link's flows; they are silent for about that long.
+#[test]
+fn a_lacp_flap_is_noticed_by_lacps_timeout_alone() {
+    let _g = serial();
+    let lab = Lab::new("l");
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--flap-kind", "lacp", "--flaps", "1", "--interval", "12s", "--down-ms", "6000"];
+    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(90));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = read(dir.path());
+    assert_eq!(r["settings"]["flap_kind"], "lacp");
+    let x = &r["flaps"][0];
+    let outage = f(&x["outage_ms"]);
+    assert!((800.0..3600.0).contains(&outage), "the flows of the link are silent until LACP gives up: {x}");
+    assert!(f(&x["total_outage_ms"]) < 500.0, "the other link carried on: {x}");
+    let during = shares(&x["during"]["links"]);
+    assert!(during[0] < 40.0, "the link stopped carrying once LACP gave up on it: {x}");
+    assert!(lab.gone());
+}
