@@ -194,6 +194,9 @@ pub struct StreamReport {
     pub rx_packets: u64,
     pub tx_packets: u64,
     pub tx_dropped: u64,
+    /// --fwd reflect: received frames that were not IPv4 and so not sent back (freed).
+    #[serde(default)]
+    pub not_reflected: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -216,6 +219,9 @@ pub struct Totals {
     pub tx_errors: u64,
     pub rx_pps_avg: f64,
     pub tx_pps_avg: f64,
+    /// --fwd reflect: received frames not sent back (not IPv4).
+    #[serde(default)]
+    pub not_reflected: u64,
 }
 
 /// Frames by what they turned out to be.

@@ -151,6 +151,32 @@ impl Burst {
         }
     }
 
+    /// As [`Self::for_each_data`], but `f` says whether each packet stays: those it refuses
+    /// are freed at once and the rest move up, in order. Returns how many were freed. (The
+    /// refused ones are rare, e.g. a reflector's LACPDUs, so each is freed by itself.)
+    #[inline]
+    pub fn retain_data(&mut self, mut f: impl FnMut(usize, &mut [u8]) -> bool) -> usize {
+        let n = self.len;
+        // SAFETY: pkts[..n] are ours; the shim writes n entries into each array.
+        unsafe {
+            ffi::vflag_mbufs_data(self.pkts.as_mut_ptr(), n as u16, self.data.as_mut_ptr(), self.lens.as_mut_ptr())
+        };
+        let mut kept = 0;
+        for i in 0..n {
+            // SAFETY: data[i] addresses lens[i] bytes of the first segment of an mbuf we own.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(self.data[i], self.lens[i] as usize) };
+            if f(i, bytes) {
+                self.pkts[kept] = self.pkts[i];
+                kept += 1;
+            } else {
+                // SAFETY: pkts[i] is a valid mbuf we own; it leaves the burst here.
+                unsafe { ffi::vflag_mbufs_free(self.pkts.as_mut_ptr().add(i), 1) };
+            }
+        }
+        self.len = kept;
+        n - kept
+    }
+
     /// Every held packet as a [`Frame`] (its first segment and its whole length), in order,
     /// read-only, in one pass: while frame
     /// `i` is yielded, the line where frame `i + PREFETCH_AHEAD` usually starts is being loaded

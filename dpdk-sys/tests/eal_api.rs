@@ -98,6 +98,13 @@ fn eal_ports_bursts_lcores_and_links() {
     assert!(b.frames().all(|f| f.len() == 64 && !f.is_segmented()), "one segment: pkt_len = data_len");
     assert_eq!(b.info(0).pkt_len, 64);
     assert_eq!(b.info(0).nb_segs, 1);
+    // Retaining: the odd frames are freed at once, the even ones move up in order.
+    let in_use = pool.in_use();
+    assert_eq!(b.retain_data(|_, f| f[0] % 2 == 0), 16);
+    assert_eq!(b.len(), 16);
+    assert_eq!(pool.in_use(), in_use - 16, "the refused frames went back to the pool");
+    let kept: Vec<u8> = b.frames().map(|f| f.head()[0]).collect();
+    assert_eq!(kept, (0..32).step_by(2).map(|i| i as u8).collect::<Vec<_>>());
     let in_use = pool.in_use();
     b.free_all();
     assert!(pool.in_use() < in_use, "freed mbufs return to the pool");

@@ -11,7 +11,7 @@ pub use vflag_contract::value::BondMode;
 
 /// Forwarding modes, as dpdk-testpmd's `--forward-mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum FwdMode {
     /// Receive and free (count only).
     Rxonly,
@@ -25,9 +25,31 @@ pub enum FwdMode {
     Txonly,
     /// Generate tracked traffic: many flows, each frame with run id, flow id, sequence and TX TSC.
     Gen,
+    /// The far end of a round trip: send each IPv4 frame back out of the port it came in on,
+    /// MACs, IPs and ports swapped, the payload kept (after analysing it, unless --no-track);
+    /// other frames are counted as not reflected and freed.
+    Reflect,
+    /// gen and rxonly in one: generate tracked traffic on every port and analyse what comes
+    /// back (from a reflector), so loss, outages and latency are of the round trip.
+    GenRx,
 }
 
 impl FwdMode {
+    /// Whether the mode sends frames of its own.
+    pub fn generates(self) -> bool {
+        matches!(self, FwdMode::Txonly | FwdMode::Gen | FwdMode::GenRx)
+    }
+
+    /// Whether its frames are tracked (run id, flow id, sequence, TX TSC).
+    pub fn tracked_gen(self) -> bool {
+        matches!(self, FwdMode::Gen | FwdMode::GenRx)
+    }
+
+    /// Whether received frames are analysed (unless --no-track).
+    pub fn analyses(self) -> bool {
+        matches!(self, FwdMode::Rxonly | FwdMode::Reflect | FwdMode::GenRx)
+    }
+
     /// The name used on the command line.
     pub fn name(self) -> String {
         self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
@@ -139,7 +161,7 @@ pub struct Cli {
     /// [default: as fast as possible].
     #[arg(long, value_parser = parse::rate)]
     pub rate: Option<parse::Rate>,
-    /// rxonly: do not analyse received frames (plain counting, like testpmd's rxonly).
+    /// rxonly, reflect, gen-rx: do not analyse received frames (plain counting, like testpmd's rxonly).
     #[arg(long)]
     pub no_track: bool,
     /// rxonly: the shortest silence that counts as an outage, ms.
@@ -187,6 +209,10 @@ pub struct Cli {
     /// Run this long (e.g. 30, 30s, 500ms, 2m) [default: until Ctrl-C].
     #[arg(long, value_parser = parse::duration)]
     pub duration: Option<Duration>,
+    /// Stop (cleanly, as on SIGTERM) when standard input closes: a far side started over ssh or
+    /// `ip netns exec` then stops with the soak that started it, whatever way the soak ends.
+    #[arg(long)]
+    pub stop_on_eof: bool,
     /// Print per-port rates this often; 0 turns them off.
     #[arg(long, default_value = "1s", value_parser = parse::duration)]
     pub stats_interval: Duration,
@@ -280,6 +306,7 @@ pub struct Config {
     pub count: Option<u64>,
     pub promisc: bool,
     pub duration_s: Option<f64>,
+    pub stop_on_eof: bool,
     pub stats_interval_s: f64,
     pub link_wait_s: f64,
     pub verbose: bool,
@@ -336,7 +363,7 @@ impl Config {
         if let Some(v) = cli.vdev.iter().find(|v| v.trim().is_empty() || v.starts_with('-')) {
             return Err(format!("--vdev '{v}' is not a device name (e.g. net_null0)"));
         }
-        if cli.fwd == FwdMode::Gen && cli.pkt_size < 64 {
+        if cli.fwd.tracked_gen() && cli.pkt_size < 64 {
             return Err(format!(
                 "--pkt-size {} is too small for gen: tracked frames need at least 64 bytes",
                 cli.pkt_size
@@ -344,7 +371,7 @@ impl Config {
         }
         let mbuf_size = cli.mbuf_size.unwrap_or_else(dpdk_sys::mempool::Mempool::default_buf_size);
         let headroom = dpdk_sys::mempool::Mempool::headroom();
-        let generates = matches!(cli.fwd, FwdMode::Txonly | FwdMode::Gen);
+        let generates = cli.fwd.generates();
         if generates && u32::from(cli.pkt_size) + u32::from(headroom) > u32::from(mbuf_size) {
             return Err(format!(
                 "--pkt-size {} does not fit one mbuf: --mbuf-size {mbuf_size} holds {} bytes after the {headroom}-byte \
@@ -435,6 +462,7 @@ impl Config {
             count: cli.count,
             promisc: !cli.no_promisc,
             duration_s: cli.duration.map(|d| d.as_secs_f64()),
+            stop_on_eof: cli.stop_on_eof,
             stats_interval_s: cli.stats_interval.as_secs_f64(),
             link_wait_s: cli.link_wait.as_secs_f64(),
             verbose: cli.verbose,
@@ -561,6 +589,22 @@ mod tests {
         assert_eq!(c.fwd, FwdMode::Rxonly);
         assert_eq!(c.mac, Some([0x52, 0x54, 0, 0, 0, 1]));
         assert_eq!(c.eal_args(), ["-l", "1,2", "--main-lcore", "1", "-a", "0000:01:00.2"]);
+    }
+
+    #[test]
+    fn the_round_trip_modes_generate_analyse_or_both() {
+        let r = cfg("--lcores 0-1 --vdev net_null0 --fwd reflect --stop-on-eof").unwrap();
+        assert_eq!(r.fwd, FwdMode::Reflect);
+        assert!(r.stop_on_eof);
+        assert!(r.fwd.analyses() && !r.fwd.generates());
+        let g = cfg("--lcores 0-1 --vdev net_null0 --fwd gen-rx --flows 8").unwrap();
+        assert!(g.fwd.analyses() && g.fwd.generates() && g.fwd.tracked_gen());
+        assert_eq!(serde_json::to_value(g.fwd).unwrap(), "gen-rx", "as on the command line");
+        assert_eq!(g.fwd.name(), "gen-rx");
+        let e = cfg("--lcores 0-1 --vdev net_null0 --fwd gen-rx --pkt-size 60").unwrap_err();
+        assert!(e.contains("--pkt-size 60"), "{e}");
+        let e = cfg("--lcores 0-1 --vdev net_null0 --fwd reflect --interleave-ms 10").unwrap_err();
+        assert!(e.contains("--interleave-ms 10"), "{e}");
     }
 
     #[test]

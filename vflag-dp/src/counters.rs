@@ -10,6 +10,7 @@ pub struct StreamCounters {
     rx_packets: AtomicU64,
     tx_packets: AtomicU64,
     tx_dropped: AtomicU64,
+    not_reflected: AtomicU64,
     /// The stream has nothing left to do (txonly --count reached).
     done: AtomicBool,
 }
@@ -20,6 +21,8 @@ pub struct StreamSnapshot {
     pub rx_packets: u64,
     pub tx_packets: u64,
     pub tx_dropped: u64,
+    /// --fwd reflect: received frames freed, not sent back (not IPv4).
+    pub not_reflected: u64,
 }
 
 /// The writer's side: local totals published with a plain store after each burst.
@@ -28,6 +31,8 @@ pub struct StreamTally {
     pub rx_packets: u64,
     pub tx_packets: u64,
     pub tx_dropped: u64,
+    /// --fwd reflect: received frames freed, not sent back (not IPv4).
+    pub not_reflected: u64,
 }
 
 impl StreamCounters {
@@ -37,6 +42,7 @@ impl StreamCounters {
         self.rx_packets.store(t.rx_packets, Relaxed);
         self.tx_packets.store(t.tx_packets, Relaxed);
         self.tx_dropped.store(t.tx_dropped, Relaxed);
+        self.not_reflected.store(t.not_reflected, Relaxed);
     }
 
     pub fn mark_done(&self) {
@@ -52,6 +58,7 @@ impl StreamCounters {
             rx_packets: self.rx_packets.load(Relaxed),
             tx_packets: self.tx_packets.load(Relaxed),
             tx_dropped: self.tx_dropped.load(Relaxed),
+            not_reflected: self.not_reflected.load(Relaxed),
         }
     }
 }
@@ -68,7 +75,7 @@ mod tests {
         t.tx_packets += 30;
         t.tx_dropped += 2;
         c.publish(&t);
-        assert_eq!(c.snapshot(), StreamSnapshot { rx_packets: 32, tx_packets: 30, tx_dropped: 2 });
+        assert_eq!(c.snapshot(), StreamSnapshot { rx_packets: 32, tx_packets: 30, tx_dropped: 2, not_reflected: 0 });
         assert!(!c.is_done());
         c.mark_done();
         assert!(c.is_done());

@@ -94,6 +94,45 @@ pub fn set_macs(frame: &mut [u8], dst: &[u8; 6], src: &[u8; 6]) {
     }
 }
 
+/// Turns an IPv4 frame back to where it came from, as a far-side reflector: MACs, IPv4
+/// addresses and (UDP, TCP; not a later fragment) ports swapped, through up to two VLAN tags.
+/// The payload is kept, and no checksum changes: the IPv4 header sum and the UDP/TCP pseudo
+/// header sum are the same with their halves swapped. False, leaving the frame as it was, for
+/// anything else (ARP, IPv6, LACPDUs, a truncated header).
+#[inline]
+pub fn reflect(frame: &mut [u8]) -> bool {
+    let mut l3 = ETH_HLEN;
+    for _ in 0..2 {
+        match frame.get(l3 - 2..l3) {
+            Some(&[a, b]) if matches!(u16::from_be_bytes([a, b]), ETHERTYPE_VLAN | ETHERTYPE_QINQ) => l3 += 4,
+            _ => break,
+        }
+    }
+    if frame.get(l3 - 2..l3) != Some(&ETHERTYPE_IPV4.to_be_bytes()[..]) {
+        return false;
+    }
+    let Some(&vihl) = frame.get(l3) else { return false };
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    if vihl >> 4 != 4 || ihl < IPV4_HLEN || frame.len() < l3 + ihl {
+        return false;
+    }
+    let proto = frame[l3 + 9];
+    let later_fragment = u16::from_be_bytes([frame[l3 + 6], frame[l3 + 7]]) & 0x1fff != 0;
+    let l4 = l3 + ihl;
+    let ports = matches!(proto, 6 | 17) && !later_fragment;
+    if ports && frame.len() < l4 + 4 {
+        return false;
+    }
+    swap_macs(frame);
+    let (src, dst) = frame[l3 + 12..l3 + 20].split_at_mut(4);
+    src.swap_with_slice(dst);
+    if ports {
+        let (sp, dp) = frame[l4..l4 + 4].split_at_mut(2);
+        sp.swap_with_slice(dp);
+    }
+    true
+}
+
 /// The header fields --verbose prints: (dst, src, ethertype), looking through one 802.1Q or
 /// 802.1ad tag, as the receiver's classifier does.
 pub fn eth_summary(frame: &[u8]) -> Option<([u8; 6], [u8; 6], u16)> {
@@ -158,6 +197,68 @@ mod tests {
         swap_macs(&mut short);
         set_macs(&mut short, &DST, &SRC);
         assert_eq!(short, [1, 2, 3]);
+    }
+
+    /// The ones' complement sum of `b` (16-bit words), folded.
+    fn sum16(b: &[u8]) -> u32 {
+        let mut s: u32 = b.chunks(2).map(|p| u32::from(u16::from_be_bytes([p[0], *p.get(1).unwrap_or(&0)]))).sum();
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s
+    }
+
+    #[test]
+    fn reflect_swaps_addresses_and_ports_and_keeps_payload_and_checksums() {
+        let a = FlowAddrs { sport: 1024, dport: 9, src_ip: [198, 18, 0, 7], ..addrs() };
+        let mut f = udp_template(&a, 80).to_vec();
+        f.extend((0..38).map(|i| i as u8));
+        let before = f.clone();
+        assert!(reflect(&mut f));
+        assert_eq!((&f[0..6], &f[6..12]), (&SRC[..], &DST[..]));
+        assert_eq!((&f[26..30], &f[30..34]), (&[198, 18, 0, 2][..], &[198, 18, 0, 7][..]));
+        assert_eq!((u16::from_be_bytes([f[34], f[35]]), u16::from_be_bytes([f[36], f[37]])), (9, 1024));
+        assert_eq!(&f[38..], &before[38..], "the payload is kept");
+        assert_eq!(sum16(&f[14..34]), 0xffff, "the IPv4 checksum still holds");
+        assert_eq!(sum16(&f[26..38]), sum16(&before[26..38]), "the UDP pseudo header sums the same");
+        assert!(reflect(&mut f));
+        assert_eq!(f, before, "reflecting twice gives the frame back");
+    }
+
+    #[test]
+    fn reflect_looks_through_vlan_tags_and_leaves_other_frames_alone() {
+        let plain = udp_template(&addrs(), 64);
+        let mut tagged = plain[..12].to_vec();
+        tagged.extend_from_slice(&[0x88, 0xa8, 0, 1, 0x81, 0x00, 0, 2]);
+        tagged.extend_from_slice(&plain[12..]);
+        assert!(reflect(&mut tagged));
+        assert_eq!(&tagged[34..38], &[198, 18, 0, 2], "the source IP, 8 bytes further on");
+        // ICMP: addresses swapped, no ports.
+        let mut icmp = plain.to_vec();
+        icmp[23] = 1;
+        let tail = icmp[34..38].to_vec();
+        assert!(reflect(&mut icmp));
+        assert_eq!(&icmp[34..38], &tail[..]);
+        // Not IPv4, or cut short: refused and unchanged.
+        for mut other in [
+            {
+                let mut lacp = plain.to_vec();
+                lacp[12..14].copy_from_slice(&0x8809u16.to_be_bytes());
+                lacp
+            },
+            plain[..30].to_vec(),
+            plain[..36].to_vec(),
+            {
+                let mut v6 = plain.to_vec();
+                v6[14] = 0x65;
+                v6
+            },
+            Vec::new(),
+        ] {
+            let was = other.clone();
+            assert!(!reflect(&mut other), "{was:?}");
+            assert_eq!(other, was);
+        }
     }
 
     #[test]

@@ -89,16 +89,20 @@ impl LcoreJob {
         let mut lanes: Vec<Lane> =
             streams.into_iter().map(|job| Lane { job, tally: StreamTally::default(), burst: Burst::new() }).collect();
         match self.mode {
-            FwdMode::Rxonly => match self.analysis.take() {
-                Some(mut a) => {
-                    match a.interleave.take() {
-                        Some(il) => self.receive_interleaved(&mut lanes, &mut a, &il),
-                        None => self.receive_tracked(&mut lanes, &mut a),
+            FwdMode::Rxonly | FwdMode::Reflect => {
+                let reflect = self.mode == FwdMode::Reflect;
+                match self.analysis.take() {
+                    Some(mut a) => {
+                        match a.interleave.take() {
+                            Some(il) => self.receive_interleaved(&mut lanes, &mut a, &il),
+                            None => self.receive_tracked(&mut lanes, &mut a, reflect),
+                        }
+                        Self::keep_result(a);
                     }
-                    *a.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(a.state);
+                    None if reflect => self.poll(&mut lanes, reflect_back),
+                    None => self.poll(&mut lanes, |_, b, _| b.free_all()),
                 }
-                None => self.poll(&mut lanes, |_, b, _| b.free_all()),
-            },
+            }
             FwdMode::Io => self.poll(&mut lanes, forward),
             FwdMode::Mac => self.poll(&mut lanes, |job, b, t| {
                 let (dst, src) = job.macs;
@@ -109,7 +113,15 @@ impl LcoreJob {
                 b.for_each_data(|_, f| frame::swap_macs(f));
                 forward(job, b, t)
             }),
-            FwdMode::Txonly | FwdMode::Gen => self.generate(&mut lanes),
+            FwdMode::Txonly | FwdMode::Gen => self.generate(&mut lanes, None),
+            FwdMode::GenRx => {
+                let mut a = self.analysis.take();
+                self.generate(&mut lanes, a.as_mut());
+                if let Some(mut a) = a {
+                    Self::finish_tracked(&mut a);
+                    Self::keep_result(a);
+                }
+            }
         }
         for lane in &lanes {
             lane.job.counters.publish(&lane.tally);
@@ -154,8 +166,14 @@ impl LcoreJob {
         }
     }
 
-    /// rxonly with analysis: every burst is timestamped once and each frame classified.
-    fn receive_tracked(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis) {
+    /// Hands the final analysis to the main lcore (one lock, off the hot path).
+    fn keep_result(a: LcoreAnalysis) {
+        *a.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(a.state);
+    }
+
+    /// rxonly and reflect with analysis: every burst is timestamped once and each frame
+    /// classified; a reflector then sends it back.
+    fn receive_tracked(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis, reflect: bool) {
         let mut idle: u32 = 0;
         let mut passes: u32 = 0;
         while !self.stop.load(Relaxed) {
@@ -164,32 +182,44 @@ impl LcoreJob {
                 passes = 0;
                 lacp_flush_tx(lanes);
             }
-            if self.tracked_pass(lanes, a) {
-                idle = 0;
-            } else {
-                idle += 1;
-                if idle == IDLE_CHECK {
-                    idle = 0;
-                    if let Some(g) = a.state.on_idle(clock::tsc()) {
-                        let _ = a.gaps.push((a.index, g));
-                        a.state.publish(&a.live);
-                    }
-                }
-            }
+            let got = self.tracked_pass(lanes, a, reflect);
+            Self::idle_check(a, got, &mut idle);
         }
         Self::finish_tracked(a);
     }
 
-    /// One burst from every stream, analysed. Returns whether any frame arrived.
+    /// After every IDLE_CHECK passes in a row with nothing received, the clock closes gaps.
     #[inline(always)]
-    fn tracked_pass(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis) -> bool {
+    fn idle_check(a: &mut LcoreAnalysis, got: bool, idle: &mut u32) {
+        if got {
+            *idle = 0;
+            return;
+        }
+        *idle += 1;
+        if *idle == IDLE_CHECK {
+            *idle = 0;
+            if let Some(g) = a.state.on_idle(clock::tsc()) {
+                let _ = a.gaps.push((a.index, g));
+                a.state.publish(&a.live);
+            }
+        }
+    }
+
+    /// One burst from every stream, analysed, then freed or (`reflect`) sent back. Returns
+    /// whether any frame arrived.
+    #[inline(always)]
+    fn tracked_pass(&self, lanes: &mut [Lane], a: &mut LcoreAnalysis, reflect: bool) -> bool {
         let mut got = false;
-        self.plain_pass(lanes, &mut |_, burst, _| {
+        self.plain_pass(lanes, &mut |job, burst, tally| {
             got = true;
             if let Some(g) = a.state.on_burst(clock::tsc(), burst) {
                 let _ = a.gaps.push((a.index, g));
             }
-            burst.free_all();
+            if reflect {
+                reflect_back(job, burst, tally);
+            } else {
+                burst.free_all();
+            }
             a.state.publish(&a.live);
         });
         got
@@ -215,7 +245,7 @@ impl LcoreJob {
             let end = t0 + il.slice_tsc;
             if analysing {
                 self.slice(lanes, end, &mut passes, |l| {
-                    self.tracked_pass(l, a);
+                    self.tracked_pass(l, a, false);
                 });
             } else {
                 self.slice(lanes, end, &mut passes, |l| self.plain_pass(l, &mut |_, b, _| b.free_all()));
@@ -247,7 +277,9 @@ impl LcoreJob {
 
     /// txonly and gen: allocate, write each frame, send. With a quota, refused frames are
     /// retried (none lost); without, they are freed and counted as TX-dropped, as testpmd does.
-    fn generate(&self, lanes: &mut [Lane]) {
+    /// gen-rx (`analysis`): between two sending passes a receiving one analyses what came back,
+    /// and it goes on receiving after the quota is sent, until the stop.
+    fn generate(&self, lanes: &mut [Lane], mut analysis: Option<&mut LcoreAnalysis>) {
         for lane in lanes.iter().filter(|l| l.job.quota == Some(0)) {
             lane.job.counters.mark_done();
         }
@@ -255,9 +287,13 @@ impl LcoreJob {
         let mut passes: u32 = 0;
         // Its own burst: a lane's burst may hold frames waiting to be sent again.
         let mut scratch = Burst::new();
-        while !self.stop.load(Relaxed) && active > 0 {
-            passes += 1;
-            if self.lacp && passes >= LACP_EVERY {
+        let mut idle: u32 = 0;
+        while !self.stop.load(Relaxed) && (active > 0 || analysis.is_some()) {
+            passes = passes.wrapping_add(1);
+            if let Some(a) = analysis.as_deref_mut() {
+                let got = self.tracked_pass(lanes, a, false);
+                Self::idle_check(a, got, &mut idle);
+            } else if self.lacp && passes >= LACP_EVERY {
                 passes = 0;
                 // Send-only lcores of an 802.3ad bond: rx bursts let the bond take in LACP
                 // frames; whatever else arrives is counted and freed.
@@ -303,6 +339,14 @@ impl LcoreJob {
             }
         }
     }
+}
+
+/// reflect: frames that are not IPv4 are freed and counted, the rest turned round and sent
+/// back.
+#[inline]
+fn reflect_back(job: &StreamJob, burst: &mut Burst, tally: &mut StreamTally) {
+    tally.not_reflected += burst.retain_data(|_, f| frame::reflect(f)) as u64;
+    forward(job, burst, tally);
 }
 
 /// Sends the burst to the stream's tx queue; what the driver refuses is freed and counted.

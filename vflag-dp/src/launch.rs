@@ -57,13 +57,13 @@ pub fn plan(
     start_tsc: u64,
 ) -> Plan {
     let streams = topology::streams(port_ids, cfg.rxq, cfg.fwd);
-    let generating = matches!(cfg.fwd, FwdMode::Txonly | FwdMode::Gen);
+    let generating = cfg.fwd.generates();
     let quotas: Vec<Option<u64>> = match (generating, cfg.count) {
         (true, Some(n)) => topology::split_count(n, streams.len()).into_iter().map(Some).collect(),
         _ => vec![None; streams.len()],
     };
-    let run_id = (cfg.fwd == FwdMode::Gen).then(|| cfg.run_id.unwrap_or_else(new_run_id));
-    let flows = if cfg.fwd == FwdMode::Gen { cfg.flows } else { 1 };
+    let run_id = cfg.fwd.tracked_gen().then(|| cfg.run_id.unwrap_or_else(new_run_id));
+    let flows = if cfg.fwd.tracked_gen() { cfg.flows } else { 1 };
     let lane_pps = cfg.rate_pps().map(|pps| pps / streams.len().max(1) as f64);
     let gaps = Arc::new(ArrayQueue::new(4096));
     let analysis_cfg = AnalysisConfig {
@@ -74,7 +74,8 @@ pub fn plan(
         // Losses found up to 5 gap lengths (at least 50 ms) after a gap still belong to it.
         attribution_tsc: ((cfg.gap_ms * 5.0).max(50.0) * tsc_hz as f64 / 1e3) as u64,
         tsc_hz,
-        run_id: cfg.run_id,
+        // gen-rx tracks its own frames coming back, and only them.
+        run_id: if cfg.fwd == FwdMode::GenRx { run_id } else { cfg.run_id },
     };
     let mut jobs = Vec::new();
     let mut launched = Vec::new();
@@ -95,7 +96,7 @@ pub fn plan(
                         dst_mac,
                         src_ip: cfg.src_ip.octets(),
                         dst_ip: cfg.dst_ip.octets(),
-                        sport: if cfg.fwd == FwdMode::Gen { 1024 } else { 9 },
+                        sport: if cfg.fwd.tracked_gen() { 1024 } else { 9 },
                         dport: 9,
                     },
                     frame_len: cfg.pkt_size,
@@ -113,7 +114,7 @@ pub fn plan(
             });
             lane_index += 1;
         }
-        let analysis = (cfg.fwd == FwdMode::Rxonly && cfg.track).then(|| {
+        let analysis = (cfg.fwd.analyses() && cfg.track).then(|| {
             analysis_index += 1;
             LcoreAnalysis {
                 state: RxAnalysis::new(&analysis_cfg),

@@ -21,6 +21,10 @@ use crate::stats::{self, MonotonicStats, Rates};
 use crate::telemetry;
 use crate::timeline::{Timeline, Totals};
 
+/// gen-rx with --count: how long the frames sent last are waited for, at most, once all are
+/// sent (it stops as soon as as many have come back).
+const RETURN_WAIT: Duration = Duration::from_millis(300);
+
 /// Bond members watched beside the ports: their device names and port ids.
 #[derive(Debug, Clone, Default)]
 pub struct Members {
@@ -158,9 +162,10 @@ impl<'a> Monitor<'a> {
         let tick = Duration::from_millis(self.cfg.bin_ms.min(10));
         let mut last = (Instant::now(), self.sample());
         let rx_target = match self.cfg.fwd {
-            FwdMode::Txonly | FwdMode::Gen => None,
+            FwdMode::Txonly | FwdMode::Gen | FwdMode::GenRx => None,
             _ => self.cfg.count,
         };
+        let mut sent_all = None;
         loop {
             std::thread::sleep(tick);
             // Every tick, so a driver's counter reset loses at most one tick of counts.
@@ -181,7 +186,16 @@ impl<'a> Monitor<'a> {
             // A generator that has sent its --count holds its ports up until --duration ends,
             // so that a peer can still read its counters (memif drops them on disconnect).
             if self.cfg.duration_s.is_none() && all.iter().all(|c| c.is_done()) {
-                return StopReason::Done;
+                // gen-rx: the last frames sent may still be on their way back.
+                let since = *sent_all.get_or_insert_with(Instant::now);
+                let back = || {
+                    let (rx, tx) =
+                        all.iter().map(|c| c.snapshot()).fold((0, 0), |(r, t), s| (r + s.rx_packets, t + s.tx_packets));
+                    rx >= tx
+                };
+                if self.cfg.fwd != FwdMode::GenRx || back() || since.elapsed() >= RETURN_WAIT {
+                    return StopReason::Done;
+                }
             }
             if rx_target.is_some_and(|n| all.iter().map(|c| c.snapshot().rx_packets).sum::<u64>() >= n) {
                 return StopReason::Count;

@@ -24,6 +24,7 @@ pub fn stream_reports(streams: &[(u32, Stream, StreamSnapshot)]) -> Vec<StreamRe
             rx_packets: snap.rx_packets,
             tx_packets: snap.tx_packets,
             tx_dropped: snap.tx_dropped,
+            not_reflected: snap.not_reflected,
         })
         .collect()
 }
@@ -50,6 +51,7 @@ pub fn finish(ports: &mut [PortReport], streams: &[StreamReport], duration_s: f6
         t.tx_dropped += p.tx_dropped;
         t.tx_errors += p.tx_errors;
     }
+    t.not_reflected = streams.iter().map(|s| s.not_reflected).sum();
     t.rx_pps_avg = per_s(t.rx_packets);
     t.tx_pps_avg = per_s(t.tx_packets);
     t
@@ -93,6 +95,9 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(s, "  RX-packets: {:<14} RX-missed: {:<14} RX-nombuf: {}", t.rx_packets, t.rx_missed, t.rx_nombuf);
     let _ =
         writeln!(s, "  TX-packets: {:<14} TX-dropped: {:<13} TX-errors: {}", t.tx_packets, t.tx_dropped, t.tx_errors);
+    if t.not_reflected > 0 {
+        let _ = writeln!(s, "  Not reflected (not IPv4, freed): {}", t.not_reflected);
+    }
     let _ = writeln!(
         s,
         "  Duration: {:.3} s ({}), RX {:.3} Mpps, TX {:.3} Mpps",
@@ -248,8 +253,8 @@ mod tests {
 
     fn sample_report() -> Report {
         let streams = stream_reports(&[
-            (1, stream(0, 1), StreamSnapshot { rx_packets: 100, tx_packets: 90, tx_dropped: 10 }),
-            (1, stream(1, 0), StreamSnapshot { rx_packets: 50, tx_packets: 50, tx_dropped: 0 }),
+            (1, stream(0, 1), StreamSnapshot { rx_packets: 100, tx_packets: 90, tx_dropped: 10, not_reflected: 0 }),
+            (1, stream(1, 0), StreamSnapshot { rx_packets: 50, tx_packets: 50, tx_dropped: 0, not_reflected: 4 }),
         ]);
         let mut ports = vec![
             PortReport { id: 0, rx_packets: 100, tx_packets: 50, ..Default::default() },
@@ -288,6 +293,8 @@ mod tests {
         assert_eq!(r.totals.tx_packets, 140);
         assert_eq!(r.totals.tx_dropped, 10);
         assert_eq!(r.totals.rx_missed, 3);
+        assert_eq!(r.totals.not_reflected, 4, "summed over the streams");
+        assert!(render(&r).contains("Not reflected (not IPv4, freed): 4"));
         assert_eq!(r.totals.rx_pps_avg, 75.0);
         assert_eq!(r.ports[0].rx_pps_avg, 50.0);
     }

@@ -38,6 +38,9 @@ pub enum Outcome {
 pub fn run(cfg: Config) -> Result<Outcome> {
     // First, so that no way out (a signal included) leaves the reserved temp file behind.
     let signals = Stop::install("vflag-dp").context("installing the signal handlers")?;
+    if cfg.stop_on_eof {
+        signals.on_eof("vflag-dp", std::io::stdin()).context("watching standard input")?;
+    }
     // The output files before anything else: a path that cannot be written fails now, not
     // after the run.
     let json_out =

@@ -79,6 +79,20 @@ impl Stop {
         self.hurried.load(Ordering::Relaxed)
     }
 
+    /// --stop-on-eof: a thread reads `input` (standard input) to its end, then asks for an
+    /// orderly stop, as SIGTERM would. Whatever arrives is discarded.
+    pub fn on_eof(&self, prog: &'static str, mut input: impl std::io::Read + Send + 'static) -> std::io::Result<()> {
+        let requested = Arc::clone(&self.requested);
+        std::thread::Builder::new().name("vflag-stdin".into()).spawn(move || {
+            let mut buf = [0u8; 256];
+            while matches!(input.read(&mut buf), Ok(n) if n > 0) {}
+            if !requested.swap(true, Ordering::Relaxed) {
+                eprintln!("{prog}: standard input closed: stopping");
+            }
+        })?;
+        Ok(())
+    }
+
     /// The flag of [`Stop::requested`], for loops that take one.
     pub fn flag(&self) -> &AtomicBool {
         &self.requested
@@ -111,6 +125,22 @@ mod tests {
         assert_eq!(classify(&mut first, t0 + GRACE), Meaning::Hurry);
         assert_eq!(classify(&mut first, t0 + GRACE * 5), Meaning::Hurry);
         assert_eq!(first, Some(t0), "the grace period runs from the first signal");
+    }
+
+    #[test]
+    fn the_end_of_input_asks_for_a_stop() {
+        let stop = Stop::default();
+        let (mut tx, rx) = std::os::unix::net::UnixStream::pair().unwrap();
+        stop.on_eof("test", rx).unwrap();
+        std::io::Write::write_all(&mut tx, b"anything").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!stop.requested(), "input that goes on is no stop");
+        drop(tx);
+        let t = Instant::now();
+        while !stop.requested() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(stop.requested());
     }
 
     #[test]

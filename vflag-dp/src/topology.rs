@@ -1,5 +1,6 @@
 //! Which lcore polls which port queue and sends where: testpmd's "streams" with its paired
-//! port topology (0<->1, 2<->3; an odd last port forwards to itself).
+//! port topology (0<->1, 2<->3; an odd last port forwards to itself). A reflector sends back
+//! out of the port a frame came in on.
 
 pub use vflag_contract::report::Stream;
 
@@ -23,7 +24,7 @@ pub fn streams(ports: &[u16], queues: u16, mode: FwdMode) -> Vec<Stream> {
         for (i, &p) in ports.iter().enumerate() {
             let tx_port = match mode {
                 FwdMode::Io | FwdMode::Mac | FwdMode::Macswap => peer(ports, i),
-                FwdMode::Rxonly | FwdMode::Txonly | FwdMode::Gen => p,
+                FwdMode::Rxonly | FwdMode::Txonly | FwdMode::Gen | FwdMode::Reflect | FwdMode::GenRx => p,
             };
             out.push(Stream { rx_port: p, rx_queue: q, tx_port, tx_queue: q });
         }
@@ -73,7 +74,7 @@ mod tests {
 
     #[test]
     fn txonly_and_rxonly_stay_on_their_port() {
-        for m in [FwdMode::Txonly, FwdMode::Rxonly] {
+        for m in [FwdMode::Txonly, FwdMode::Rxonly, FwdMode::Reflect, FwdMode::GenRx] {
             assert!(streams(&[0, 1], 1, m).iter().all(|s| s.tx_port == s.rx_port));
         }
     }

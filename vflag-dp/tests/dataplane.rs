@@ -246,6 +246,53 @@ fn af_packet_over_a_veth_pair_in_a_namespace() {
     assert_eq!(r["ports"][0]["driver"], "net_af_packet");
 }
 
+/// Two ends of a round trip over a veth pair: `--fwd reflect` turns every tracked frame round
+/// (analysing it first), `--fwd gen-rx` sends and analyses what comes back, and the reflector,
+/// started with `--stop-on-eof`, stops cleanly when its standard input closes.
+#[test]
+fn a_reflector_turns_tracked_traffic_round_and_gen_rx_measures_the_round_trip() {
+    let _g = serial();
+    let ns = VethNs::new("rfl");
+    let dir = tempfile::tempdir().unwrap();
+    let (rf_json, gr_json) = (tmp_path(&dir, "rf.json"), tmp_path(&dir, "gr.json"));
+    let mut rf = args(&["--lcores", "0-1", "--vdev", "net_af_packet0,iface=vb", "--fwd", "reflect", "--stop-on-eof"]);
+    rf.extend(eal_light(&unique("rfl")));
+    rf.extend(args(&["--duration", "60", "--json", rf_json.to_str().unwrap()]));
+    let mut rf_child =
+        ns.vflag(&rf).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+
+    let mut gr = args(&["--lcores", PEER_LCORES, "--fwd", "gen-rx", "--vdev", "net_af_packet0,iface=va"]);
+    gr.extend(eal_light(&unique("grx")));
+    gr.extend(args(&["--flows", "16", "--rate", "20000", "--count", "20000", "--gap-ms", "100"]));
+    gr.extend(args(&["--json", gr_json.to_str().unwrap()]));
+    let gr_out = run_bounded(ns.vflag_peer(&gr), Duration::from_secs(30));
+    assert_eq!(gr_out.status.code(), Some(0), "{}", text(&gr_out));
+    // Closing the reflector's input stops it, as a soak's far side stops with the soak.
+    drop(rf_child.stdin.take());
+    let t = std::time::Instant::now();
+    let rf_out = wait_bounded(rf_child, Duration::from_secs(15));
+    let rf_text = text(&rf_out);
+    assert_eq!(rf_out.status.code(), Some(0), "{rf_text}");
+    assert!(t.elapsed() < Duration::from_secs(5), "took {:?} to stop", t.elapsed());
+    assert!(rf_text.contains("standard input closed"), "{rf_text}");
+
+    let (g, r) = (read_json(&gr_json), read_json(&rf_json));
+    assert_eq!(u(&g["totals"]["tx_packets"]), 20_000, "{g}");
+    let back = &g["analysis"]["tracked"];
+    let (received, lost) = (u(&back["received"]), u(&back["lost"]));
+    // The kernel may drop a few on a loaded machine; what came back is all of the run's.
+    assert!(received >= 19_000 && received + lost == 20_000, "round trip: {back}");
+    assert_eq!(u(&g["analysis"]["frames"]["other_run"]), 0, "{g}");
+    assert!(g["analysis"]["latency_ns"]["count"].as_u64().unwrap_or(0) > 0, "round-trip latency: {}", g["analysis"]);
+    // The reflector saw the same run on its way in, and sent back all but what was not IPv4.
+    assert_eq!(r["settings"]["fwd"], "reflect");
+    assert_eq!(r["analysis"]["run_id"], g["analysis"]["run_id"], "{}", r["analysis"]);
+    assert!(u(&r["analysis"]["tracked"]["received"]) >= received, "{}", r["analysis"]);
+    let t = &r["totals"];
+    assert_eq!(u(&t["rx_packets"]), u(&t["tx_packets"]) + u(&t["tx_dropped"]) + u(&t["not_reflected"]), "{t}");
+}
+
 /// SIGTERM mid-run: lcores stop, final stats and JSON are written, ports closed, exit 0.
 #[test]
 fn sigterm_stops_cleanly_with_a_report() {
