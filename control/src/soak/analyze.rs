@@ -529,7 +529,8 @@ mod tests {
                 out
             })
             .collect();
-        let links = LinkSeries { names: vec!["enp1s0f0np0".into(), "enp1s0f1np1".into()], samples };
+        let links =
+            LinkSeries { names: vec!["enp1s0f0np0".into(), "enp1s0f1np1".into()], samples, ..Default::default() };
         let with_links = Seen { rx: &r, members: &[], links: Some(&links) };
         let f = &flaps(with_links, &[record(4.0, 4.5)], 0.5, &[], 10.0)[0];
         assert!(f.before.shares_pct.iter().all(|s| *s == 0.0) && f.before.carrying.is_empty(), "no members");

@@ -35,6 +35,17 @@ pub struct SoakArgs {
     /// host links' counters. Needs --bond xor or active-backup on the switch side.
     #[arg(long)]
     pub vf: bool,
+    /// Lab: both directions. The DUT reflects (`vflag-dp --fwd reflect`: addresses swapped,
+    /// payload kept) and the far side generates and receives in one process (`--fwd gen-rx`),
+    /// so the round trip's loss, outages and latency are measured on one clock, and the links'
+    /// transmit counters give the DUT's egress split per flap.
+    #[arg(long)]
+    pub reflect: bool,
+    /// Lab: how to run a command on the traffic side, e.g. "ip netns exec NS" (the default:
+    /// the lab's namespace). Split into words as a shell would; the generator's arguments
+    /// follow as argv. It runs with `--stop-on-eof`, so it stops when the soak does.
+    #[arg(long, value_name = "CMD")]
+    pub peer_cmd: Option<String>,
     /// Lab: the bond mode on both sides.
     #[arg(long, value_enum, default_value = "lacp")]
     pub bond: Bond,
@@ -162,6 +173,17 @@ impl SoakArgs {
         }
         if self.vf && !self.lab {
             bail!("--vf is the lab's emulated VF (--lab --vf); on real hardware the VF is in --dut-args");
+        }
+        // On hardware the far side's own argv (its ports, its bond) is not built yet.
+        if !self.lab && (self.reflect || self.peer_cmd.is_some()) {
+            bail!(
+                "--reflect and --peer-cmd are lab options for now (--lab); on real hardware run the far side by hand"
+            );
+        }
+        if let Some(p) = &self.peer_cmd {
+            if super::words::split("--peer-cmd", p)?.is_empty() {
+                bail!("--peer-cmd '{p}' names no command");
+            }
         }
         if self.lab {
             parse_rate(&self.rate)?;

@@ -36,9 +36,17 @@ pub struct LinkSeries {
     pub names: Vec<String>,
     /// (unix seconds, rx packets of each link), in time order.
     pub samples: Vec<(f64, Vec<u64>)>,
+    /// The same instants' tx packets of each link: on VF-LAG the VF's egress, as the NIC
+    /// hashed it over the PFs (in the lab, the representor's over the host links).
+    pub tx_samples: Vec<(f64, Vec<u64>)>,
 }
 
 impl LinkSeries {
+    /// The transmit side as a series of its own, so every window rule applies to it alike.
+    pub fn transmitted(&self) -> LinkSeries {
+        LinkSeries { names: self.names.clone(), samples: self.tx_samples.clone(), tx_samples: Vec::new() }
+    }
+
     /// Each link's frames between the first and the last sample inside [from, to] (unix
     /// seconds), and the seconds between those two samples; None with fewer than two samples
     /// inside. Only samples inside count: interpolating across the window's edge would credit
@@ -186,12 +194,13 @@ fn sample_until(
     stop: &AtomicBool,
     live: &LiveRates,
 ) -> (LinkSeries, Option<String>) {
-    let mut series = LinkSeries { names: links.iter().map(|l| l.name.clone()).collect(), samples: Vec::new() };
+    let mut series = LinkSeries { names: links.iter().map(|l| l.name.clone()).collect(), ..Default::default() };
     let start = Instant::now();
     let clock = || (start.elapsed().as_secs_f64(), super::run::unix_now());
     let done = counters::watch(env, links, period(links), 0, stop, &clock, &mut |r| {
         writeln!(out, "{}", serde_json::to_string(r)?)?;
         series.samples.push((r.t_unix_s, r.links.iter().map(|l| l.phy.rx_packets).collect()));
+        series.tx_samples.push((r.t_unix_s, r.links.iter().map(|l| l.phy.tx_packets).collect()));
         live.set(r);
         Ok(())
     });
@@ -219,6 +228,7 @@ mod tests {
                 (100.2, vec![100, 300]),
                 (100.3, vec![50, 500]),
             ],
+            tx_samples: vec![(100.0, vec![0, 0]), (100.1, vec![30, 10]), (100.2, vec![60, 20]), (100.3, vec![90, 30])],
         }
     }
 
@@ -237,6 +247,8 @@ mod tests {
         assert_eq!(s.rx_between(100.05, 100.15), None, "one sample inside is no interval");
         assert_eq!(s.rx_between(101.0, 102.0), None);
         assert_eq!(LinkSeries::default().rx_between(0.0, 1.0), None);
+        // The transmit side is read by the same rule.
+        near(s.transmitted().rx_between(100.05, 100.35), [60.0, 20.0], 0.2);
         let r = s.rates();
         assert_eq!(r.len(), 2);
         assert!((r[1][1].0 - 100.15).abs() < 1e-9 && (r[1][1].1 - 2000.0).abs() < 1e-6, "{r:?}");

@@ -15,6 +15,7 @@ mod plot;
 mod procs;
 mod report;
 mod restore;
+mod round_trip;
 mod run;
 mod rx_report;
 mod schedule;

@@ -270,6 +270,7 @@ mod tests {
         let links = LinkSeries {
             names: vec!["enp1s0f0np0".into(), "enp1s0f1np1".into()],
             samples: vec![(1000.0, vec![0, 0]), (1000.1, vec![10, 5]), (1000.2, vec![20, 10])],
+            ..Default::default()
         };
         let text = svg(&rx, &[], &[], Some(&links), "vf");
         let doc = roxmltree::Document::parse(&text).unwrap();

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -22,10 +22,23 @@ pub struct Proc {
     child: Child,
     pub log: PathBuf,
     status: Option<ExitStatus>,
+    /// The write end of its standard input, for a child run with `--stop-on-eof`: closed when
+    /// it is stopped, and by the kernel if this process dies, so a far side started through a
+    /// command (ssh, `ip netns exec`) stops too.
+    stdin: Option<ChildStdin>,
 }
 
 impl Proc {
     pub fn spawn(name: &'static str, argv: &[String], log: &Path) -> Result<Proc> {
+        Self::start(name, argv, log, false)
+    }
+
+    /// As [`Proc::spawn`], with its standard input a pipe that this process holds.
+    pub fn spawn_fed(name: &'static str, argv: &[String], log: &Path) -> Result<Proc> {
+        Self::start(name, argv, log, true)
+    }
+
+    fn start(name: &'static str, argv: &[String], log: &Path, fed: bool) -> Result<Proc> {
         if !crate::runner::on_path(&argv[0]) {
             bail!("starting the {name}: {}: no such program", argv[0]);
         }
@@ -34,16 +47,17 @@ impl Proc {
         }
         let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
-        let child = Command::new(SETPRIV)
+        let mut child = Command::new(SETPRIV)
             .args(["--pdeathsig", "TERM", "--"])
             .args(argv)
-            .stdin(Stdio::null())
+            .stdin(if fed { Stdio::piped() } else { Stdio::null() })
             .stdout(out)
             .stderr(err)
             .process_group(0)
             .spawn()
             .with_context(|| format!("starting the {name}: {}", argv.join(" ")))?;
-        Ok(Proc { name, child, log: log.to_path_buf(), status: None })
+        let stdin = child.stdin.take();
+        Ok(Proc { name, child, log: log.to_path_buf(), status: None, stdin })
     }
 
     pub fn pid(&self) -> u32 {
@@ -61,6 +75,7 @@ impl Proc {
     /// SIGTERM (vflag-dp then writes its report and closes its ports), SIGKILL if it has not
     /// exited within `grace`.
     pub fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
+        drop(self.stdin.take());
         if self.exited().is_some() {
             return self.status;
         }
@@ -132,6 +147,18 @@ mod tests {
     }
 
     /// Run as its own process by the test below: starts a child, then dies by SIGKILL, so no
+    #[test]
+    fn a_fed_child_sees_its_input_close_when_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        // Ignores SIGTERM: only the end of its input makes it exit, with 7.
+        let argv: Vec<String> =
+            ["sh", "-c", "trap '' TERM; cat >/dev/null; exit 7"].iter().map(|s| s.to_string()).collect();
+        let mut p = Proc::spawn_fed("fed", &argv, &dir.path().join("fed.log")).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(p.exited().is_none(), "it waits on its input");
+        assert_eq!(p.stop(Duration::from_secs(5)).and_then(|s| s.code()), Some(7));
+    }
+
     /// Drop, no signal handler and no stop runs.
     #[test]
     fn killed_parent_helper() {

@@ -31,6 +31,8 @@ pub struct Settings {
     pub rate: Option<String>,
     /// Lab: the run id the generator sends and the receiver tracks.
     pub run_id: Option<u16>,
+    /// `--reflect`: the DUT reflected and the far side measured the round trip.
+    pub reflect: bool,
     pub limits: Limits,
 }
 
@@ -94,6 +96,8 @@ pub struct SoakReport {
     pub flaps: Vec<FlapResult>,
     /// `--lab --vf`: the NIC's LAG (the lab's model) across each flap.
     pub lag: Option<super::lag::LagTimeline>,
+    /// `--reflect`: the round trip as the far side measured it, and the DUT's egress split.
+    pub round_trip: Option<super::round_trip::RoundTrip>,
     pub unexplained_outages: Vec<Unexplained>,
     pub totals: Totals,
     pub verdict: Verdict,
@@ -327,6 +331,10 @@ pub fn markdown(r: &SoakReport) -> String {
         let _ = writeln!(s);
     }
     s.push_str(&super::latency::markdown(&r.flaps, &r.totals.latency));
+    if let Some(rt) = &r.round_trip {
+        let names: Vec<String> = r.link_counters.iter().map(|l| l.name.clone()).collect();
+        s.push_str(&super::round_trip::markdown(rt, &names));
+    }
     if let Some(l) = &r.lag {
         s.push_str(&super::lag::markdown(l));
     }
@@ -460,6 +468,7 @@ pub(crate) mod tests {
             resolution: Resolution::of(None, None, Some(16), Some(20_000.0)),
             flaps: vec![flap],
             lag: None,
+            round_trip: None,
             unexplained_outages: vec![],
             verdict: Verdict {
                 pass: false,

@@ -296,7 +296,7 @@ mod tests {
                 out
             })
             .collect();
-        let links = LinkSeries { names: vec!["a".into(), "b".into()], samples };
+        let links = LinkSeries { names: vec!["a".into(), "b".into()], samples, ..Default::default() };
         let t = Traffic::of(Seen { rx: &r, members: &m, links: Some(&links) }).unwrap();
         assert_eq!(t.by, "links");
         assert!((t.window_s - 0.2).abs() < 1e-9, "two sample intervals");

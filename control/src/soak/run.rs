@@ -172,7 +172,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         let gen_argv = generator_argv(args, spec, &vflag_dp, &args.out, run_id.unwrap_or_default())?;
         println!("generator: {}", gen_argv.join(" "));
         let log = files.gen_log.clone().unwrap_or_default();
-        let gen = Proc::spawn("generator", &gen_argv, Path::new(&log))?;
+        let gen = Proc::spawn_fed("generator", &gen_argv, Path::new(&log))?;
         claim.add_child(gen.pid(), "generator");
         s.gen = Some(gen);
     }
@@ -249,7 +249,15 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let shares =
         crate::soak::analyze::shares(&rx.load_balance.members.iter().map(|m| m.rx_packets).collect::<Vec<_>>());
     let counter_names: Vec<String> = counter_links.iter().map(|l| l.name.clone()).collect();
-    let verdict = verdict::judge(&args.limits(), &flaps, &unexplained, tracked, &members, &counter_names);
+    let mut verdict = verdict::judge(&args.limits(), &flaps, &unexplained, tracked, &members, &counter_names);
+    let round_trip = if args.reflect {
+        let far = vflag_contract::report::read(&args.out.join("gen.json")).ok();
+        let rt = far.as_ref().map(|f| super::round_trip::measure(f, &rx, &flaps, &records, link_series.as_ref()));
+        verdict.round_trip(rt.as_ref());
+        rt
+    } else {
+        None
+    };
     let planned = if observing { flaps.len() } else { schedule.flaps };
     let lag = remaps.map(|(remaps, now, now_unix)| {
         let remaps = remaps
@@ -286,6 +294,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         resolution,
         flaps,
         lag,
+        round_trip,
         unexplained_outages: unexplained,
         verdict,
         files: files.clone(),
@@ -381,6 +390,7 @@ fn settings(args: &SoakArgs, schedule: &Schedule, seed: u64, links: &[String]) -
         flows: args.lab.then_some(args.flows),
         rate: args.lab.then(|| args.rate.clone()),
         run_id: None,
+        reflect: args.reflect,
         limits: args.limits(),
     }
 }
@@ -448,14 +458,19 @@ fn receiver_argv(
     if let Some(r) = run_id {
         v.extend(["--run-id".into(), r.to_string()]);
     }
-    v.extend(["--fwd".into(), "rxonly".into(), "--stats-interval".into(), super::latency::SAMPLE_INTERVAL.into()]);
+    let fwd = if args.reflect { "reflect" } else { "rxonly" };
+    v.extend(["--fwd".into(), fwd.into(), "--stats-interval".into(), super::latency::SAMPLE_INTERVAL.into()]);
     v.extend(["--events".into(), f.rx_events.clone(), "--json".into(), f.rx_report.clone()]);
     v
 }
 
 fn generator_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, out: &Path, run_id: u16) -> Result<Vec<String>> {
     let pps = parse_rate(&args.rate)?;
-    let mut v: Vec<String> = ["ip", "netns", "exec", &spec.ns].iter().map(|s| s.to_string()).collect();
+    // The far side, through --peer-cmd (its words as argv) or into the lab's namespace.
+    let mut v: Vec<String> = match &args.peer_cmd {
+        Some(p) => super::words::split("--peer-cmd", p)?,
+        None => ["ip", "netns", "exec", &spec.ns].iter().map(|s| s.to_string()).collect(),
+    };
     v.push(bin.display().to_string());
     v.extend(["--lcores".into(), args.gen_lcores.clone()]);
     v.extend(LAB_MEMORY.iter().map(|s| s.to_string()));
@@ -467,7 +482,9 @@ fn generator_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, out: &Path, run_i
     }
     v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
     v.extend(lacp_rate(args));
-    v.extend(["--fwd".into(), "gen".into(), "--run-id".into(), run_id.to_string()]);
+    // It stops when its input closes: with the soak, however the soak ends.
+    let fwd = if args.reflect { "gen-rx" } else { "gen" };
+    v.extend(["--fwd".into(), fwd.into(), "--stop-on-eof".into(), "--run-id".into(), run_id.to_string()]);
     v.extend(["--flows".into(), args.flows.to_string()]);
     v.extend(["--rate".into(), format!("{}", pps.round() as u64), "--stats-interval".into(), "0".into()]);
     v.extend(["--json".into(), path(out, "gen.json")]);

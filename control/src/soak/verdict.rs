@@ -38,6 +38,9 @@ fn lines<S: serde::Serializer>(f: &[Failure], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(f.iter().map(|f| &f.line))
 }
 
+/// The whole-soak check of `--reflect`.
+pub const ROUND_TRIP: &str = "round trip measured";
+
 impl Verdict {
     /// A check of one flap failed.
     fn flap(&mut self, flap: usize, check: &'static str, line: String) {
@@ -55,6 +58,20 @@ impl Verdict {
     fn soak(&mut self, check: &'static str, line: String) {
         self.judged(check);
         self.failures.push(Failure { flap: None, check, line });
+    }
+
+    /// `--reflect`: the far side must have measured the round trip, else the soak judged only
+    /// the way in while saying it judged both.
+    pub fn round_trip(&mut self, rt: Option<&super::round_trip::RoundTrip>) {
+        match rt {
+            Some(r) if r.received > 0 => self.judged(ROUND_TRIP),
+            Some(r) => self.soak(
+                ROUND_TRIP,
+                format!("round trip: none of the far side's {} frames came back (see gen.log)", r.sent),
+            ),
+            None => self.soak(ROUND_TRIP, "round trip: the far side wrote no report (see gen.log)".into()),
+        }
+        self.pass = self.failures.is_empty();
     }
 
     /// The failure lines, as soak.json has them.
@@ -209,11 +226,11 @@ fn overlap_note(f: &FlapResult) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use crate::soak::analyze::{LinkWindow, Window};
 
-    fn flap(number: usize, outage_ms: f64, recovered: bool, after: Vec<f64>) -> FlapResult {
+    pub fn flap(number: usize, outage_ms: f64, recovered: bool, after: Vec<f64>) -> FlapResult {
         FlapResult {
             number,
             links: vec!["s0".into()],
