@@ -756,6 +756,40 @@ fn a_vf_soak_lets_the_lag_model_remap_and_splits_by_the_links_counters() {
     assert!(lab.gone());
 }
 
+/// `--reflect`, two-ended: the DUT reflects on the emulated VF, the far side (started through
+/// `--peer-cmd`) generates and receives, so the round trip is measured; the DUT's egress,
+/// hashed over the host links by the lab's LAG, leaves the flapped link and comes back.
+#[test]
+fn a_two_ended_vf_soak_measures_the_round_trip_and_the_egress_split() {
+    let _g = serial();
+    let lab = Lab::new("r");
+    let dir = tempfile::tempdir().unwrap();
+    let peer = format!("ip netns exec {}", lab.ns);
+    let args = ["--vf", "--bond", "xor", "--reflect", "--peer-cmd", &peer, "--flaps", "2", "--interval", "4s"];
+    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
+    let _vf = VfLabDown(&lab);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = read(dir.path());
+    assert_eq!(r["settings"]["reflect"], true);
+    let rt = &r["round_trip"];
+    let (received, lost) = (rt["received"].as_u64().unwrap(), rt["lost"].as_u64().unwrap());
+    assert!(received > 50_000, "4 s x 2 at 20 kpps came back: {rt}");
+    assert!(lost * 100 < received, "a flap loses little of the round trip: {rt}");
+    assert_eq!(rt["lost_in"].as_u64().unwrap() + rt["lost_back"].as_u64().unwrap(), lost, "{rt}");
+    assert!(f(&rt["latency_p50_us"]) > 0.0, "{rt}");
+    let flaps = rt["flaps"].as_array().unwrap();
+    assert_eq!(flaps.len(), 2, "{rt}");
+    for (i, x) in flaps.iter().enumerate() {
+        let during = shares(&x["egress_during"]);
+        assert!(during[i] < 5.0 && during[1 - i] > 95.0, "flap {i}: the egress left the link: {x}");
+        for w in [&x["egress_before"], &x["egress_after"]] {
+            assert!(shares(w).iter().all(|s| *s > 10.0), "the hash spreads the egress over both: {x}");
+        }
+    }
+    assert!(text(&out).contains("Round trip (far side)"), "{}", text(&out));
+    assert!(lab.gone());
+}
+
 /// `--flap-kind lacp`: LACPDUs stop on one link while its carrier stays up, so only LACP's
 /// timeout (the lab's bonds run `--lacp-rate fast`: a LACPDU a second, given up after 3 s)
 /// moves the link's flows; they are silent for about that long.

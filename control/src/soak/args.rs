@@ -405,6 +405,14 @@ mod tests {
     }
 
     #[test]
+    fn a_two_ended_soak_is_a_lab_soak_with_a_peer_command_that_splits() {
+        assert_eq!(check(&["--lab", "--reflect", "--peer-cmd", "ip netns exec sw"]), "ok");
+        assert!(check(&["--dut-args", "-a x", "--reflect"]).contains("lab options for now"));
+        assert!(check(&["--lab", "--peer-cmd", "   "]).contains("names no command"));
+        assert!(check(&["--lab", "--peer-cmd", "ssh 'peer"]).contains("is never closed"));
+    }
+
+    #[test]
     fn rates() {
         assert_eq!(parse_rate("20000").unwrap(), 20_000.0);
         assert_eq!(parse_rate("50k").unwrap(), 50_000.0);

@@ -456,6 +456,7 @@ pub(crate) mod tests {
                 flows: Some(16),
                 rate: Some("20000".into()),
                 run_id: Some(7),
+                reflect: false,
                 limits: Limits::default(),
             },
             started_unix_s: 1.0,

@@ -742,10 +742,17 @@ mod tests {
         assert!(
             gen.ends_with(
                 "--vdev net_af_packet0,iface=s0 --vdev net_af_packet1,iface=s1 --bond xor --link-wait 10s \
-             --fwd gen --run-id 7 --flows 32 --rate 50000 --stats-interval 0 --json o/gen.json"
+             --fwd gen --stop-on-eof --run-id 7 --flows 32 --rate 50000 --stats-interval 0 --json o/gen.json"
             ),
             "{gen}"
         );
+        // Two-ended: the DUT reflects, the far side (through --peer-cmd, as argv) sends and receives.
+        let a = args(&["--lab", "--bond", "xor", "--reflect", "--peer-cmd", "ip netns exec 'my ns'"]);
+        let rx = receiver_argv(&a, &spec, None, Path::new("/b/vflag-dp"), &files(), Some(7));
+        assert!(rx.join(" ").contains("--fwd reflect"), "{rx:?}");
+        let gen = generator_argv(&a, &spec, Path::new("/b/vflag-dp"), Path::new("o"), 7).unwrap();
+        assert_eq!(gen[..4], ["ip", "netns", "exec", "my ns"], "the peer command's words, one argv element each");
+        assert!(gen.join(" ").contains("--fwd gen-rx --stop-on-eof"), "{gen:?}");
     }
 
     #[test]
