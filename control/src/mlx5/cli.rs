@@ -107,16 +107,28 @@ pub struct Report {
 pub struct HostArgs {
     /// The sysfs to read and write (a fixture tree in tests).
     #[arg(long, default_value = "/sys", value_name = "DIR")]
-    sysfs_root: PathBuf,
+    pub sysfs_root: PathBuf,
     /// debugfs [default: SYSFS_ROOT/kernel/debug].
     #[arg(long, value_name = "DIR")]
-    debugfs_root: Option<PathBuf>,
+    pub debugfs_root: Option<PathBuf>,
     /// Read the kernel log from this file instead of running dmesg.
     #[arg(long, value_name = "FILE")]
-    dmesg_file: Option<PathBuf>,
+    pub dmesg_file: Option<PathBuf>,
     /// The two ports (PF netdevs) [default: the two ports of the one dual-port mlx5 card].
     #[arg(long, value_parser = parse_pfs, value_name = "PF0,PF1")]
-    pfs: Option<PfPair>,
+    pub pfs: Option<PfPair>,
+}
+
+impl HostArgs {
+    /// The PFs named with --pfs.
+    pub fn pf_names(&self) -> Option<&[String]> {
+        self.pfs.as_ref().map(|p| p.0.as_slice())
+    }
+
+    /// debugfs, as given or under the sysfs root.
+    pub fn debugfs(&self) -> PathBuf {
+        self.debugfs_root.clone().unwrap_or_else(|| self.sysfs_root.join("kernel/debug"))
+    }
 }
 
 /// What to set up (and what verify expects).
@@ -200,7 +212,7 @@ fn parse_num_vfs(s: &str) -> Result<u32, String> {
 
 /// `--pfs`: exactly two interface names.
 #[derive(Debug, Clone)]
-pub struct PfPair(Vec<String>);
+pub struct PfPair(pub Vec<String>);
 
 fn parse_pfs(s: &str) -> Result<PfPair, String> {
     let names: Vec<&str> = s.split(',').collect();
@@ -231,12 +243,12 @@ impl SetupArgs {
 }
 
 /// Runs `f` with the host of `args`: real processes, sysfs at the root given.
-fn with_env<T>(args: &HostArgs, f: impl FnOnce(&mut Env) -> Result<T>) -> Result<T> {
+pub fn with_env<T>(args: &HostArgs, f: impl FnOnce(&mut Env) -> Result<T>) -> Result<T> {
     let sleep = |d: Duration| std::thread::sleep(d);
     let mut runner = SystemRunner;
     let mut env = Env {
         sys: SysFs::new(&args.sysfs_root),
-        debugfs: SysFs::new(args.debugfs_root.clone().unwrap_or_else(|| args.sysfs_root.join("kernel/debug"))),
+        debugfs: SysFs::new(args.debugfs()),
         dmesg_file: args.dmesg_file.clone(),
         runner: &mut runner as &mut dyn Runner,
         sleep: &sleep,
@@ -245,7 +257,7 @@ fn with_env<T>(args: &HostArgs, f: impl FnOnce(&mut Env) -> Result<T>) -> Result
 }
 
 fn host(env: &mut Env, args: &HostArgs, bond: &str, needs: Needs) -> Result<Host> {
-    discover::discover(env, args.pfs.as_ref().map(|p| p.0.as_slice()), bond, needs)
+    discover::discover(env, args.pf_names(), bond, needs)
 }
 
 /// Runs one mlx5 command; returns the exit code.

@@ -128,6 +128,9 @@ pub struct SoakArgs {
     /// The vflag-dp binary [default: next to vflag-ctl, then PATH].
     #[arg(long, value_name = "PATH")]
     pub vflag_dp: Option<PathBuf>,
+    /// Real hardware: the mlx5 card and its VF-LAG set-up, named as for `vflag-ctl verify`.
+    #[command(flatten)]
+    pub nic: super::nic::NicArgs,
 }
 
 /// `--rate` as frames/s (`20000`, `50k`, `0.1Mpps`): the lab's generator is asked for frames.
@@ -195,6 +198,9 @@ impl SoakArgs {
                 if v {
                     bail!("{opt} is for real hardware (--dut-args); the lab flaps its own links");
                 }
+            }
+            if let Some(opt) = self.nic.given() {
+                bail!("{opt} names the mlx5 host for real hardware (--dut-args); the lab has its own links");
             }
             if self.duration.is_some() {
                 bail!("--duration is for watching real hardware; a lab soak lasts --flaps x --interval");

@@ -11,6 +11,7 @@ mod lag;
 mod latency;
 mod link_counters;
 mod live;
+mod nic;
 mod plot;
 mod procs;
 mod report;
