@@ -650,17 +650,21 @@ impl Soak {
             }
             let label: Vec<String> =
                 links.iter().map(|&l| names.get(l).cloned().unwrap_or_else(|| flapper.name(l))).collect();
+            // The flap starts when its command does: the link can go down at any point while
+            // `ip` runs (tens of ms under load), so a time taken after it would let the loss
+            // begin before the flap.
+            let down_unix_s = unix_now();
             for &l in links {
                 flapper.set(l, false)?;
             }
-            let down_unix_s = unix_now();
-            self.note(&format!("flap {number}/{}: {} down", plan.len(), label.join("+")));
+            let cmd_ms = (unix_now() - down_unix_s) * 1e3;
+            self.note(&format!("flap {number}/{}: {} down (command {cmd_ms:.0} ms)", plan.len(), label.join("+")));
             self.phase = format!("flap {number}/{}: {} down", plan.len(), label.join("+"));
             let completed = self.sleep_until(Instant::now() + schedule.down)?;
+            let up_unix_s = unix_now();
             for &l in links {
                 flapper.set(l, true)?;
             }
-            let up_unix_s = unix_now();
             self.note(&format!(
                 "flap {number}/{}: {} up after {:.0} ms",
                 plan.len(),
