@@ -72,8 +72,11 @@ pub struct FlapResult {
     pub total_outage_ms: f64,
     /// Tracked flows that fell silent.
     pub flows_hit: usize,
-    /// Tracked frames lost from this flap to the next.
+    /// Tracked frames lost from this flap to the next, less those that arrived late.
     pub lost: u64,
+    /// Frames the flap's loss episodes counted missing that arrived afterwards, out of order
+    /// (e.g. held in a downed link's transmit ring until it came back): late, not lost.
+    pub late: u64,
     /// Traffic flowed again before the next flap (or the end).
     pub recovered: bool,
     /// Interrupted before the flap was over: shown, not judged.
@@ -263,8 +266,13 @@ pub fn flaps(
                 if i + 1 < records.len() { lost_by(lost_series, next_s) } else { (f64::INFINITY, lost_total) };
             let resumed: u64 =
                 flow_outages.iter().filter(|o| o.end_s > from_t && o.end_s <= to_t).map(|o| o.lost).sum();
-            let lost =
-                mine.iter().map(|o| o.lost).sum::<u64>() + to_lost.saturating_sub(from_lost).saturating_sub(resumed);
+            // The running loss is net of late arrivals: when it grew by less than this flap's
+            // episodes that resumed in the period counted, the difference arrived after all
+            // (never more, so other loss in the period only makes `late` smaller).
+            let growth = to_lost.saturating_sub(from_lost);
+            let mine_resumed: u64 = mine.iter().filter(|o| o.end_s > from_t && o.end_s <= to_t).map(|o| o.lost).sum();
+            let late = mine_resumed.saturating_sub(growth);
+            let lost = mine.iter().map(|o| o.lost).sum::<u64>() - late + growth.saturating_sub(resumed);
             let before_w = MAX_WINDOW_S.min((down_s - prev_s) / 2.0).max(0.0);
             let after_w = MAX_WINDOW_S.min((next_s - up_s) / 2.0).max(0.0);
             let after = window(seen, next_s - after_w, next_s);
@@ -294,6 +302,7 @@ pub fn flaps(
                 total_outage_ms,
                 flows_hit: mine.iter().map(|o| o.flows).max().unwrap_or(0),
                 lost,
+                late,
                 recovered: after.rate_pps > 0.0,
                 cut_short: f.cut_short,
                 before,
@@ -382,6 +391,7 @@ pub fn observed(seen: Seen, ready_s: f64, resolution_ms: f64) -> Vec<FlapResult>
                 total_outage_ms,
                 flows_hit: u.flows,
                 lost: u.lost,
+                late: 0,
                 recovered: after.rate_pps > 0.0,
                 cut_short: false,
                 before,
@@ -459,8 +469,29 @@ mod tests {
     }
 
     #[test]
+    fn frames_an_episode_missed_that_arrived_later_are_late_not_lost() {
+        // The episode counted 480 missing when its flows resumed; by the next sample the
+        // running loss had grown by only 30: 450 arrived after all (held in the downed link's
+        // ring), as the receiver's final loss (30) says.
+        let mut r = flapped();
+        r.analysis.as_mut().unwrap().flow_outages.remove(0);
+        r.analysis.as_mut().unwrap().tracked.lost = 30;
+        let series = [(3.9, 0), (5.0, 480), (6.0, 30)];
+        let f = &flaps(seen(&r, &members()), &[record(4.0, 4.5)], 0.5, &series, 10.0)[0];
+        assert_eq!((f.lost, f.late), (30, 450));
+        assert!(f.failover.loss_derived_ms.is_some_and(|ms| ms > 0.0), "from the 30 lost: {:?}", f.failover);
+        // Nothing arrived late: all of it is lost, none late.
+        r.analysis.as_mut().unwrap().tracked.lost = 480;
+        let series = [(3.9, 0), (5.0, 480)];
+        let f = &flaps(seen(&r, &members()), &[record(4.0, 4.5)], 0.5, &series, 10.0)[0];
+        assert_eq!((f.lost, f.late), (480, 0));
+    }
+
+    #[test]
     fn a_member_flap_shows_its_silence_loss_and_shares() {
-        let r = flapped();
+        let mut r = flapped();
+        // The 2 lost before the flap and its episode's 480, nothing late.
+        r.analysis.as_mut().unwrap().tracked.lost = 482;
         let series = [(3.5, 2), (4.2, 2), (4.7, 300)];
         let f = &flaps(seen(&r, &members()), &[record(4.0, 4.5)], 0.5, &series, 10.0)[0];
         assert!((f.down_s - 4.0).abs() < 1e-9 && (f.down_ms - 500.0).abs() < 1e-6, "{f:?}");
@@ -550,7 +581,9 @@ mod tests {
 
     #[test]
     fn outages_go_to_the_flap_whose_period_they_start_in() {
-        let r = flapped();
+        let mut r = flapped();
+        // 2 before the flaps, 8 at flap 1, 480 at flap 2, nothing late.
+        r.analysis.as_mut().unwrap().tracked.lost = 490;
         let recs = [record(2.0, 2.3), FlapRecord { number: 2, ..record(4.0, 4.5) }];
         let series = [(1.9, 2), (2.5, 10), (3.9, 10), (4.6, 400)];
         let f = flaps(seen(&r, &members()), &recs, 0.0, &series, 10.0);

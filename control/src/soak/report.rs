@@ -211,6 +211,9 @@ fn notes(f: &FlapResult) -> Vec<String> {
     if let Some(x) = f.restore.as_ref().filter(|x| x.return_episodes > 0) {
         n.push(format!("return cost {} frames in {} episode(s)", x.return_lost, x.return_episodes));
     }
+    if f.late > 0 {
+        n.push(format!("{} frames arrived late, not lost", f.late));
+    }
     if f.failover.below_resolution && f.lost > 0 {
         n.push("outage under the resolution: see loss-derived".to_string());
     }
@@ -408,6 +411,7 @@ pub(crate) mod tests {
             total_outage_ms: 0.0,
             flows_hit: 8,
             lost: 4539,
+            late: 0,
             recovered: true,
             cut_short: false,
             before: window(vec![50.0, 50.0], 20_000.0),

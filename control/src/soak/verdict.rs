@@ -241,6 +241,7 @@ pub mod tests {
             total_outage_ms: 0.0,
             flows_hit: 4,
             lost: 10,
+            late: 0,
             recovered,
             cut_short: false,
             before: Window { shares_pct: vec![50.0, 50.0], ..Default::default() },
