@@ -132,13 +132,14 @@ pub fn markdown(rt: &RoundTrip, links: &[String]) -> String {
     }
     if !rt.flaps.is_empty() {
         s +=
-            "\n| flap | round-trip outage ms | flows hit | longest flow ms | lost | egress before | during | after |\n";
+            "\n| flap | all-traffic outage ms | flows hit | longest flow ms | lost | egress before | during | after |\n";
         s += "|---|---|---|---|---|---|---|---|\n";
         for f in &rt.flaps {
             s += &format!(
-                "| {} | {:.1} | {} | {:.1} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {:.1} | {} | {} | {} | {} |\n",
                 f.flap,
-                f.outage_ms,
+                // No silence of all traffic at all is not a 0 ms one.
+                if f.outage_ms > 0.0 { format!("{:.1}", f.outage_ms) } else { "none".to_string() },
                 f.flows_hit,
                 f.longest_flow_ms,
                 f.lost,
@@ -148,7 +149,8 @@ pub fn markdown(rt: &RoundTrip, links: &[String]) -> String {
             );
         }
     }
-    s
+    // A blank line ends the table: the next part must not run into it.
+    s + "\n"
 }
 
 #[cfg(test)]
@@ -252,6 +254,12 @@ mod tests {
         assert_eq!(fl.egress_before.as_ref().unwrap().shares_pct, vec![50.0, 50.0]);
         assert_eq!(fl.egress_during.as_ref().unwrap().shares_pct, vec![100.0, 0.0]);
         assert_eq!(fl.egress_after.as_ref().unwrap().shares_pct, vec![50.0, 50.0]);
-        assert!(markdown(&rt, &links.names).contains("| 50/50 | 100/0 | 50/50 |"));
+        let mut rt = rt;
+        let md = markdown(&rt, &links.names);
+        assert!(md.contains("| 1 | 20.0 | 8 | 300.0 | 90 | 50/50 | 100/0 | 50/50 |"), "{md}");
+        rt.flaps[0].outage_ms = 0.0;
+        let md = markdown(&rt, &links.names);
+        assert!(md.contains("| 1 | none | 8 |"), "no silence of all traffic is not a 0 ms one: {md}");
+        assert!(md.ends_with("|\n\n"), "a blank line ends the table");
     }
 }
