@@ -542,4 +542,107 @@ mod tests {
         let line = i.check(When::BeforeFlaps, Duration::from_secs(5), || Ok(true)).unwrap().unwrap();
         assert!(line.starts_with("integrity before the first flap: ok (1 checks, "), "{line}");
     }
+
+    /// The lab's tc and link answers: both host ends on block 22 (unless `p1_off`), the
+    /// redirect, the representor up or down.
+    fn lab_host(p1_off: bool, rep_up: bool) -> crate::runner::Recorder {
+        let out = |s: &str| crate::runner::Output { stdout: s.into(), ..Default::default() };
+        let rep = if rep_up { "<BROADCAST,UP>" } else { "<BROADCAST>" };
+        let links = format!(
+            "7: p0@if6: <BROADCAST,UP> x\\    alias vflag-lab\n9: p1@if8: <BROADCAST,UP> x\\    alias vflag-lab\n\
+             11: vf0rep@vf0: {rep} x\\    alias vflag-lab\n12: vf0@vf0rep: <BROADCAST,UP> x\\    alias vflag-lab\n"
+        );
+        let block = out("qdisc ingress ffff: parent ffff:fff1 ingress_block 22 ----------------\n");
+        let mut r = crate::runner::Recorder::default();
+        r.answer("ip -o link show", out(&links), false);
+        r.answer("tc qdisc show dev p0", block.clone(), false);
+        r.answer("tc qdisc show dev p1", if p1_off { out("") } else { block }, false);
+        r.answer(
+            "tc filter show block 22",
+            out("filter protocol all pref 1 u32 chain 0 fh 800::800 order 2048 key ht 800 bkt 0 terminal flowid \
+                 not_in_hw\n  match 00000000/00000000 at 0\n\taction order 1: mirred (Egress Redirect to device \
+                 vf0rep) stolen\n"),
+            false,
+        );
+        r.answer("tc filter show dev vf0rep ingress", out("filter protocol all pref 1 bpf chain 0 \n"), false);
+        r
+    }
+
+    #[test]
+    fn the_labs_equivalents_pass_and_fail_as_the_lab_shows_and_in_hw_does_not_apply() {
+        use crate::lab::lag_model::{Live, Mlx5View};
+        let dir = tempfile::tempdir().unwrap();
+        let spec = LabSpec::default();
+        let mut v = VfSpec::new(&spec);
+        v.run_dir = dir.path().to_path_buf();
+        let mut view = Mlx5View::activated(&spec);
+        view.write(&v).unwrap();
+        let c = lab_checks(&mut lab_host(false, true), &spec, &v).unwrap();
+        let got: Vec<(&str, Status)> = c.iter().map(|c| (c.name.as_str(), c.status)).collect();
+        assert_eq!(
+            got,
+            [
+                ("p0 ingress on shared block 22", Status::Pass),
+                ("p1 ingress on shared block 22", Status::Pass),
+                ("redirect on block 22 -> vf0rep", Status::Pass),
+                ("offloaded (in_hw)", Status::NotApplicable),
+                ("representor vf0rep up", Status::Pass),
+                ("LAG active (the lab's model)", Status::Pass),
+                ("LAG maps both ports", Status::Pass),
+            ]
+        );
+        assert_eq!(c[3].detail, "not applicable (veth)");
+        // The model still mapping one port, p1 off the block, the representor down.
+        view.live = Live::of([true, false]);
+        view.write(&v).unwrap();
+        let mut i = Integrity::lab(&spec, &v);
+        let c = lab_checks(&mut lab_host(true, false), &spec, &v).unwrap();
+        i.record(When::AfterFlap(1), 0.0, Duration::ZERO, c);
+        let mut verdict = Verdict::default();
+        i.judge(&mut verdict);
+        assert_eq!(
+            verdict.lines(),
+            [
+                "flap 1: after up, p1 ingress on shared block 22: not on the block",
+                "flap 1: after up, representor vf0rep up: down or absent",
+                "flap 1: after up, LAG maps both ports: debugfs mapping 1",
+            ]
+        );
+        // The model's LAG torn down.
+        view.active = false;
+        view.write(&v).unwrap();
+        let c = lab_checks(&mut lab_host(false, true), &spec, &v).unwrap();
+        let lag = c.iter().find(|c| c.name.starts_with("LAG active")).unwrap();
+        assert_eq!((lag.status, lag.detail.as_str()), (Status::Fail, "debugfs mlx5/0000:01:00.0/lag/state: disabled"));
+    }
+
+    #[test]
+    fn junit_fails_the_flap_whose_check_failed_and_has_a_case_for_the_one_before_the_flaps() {
+        let mut r = crate::soak::report::tests::sample();
+        let mut i = Integrity::nic(
+            HostArgs { sysfs_root: "/sys".into(), debugfs_root: None, dmesg_file: None, pfs: None },
+            target(),
+        );
+        let ok = vec![Check::new("representor r up", Status::Pass, "r is up (operstate up)")];
+        let sw = vec![Check::new("flower rule offloaded (in_hw)", Status::Fail, "not_in_hw")];
+        i.record(When::BeforeFlaps, 0.0, Duration::ZERO, ok);
+        i.record(When::AfterFlap(1), 0.0, Duration::ZERO, sw);
+        r.verdict = Verdict { pass: true, ..Verdict::default() };
+        i.judge(&mut r.verdict);
+        r.integrity = i.report();
+        let xml = crate::soak::junit::junit(&r).to_xml();
+        let d = roxmltree::Document::parse(&xml).unwrap();
+        let case = |name: &str| {
+            d.descendants()
+                .find(|n| n.has_tag_name("testcase") && n.attribute("name").is_some_and(|a| a.starts_with(name)))
+                .unwrap_or_else(|| panic!("no testcase {name}: {xml}"))
+        };
+        let failure = case("flap 1").children().find(|n| n.has_tag_name("failure")).unwrap();
+        assert_eq!(failure.attribute("type"), Some(AFTER_FLAP));
+        assert!(failure.attribute("message").unwrap().contains("flower rule offloaded (in_hw): not_in_hw"), "{xml}");
+        assert!(!case(BEFORE).children().any(|n| n.has_tag_name("failure")), "judged, passed: {xml}");
+        let md = crate::soak::report::markdown(&r);
+        assert!(md.contains("| after flap 1 | 1 | FAIL: flower rule offloaded (in_hw): not_in_hw |"), "{md}");
+        assert!(md.contains("- flap 1: after up, flower rule offloaded (in_hw): not_in_hw"), "{md}");
+    }
 }
