@@ -213,7 +213,13 @@ impl Integrity {
         limit: Duration,
         mut tick: impl FnMut() -> Result<bool>,
     ) -> Result<Option<String>> {
-        let Some(probe) = self.probe.clone() else { return Ok(Some(String::new())) };
+        let Some(probe) = self.probe.clone() else {
+            return Ok(Some(format!(
+                "integrity {}: not checked ({})",
+                when.label(),
+                self.why_not.as_deref().unwrap_or("-")
+            )));
+        };
         let (t0, t_unix_s) = (Instant::now(), unix_now());
         let (tx, rx) = mpsc::channel();
         // A check that hangs (tc waiting on the kernel) is left behind, not waited for.
