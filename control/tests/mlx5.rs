@@ -109,6 +109,7 @@ fn is_read(l: &str) -> bool {
         || l.starts_with("modprobe --dry-run")
         || l.starts_with("ethtool -k ")
         || l.starts_with("ethtool -S ")
+        || l.starts_with("ethtool -i ")
         || l.contains(" show")
 }
 
@@ -377,4 +378,105 @@ fn fixture_trees_have_no_empty_directories() {
     let mut found = Vec::new();
     empty_dirs(&fixtures(), &mut found);
     assert!(found.is_empty(), "empty fixture directories (add the file the kernel puts there): {found:?}");
+}
+
+/// `soak --dut-args` on the fixture trees: the pre-flight is `verify`'s checklist, run after the
+/// argument checks and before anything starts. The receiver is a stand-in vflag-dp that logs
+/// that it ran and exits, so a pre-flight that passes is seen letting the soak go on to start
+/// it (the soak then stops there: there is no NIC to receive on).
+struct Soak {
+    tools: Tools,
+    dir: tempfile::TempDir,
+}
+
+impl Soak {
+    fn new(answers: &[(&str, i32, Option<String>)]) -> Soak {
+        use std::os::unix::fs::PermissionsExt;
+        let tools = Tools::new(answers);
+        let dir = tempfile::tempdir().unwrap();
+        let dp = dir.path().join("vflag-dp");
+        std::fs::write(&dp, format!("#!/bin/sh\necho \"$@\" > {}/dp-ran\nexit 1\n", dir.path().display())).unwrap();
+        std::fs::set_permissions(&dp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Soak { tools, dir }
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    fn run(&self, sysfs: &str, extra: &[&str]) -> (i32, String, String) {
+        // The stand-ins first; setpriv (which starts the receiver) from the system.
+        let path = format!("{}:/usr/bin:/bin", self.tools.dir.path().join("bin").display());
+        let o = Command::new(BIN)
+            .args(["soak", "--dut-args", "--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01", "--duration", "5s"])
+            .args(["--sysfs-root", sysfs, "--vflag-dp"])
+            .arg(self.dir.path().join("vflag-dp"))
+            .arg("--out")
+            .arg(self.out())
+            .args(extra)
+            .env("PATH", path)
+            .env("FAKE", self.tools.dir.path())
+            .env("VFLAG_RUN_DIR", self.dir.path().join("run"))
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into(),
+            String::from_utf8_lossy(&o.stderr).into(),
+        )
+    }
+
+    fn receiver_ran(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join("dp-ran")).ok()
+    }
+}
+
+#[test]
+fn a_hardware_soak_without_vf_lag_is_refused_before_anything_starts() {
+    let s = Soak::new(&legacy());
+    let (code, stdout, err) = s.run(&root("seed"), &[]);
+    assert_eq!(code, 1, "{stdout}{err}");
+    assert!(stdout.contains("verify: ") && stdout.contains("VF-LAG is NOT up"), "verify's table: {stdout}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[0],
+        "vflag-ctl: error: pre-flight: VF-LAG is not in place (vflag-ctl verify fails); nothing started \
+         (--no-verify skips this check):"
+    );
+    for want in [
+        "  FAIL eswitch of enp1s0f0np0 is switchdev: pci/0000:01:00.0: mode legacy",
+        "  FAIL hw-tc-offload on enp1s0f0np0: hw-tc-offload of enp1s0f0np0 is off",
+        "  FAIL bond vf-bond in mode 802.3ad, active-backup or balance-xor: vf-bond does not exist",
+        "  FAIL flower rule offloaded (in_hw): no rule",
+    ] {
+        assert!(lines.contains(&want), "{want}: {err}");
+    }
+    assert!(lines[1..].iter().all(|l| l.starts_with("  FAIL ") || l.starts_with("  unknown ")), "{err}");
+    assert!(!s.out().exists(), "--out untouched");
+    assert_eq!(s.receiver_ran(), None, "no receiver started");
+    assert!(s.tools.log().iter().all(|l| is_read(l)), "the pre-flight only reads: {:?}", s.tools.log());
+}
+
+#[test]
+fn a_hardware_soak_on_vf_lag_passes_the_pre_flight_and_starts_the_receiver() {
+    let mut answers = healthy();
+    answers.push(("ethtool -i", 0, Some(out("ethtool-i-enp1s0f0np0.txt"))));
+    let s = Soak::new(&answers);
+    let (code, stdout, err) = s.run(&root("up"), &[]);
+    assert!(stdout.contains("verify: 16 passed, 0 failed, 0 unknown: VF-LAG is up"), "{stdout}{err}");
+    // Past the pre-flight: the receiver ran with the DUT's arguments (and, a stand-in, exited).
+    let ran = s.receiver_ran().unwrap_or_else(|| panic!("the receiver did not start: {stdout}{err}"));
+    assert!(ran.starts_with("--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01 --fwd rxonly"), "{ran}");
+    assert_eq!(code, 1, "the stand-in receiver exits at once: {err}");
+    assert!(err.contains("the receiver exited early"), "{err}");
+    assert!(s.tools.log().iter().all(|l| is_read(l)), "{:?}", s.tools.log());
+
+    // --no-verify on the host without VF-LAG: no checklist, straight to the receiver.
+    let s = Soak::new(&legacy());
+    let (code, stdout, err) = s.run(&root("seed"), &["--no-verify"]);
+    assert!(stdout.contains("pre-flight: verify skipped (--no-verify)"), "{stdout}{err}");
+    assert!(!stdout.contains("VF-LAG is NOT up"), "{stdout}");
+    assert!(s.receiver_ran().is_some(), "{stdout}{err}");
+    assert_eq!(code, 1, "{err}");
+    assert!(!s.tools.log().iter().any(|l| l.starts_with("tc filter")), "verify did not run: {:?}", s.tools.log());
 }

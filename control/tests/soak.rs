@@ -193,6 +193,9 @@ fn lacp_soak_spreads_fails_over_and_rebalances() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r = read(dir.path());
     check_common(&r, dir.path(), 2);
+    assert_eq!(r["integrity"]["checked"], false, "{}", r["integrity"]);
+    assert!(r["integrity"]["why_not"].as_str().unwrap().contains("the bond-to-bond lab (no --vf) has no NIC offload"));
+    assert_eq!(r["environment"]["nic"], "lab bond (veth)");
     let passed = |name: String| (name, "passed", String::new());
     assert_eq!(
         junit::schema::cases(&xml),
@@ -467,6 +470,13 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
     assert!(r["totals"]["latency"]["why_not"].as_str().unwrap().contains("--same-clock"), "{}", r["totals"]);
     assert!(x["latency"].is_null(), "{x}");
     assert!(md.contains("Latency: not measured: the traffic comes from a generator"), "{md}");
+    // Skipped, and said so; with no mlx5 card to read there is no offload to check.
+    assert_eq!(r["preflight"]["verify"], "skipped (--no-verify)");
+    assert_eq!(r["integrity"]["checked"], false, "{}", r["integrity"]);
+    assert!(r["integrity"]["why_not"].as_str().unwrap().starts_with("the mlx5 card could not be read"));
+    assert_eq!(r["environment"]["host"], "mlx5");
+    assert!(r["environment"]["dpdk"].as_str().unwrap().starts_with("DPDK "), "{}", r["environment"]);
+    assert!(md.contains("Pre-flight verify: skipped (--no-verify)."), "{md}");
     assert!(!lab.gone(), "a lab the soak did not make stays");
 }
 
@@ -496,6 +506,8 @@ fn hardware_soak(lab: &Lab, out: &Path, dut: &str) -> Command {
     c.args(["--flap-down-cmd", &format!("ip -n {} link set {{link}} down", lab.ns)]);
     c.args(["--flap-up-cmd", &format!("ip -n {} link set {{link}} up", lab.ns)]);
     c.args(["--flaps", "1", "--interval", "4s", "--down-ms", "400", "--link", "1"]);
+    // No mlx5 card here: the pre-flight verify would refuse the soak.
+    c.arg("--no-verify");
     c.stdin(Stdio::null());
     c
 }
@@ -753,7 +765,47 @@ fn a_vf_soak_lets_the_lag_model_remap_and_splits_by_the_links_counters() {
         assert!((0.0..300.0).contains(&remap) && (0.0..300.0).contains(&restore), "the model remapped: {l}");
     }
     assert!(text(&out).contains("The NIC's LAG"), "{}", text(&out));
+    check_lab_integrity(&r, dir.path(), 2);
     assert!(lab.gone());
+}
+
+/// The lab VF's offload integrity, before the first flap and after each: the host ends on the
+/// block, the redirect to the representor, the representor up, the LAG model active with both
+/// ports; in_hw said not to apply to veth, not faked.
+fn check_lab_integrity(r: &serde_json::Value, out: &Path, flaps: u64) {
+    let i = &r["integrity"];
+    assert_eq!(i["checked"], true, "{i}");
+    let recs = i["records"].as_array().unwrap();
+    let when: Vec<(&str, Option<u64>)> =
+        recs.iter().map(|x| (x["when"].as_str().unwrap(), x["flap"].as_u64())).collect();
+    let mut want = vec![("before_flaps", None)];
+    want.extend((1..=flaps).map(|n| ("after_flap", Some(n))));
+    assert_eq!(when, want, "{i}");
+    for x in recs {
+        assert_eq!(x["pass"], true, "{x}");
+        let checks = x["checks"].as_array().unwrap();
+        let status = |name: &str| {
+            let c = checks.iter().find(|c| c["name"].as_str().unwrap().starts_with(name));
+            c.unwrap_or_else(|| panic!("no check {name}: {x}"))["status"].as_str().unwrap().to_string()
+        };
+        assert_eq!(status("redirect on block 22 -> vf0rep"), "pass");
+        assert_eq!(status("representor vf0rep up"), "pass");
+        assert_eq!(status("LAG active (the lab's model)"), "pass");
+        assert_eq!(status("LAG maps both ports"), "pass");
+        assert_eq!(status("offloaded (in_hw)"), "not_applicable");
+        assert_eq!(
+            checks.iter().filter(|c| c["name"].as_str().unwrap().ends_with("ingress on shared block 22")).count(),
+            2
+        );
+        assert!(x["took_ms"].as_f64().unwrap() < 2000.0, "bounded: {x}");
+    }
+    assert_eq!(r["environment"]["host"], "lab-vf");
+    assert_eq!(r["environment"]["port_sel_mode"], "hash", "read from the model's debugfs");
+    assert_eq!(r["environment"]["driver"], "veth");
+    assert!(r["environment"]["firmware"].is_null(), "veth has none: {}", r["environment"]);
+    let md = std::fs::read_to_string(out.join("soak.md")).unwrap();
+    assert!(md.contains("| after flap 1 | 7 | ok (offloaded (in_hw): not applicable (veth)) |"), "{md}");
+    assert!(md.contains("Pre-flight verify: not applicable (the lab has no mlx5 card)."), "{md}");
 }
 
 /// `--reflect`, two-ended: the DUT reflects on the emulated VF, the far side (started through

@@ -621,6 +621,11 @@ impl FakeHost {
                 )),
                 false => fail(1, "netlink error: no device matches name"),
             },
+            ("ethtool", ["-i", dev]) => match PFS.iter().find(|(n, _)| n == dev) {
+                Some((_, pci)) => ok(text("ethtool-i-enp1s0f0np0.txt").replace("0000:01:00.0", pci)),
+                None if self.exists(dev) => ok(text("ethtool-i-enp1s0f0np0.txt")),
+                None => fail(1, "netlink error: no device matches name"),
+            },
             ("ethtool", ["-K", dev, "hw-tc-offload", v]) => {
                 if !self.exists(dev) {
                     return fail(1, "netlink error: no device matches name");
@@ -655,6 +660,7 @@ pub fn is_read(line: &str) -> bool {
         || line.starts_with("modprobe --dry-run")
         || line.starts_with("ethtool -k ")
         || line.starts_with("ethtool -S ")
+        || line.starts_with("ethtool -i ")
         || line.contains(" show")
 }
 

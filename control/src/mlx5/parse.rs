@@ -18,6 +18,24 @@ pub fn feature(text: &str, name: &str) -> Option<bool> {
     })
 }
 
+/// `ethtool -i DEV`: the driver, its version and the firmware; an empty field is None.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DriverInfo {
+    pub driver: Option<String>,
+    pub version: Option<String>,
+    pub firmware: Option<String>,
+}
+
+pub fn driver_info(text: &str) -> DriverInfo {
+    let field = |name: &str| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == name).then(|| v.trim().to_string()).filter(|v| !v.is_empty())
+        })
+    };
+    DriverInfo { driver: field("driver"), version: field("version"), firmware: field("firmware-version") }
+}
+
 /// The ingress qdisc of a device, from `tc qdisc show dev DEV`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -108,6 +126,16 @@ fn flags(words: &[&str], f: &mut Filter) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn driver_info_takes_ethtool_i_fields_and_leaves_empty_ones_out() {
+        let d = driver_info(&crate::mlx5::fake::text("ethtool-i-enp1s0f0np0.txt"));
+        assert_eq!(d.driver.as_deref(), Some("mlx5_core"));
+        assert_eq!(d.version.as_deref(), Some("6.1.0-13-amd64"));
+        assert_eq!(d.firmware.as_deref(), Some("22.36.1010 (MT_0000000359)"));
+        let veth = driver_info("driver: veth\nversion: 1.0\nfirmware-version: \nbus-info: \n");
+        assert_eq!((veth.driver.as_deref(), veth.firmware), (Some("veth"), None));
+    }
 
     const FLOWER: &str = "filter protocol ip pref 1 flower chain 0 \n\
         filter protocol ip pref 1 flower chain 0 handle 0x1 \n  dst_mac 52:54:00:00:00:01\n  eth_type ipv4\n  in_hw in_hw_count 2\n\

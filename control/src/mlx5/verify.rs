@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::check::{find_flower, FilterAt, Want};
 use super::discover::Host;
 use super::dmesg;
-use super::parse::Ingress;
+use super::parse::{Filter, Ingress};
 use super::plan::{BondMode, Setup};
 use super::Env;
 
@@ -161,15 +161,7 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
         (false, false, _) => (false, format!("unbound: {}", unbound.join(" "))),
     };
     l.pass_if("VFs exist and are bound".into(), ok, detail);
-    let vf_lists: Vec<Vec<String>> = pfs.iter().map(|p| p.vfs.iter().map(|v| v.pci.clone()).collect()).collect();
-    let rule_vf = setup
-        .vf
-        .as_ref()
-        .and_then(|want| {
-            vf_lists.iter().enumerate().find_map(|(p, l)| l.iter().position(|v| v == want).map(|i| (p, i as u32)))
-        })
-        .unwrap_or((0, 0));
-    let rep = setup.representor.clone().unwrap_or_else(|| pfs[rule_vf.0].representor_for(rule_vf.1));
+    let rep = representor(host, setup);
     l.want(env, format!("hw-tc-offload on representor {rep}"), Want::TcOffload { dev: rep.clone(), on: true })?;
     for dev in [b.as_str(), pfs[0].netdev.as_str(), pfs[1].netdev.as_str()] {
         let want = Want::Ingress { dev: dev.to_string(), ingress: Ingress::Block(setup.block) };
@@ -179,14 +171,7 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
     let rule = find_flower(env, &at, &setup.vf_mac, false, &rep)?;
     let name = format!("flower rule dst_mac {} -> {rep} on block {}", setup.vf_mac, setup.block);
     l.pass_if(name, rule.is_some(), if rule.is_some() { "present".into() } else { "no such rule".into() });
-    let (status, detail) = match rule.as_ref().map(|r| r.in_hw) {
-        None => (Status::Fail, "no rule".to_string()),
-        Some(Some(true)) => (Status::Pass, "in_hw".to_string()),
-        Some(Some(false)) => {
-            (Status::Fail, "not_in_hw: the NIC did not take it (hw-tc-offload off, or not switchdev)".to_string())
-        }
-        Some(None) => (Status::Unknown, "tc shows neither in_hw nor not_in_hw".to_string()),
-    };
+    let (status, detail) = offloaded(rule.as_ref());
     l.add("flower rule offloaded (in_hw)".into(), status, detail);
     if setup.reverse_rule {
         let want = Want::Flower {
@@ -216,6 +201,34 @@ pub fn verify(env: &mut Env, host: &Host, setup: &Setup, mode: Option<BondMode>)
     }
     let pass = l.0.iter().all(|i| !i.required || i.status == Status::Pass);
     Ok(Verdict { schema: "vflag-ctl.verify.v1", pass, items: l.0 })
+}
+
+/// The representor the rule redirects to: as given, else the one of the VF the setup names
+/// (VF 0 of the first PF when it names none).
+pub fn representor(host: &Host, setup: &Setup) -> String {
+    let pfs = &host.pfs;
+    let vf_lists: Vec<Vec<String>> = pfs.iter().map(|p| p.vfs.iter().map(|v| v.pci.clone()).collect()).collect();
+    let rule_vf = setup
+        .vf
+        .as_ref()
+        .and_then(|want| {
+            vf_lists.iter().enumerate().find_map(|(p, l)| l.iter().position(|v| v == want).map(|i| (p, i as u32)))
+        })
+        .unwrap_or((0, 0));
+    setup.representor.clone().unwrap_or_else(|| pfs[rule_vf.0].representor_for(rule_vf.1))
+}
+
+/// Whether the rule found is in the NIC: `in_hw` passes; `not_in_hw` (tc kept it in software)
+/// and no rule fail; a tc that shows neither flag is unknown.
+pub fn offloaded(rule: Option<&Filter>) -> (Status, String) {
+    match rule.map(|r| r.in_hw) {
+        None => (Status::Fail, "no rule".to_string()),
+        Some(Some(true)) => (Status::Pass, "in_hw".to_string()),
+        Some(Some(false)) => {
+            (Status::Fail, "not_in_hw: the NIC did not take it (hw-tc-offload off, or not switchdev)".to_string())
+        }
+        Some(None) => (Status::Unknown, "tc shows neither in_hw nor not_in_hw".to_string()),
+    }
 }
 
 /// The table `vflag-ctl verify` prints.

@@ -128,6 +128,10 @@ pub struct SoakArgs {
     /// The vflag-dp binary [default: next to vflag-ctl, then PATH].
     #[arg(long, value_name = "PATH")]
     pub vflag_dp: Option<PathBuf>,
+    /// Real hardware: skip the pre-flight (`vflag-ctl verify`'s checklist, which must pass
+    /// before anything starts); the report says it was skipped.
+    #[arg(long)]
+    pub no_verify: bool,
     /// Real hardware: the mlx5 card and its VF-LAG set-up, named as for `vflag-ctl verify`.
     #[command(flatten)]
     pub nic: super::nic::NicArgs,
@@ -198,6 +202,9 @@ impl SoakArgs {
                 if v {
                     bail!("{opt} is for real hardware (--dut-args); the lab flaps its own links");
                 }
+            }
+            if self.no_verify {
+                bail!("--no-verify skips real hardware's pre-flight verify (--dut-args); the lab runs none");
             }
             if let Some(opt) = self.nic.given() {
                 bail!("{opt} names the mlx5 host for real hardware (--dut-args); the lab has its own links");
@@ -332,6 +339,7 @@ mod tests {
         assert!(check(&["--lab", "--bond", "active-backup", "--min-member-share", "30"]).contains("active-backup"));
         assert!(check(&["--lab", "--links", "a,b"]).contains("--links is for real hardware"));
         assert!(check(&["--lab", "--link-counters", "p0"]).contains("--link-counters is for real hardware"));
+        assert!(check(&["--lab", "--no-verify"]).starts_with("--no-verify skips real hardware's pre-flight"));
         assert!(check(&["--dut-args", "-a 0000:01:00.2"]).contains("give --duration"));
         assert!(check(&["--dut-args", "-a 0000:01:00.2 --json x", "--duration", "5s"]).contains("leave --json out"));
         assert!(check(&["--dut-args", "-a x", "--flap-down-cmd", "ip link set down", "--flap-up-cmd", "u {link}"])

@@ -4,8 +4,10 @@
 
 mod analyze;
 mod args;
+mod environment;
 mod failover;
 mod flappers;
+mod integrity;
 mod junit;
 mod lag;
 mod latency;
@@ -13,6 +15,7 @@ mod link_counters;
 mod live;
 mod nic;
 mod plot;
+mod preflight;
 mod procs;
 mod report;
 mod restore;

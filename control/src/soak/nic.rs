@@ -27,8 +27,6 @@ pub struct NicArgs {
     pub block: u32,
 }
 
-// Until the pre-flight and the NIC sampling call them (this session's merges).
-#[allow(dead_code)]
 impl NicArgs {
     /// Whether any of these was given: on the lab they mean nothing, and are refused.
     pub fn given(&self) -> Option<&'static str> {

@@ -99,6 +99,12 @@ pub struct SoakReport {
     /// `--reflect`: the round trip as the far side measured it, and the DUT's egress split.
     pub round_trip: Option<super::round_trip::RoundTrip>,
     pub unexplained_outages: Vec<Unexplained>,
+    /// Real hardware: `vflag-ctl verify` before anything started (or why not).
+    pub preflight: super::preflight::PreflightReport,
+    /// What the soak ran on: NIC, firmware, driver, kernel, DPDK, bond, LAG, VFs.
+    pub environment: super::environment::Environment,
+    /// The offload checked before the first flap and after each.
+    pub integrity: super::integrity::IntegrityReport,
     pub totals: Totals,
     pub verdict: Verdict,
     pub files: Files,
@@ -264,6 +270,7 @@ pub fn markdown(r: &SoakReport) -> String {
         "Resolution: outages under {n} ms are not seen ({}); such figures show as \"< {n}\".\n",
         resolution_text(res)
     );
+    s.push_str(&super::preflight::markdown(&r.preflight, &r.environment));
     if let Some(g) = r.totals.generator.as_ref().and_then(generator_warning) {
         let _ = writeln!(s, "Warning: {g}\n");
     }
@@ -341,6 +348,7 @@ pub fn markdown(r: &SoakReport) -> String {
     if let Some(l) = &r.lag {
         s.push_str(&super::lag::markdown(l));
     }
+    s.push_str(&super::preflight::integrity_markdown(&r.integrity));
     if let Some(t) = &r.totals.tracked {
         let _ = writeln!(s, "Tracked frames: {} received, {} lost ({:.4}%).", t.received, t.lost, t.loss_pct);
     }
@@ -475,6 +483,9 @@ pub(crate) mod tests {
             lag: None,
             round_trip: None,
             unexplained_outages: vec![],
+            preflight: Default::default(),
+            environment: Default::default(),
+            integrity: Default::default(),
             verdict: Verdict {
                 pass: false,
                 failures: vec![crate::soak::verdict::Failure {

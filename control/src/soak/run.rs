@@ -16,6 +16,7 @@ use super::analyze::{self, FlapRecord, Seen};
 use super::args::{parse_rate, SoakArgs};
 use super::failover::Resolution;
 use super::flappers::{self, CmdFlapper, Flapper, LabFlapper};
+use super::integrity::{Integrity, When};
 use super::latency;
 use super::link_counters::{self, LinkSeries, LinkWatch, LiveRates};
 use super::live::{EventTail, Live};
@@ -51,6 +52,8 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         crate::claim::dut(&super::words::split("--dut-args", args.dut_args.as_deref().unwrap_or_default())?)
     };
     let mut claim = crate::claim::Claim::take(&crate::claim::run_dir(), &key, &what, "soak")?;
+    // Real hardware: verify's checklist must pass before --out or anything else is touched.
+    let mut pre = super::preflight::run(args)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating --out {}", args.out.display()))?;
     // A previous soak's files must not be read as this one's.
     for name in [
@@ -121,6 +124,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     };
     // The lab's model of the NIC's LAG remaps on every carrier change while the soak runs.
     let lag_model = vf.as_ref().map(|v| lab::lag_model::LagModel::start(spec, v)).transpose()?;
+    pre.lab_is_up(args, spec, vf.as_ref());
     if let Some(v) = &vf {
         println!(
             "LAG model: {} -> {} (hash over {}), debugfs {}",
@@ -189,10 +193,11 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let (records, complete) = if observing {
         let d = args.duration.unwrap_or_default();
         s.phase = format!("watching for {} s (flap links by hand)", d.as_secs_f64());
-        let done = s.sleep_until(ready.0 + d)?;
+        let start = s.check_integrity(&mut pre.integrity, When::BeforeFlaps, Duration::from_secs(2))?;
+        let done = start && s.sleep_checked(ready.0 + d, &mut pre.integrity, When::End)?;
         (Vec::new(), done)
     } else {
-        s.flap_all(&schedule, ready.0, flapper.as_mut(), &link_names)?
+        s.flap_all(&schedule, ready.0, flapper.as_mut(), &link_names, &mut pre.integrity)?
     };
     let interrupted = !complete;
     flapper.restore();
@@ -250,6 +255,8 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         crate::soak::analyze::shares(&rx.load_balance.members.iter().map(|m| m.rx_packets).collect::<Vec<_>>());
     let counter_names: Vec<String> = counter_links.iter().map(|l| l.name.clone()).collect();
     let mut verdict = verdict::judge(&args.limits(), &flaps, &unexplained, tracked, &members, &counter_names);
+    pre.integrity.judge(&mut verdict);
+    pre.environment.dpdk_from_receiver(&rx.dpdk_version);
     let round_trip = if args.reflect {
         let far = vflag_contract::report::read(&args.out.join("gen.json")).ok();
         let rt = far.as_ref().map(|f| super::round_trip::measure(f, &rx, &flaps, &records, link_series.as_ref()));
@@ -296,6 +303,9 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         lag,
         round_trip,
         unexplained_outages: unexplained,
+        preflight: pre.report.clone(),
+        environment: pre.environment.clone(),
+        integrity: pre.integrity.report(),
         verdict,
         files: files.clone(),
     };
@@ -602,6 +612,30 @@ impl Soak {
         }
     }
 
+    /// Sleeps until `deadline`, the offload checked just before it (off the flaps' timing:
+    /// the check starts early enough to end by then); false when interrupted.
+    fn sleep_checked(&mut self, deadline: Instant, integrity: &mut Integrity, when: When) -> Result<bool> {
+        let lead = integrity.lead(deadline.saturating_duration_since(Instant::now()));
+        if !self.sleep_until(deadline - lead)? {
+            return Ok(false);
+        }
+        Ok(self.check_integrity(integrity, when, lead)? && self.sleep_until(deadline)?)
+    }
+
+    /// The offload checked now, for at most `limit`; false when interrupted.
+    fn check_integrity(&mut self, integrity: &mut Integrity, when: When, limit: Duration) -> Result<bool> {
+        if !integrity.applies() {
+            return Ok(true);
+        }
+        match integrity.check(when, limit, || self.tick())? {
+            Some(line) => {
+                self.note(&line);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Waits until `cond` holds at two successive receiver samples; false when interrupted.
     fn wait_for(&mut self, timeout: Duration, what: &str, cond: impl Fn(&Live) -> bool) -> Result<bool> {
         let t0 = Instant::now();
@@ -636,12 +670,14 @@ impl Soak {
         start: Instant,
         flapper: &mut dyn Flapper,
         names: &[String],
+        integrity: &mut Integrity,
     ) -> Result<(Vec<FlapRecord>, bool)> {
         let plan = schedule.plan();
         let mut records: Vec<FlapRecord> = Vec::new();
         for PlannedFlap { number, at, links } in &plan {
             self.phase = format!("before flap {number}/{}", plan.len());
-            if !self.sleep_until(start + *at)? {
+            let when = if *number == 1 { When::BeforeFlaps } else { When::AfterFlap(number - 1) };
+            if !self.sleep_checked(start + *at, integrity, when)? {
                 // The previous flap's after-window ran until now: it is not over.
                 if let Some(last) = records.last_mut() {
                     last.cut_short = true;
@@ -684,7 +720,7 @@ impl Soak {
             }
         }
         self.phase = "watching after the last flap".into();
-        let done = self.sleep_until(start + schedule.total())?;
+        let done = self.sleep_checked(start + schedule.total(), integrity, When::AfterFlap(plan.len()))?;
         if !done {
             if let Some(last) = records.last_mut() {
                 last.cut_short = true;

@@ -43,19 +43,19 @@ pub const ROUND_TRIP: &str = "round trip measured";
 
 impl Verdict {
     /// A check of one flap failed.
-    fn flap(&mut self, flap: usize, check: &'static str, line: String) {
+    pub(super) fn flap(&mut self, flap: usize, check: &'static str, line: String) {
         self.failures.push(Failure { flap: Some(flap), check, line });
     }
 
     /// A check of the whole soak was judged.
-    fn judged(&mut self, check: &'static str) {
+    pub(super) fn judged(&mut self, check: &'static str) {
         if !self.soak_checks.contains(&check) {
             self.soak_checks.push(check);
         }
     }
 
     /// A check of the whole soak failed.
-    fn soak(&mut self, check: &'static str, line: String) {
+    pub(super) fn soak(&mut self, check: &'static str, line: String) {
         self.judged(check);
         self.failures.push(Failure { flap: None, check, line });
     }
