@@ -12,6 +12,7 @@ mod latency;
 mod link_counters;
 mod live;
 mod nic;
+mod peer;
 mod plot;
 mod procs;
 mod report;
@@ -20,6 +21,7 @@ mod round_trip;
 mod run;
 mod rx_report;
 mod schedule;
+mod traffic;
 mod verdict;
 mod words;
 

@@ -45,6 +45,10 @@ pub struct Files {
     pub rx_events: String,
     pub rx_log: String,
     pub gen_log: Option<String>,
+    /// The far side's report, fetched from it.
+    pub gen_report: Option<String>,
+    /// `--traffic-cmd`'s output.
+    pub traffic_log: Option<String>,
     /// The links' counter samples (`--link-counters`), schema `vflag-ctl.counters.v1`.
     pub links: Option<String>,
     /// `--junit`: the verdict as JUnit XML.
@@ -98,6 +102,11 @@ pub struct SoakReport {
     pub lag: Option<super::lag::LagTimeline>,
     /// `--reflect`: the round trip as the far side measured it, and the DUT's egress split.
     pub round_trip: Option<super::round_trip::RoundTrip>,
+    /// The far side's vflag-dp (the lab's generator, or `--peer-cmd`'s): its command line and
+    /// whether its report was fetched.
+    pub far_side: Option<super::peer::FarSide>,
+    /// `--traffic-cmd`: the foreign generator and its stop.
+    pub traffic: Option<super::traffic::TrafficReport>,
     pub unexplained_outages: Vec<Unexplained>,
     pub totals: Totals,
     pub verdict: Verdict,
@@ -470,6 +479,8 @@ pub(crate) mod tests {
             flaps: vec![flap],
             lag: None,
             round_trip: None,
+            far_side: None,
+            traffic: None,
             unexplained_outages: vec![],
             verdict: Verdict {
                 pass: false,
