@@ -273,6 +273,16 @@ pub fn markdown(r: &SoakReport) -> String {
     if let Some(g) = r.totals.generator.as_ref().and_then(generator_warning) {
         let _ = writeln!(s, "Warning: {g}\n");
     }
+    if let Some(e) = r.far_side.as_ref().and_then(|f| f.fetch_error.as_ref()) {
+        let _ = writeln!(s, "Warning: the far side's report was not fetched: {}\n", md(e));
+    }
+    if r.traffic.is_some() {
+        let _ = writeln!(
+            s,
+            "Traffic: a foreign generator (--traffic-cmd); each flap's outage is the silence of its flows, \
+             followed by 5-tuple, and its loss is estimated from their pace.\n"
+        );
+    }
     s.push_str(
         "| flap | link | down at s | down ms | flows hit | outage ms | per-flow min / median / p99 ms \
          | all-traffic outage ms | lost | loss-derived ms | first / last loss ms | episodes | restore ms | notes |\n",
@@ -610,6 +620,21 @@ pub(crate) mod tests {
             "Warning: the generator sent 15.2 kpps of the 20.0 kpps asked (24.0% short): the offered load was not what was asked"
         ), "{md}");
         assert!(md.contains("Note: flap 2: s1 went down while s0"), "{md}");
+        // A far side whose report did not come back, named with its command escaped; a
+        // foreign generator's figures say what they are.
+        r.far_side = Some(crate::soak::peer::FarSide {
+            fetch_error: Some("`ssh peer|x cat /tmp/r` failed (exit 255)".into()),
+            ..Default::default()
+        });
+        r.traffic = Some(Default::default());
+        let md = markdown(&r);
+        assert!(
+            md.contains(r"Warning: the far side's report was not fetched: \`ssh peer\|x cat /tmp/r\` failed"),
+            "{md}"
+        );
+        assert!(md.contains("Traffic: a foreign generator (--traffic-cmd)"), "{md}");
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["far_side"]["fetched"], false);
         // The overlapping flap is left out of the distributions.
         assert_eq!((r.totals.failover_ms.unwrap().n, r.totals.overlapping, r.totals.not_restored), (1, 1, 0));
         let v = serde_json::to_value(&r).unwrap();
