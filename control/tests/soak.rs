@@ -582,6 +582,58 @@ fn hardware_mode_on_an_emulated_vf_splits_the_traffic_by_the_links_counters() {
     assert!(!lab.gone(), "a lab the soak did not make stays");
 }
 
+/// Real hardware with the far side run by the soak: `--peer-cmd` (a stand-in ssh into the lab's
+/// namespace, the "peer host"), the far side's own ports in `--peer-args`, its vflag-dp in
+/// `--peer-vflag-dp`; the soak adds the rest, sending to the VF's MAC from `--dut-args`, and
+/// fetches its report.
+#[test]
+fn hardware_mode_runs_the_far_side_through_the_peer_command() {
+    let _g = serial();
+    let lab = Lab::new("p");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    lab.up();
+    let vf = Vf::new(&lab, "p");
+    let id = std::process::id();
+    let dut = format!(
+        "--lcores 0-1 --no-huge -m 256 --mbufs 8192 --file-prefix skpr{id} --vdev net_af_packet0,iface={} \
+         --mac 02:00:00:00:aa:01",
+        vf.vf
+    );
+    let peer = format!("{} peerhost ip netns exec {}", fake_ssh(bin.path()), lab.ns);
+    let far = format!(
+        "--lcores 1,0 --no-huge -m 256 --mbufs 8192 --file-prefix skpg{id} --vdev net_af_packet0,iface={} \
+         --vdev net_af_packet1,iface={} --bond xor --link-wait 10s",
+        lab.switch[0], lab.switch[1]
+    );
+    let mut c = hardware_soak(&lab, dir.path(), &dut);
+    c.args(["--link-counters", &lab.host.join(","), "--peer-cmd", &peer, "--peer-args", &far]);
+    c.arg("--peer-vflag-dp").arg(vflag_dp()).args(["--flows", "16", "--rate", "20k"]);
+    let out = run_bounded(c, Duration::from_secs(60));
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    let r = read(dir.path());
+    assert_eq!(r["settings"]["mode"], "dut");
+    assert_eq!((r["settings"]["flows"].as_u64(), r["settings"]["rate"].as_str()), (Some(16), Some("20k")));
+    let argv: Vec<&str> = r["far_side"]["argv"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    let at = |opt: &str| argv.iter().position(|w| *w == opt).map(|i| argv[i + 1]);
+    assert_eq!((argv[1], at("--dst-mac"), at("--fwd")), ("peerhost", Some("02:00:00:00:aa:01"), Some("gen")));
+    assert_eq!(r["far_side"]["fetched"], true, "{}", r["far_side"]);
+    // Both sides got one run id: the receiver tracked the far side's frames and no others.
+    let run_id = r["settings"]["run_id"].as_u64().unwrap();
+    assert_eq!(at("--run-id"), Some(run_id.to_string().as_str()));
+    let t = &r["totals"]["tracked"];
+    assert!(t["received"].as_u64().unwrap() > 50_000 && t["other_run"] == 0, "{t}");
+    assert!(f(&r["totals"]["generator"]["achieved_pps"]) > 15_000.0, "{}", r["totals"]);
+    let x = &r["flaps"][0];
+    assert_eq!(x["recovered"], true, "{x}");
+    assert_eq!(x["during"]["links"]["carrying"], serde_json::json!([lab.host[0]]), "{x}");
+    assert_eq!(r["verdict"]["pass"], true);
+    assert!(pids_with(&format!("skpg{id}")).is_empty(), "the far side stopped");
+    drop(vf);
+    assert!(!lab.gone(), "a lab the soak did not make stays");
+}
+
 #[test]
 fn bad_options_get_one_line_and_exit_2_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,7 @@
 //! `vflag-ctl soak`: traffic across the LAG while links flap, again and again, and a report of
 //! how every flap went (per-flap table, JSON, SVG plot) with a pass/fail exit code. On the
-//! emulated lab both sides run here; on real hardware only the receiver on the VF does.
+//! emulated lab both sides run here; on real hardware the receiver on the VF does, and the far
+//! side runs through `--peer-cmd` (or a foreign generator through `--traffic-cmd`).
 
 mod analyze;
 mod args;

@@ -1,9 +1,10 @@
-//! The soak's child processes (the receiver, the lab's generator): each in its own process
-//! group, so a Ctrl-C on the terminal reaches only vflag-ctl, which then stops them in order
-//! and reads their reports. Output goes to a log file per child. Each child is started under
-//! `setpriv --pdeathsig TERM`, so a vflag-ctl killed with SIGKILL takes its children with it
-//! instead of leaving them at full CPU under PID 1 (the crate forbids the `unsafe` a
-//! `pre_exec` prctl would need).
+//! The soak's child processes (the receiver, the far side's generator, a foreign one): each in
+//! its own process group, so a Ctrl-C on the terminal reaches only vflag-ctl, which then stops
+//! them in order (the whole group) and reads their reports. Output goes to a log file per
+//! child. Each child is started under `setpriv --pdeathsig TERM`, so a vflag-ctl killed with
+//! SIGKILL takes its children with it instead of leaving them at full CPU under PID 1 (the
+//! crate forbids the `unsafe` a `pre_exec` prctl would need); a far side behind ssh, which no
+//! signal reaches, stops when its input pipe closes.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
