@@ -594,11 +594,64 @@ fn hardware_mode_on_an_emulated_vf_splits_the_traffic_by_the_links_counters() {
     assert!(!lab.gone(), "a lab the soak did not make stays");
 }
 
+/// Real hardware with the far side run by the soak: `--peer-cmd` (a stand-in ssh into the lab's
+/// namespace, the "peer host"), the far side's own ports in `--peer-args`, its vflag-dp in
+/// `--peer-vflag-dp`; the soak adds the rest, sending to the VF's MAC from `--dut-args`, and
+/// fetches its report.
+#[test]
+fn hardware_mode_runs_the_far_side_through_the_peer_command() {
+    let _g = serial();
+    let lab = Lab::new("p");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    lab.up();
+    let vf = Vf::new(&lab, "p");
+    let id = std::process::id();
+    let dut = format!(
+        "--lcores 0-1 --no-huge -m 256 --mbufs 8192 --file-prefix skpr{id} --vdev net_af_packet0,iface={} \
+         --mac 02:00:00:00:aa:01",
+        vf.vf
+    );
+    let peer = format!("{} peerhost ip netns exec {}", fake_ssh(bin.path()), lab.ns);
+    let far = format!(
+        "--lcores 1,0 --no-huge -m 256 --mbufs 8192 --file-prefix skpg{id} --vdev net_af_packet0,iface={} \
+         --vdev net_af_packet1,iface={} --bond xor --link-wait 10s",
+        lab.switch[0], lab.switch[1]
+    );
+    let mut c = hardware_soak(&lab, dir.path(), &dut);
+    c.args(["--link-counters", &lab.host.join(","), "--peer-cmd", &peer, "--peer-args", &far]);
+    c.arg("--peer-vflag-dp").arg(vflag_dp()).args(["--flows", "16", "--rate", "20k"]);
+    let out = run_bounded(c, Duration::from_secs(60));
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    let r = read(dir.path());
+    assert_eq!(r["settings"]["mode"], "dut");
+    assert_eq!((r["settings"]["flows"].as_u64(), r["settings"]["rate"].as_str()), (Some(16), Some("20k")));
+    let argv: Vec<&str> = r["far_side"]["argv"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    let at = |opt: &str| argv.iter().position(|w| *w == opt).map(|i| argv[i + 1]);
+    assert_eq!((argv[1], at("--dst-mac"), at("--fwd")), ("peerhost", Some("02:00:00:00:aa:01"), Some("gen")));
+    assert_eq!(r["far_side"]["fetched"], true, "{}", r["far_side"]);
+    // Both sides got one run id: the receiver tracked the far side's frames and no others.
+    let run_id = r["settings"]["run_id"].as_u64().unwrap();
+    assert_eq!(at("--run-id"), Some(run_id.to_string().as_str()));
+    let t = &r["totals"]["tracked"];
+    assert!(t["received"].as_u64().unwrap() > 50_000 && t["other_run"] == 0, "{t}");
+    assert!(f(&r["totals"]["generator"]["achieved_pps"]) > 15_000.0, "{}", r["totals"]);
+    let x = &r["flaps"][0];
+    assert_eq!(x["recovered"], true, "{x}");
+    assert_eq!(x["during"]["links"]["carrying"], serde_json::json!([lab.host[0]]), "{x}");
+    assert_eq!(r["verdict"]["pass"], true);
+    assert!(pids_with(&format!("skpg{id}")).is_empty(), "the far side stopped");
+    drop(vf);
+    assert!(!lab.gone(), "a lab the soak did not make stays");
+}
+
 #[test]
 fn bad_options_get_one_line_and_exit_2_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let (p1, p2) = (dir.path().join("p1"), dir.path().join("p2"));
     let hostile = format!("x;touch {},$(touch {})", p1.display(), p2.display());
+    let peer_hostile = format!("-a y;touch {} --json=$(touch {})", p1.display(), p2.display());
     for (args, want) in [
         (
             vec![
@@ -634,6 +687,36 @@ fn bad_options_get_one_line_and_exit_2_before_anything_starts() {
             "--link-counters nosuch0: no network interface 'nosuch0' on this host",
         ),
         (vec!["lab", "up", "--ns", "$(touch /tmp/vflag-p0)"], "--ns '$(touch /tmp/vflag-p0)' is not an interface name"),
+        (
+            vec![
+                "soak",
+                "--dut-args",
+                "-a 0000:01:00.2",
+                "--duration",
+                "5s",
+                "--peer-cmd",
+                "ssh peer",
+                "--peer-args",
+                "-a x",
+            ],
+            "--peer-cmd on real hardware needs --mac MAC in --dut-args",
+        ),
+        (
+            vec![
+                "soak",
+                "--dut-args",
+                "--mac 52:54:00:00:00:01",
+                "--duration",
+                "5s",
+                "--peer-cmd",
+                "ssh peer",
+                "--peer-args",
+                &peer_hostile,
+            ],
+            "--peer-args: leave --json=$(touch",
+        ),
+        (vec!["soak", "--lab", "--traffic-cmd", "tester", "--reflect"], "--traffic-cmd with --reflect"),
+        (vec!["soak", "--dut-args", "-a x", "--duration", "5s", "--reflect"], "--reflect needs --peer-cmd"),
     ] {
         let out = Command::new(CTL).args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -808,21 +891,50 @@ fn check_lab_integrity(r: &serde_json::Value, out: &Path, flaps: u64) {
     assert!(md.contains("Pre-flight verify: not applicable (the lab has no mlx5 card)."), "{md}");
 }
 
+/// A stand-in for ssh in `dir`: drops its first argument (the host) and runs the rest as its
+/// child rather than exec'ing it, so the far side outlives it and stops only when its input
+/// closes, as a process behind a real ssh does.
+fn fake_ssh(dir: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join("fake-ssh");
+    std::fs::write(&p, "#!/bin/sh\nshift\n\"$@\"\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.display().to_string()
+}
+
 /// `--reflect`, two-ended: the DUT reflects on the emulated VF, the far side (started through
-/// `--peer-cmd`) generates and receives, so the round trip is measured; the DUT's egress,
-/// hashed over the host links by the lab's LAG, leaves the flapped link and comes back.
+/// `--peer-cmd`, here a stand-in ssh) generates and receives, so the round trip is measured;
+/// its report is fetched back through the same command. The DUT's egress, hashed over the
+/// host links by the lab's LAG, leaves the flapped link and comes back.
 #[test]
 fn a_two_ended_vf_soak_measures_the_round_trip_and_the_egress_split() {
     let _g = serial();
     let lab = Lab::new("r");
     let dir = tempfile::tempdir().unwrap();
-    let peer = format!("ip netns exec {}", lab.ns);
+    let bin = tempfile::tempdir().unwrap();
+    let peer = format!("{} 'peer host' ip netns exec {}", fake_ssh(bin.path()), lab.ns);
     let args = ["--vf", "--bond", "xor", "--reflect", "--peer-cmd", &peer, "--flaps", "2", "--interval", "4s"];
     let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
     let _vf = VfLabDown(&lab);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r = read(dir.path());
     assert_eq!(r["settings"]["reflect"], true);
+    // The far side ran through the peer command, wrote its report there, and it came back.
+    let far = &r["far_side"];
+    assert_eq!(far["argv"][1], "peer host", "{far}");
+    assert!(far["argv"].as_array().unwrap().iter().any(|w| w == "--stop-on-eof"), "{far}");
+    assert_eq!((far["fetched"].as_bool(), far["fetch_error"].as_str()), (Some(true), None), "{far}");
+    let remote = far["report"].as_str().unwrap();
+    assert!(remote.starts_with("/tmp/vflag-soak-") && !Path::new(remote).exists(), "removed there: {far}");
+    let gen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("gen.json")).unwrap()).unwrap();
+    // One run id, given to both sides: the far side sent it, the reflector tracked it.
+    let run_id = &r["settings"]["run_id"];
+    assert!(run_id.as_u64().is_some_and(|id| id > 0), "{}", r["settings"]);
+    assert_eq!(&gen["generator"]["run_id"], run_id, "{}", gen["generator"]);
+    let rx: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("rx.json")).unwrap()).unwrap();
+    assert_eq!(&rx["analysis"]["run_id"], run_id);
     let rt = &r["round_trip"];
     let (received, lost) = (rt["received"].as_u64().unwrap(), rt["lost"].as_u64().unwrap());
     assert!(received > 50_000, "4 s x 2 at 20 kpps came back: {rt}");
@@ -839,6 +951,113 @@ fn a_two_ended_vf_soak_measures_the_round_trip_and_the_egress_split() {
         }
     }
     assert!(text(&out).contains("Round trip (far side)"), "{}", text(&out));
+    assert!(lab.gone());
+}
+
+/// A two-ended soak killed outright: the local end of the peer command dies with it
+/// (`setpriv --pdeathsig`), the far side's input closes, and the far side's vflag-dp, which
+/// the stand-in ssh keeps as its child, stops on that alone (`--stop-on-eof`).
+#[test]
+fn a_killed_two_ended_soak_leaves_no_far_side_running() {
+    let _g = serial();
+    let lab = Lab::new("x");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let peer = format!("{} peerhost ip netns exec {}", fake_ssh(bin.path()), lab.ns);
+    let args = ["--vf", "--bond", "xor", "--reflect", "--peer-cmd", &peer, "--flaps", "2", "--interval", "4s"];
+    let mut child: Child = soak(&lab, dir.path(), &args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let _vf = VfLabDown(&lab);
+    let (pid, t0) = (child.id(), Instant::now());
+    let far = format!("vflag-soak-gen{pid}");
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if line.unwrap().contains("traffic flowing") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no traffic");
+    }
+    assert_eq!(pids_with(&far).len(), 2, "the stand-in ssh and the far side's vflag-dp, its child");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let t1 = Instant::now();
+    while !pids_with(&far).is_empty() && t1.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left = pids_with(&far);
+    for p in &left {
+        let _ = Command::new("kill").args(["-KILL", &p.to_string()]).status();
+    }
+    assert!(left.is_empty(), "the far side outlived its SIGKILLed soak: {left:?}");
+    assert!(pids_with(&format!("vflag-soak-rx{pid}")).is_empty(), "the reflector too");
+    let _ = Command::new(CTL).args(["lab", "down", "--vf"]).args(lab.names()).output();
+    assert!(lab.gone());
+}
+
+/// `--traffic-cmd`: dpdk-testpmd (txonly, many flows, one port per switch end) in the lab's
+/// namespace instead of the lab's generator. Its frames carry no sequence numbers: each flap's
+/// outage is the silence of its flows, followed by 5-tuple; `--max-outage-ms` judges it, and
+/// `--max-loss` fails for want of any tracked frame, saying so.
+#[test]
+fn a_foreign_generators_flows_give_each_flaps_outage() {
+    let _g = serial();
+    let lab = Lab::new("t");
+    let dir = tempfile::tempdir().unwrap();
+    let stopped = dir.path().join("stopped");
+    let testpmd = format!(
+        "ip netns exec {} dpdk-testpmd --lcores 0@0,1@1,2@0 --main-lcore 1 --no-pci --no-huge -m 256 \
+         --file-prefix sktp{} --vdev net_af_packet0,iface={} --vdev net_af_packet1,iface={} -- \
+         --forward-mode=txonly --txonly-multi-flow --nb-cores=2 --total-num-mbufs=16384 --stats-period 1",
+        lab.ns,
+        std::process::id(),
+        lab.switch[0],
+        lab.switch[1]
+    );
+    let stop = format!("touch '{}'", stopped.display());
+    let args = [
+        "--bond",
+        "xor",
+        "--traffic-cmd",
+        &testpmd,
+        "--traffic-stop-cmd",
+        &stop,
+        "--flaps",
+        "2",
+        "--interval",
+        "4s",
+        "--down-ms",
+        "500",
+        "--max-outage-ms",
+        "3000",
+        "--max-loss",
+        "0",
+    ];
+    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(stopped.exists(), "--traffic-stop-cmd ran");
+    assert!(pids_with(&format!("sktp{}", std::process::id())).is_empty(), "testpmd was stopped");
+    let r = read(dir.path());
+    assert_eq!(r["traffic"]["stop_exit"], 0, "{}", r["traffic"]);
+    assert!(r["far_side"].is_null() && r["settings"]["flows"].is_null(), "no vflag-dp generator ran");
+    assert!(std::fs::read_to_string(dir.path().join("traffic.log")).unwrap().contains("txonly"));
+    let flaps = r["flaps"].as_array().unwrap();
+    assert_eq!(flaps.len(), 2);
+    for x in flaps {
+        let (fo, ep0) = (&x["failover"], &x["failover"]["episodes"][0]);
+        eprintln!(
+            "flap {}: outage {} ms over {} foreign flows (median {} ms), all-traffic {} ms, est. lost {}, loss-derived {} ms",
+            x["number"], x["outage_ms"], ep0["foreign_flows"], fo["flow_outage_ms"]["median"], x["total_outage_ms"],
+            fo["foreign_lost_est"], fo["loss_derived_ms"]
+        );
+        let outage = f(&x["outage_ms"]);
+        assert!((300.0..2000.0).contains(&outage), "the flapped link's flows were silent about 500 ms: {x}");
+        assert!(f(&x["total_outage_ms"]) < 300.0, "the other link's flows carried on: {x}");
+        let ep = &x["failover"]["episodes"][0];
+        assert!(ep["foreign_flows"].as_u64().unwrap() > 0 && ep["foreign_flows"] == ep["flows"], "{x}");
+        assert!(f(&x["failover"]["foreign_lost_est"]) > 0.0, "{x}");
+        assert_eq!(x["recovered"], true, "{x}");
+    }
+    let lines: Vec<&str> = r["verdict"]["failures"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("--max-loss: no tracked traffic was received"), "{lines:?}");
     assert!(lab.gone());
 }
 

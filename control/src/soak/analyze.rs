@@ -242,6 +242,7 @@ pub fn flaps(
     let end_s = rx.duration_s;
     let flow_outages = rx.analysis.as_ref().map(|a| a.flow_outages.as_slice()).unwrap_or_default();
     let tracked = rx.analysis.as_ref().is_some_and(|a| a.tracked.received > 0);
+    let foreign_only = rx.analysis.as_ref().is_some_and(|a| a.tracked.received == 0 && a.frames.foreign > 0);
     let n_links = seen.members.len().max(seen.links.map_or(0, |l| l.names.len()));
     let mut failed = Vec::new();
     let mut out: Vec<FlapResult> = records
@@ -278,7 +279,9 @@ pub fn flaps(
             let after = window(seen, next_s - after_w, next_s);
             let before = window(seen, down_s - before_w, down_s);
             let during = window(seen, down_s + (up_s - down_s) / 2.0, up_s);
-            let outage_ms = if tracked { flow_ms.max(total_outage_ms) } else { total_outage_ms };
+            // The flows' own silences: vflag-dp's tracked flows, or a foreign generator's
+            // followed by 5-tuple (`--traffic-cmd`), when those are all the traffic there is.
+            let outage_ms = if tracked || foreign_only { flow_ms.max(total_outage_ms) } else { total_outage_ms };
             let links = failed_links(&f.link_idx, &before, &during, n_links);
             let failover = failover::failover(&failover::Inputs {
                 down_s,
@@ -507,6 +510,47 @@ mod tests {
         // The short silence at 1.0 s came before any flap.
         let u = unexplained(&r, &[record(4.0, 4.5)], 0.5);
         assert_eq!(u, vec![Unexplained { start_s: 1.0, duration_ms: 50.0, flows: 1, lost: 2 }]);
+    }
+
+    /// `--traffic-cmd`: only a foreign generator's frames, followed by 5-tuple. The flap's
+    /// outage is its flows' silence (the other link carried on: no outage of all traffic), and
+    /// the limits judge that; a loss limit has no tracked frame to count and says so.
+    #[test]
+    fn a_foreign_generators_flows_give_the_flaps_figures_and_verdict() {
+        let mut r = flapped();
+        let mut o = crate::soak::failover::tests::fo(3.99, 8, 610.0, 0);
+        (o.foreign_flows, o.foreign_lost_est, o.offered_pps) = (8, 300, 500.0);
+        o.loss_derived_ms = Some(600.0);
+        r.analysis = Some(Analysis {
+            frames: vflag_contract::report::ClassCounts { foreign: 9_700, ..Default::default() },
+            flow_outages: vec![o],
+            ..Default::default()
+        });
+        let f = flaps(seen(&r, &members()), &[record(4.0, 4.5)], 0.5, &[], 10.0);
+        let x = &f[0];
+        assert_eq!((x.outage_ms, x.total_outage_ms, x.flows_hit, x.lost), (610.0, 0.0, 8, 0));
+        let fo = &x.failover;
+        assert_eq!((fo.episodes.len(), fo.episodes[0].foreign_flows), (1, 8), "{fo:?}");
+        assert_eq!((fo.flow_outage_ms.median, fo.flow_outage_ms.max), (Some(610.0), 610.0));
+        assert_eq!((fo.foreign_lost_est, fo.offered_pps), (300.0, Some(500.0)));
+        assert_eq!(fo.loss_derived_ms, Some(600.0), "the foreign frames lost / the hit flows' rate");
+        let limits = crate::soak::verdict::Limits {
+            max_outage_ms: Some(500.0),
+            max_loss: Some(crate::soak::verdict::LossLimit::Frames(10)),
+            min_member_share: None,
+        };
+        let v = crate::soak::verdict::judge(&limits, &f, &[], None, &members(), &[]);
+        assert!(!v.pass);
+        assert_eq!(
+            v.lines(),
+            [
+                "flap 1: outage 610.0 ms > --max-outage-ms 500",
+                "--max-loss: no tracked traffic was received to count loss on (foreign traffic, as from \
+                 --traffic-cmd, carries no sequence numbers: judge its flows' outages with --max-outage-ms)"
+            ]
+        );
+        let limits = crate::soak::verdict::Limits { max_outage_ms: Some(700.0), ..Default::default() };
+        assert!(crate::soak::verdict::judge(&limits, &f, &[], None, &members(), &[]).pass);
     }
 
     #[test]

@@ -35,24 +35,44 @@ pub struct SoakArgs {
     /// host links' counters. Needs --bond xor or active-backup on the switch side.
     #[arg(long)]
     pub vf: bool,
-    /// Lab: both directions. The DUT reflects (`vflag-dp --fwd reflect`: addresses swapped,
-    /// payload kept) and the far side generates and receives in one process (`--fwd gen-rx`),
-    /// so the round trip's loss, outages and latency are measured on one clock, and the links'
-    /// transmit counters give the DUT's egress split per flap.
+    /// Both directions. The DUT reflects (`vflag-dp --fwd reflect`: addresses swapped, payload
+    /// kept) and the far side generates and receives in one process (`--fwd gen-rx`), so the
+    /// round trip's loss, outages and latency are measured on one clock, and the links'
+    /// transmit counters give the DUT's egress split per flap. On real hardware it needs
+    /// --peer-cmd.
     #[arg(long)]
     pub reflect: bool,
-    /// Lab: how to run a command on the traffic side, e.g. "ip netns exec NS" (the default:
-    /// the lab's namespace). Split into words as a shell would; the generator's arguments
-    /// follow as argv. It runs with `--stop-on-eof`, so it stops when the soak does.
+    /// How to run a command on the traffic side, e.g. "ssh -o BatchMode=yes peer" [lab default:
+    /// "ip netns exec NS"]. Split into words as a shell would; the far side's vflag-dp and its
+    /// arguments follow as argv (quoted for the remote shell when the command is ssh). It runs
+    /// with `--stop-on-eof`, so it stops when the soak does, however the soak ends.
     #[arg(long, value_name = "CMD")]
     pub peer_cmd: Option<String>,
+    /// Real hardware, with --peer-cmd: the far side's own vflag-dp arguments, as one string
+    /// (its lcores, `-a`/`--vdev` ports, `--bond` if it bonds, memory); the soak adds the rest
+    /// (--fwd, --stop-on-eof, --run-id, --flows, --rate, --dst-mac from --dut-args' --mac, --json).
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub peer_args: Option<String>,
+    /// The far side's vflag-dp [default: `vflag-dp` on the far side's PATH; the lab: this
+    /// host's].
+    #[arg(long, value_name = "PATH")]
+    pub peer_vflag_dp: Option<String>,
+    /// A foreign generator instead of vflag-dp's (e.g. a TRex script): split into words and run
+    /// as argv once the receiver is up, in its own process group, output to traffic.log. Its
+    /// flows are followed by their 5-tuples: per-flap outages come from those flows' silences.
+    #[arg(long, value_name = "CMD")]
+    pub traffic_cmd: Option<String>,
+    /// Run at the end, before the --traffic-cmd generator is stopped (SIGTERM, then SIGKILL).
+    #[arg(long, value_name = "CMD", requires = "traffic_cmd")]
+    pub traffic_stop_cmd: Option<String>,
     /// Lab: the bond mode on both sides.
     #[arg(long, value_enum, default_value = "lacp")]
     pub bond: Bond,
-    /// Lab: flows the generator sends (distinct source IPs, so the bond's l34 hash spreads them).
+    /// Flows vflag-dp's generator sends (distinct source IPs, so the l34 hash spreads them): the
+    /// lab's, or the far side's under --peer-cmd.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub flows: u16,
-    /// Lab: the generator's rate in frames/s (20000, 50k, 0.1M).
+    /// vflag-dp's generator's rate in frames/s (20000, 50k, 0.1M): the lab's, or the far side's.
     #[arg(long, default_value = "20000")]
     pub rate: String,
     /// How many flaps.
@@ -173,6 +193,76 @@ impl SoakArgs {
         }
     }
 
+    /// Whether vflag-dp's generator runs on the far side (the lab's own, or `--peer-cmd`), so
+    /// `--flows` and `--rate` apply.
+    pub fn soak_generates(&self) -> bool {
+        self.traffic_cmd.is_none() && (self.lab || self.peer_cmd.is_some())
+    }
+
+    /// One traffic source: the lab's generator, the far side's (`--peer-cmd`, `--peer-args`),
+    /// a foreign one (`--traffic-cmd`), or on hardware none the soak runs.
+    fn validate_traffic_side(&self) -> Result<()> {
+        for (opt, v) in [("--peer-cmd", &self.peer_cmd), ("--traffic-cmd", &self.traffic_cmd)] {
+            if let Some(c) = v {
+                if words::split(opt, c)?.is_empty() {
+                    bail!("{opt} '{c}' names no command");
+                }
+            }
+        }
+        if let Some(c) = &self.traffic_stop_cmd {
+            if words::split("--traffic-stop-cmd", c)?.is_empty() {
+                bail!("--traffic-stop-cmd '{c}' names no command");
+            }
+        }
+        if self.traffic_cmd.is_some() {
+            if self.reflect {
+                bail!("--traffic-cmd with --reflect: the round trip needs vflag-dp's gen-rx on the far side (--peer-cmd), not a foreign generator");
+            }
+            if self.peer_cmd.is_some() || self.peer_args.is_some() {
+                bail!("--traffic-cmd with --peer-cmd/--peer-args: one traffic source, the foreign generator or the far side's vflag-dp");
+            }
+        }
+        if let Some(p) = &self.peer_vflag_dp {
+            if p.is_empty() {
+                bail!("--peer-vflag-dp '': expected the far side's vflag-dp path");
+            }
+        }
+        if self.lab {
+            if self.peer_args.is_some() {
+                bail!("--peer-args is for real hardware (--dut-args); the lab builds its far side's arguments");
+            }
+            return Ok(());
+        }
+        if self.peer_cmd.is_none() {
+            for (opt, given) in [
+                ("--reflect", self.reflect),
+                ("--peer-args", self.peer_args.is_some()),
+                ("--peer-vflag-dp", self.peer_vflag_dp.is_some()),
+            ] {
+                if given {
+                    bail!("{opt} needs --peer-cmd \"ssh -o BatchMode=yes PEER\" (how to run the far side's vflag-dp)");
+                }
+            }
+            return Ok(());
+        }
+        let Some(p) = &self.peer_args else {
+            bail!("--peer-cmd on real hardware needs --peer-args \"...\" (the far side's vflag-dp arguments: its lcores and ports)");
+        };
+        let far = words::split("--peer-args", p)?;
+        if far.is_empty() {
+            bail!("--peer-args '{p}': expected vflag-dp arguments, e.g. \"--lcores 1-2 -a 0000:03:00.0\"");
+        }
+        refuse_set_by_soak("--peer-args", &far, &super::peer::SET_BY_SOAK)?;
+        let dut = words::split("--dut-args", self.dut_args.as_deref().unwrap_or_default())?;
+        if words::value_of(&dut, &["--mac"]).is_none() {
+            bail!("--peer-cmd on real hardware needs --mac MAC in --dut-args: the far side sends to the VF's MAC (--dst-mac)");
+        }
+        if words::value_of(&dut, &["--run-id"]).is_some() {
+            bail!("--dut-args: leave --run-id out with --peer-cmd, the soak gives both sides one");
+        }
+        Ok(())
+    }
+
     /// Checks the options that do not depend on the host; `links` is the number of links.
     pub fn validate(&self, links: usize, seed: u64) -> Result<Schedule> {
         if !self.lab && self.dut_args.is_none() {
@@ -181,19 +271,11 @@ impl SoakArgs {
         if self.vf && !self.lab {
             bail!("--vf is the lab's emulated VF (--lab --vf); on real hardware the VF is in --dut-args");
         }
-        // On hardware the far side's own argv (its ports, its bond) is not built yet.
-        if !self.lab && (self.reflect || self.peer_cmd.is_some()) {
-            bail!(
-                "--reflect and --peer-cmd are lab options for now (--lab); on real hardware run the far side by hand"
-            );
-        }
-        if let Some(p) = &self.peer_cmd {
-            if super::words::split("--peer-cmd", p)?.is_empty() {
-                bail!("--peer-cmd '{p}' names no command");
-            }
+        self.validate_traffic_side()?;
+        if self.soak_generates() {
+            parse_rate(&self.rate)?;
         }
         if self.lab {
-            parse_rate(&self.rate)?;
             for (opt, v) in [
                 ("--links", !self.links.is_empty()),
                 ("--flap-down-cmd", self.flap_down_cmd.is_some()),
@@ -227,13 +309,7 @@ impl SoakArgs {
             if words.is_empty() {
                 bail!("--dut-args '{d}': expected vflag-dp arguments, e.g. \"--lcores 1-2 -a 0000:01:00.2\"");
             }
-            for w in &words {
-                // `--json=x` is `--json x` to clap: both spellings are the soak's.
-                let opt = w.split_once('=').map_or(w.as_str(), |(o, _)| o);
-                if SET_BY_SOAK.contains(&opt) {
-                    bail!("--dut-args: leave {w} out, the soak sets it");
-                }
-            }
+            refuse_set_by_soak("--dut-args", &words, &SET_BY_SOAK)?;
             let admin = self.flap_kind == FlapKind::Admin;
             if self.flap_down_cmd.is_none() && !admin && self.duration.is_none() {
                 bail!("--dut-args without --flap-down-cmd/--flap-up-cmd: give --duration to watch flaps done by hand");
@@ -283,6 +359,18 @@ impl SoakArgs {
         }
         Ok(schedule)
     }
+}
+
+/// `opt`'s words must leave out the options the soak sets; `--json=x` is `--json x` to clap,
+/// so both spellings are refused.
+fn refuse_set_by_soak(opt: &str, words: &[String], set: &[&str]) -> Result<()> {
+    for w in words {
+        let o = w.split_once('=').map_or(w.as_str(), |(o, _)| o);
+        if set.contains(&o) {
+            bail!("{opt}: leave {w} out, the soak sets it");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -421,9 +509,80 @@ mod tests {
     #[test]
     fn a_two_ended_soak_is_a_lab_soak_with_a_peer_command_that_splits() {
         assert_eq!(check(&["--lab", "--reflect", "--peer-cmd", "ip netns exec sw"]), "ok");
-        assert!(check(&["--dut-args", "-a x", "--reflect"]).contains("lab options for now"));
+        assert_eq!(
+            check(&["--dut-args", "-a x", "--duration", "5s", "--reflect"]),
+            "--reflect needs --peer-cmd \"ssh -o BatchMode=yes PEER\" (how to run the far side's vflag-dp)"
+        );
         assert!(check(&["--lab", "--peer-cmd", "   "]).contains("names no command"));
         assert!(check(&["--lab", "--peer-cmd", "ssh 'peer"]).contains("is never closed"));
+    }
+
+    /// The far side on real hardware: its own arguments, the VF's MAC to send to, and the
+    /// options the soak sets refused, each in one line naming the value.
+    #[test]
+    fn a_hardware_far_side_needs_its_arguments_and_the_vfs_mac() {
+        let dut = ["--dut-args", "-a 0000:01:00.2 --mac 52:54:00:00:00:01", "--duration", "5s"];
+        let with = |extra: &[&str]| check(&[&dut[..], extra].concat());
+        assert_eq!(with(&["--peer-cmd", "ssh peer", "--peer-args", "-a 0000:03:00.0", "--reflect"]), "ok");
+        assert_eq!(
+            with(&["--peer-cmd", "ssh peer"]),
+            "--peer-cmd on real hardware needs --peer-args \"...\" (the far side's vflag-dp arguments: its lcores and ports)"
+        );
+        assert_eq!(
+            with(&["--peer-args", "-a 0000:03:00.0"]),
+            "--peer-args needs --peer-cmd \"ssh -o BatchMode=yes PEER\" (how to run the far side's vflag-dp)"
+        );
+        for (far, opt) in [
+            ("-a y --dst-mac 02:00:00:00:00:01", "--dst-mac"),
+            ("-a y --run-id=4", "--run-id=4"),
+            ("-a y --rate 1M", "--rate"),
+            ("--stop-on-eof", "--stop-on-eof"),
+            ("-a y --json /tmp/x", "--json"),
+        ] {
+            assert_eq!(
+                with(&["--peer-cmd", "ssh peer", "--peer-args", far]),
+                format!("--peer-args: leave {opt} out, the soak sets it")
+            );
+        }
+        assert!(with(&["--peer-cmd", "ssh peer", "--peer-args", "-a 'y"]).contains("--peer-args '-a 'y': the '"));
+        assert!(with(&["--peer-cmd", "ssh peer", "--peer-args", "-a y", "--rate", "1Gbps"]).contains("not a bit rate"));
+        let no_mac = ["--dut-args", "-a 0000:01:00.2", "--duration", "5s", "--peer-cmd", "ssh peer"];
+        assert_eq!(
+            check(&[&no_mac[..], &["--peer-args", "-a y"]].concat()),
+            "--peer-cmd on real hardware needs --mac MAC in --dut-args: the far side sends to the VF's MAC (--dst-mac)"
+        );
+        let run_id = ["--dut-args", "--mac 52:54:00:00:00:01 --run-id 3", "--duration", "5s"];
+        assert_eq!(
+            check(&[&run_id[..], &["--peer-cmd", "ssh peer", "--peer-args", "-a y"]].concat()),
+            "--dut-args: leave --run-id out with --peer-cmd, the soak gives both sides one"
+        );
+        assert_eq!(
+            check(&["--lab", "--peer-args", "-a y"]),
+            "--peer-args is for real hardware (--dut-args); the lab builds its far side's arguments"
+        );
+    }
+
+    #[test]
+    fn a_foreign_generator_is_the_one_traffic_source() {
+        assert_eq!(check(&["--lab", "--traffic-cmd", "ip netns exec sw tester"]), "ok");
+        let a = parse(&["--lab", "--traffic-cmd", "t"]).unwrap();
+        assert!(!a.soak_generates(), "the lab's own generator is replaced");
+        assert!(parse(&["--lab"]).unwrap().soak_generates());
+        assert_eq!(
+            check(&["--dut-args", "-a x", "--duration", "5s", "--traffic-cmd", "t", "--traffic-stop-cmd", "t stop"]),
+            "ok"
+        );
+        assert_eq!(
+            check(&["--lab", "--traffic-cmd", "t", "--reflect"]),
+            "--traffic-cmd with --reflect: the round trip needs vflag-dp's gen-rx on the far side (--peer-cmd), not a foreign generator"
+        );
+        assert_eq!(
+            check(&["--lab", "--traffic-cmd", "t", "--peer-cmd", "ip netns exec sw"]),
+            "--traffic-cmd with --peer-cmd/--peer-args: one traffic source, the foreign generator or the far side's vflag-dp"
+        );
+        assert_eq!(check(&["--lab", "--traffic-cmd", " "]), "--traffic-cmd ' ' names no command");
+        assert!(check(&["--lab", "--traffic-cmd", "t", "--traffic-stop-cmd", "x 'y"]).contains("is never closed"));
+        assert!(parse(&["--lab", "--traffic-stop-cmd", "t"]).is_err(), "a stop command needs a generator");
     }
 
     #[test]

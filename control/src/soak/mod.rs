@@ -1,6 +1,7 @@
 //! `vflag-ctl soak`: traffic across the LAG while links flap, again and again, and a report of
 //! how every flap went (per-flap table, JSON, SVG plot) with a pass/fail exit code. On the
-//! emulated lab both sides run here; on real hardware only the receiver on the VF does.
+//! emulated lab both sides run here; on real hardware the receiver on the VF does, and the far
+//! side runs through `--peer-cmd` (or a foreign generator through `--traffic-cmd`).
 
 mod analyze;
 mod args;
@@ -14,6 +15,7 @@ mod latency;
 mod link_counters;
 mod live;
 mod nic;
+mod peer;
 mod plot;
 mod preflight;
 mod procs;
@@ -23,6 +25,7 @@ mod round_trip;
 mod run;
 mod rx_report;
 mod schedule;
+mod traffic;
 mod verdict;
 mod words;
 

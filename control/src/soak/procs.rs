@@ -1,9 +1,10 @@
-//! The soak's child processes (the receiver, the lab's generator): each in its own process
-//! group, so a Ctrl-C on the terminal reaches only vflag-ctl, which then stops them in order
-//! and reads their reports. Output goes to a log file per child. Each child is started under
-//! `setpriv --pdeathsig TERM`, so a vflag-ctl killed with SIGKILL takes its children with it
-//! instead of leaving them at full CPU under PID 1 (the crate forbids the `unsafe` a
-//! `pre_exec` prctl would need).
+//! The soak's child processes (the receiver, the far side's generator, a foreign one): each in
+//! its own process group, so a Ctrl-C on the terminal reaches only vflag-ctl, which then stops
+//! them in order (the whole group) and reads their reports. Output goes to a log file per
+//! child. Each child is started under `setpriv --pdeathsig TERM`, so a vflag-ctl killed with
+//! SIGKILL takes its children with it instead of leaving them at full CPU under PID 1 (the
+//! crate forbids the `unsafe` a `pre_exec` prctl would need); a far side behind ssh, which no
+//! signal reaches, stops when its input pipe closes.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -12,7 +13,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 const SETPRIV: &str = "setpriv";
@@ -72,26 +73,35 @@ impl Proc {
         self.status
     }
 
-    /// SIGTERM (vflag-dp then writes its report and closes its ports), SIGKILL if it has not
-    /// exited within `grace`.
+    /// Waits up to `timeout` for it to exit by itself; its status if it did.
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let t0 = Instant::now();
+        while self.exited().is_none() && t0.elapsed() < timeout {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.status
+    }
+
+    /// SIGTERM to its process group (vflag-dp then writes its report and closes its ports; a
+    /// script's children go too), SIGKILL if it has not exited within `grace`. A fed child's
+    /// input is closed first and it gets half of `grace` to stop on that alone: a far side
+    /// behind ssh has to write its report before the ssh that carries it goes.
     pub fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
-        drop(self.stdin.take());
+        if self.stdin.take().is_some() && self.wait(grace / 2).is_some() {
+            return self.status;
+        }
         if self.exited().is_some() {
             return self.status;
         }
-        let child = &mut self.child;
-        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-        let t0 = Instant::now();
-        while t0.elapsed() < grace {
-            if let Ok(Some(s)) = child.try_wait() {
-                self.status = Some(s);
-                return self.status;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        // Its own group (`process_group(0)`): the group's id is its pid.
+        let group = Pid::from_raw(self.child.id() as i32);
+        let _ = killpg(group, Signal::SIGTERM);
+        if self.wait(grace).is_some() {
+            return self.status;
         }
         eprintln!("vflag-ctl: the {} did not stop within {:?}; killed", self.name, grace);
-        let _ = child.kill();
-        self.status = child.wait().ok();
+        let _ = killpg(group, Signal::SIGKILL);
+        self.status = self.child.wait().ok();
         self.status
     }
 
@@ -114,6 +124,7 @@ impl Drop for Proc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::sys::signal::kill;
 
     #[test]
     fn stops_with_sigterm_and_keeps_output() {
@@ -129,7 +140,9 @@ mod tests {
         assert!(p.exited().is_none());
         let st = p.stop(Duration::from_secs(5)).unwrap();
         assert_eq!(st.code(), Some(7), "it got SIGTERM and ran its trap");
-        assert_eq!(p.log_tail(5), "started\nstopped");
+        // The whole group got it: the shell names its `sleep` that SIGTERM ended.
+        let log = p.log_tail(5);
+        assert!(log.starts_with("started\n") && log.ends_with("\nstopped"), "{log}");
         assert_eq!(p.log_tail(1), "stopped");
     }
 

@@ -45,6 +45,10 @@ pub struct Files {
     pub rx_events: String,
     pub rx_log: String,
     pub gen_log: Option<String>,
+    /// The far side's report, fetched from it.
+    pub gen_report: Option<String>,
+    /// `--traffic-cmd`'s output.
+    pub traffic_log: Option<String>,
     /// The links' counter samples (`--link-counters`), schema `vflag-ctl.counters.v1`.
     pub links: Option<String>,
     /// `--junit`: the verdict as JUnit XML.
@@ -98,6 +102,11 @@ pub struct SoakReport {
     pub lag: Option<super::lag::LagTimeline>,
     /// `--reflect`: the round trip as the far side measured it, and the DUT's egress split.
     pub round_trip: Option<super::round_trip::RoundTrip>,
+    /// The far side's vflag-dp (the lab's generator, or `--peer-cmd`'s): its command line and
+    /// whether its report was fetched.
+    pub far_side: Option<super::peer::FarSide>,
+    /// `--traffic-cmd`: the foreign generator and its stop.
+    pub traffic: Option<super::traffic::TrafficReport>,
     pub unexplained_outages: Vec<Unexplained>,
     /// Real hardware: `vflag-ctl verify` before anything started (or why not).
     pub preflight: super::preflight::PreflightReport,
@@ -273,6 +282,16 @@ pub fn markdown(r: &SoakReport) -> String {
     s.push_str(&super::preflight::markdown(&r.preflight, &r.environment));
     if let Some(g) = r.totals.generator.as_ref().and_then(generator_warning) {
         let _ = writeln!(s, "Warning: {g}\n");
+    }
+    if let Some(e) = r.far_side.as_ref().and_then(|f| f.fetch_error.as_ref()) {
+        let _ = writeln!(s, "Warning: the far side's report was not fetched: {}\n", md(e));
+    }
+    if r.traffic.is_some() {
+        let _ = writeln!(
+            s,
+            "Traffic: a foreign generator (--traffic-cmd); each flap's outage is the silence of its flows, \
+             followed by 5-tuple, and its loss is estimated from their pace.\n"
+        );
     }
     s.push_str(
         "| flap | link | down at s | down ms | flows hit | outage ms | per-flow min / median / p99 ms \
@@ -482,6 +501,8 @@ pub(crate) mod tests {
             flaps: vec![flap],
             lag: None,
             round_trip: None,
+            far_side: None,
+            traffic: None,
             unexplained_outages: vec![],
             preflight: Default::default(),
             environment: Default::default(),
@@ -614,6 +635,21 @@ pub(crate) mod tests {
             "Warning: the generator sent 15.2 kpps of the 20.0 kpps asked (24.0% short): the offered load was not what was asked"
         ), "{md}");
         assert!(md.contains("Note: flap 2: s1 went down while s0"), "{md}");
+        // A far side whose report did not come back, named with its command escaped; a
+        // foreign generator's figures say what they are.
+        r.far_side = Some(crate::soak::peer::FarSide {
+            fetch_error: Some("`ssh peer|x cat /tmp/r` failed (exit 255)".into()),
+            ..Default::default()
+        });
+        r.traffic = Some(Default::default());
+        let md = markdown(&r);
+        assert!(
+            md.contains(r"Warning: the far side's report was not fetched: \`ssh peer\|x cat /tmp/r\` failed"),
+            "{md}"
+        );
+        assert!(md.contains("Traffic: a foreign generator (--traffic-cmd)"), "{md}");
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["far_side"]["fetched"], false);
         // The overlapping flap is left out of the distributions.
         assert_eq!((r.totals.failover_ms.unwrap().n, r.totals.overlapping, r.totals.not_restored), (1, 1, 0));
         let v = serde_json::to_value(&r).unwrap();

@@ -15,15 +15,17 @@ use outfile::OutFile;
 use super::analyze::{self, FlapRecord, Seen};
 use super::args::{parse_rate, SoakArgs};
 use super::failover::Resolution;
-use super::flappers::{self, CmdFlapper, Flapper, LabFlapper};
+use super::flappers::{CmdFlapper, Flapper, LabFlapper};
 use super::integrity::{Integrity, When};
 use super::latency;
 use super::link_counters::{self, LinkSeries, LinkWatch, LiveRates};
 use super::live::{EventTail, Live};
+use super::peer::Peer;
 use super::procs::Proc;
 use super::report::{self, Files, Settings, SoakReport};
 use super::rx_report::{self, RxReport};
 use super::schedule::{PlannedFlap, Schedule};
+use super::traffic::Traffic;
 use super::verdict::{self, LossTotals};
 use super::{plot, BadUsage};
 use crate::lab::{self, LabSpec};
@@ -65,6 +67,8 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         "rx.log",
         "gen.json",
         "gen.log",
+        "traffic.log",
+        "traffic.stop.log",
         "links.jsonl",
     ] {
         let _ = std::fs::remove_file(args.out.join(name));
@@ -96,7 +100,9 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         rx_report: path(&args.out, "rx.json"),
         rx_events: path(&args.out, "rx-events.jsonl"),
         rx_log: path(&args.out, "rx.log"),
-        gen_log: args.lab.then(|| path(&args.out, "gen.log")),
+        gen_log: args.soak_generates().then(|| path(&args.out, "gen.log")),
+        gen_report: args.soak_generates().then(|| path(&args.out, "gen.json")),
+        traffic_log: args.traffic_cmd.is_some().then(|| path(&args.out, "traffic.log")),
         links: None,
         junit: args.junit.as_ref().map(|p| p.display().to_string()),
     };
@@ -151,9 +157,10 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         files.links = Some(out);
     }
 
-    // The lab's generator sends this run, and the receiver tracks only it: frames of any
+    // The soak's generator sends this run, and the receiver tracks only it: frames of any
     // other run (an earlier soak's generator) cannot be taken for this one's.
-    let run_id = args.lab.then(|| fastrand::u16(1..));
+    let run_id = (args.lab || args.peer_cmd.is_some()).then(|| fastrand::u16(1..));
+    let peer = args.soak_generates().then(|| Peer::new(args, spec, run_id.unwrap_or_default())).transpose()?;
     let rx_argv = receiver_argv(args, spec, vf.as_ref(), &vflag_dp, &files, run_id);
     println!("receiver: {}", rx_argv.join(" "));
     let rx = Proc::spawn("receiver", &rx_argv, Path::new(&files.rx_log))?;
@@ -164,6 +171,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         live: Live::default(),
         rx,
         gen: None,
+        traffic: None,
         tty: std::io::stdout().is_terminal(),
         members,
         link_rates: link_watch.as_ref().map(LinkWatch::live),
@@ -172,13 +180,19 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         phase: "starting".into(),
     };
     s.wait_for(Duration::from_secs(30), "the receiver did not start", |l| l.started_unix_s.is_some())?;
-    if args.lab {
-        let gen_argv = generator_argv(args, spec, &vflag_dp, &args.out, run_id.unwrap_or_default())?;
+    let mut gen_argv = Vec::new();
+    if let Some(p) = &peer {
+        gen_argv = p.argv(args, spec, &vflag_dp, run_id.unwrap_or_default())?;
         println!("generator: {}", gen_argv.join(" "));
-        let log = files.gen_log.clone().unwrap_or_default();
-        let gen = Proc::spawn_fed("generator", &gen_argv, Path::new(&log))?;
+        let gen = p.start(&gen_argv, Path::new(files.gen_log.as_deref().unwrap_or_default()))?;
         claim.add_child(gen.pid(), "generator");
         s.gen = Some(gen);
+    }
+    let traffic_log = files.traffic_log.clone().unwrap_or_default();
+    s.traffic = Traffic::start(args.traffic_cmd.as_deref(), args.traffic_stop_cmd.as_deref(), Path::new(&traffic_log))?;
+    if let Some(t) = &s.traffic {
+        println!("traffic: {} -> {traffic_log}", args.traffic_cmd.as_deref().unwrap_or_default());
+        claim.add_child(t.pid(), "traffic generator");
     }
     let spread = args.lab && vf.is_none() && args.bond.spreads();
     s.phase = "waiting for traffic".into();
@@ -208,7 +222,13 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let rx_status = s.rx.stop(Duration::from_secs(20));
     s.read_events()?;
     if let Some(g) = s.gen.as_mut() {
-        g.stop(Duration::from_secs(10));
+        g.stop(Duration::from_secs(20));
+    }
+    let traffic = s.traffic.as_mut().and_then(Traffic::stop);
+    // Its report, written on the far side, copied into --out once it has stopped.
+    let far_side = peer.map(|p| p.fetch(&mut SystemRunner, gen_argv, &args.out.join("gen.json")));
+    if let Some(e) = far_side.as_ref().and_then(|f| f.fetch_error.as_ref()) {
+        eprintln!("vflag-ctl: warning: the far side's report was not fetched: {e}");
     }
     let (link_series, link_error) = match link_watch.take().map(LinkWatch::finish) {
         Some((series, error)) => (Some(series), error),
@@ -236,8 +256,8 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     };
     let samples = latency::read_samples(Path::new(&files.rx_events));
     let latency = latency::measure(&mut flaps, &samples, ready_s, latency::clock(args.lab || args.same_clock));
-    // The lab's generator says what it sent: an offered load short of the asked one is named.
-    let generator = args.lab.then(|| rx_report::read_generator(&args.out.join("gen.json"))).flatten();
+    // The soak's generator says what it sent: an offered load short of the asked one is named.
+    let generator = far_side.as_ref().and_then(|_| rx_report::read_generator(&args.out.join("gen.json")));
     if let Some(w) = generator.as_ref().and_then(report::generator_warning) {
         eprintln!("vflag-ctl: warning: {w}");
     }
@@ -260,7 +280,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     let round_trip = if args.reflect {
         let far = vflag_contract::report::read(&args.out.join("gen.json")).ok();
         let rt = far.as_ref().map(|f| super::round_trip::measure(f, &rx, &flaps, &records, link_series.as_ref()));
-        verdict.round_trip(rt.as_ref());
+        verdict.round_trip(rt.as_ref(), far_side.as_ref().and_then(|f| f.fetch_error.as_deref()));
         rt
     } else {
         None
@@ -302,6 +322,8 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         flaps,
         lag,
         round_trip,
+        far_side,
+        traffic,
         unexplained_outages: unexplained,
         preflight: pre.report.clone(),
         environment: pre.environment.clone(),
@@ -335,8 +357,13 @@ fn resolution(args: &SoakArgs, rx: &RxReport) -> Resolution {
         Some(v) => v.strip_prefix('=')?.parse().ok(),
         None => None,
     });
-    let rate = if args.lab { parse_rate(&args.rate).ok() } else { None };
-    Resolution::of(rx.analysis.as_ref().map(|a| &a.resolution), gap_ms, args.lab.then_some(args.flows), rate)
+    let rate = if args.soak_generates() { parse_rate(&args.rate).ok() } else { None };
+    Resolution::of(
+        rx.analysis.as_ref().map(|a| &a.resolution),
+        gap_ms,
+        args.soak_generates().then_some(args.flows),
+        rate,
+    )
 }
 
 /// "interrupted after 2 of 5 flaps (flap 2 cut short, not judged); ...".
@@ -397,8 +424,8 @@ fn settings(args: &SoakArgs, schedule: &Schedule, seed: u64, links: &[String]) -
         link_choice: args.link.clone(),
         flap_kind: args.flap_kind.name(),
         seed: (args.link == "random").then_some(seed),
-        flows: args.lab.then_some(args.flows),
-        rate: args.lab.then(|| args.rate.clone()),
+        flows: args.soak_generates().then_some(args.flows),
+        rate: args.soak_generates().then(|| args.rate.clone()),
         run_id: None,
         reflect: args.reflect,
         limits: args.limits(),
@@ -426,11 +453,11 @@ fn find_vflag_dp(given: Option<&Path>) -> Result<PathBuf> {
 
 /// Small memory, no hugepages: af_packet copies every frame anyway, and two processes then
 /// never compete for hugepages.
-const LAB_MEMORY: [&str; 5] = ["--no-huge", "-m", "256", "--mbufs", "8192"];
+pub(super) const LAB_MEMORY: [&str; 5] = ["--no-huge", "-m", "256", "--mbufs", "8192"];
 
 /// A LACP flap is noticed by LACP's timeout alone: both lab bonds run Linux's `lacp_rate
 /// fast` (1 s, given up after 3 s) rather than DPDK's 90 s.
-fn lacp_rate(args: &SoakArgs) -> Vec<String> {
+pub(super) fn lacp_rate(args: &SoakArgs) -> Vec<String> {
     if args.flap_kind == super::flappers::FlapKind::Lacp {
         vec!["--lacp-rate".into(), "fast".into()]
     } else {
@@ -474,33 +501,6 @@ fn receiver_argv(
     v
 }
 
-fn generator_argv(args: &SoakArgs, spec: &LabSpec, bin: &Path, out: &Path, run_id: u16) -> Result<Vec<String>> {
-    let pps = parse_rate(&args.rate)?;
-    // The far side, through --peer-cmd (its words as argv) or into the lab's namespace.
-    let mut v: Vec<String> = match &args.peer_cmd {
-        Some(p) => super::words::split("--peer-cmd", p)?,
-        None => ["ip", "netns", "exec", &spec.ns].iter().map(|s| s.to_string()).collect(),
-    };
-    v.push(bin.display().to_string());
-    v.extend(["--lcores".into(), args.gen_lcores.clone()]);
-    v.extend(LAB_MEMORY.iter().map(|s| s.to_string()));
-    v.extend(["--file-prefix".into(), format!("vflag-soak-gen{}", std::process::id())]);
-    // A LACP flap drops LACPDUs at the switch end's qdisc, which af_packet skips by default.
-    let qdisc = if flappers::needs_qdisc(args.flap_kind) { ",qdisc_bypass=0" } else { "" };
-    for (i, (_, sw)) in spec.links.iter().enumerate() {
-        v.extend(["--vdev".into(), format!("net_af_packet{i},iface={sw}{qdisc}")]);
-    }
-    v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
-    v.extend(lacp_rate(args));
-    // It stops when its input closes: with the soak, however the soak ends.
-    let fwd = if args.reflect { "gen-rx" } else { "gen" };
-    v.extend(["--fwd".into(), fwd.into(), "--stop-on-eof".into(), "--run-id".into(), run_id.to_string()]);
-    v.extend(["--flows".into(), args.flows.to_string()]);
-    v.extend(["--rate".into(), format!("{}", pps.round() as u64), "--stats-interval".into(), "0".into()]);
-    v.extend(["--json".into(), path(out, "gen.json")]);
-    Ok(v)
-}
-
 /// Takes the lab down when the soak brought it up.
 struct LabGuard {
     spec: LabSpec,
@@ -530,6 +530,8 @@ struct Soak {
     live: Live,
     rx: Proc,
     gen: Option<Proc>,
+    /// `--traffic-cmd`'s generator.
+    traffic: Option<Traffic>,
     tty: bool,
     members: Vec<String>,
     /// The links' rates from their counters, shown where the receiver has no members (a VF).
@@ -594,6 +596,9 @@ impl Soak {
             if let Some(st) = p.exited() {
                 bail!("the {} exited early ({st}); its last lines:\n{}", p.name, p.log_tail(8));
             }
+        }
+        if let Some((st, tail)) = self.traffic.as_mut().and_then(Traffic::failed) {
+            bail!("the --traffic-cmd generator failed ({st}); its last lines:\n{tail}");
         }
         Ok(!self.stop.load(Ordering::Relaxed))
     }
@@ -777,22 +782,10 @@ mod tests {
             ),
             "{rx}"
         );
-        let gen = generator_argv(&a, &spec, Path::new("/b/vflag-dp"), Path::new("o"), 7).unwrap().join(" ");
-        assert!(gen.starts_with("ip netns exec sw /b/vflag-dp --lcores 1,0 --no-huge"), "{gen}");
-        assert!(
-            gen.ends_with(
-                "--vdev net_af_packet0,iface=s0 --vdev net_af_packet1,iface=s1 --bond xor --link-wait 10s \
-             --fwd gen --stop-on-eof --run-id 7 --flows 32 --rate 50000 --stats-interval 0 --json o/gen.json"
-            ),
-            "{gen}"
-        );
-        // Two-ended: the DUT reflects, the far side (through --peer-cmd, as argv) sends and receives.
+        // Two-ended: the DUT reflects (the far side's argv: peer.rs).
         let a = args(&["--lab", "--bond", "xor", "--reflect", "--peer-cmd", "ip netns exec 'my ns'"]);
         let rx = receiver_argv(&a, &spec, None, Path::new("/b/vflag-dp"), &files(), Some(7));
         assert!(rx.join(" ").contains("--fwd reflect"), "{rx:?}");
-        let gen = generator_argv(&a, &spec, Path::new("/b/vflag-dp"), Path::new("o"), 7).unwrap();
-        assert_eq!(gen[..4], ["ip", "netns", "exec", "my ns"], "the peer command's words, one argv element each");
-        assert!(gen.join(" ").contains("--fwd gen-rx --stop-on-eof"), "{gen:?}");
     }
 
     #[test]

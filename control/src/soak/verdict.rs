@@ -62,14 +62,21 @@ impl Verdict {
 
     /// `--reflect`: the far side must have measured the round trip, else the soak judged only
     /// the way in while saying it judged both.
-    pub fn round_trip(&mut self, rt: Option<&super::round_trip::RoundTrip>) {
+    /// `unfetched`: why the far side's report could not be fetched, when it could not.
+    pub fn round_trip(&mut self, rt: Option<&super::round_trip::RoundTrip>, unfetched: Option<&str>) {
         match rt {
             Some(r) if r.received > 0 => self.judged(ROUND_TRIP),
             Some(r) => self.soak(
                 ROUND_TRIP,
                 format!("round trip: none of the far side's {} frames came back (see gen.log)", r.sent),
             ),
-            None => self.soak(ROUND_TRIP, "round trip: the far side wrote no report (see gen.log)".into()),
+            None => self.soak(
+                ROUND_TRIP,
+                match unfetched {
+                    Some(e) => format!("round trip: the far side's report was not fetched: {e} (see gen.log)"),
+                    None => "round trip: the far side wrote no report (see gen.log)".into(),
+                },
+            ),
         }
         self.pass = self.failures.is_empty();
     }
@@ -161,7 +168,12 @@ pub fn judge(
         (Some(LossLimit::Percent(max)), Some(l)) if l.loss_pct > max => {
             v.soak(LOSS, format!("lost {:.4}% of tracked frames > --max-loss {max}%", l.loss_pct))
         }
-        (Some(_), None) => v.soak(LOSS, "--max-loss: no tracked traffic was received to count loss on".into()),
+        (Some(_), None) => v.soak(
+            LOSS,
+            "--max-loss: no tracked traffic was received to count loss on (foreign traffic, as from \
+             --traffic-cmd, carries no sequence numbers: judge its flows' outages with --max-outage-ms)"
+                .into(),
+        ),
         _ => {}
     }
     if let Some(min) = limits.min_member_share {

@@ -15,6 +15,18 @@ pub fn split(opt: &str, text: &str) -> Result<Vec<String>> {
     }
 }
 
+/// The value of the first of `names` in `words`, spelled `--opt VALUE` or `--opt=VALUE` (a
+/// short `-a VALUE` too): what a vflag-dp argument list sets, read as its parser would.
+pub fn value_of(words: &[String], names: &[&str]) -> Option<String> {
+    words.iter().enumerate().find_map(|(i, w)| {
+        names.iter().find_map(|n| match w.strip_prefix(n) {
+            Some("") => words.get(i + 1).cloned(),
+            Some(v) => v.strip_prefix('=').map(str::to_string),
+            None => None,
+        })
+    })
+}
+
 /// The opening quote left open, and its character index.
 fn unbalanced_quote(text: &str) -> Option<(char, usize)> {
     let mut open: Option<(char, usize)> = None;
@@ -71,6 +83,17 @@ mod tests {
         assert_eq!(t.argv("Ethernet1/49"), vec!["ssh", "switch", "interface Ethernet1/49; no shutdown"]);
         let t = Template::parse("--flap-up-cmd", "ip link set dev=\"{link}\" up").unwrap();
         assert_eq!(t.argv("enp1s0f0np0"), vec!["ip", "link", "set", "dev=enp1s0f0np0", "up"]);
+    }
+
+    #[test]
+    fn a_value_is_read_in_both_spellings() {
+        let w: Vec<String> =
+            ["-a", "0000:01:00.2", "--mac=52:54:00:00:00:01", "--gap-ms", "25"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(value_of(&w, &["--mac"]).as_deref(), Some("52:54:00:00:00:01"));
+        assert_eq!(value_of(&w, &["--gap-ms"]).as_deref(), Some("25"));
+        assert_eq!(value_of(&w, &["-a", "--allow"]).as_deref(), Some("0000:01:00.2"));
+        assert_eq!(value_of(&w, &["--macs"]), None, "a longer name is another option");
+        assert_eq!(value_of(&w[..4], &["--gap-ms"]), None, "a missing value");
     }
 
     #[test]
