@@ -373,19 +373,24 @@ fn refuse_set_by_soak(opt: &str, words: &[String], set: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The soak's options parsed from words, as the command line would give them (tests).
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) fn parse_for_test(args: &[&str]) -> Result<SoakArgs, String> {
     use clap::Parser;
-
     #[derive(Parser)]
     struct T {
         #[command(flatten)]
         a: SoakArgs,
     }
+    T::try_parse_from(std::iter::once("t").chain(args.iter().copied())).map(|t| t.a).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     fn parse(args: &[&str]) -> Result<SoakArgs, String> {
-        T::try_parse_from(std::iter::once("t").chain(args.iter().copied())).map(|t| t.a).map_err(|e| e.to_string())
+        parse_for_test(args)
     }
 
     fn check(args: &[&str]) -> String {

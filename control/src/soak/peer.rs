@@ -143,16 +143,9 @@ impl Peer {
 mod tests {
     use super::*;
     use crate::runner::{Output, Recorder};
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        a: SoakArgs,
-    }
 
     fn args(a: &[&str]) -> SoakArgs {
-        T::try_parse_from(std::iter::once("t").chain(a.iter().copied())).unwrap().a
+        crate::soak::args::parse_for_test(a).unwrap()
     }
 
     fn report(run_id: u16) -> String {

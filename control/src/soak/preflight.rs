@@ -193,17 +193,10 @@ pub fn integrity_markdown(r: &IntegrityReport) -> String {
 mod tests {
     use super::*;
     use crate::mlx5::fake::{self, FakeHost};
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        a: SoakArgs,
-    }
 
     fn args(extra: &[&str]) -> SoakArgs {
-        let base = ["t", "--dut-args", "--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01", "--duration", "5s"];
-        T::try_parse_from(base.iter().chain(extra)).unwrap().a
+        let base = ["--dut-args", "--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01", "--duration", "5s"];
+        crate::soak::args::parse_for_test(&[&base[..], extra].concat()).unwrap()
     }
 
     fn preflight(h: &mut FakeHost, a: &SoakArgs) -> Result<Preflight> {

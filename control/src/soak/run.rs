@@ -750,16 +750,9 @@ impl Soak {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        a: SoakArgs,
-    }
 
     fn args(a: &[&str]) -> SoakArgs {
-        T::try_parse_from(std::iter::once("t").chain(a.iter().copied())).unwrap().a
+        crate::soak::args::parse_for_test(a).unwrap()
     }
 
     fn files() -> Files {
