@@ -117,6 +117,46 @@ impl Mlx5View {
     }
 }
 
+/// The bond the model shows over the PFs (the seed's name).
+pub const BOND: &str = "vf-bond";
+
+/// Where the model shows its bond as sysfs would (`<run>/sys`): the lab has no kernel bond
+/// (DPDK's bonding is not the kernel's), so the bond is the model's, read by the same reader
+/// as a real host's `/sys`.
+pub fn bond_sys_root(vf: &VfSpec) -> PathBuf {
+    vf.run_dir.join("sys")
+}
+
+/// (file under the sysfs root, contents) of the bond over `netdevs` as the bonding driver
+/// shows it: `class/net/BOND/bonding/{mode,slaves}` (802.3ad, the seed's mode), each member's
+/// `bonding_slave/mii_status` (`up`/`down`, as miimon sees the carrier) and `state`
+/// (`active`/`backup`: a member without carrier leaves the active aggregator).
+pub fn bond_files(netdevs: &[String; 2], carrier: [bool; 2]) -> Vec<(String, String)> {
+    let mut files = vec![
+        (format!("class/net/{BOND}/bonding/mode"), "802.3ad 4\n".to_string()),
+        (format!("class/net/{BOND}/bonding/slaves"), format!("{} {}\n", netdevs[0], netdevs[1])),
+    ];
+    for (n, up) in netdevs.iter().zip(carrier) {
+        let (mii, state) = if up { ("up", "active") } else { ("down", "backup") };
+        files.push((format!("class/net/{n}/bonding_slave/mii_status"), format!("{mii}\n")));
+        files.push((format!("class/net/{n}/bonding_slave/state"), format!("{state}\n")));
+    }
+    files
+}
+
+/// Writes the bond's view, each file atomically.
+pub fn write_bond(vf: &VfSpec, netdevs: &[String; 2], carrier: [bool; 2]) -> Result<()> {
+    let root = bond_sys_root(vf);
+    for (rel, text) in bond_files(netdevs, carrier) {
+        let path = root.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        write_atomic(&path, &text)?;
+    }
+    Ok(())
+}
+
 fn join_ports(live: Live) -> String {
     live.ports().iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
 }
@@ -247,6 +287,9 @@ impl LagModel {
         // a link down left the tree saying so.
         let mut shown = read_shown(&vf).unwrap_or([true, true]);
         let (uptime0, t0) = (uptime_now(), Instant::now());
+        // The bond's view as the carriers were last acted on (a lab brought up before the
+        // model wrote one has none yet).
+        let _ = write_bond(&vf, &netdevs, shown);
         let (s, m) = (stop.clone(), remaps.clone());
         let thread = std::thread::Builder::new()
             .name("lag-model".into())
@@ -265,7 +308,8 @@ impl LagModel {
                             }
                         }
                         let view = Mlx5View { active: true, live, netdevs: netdevs.clone() };
-                        if let Err(e) = view.write(&vf) {
+                        // The bond's view first: a bond notices before mlx5 remaps.
+                        if let Err(e) = write_bond(&vf, &netdevs, now).and_then(|_| view.write(&vf)) {
                             error.get_or_insert(format!("{e:#}"));
                         }
                         let at = uptime0 + t0.elapsed().as_secs_f64();
@@ -296,6 +340,7 @@ fn read_shown(vf: &VfSpec) -> Option<[bool; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mlx5::sysfs::SysFs;
     use crate::runner::Recorder;
 
     #[test]
@@ -367,6 +412,11 @@ mod tests {
             assert!(t0.elapsed() < Duration::from_secs(2), "no remap");
             std::thread::sleep(Duration::from_millis(2));
         }
+        // The bond's view: the member without carrier is down and out of the aggregator.
+        let member = |f: &str| std::fs::read_to_string(bond_sys_root(&vf).join("class/net/p0/bonding_slave").join(f));
+        assert_eq!((member("mii_status").unwrap(), member("state").unwrap()), ("down\n".into(), "backup\n".into()));
+        let (members, _) = crate::mlx5::discover::read_members(&SysFs::new(bond_sys_root(&vf)), BOND).unwrap();
+        assert_eq!(members.iter().map(|m| m.active()).collect::<Vec<_>>(), [false, true]);
         std::fs::write(sys.join("class/net/p0/carrier"), "1\n").unwrap();
         while std::fs::read_to_string(&mapping).ok().as_deref() != Some("1\n2\n") {
             assert!(t0.elapsed() < Duration::from_secs(2), "no remap back");

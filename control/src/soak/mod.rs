@@ -12,6 +12,7 @@ mod latency;
 mod link_counters;
 mod live;
 mod nic;
+mod nic_watch;
 mod plot;
 mod procs;
 mod report;
