@@ -168,16 +168,17 @@ pub fn log_line(at: f64, pci: &str, netdev: Option<&str>, msg: &str) -> String {
     format!("[{:>5}.{:06}] mlx5_core {dev}: {msg}\n", micros / 1_000_000, micros % 1_000_000)
 }
 
-/// The lines of one carrier change: the link's, then the new map if it changed.
-pub fn change_lines(at: f64, netdevs: &[String; 2], before: [bool; 2], after: [bool; 2]) -> String {
+/// The lines of one carrier change: the link's when it was seen (`seen`, uptime s), then the
+/// new map when it was in place (`done`), if it changed.
+pub fn change_lines(seen: f64, done: f64, netdevs: &[String; 2], before: [bool; 2], after: [bool; 2]) -> String {
     let mut s = String::new();
     for i in 0..2 {
         if before[i] != after[i] {
-            s.push_str(&log_line(at, PF_PCI[i], Some(&netdevs[i]), if after[i] { "Link up" } else { "Link down" }));
+            s.push_str(&log_line(seen, PF_PCI[i], Some(&netdevs[i]), if after[i] { "Link up" } else { "Link down" }));
         }
     }
     if Live::of(before) != Live::of(after) {
-        s.push_str(&log_line(at, PF_PCI[0], None, &format!("lag map active ports: {}", join_ports(Live::of(after)))));
+        s.push_str(&log_line(done, PF_PCI[0], None, &format!("lag map active ports: {}", join_ports(Live::of(after)))));
     }
     s
 }
@@ -299,21 +300,25 @@ impl LagModel {
                     if now != shown {
                         let seen = Instant::now();
                         let live = Live::of(now);
-                        let mut error = None;
+                        // The bond's view first, as soon as the carrier is seen: a bond's
+                        // miimon notices, and its notice is what makes mlx5 remap.
+                        let mut error = write_bond(&vf, &netdevs, now).err().map(|e| format!("{e:#}"));
                         if live != Live::of(shown) {
                             let args = vf::replace_args(&vf, &vf.object(ifindex, live));
                             let args: Vec<&str> = args.iter().map(String::as_str).collect();
                             if let Err(e) = runner.check(&Cmd::new("tc", &args)) {
-                                error = Some(format!("{e:#}"));
+                                error.get_or_insert(format!("{e:#}"));
                             }
                         }
                         let view = Mlx5View { active: true, live, netdevs: netdevs.clone() };
-                        // The bond's view first: a bond notices before mlx5 remaps.
-                        if let Err(e) = write_bond(&vf, &netdevs, now).and_then(|_| view.write(&vf)) {
+                        if let Err(e) = view.write(&vf) {
                             error.get_or_insert(format!("{e:#}"));
                         }
-                        let at = uptime0 + t0.elapsed().as_secs_f64();
-                        let _ = append_log(&vf.kern_log(), &change_lines(at, &netdevs, shown, now));
+                        // The carrier's line when it was seen, the map's when it was in place
+                        // (after the hash swap), as the kernel prints them.
+                        let at = |i: Instant| uptime0 + i.duration_since(t0).as_secs_f64();
+                        let lines = change_lines(at(seen), at(Instant::now()), &netdevs, shown, now);
+                        let _ = append_log(&vf.kern_log(), &lines);
                         let _ =
                             write_atomic(&vf.run_dir.join("carrier"), &format!("{} {}\n", now[0] as u8, now[1] as u8));
                         if let Ok(mut r) = m.lock() {
@@ -373,12 +378,12 @@ mod tests {
             "[123456.500000] mlx5_core 0000:01:00.1 p1: Link down\n"
         );
         let nd = ["p0".to_string(), "p1".to_string()];
-        let down = change_lines(5.0, &nd, [true, true], [false, true]);
+        let down = change_lines(5.0, 5.04, &nd, [true, true], [false, true]);
         assert_eq!(
             down,
-            "[    5.000000] mlx5_core 0000:01:00.0 p0: Link down\n[    5.000000] mlx5_core 0000:01:00.0: lag map active ports: 2\n"
+            "[    5.000000] mlx5_core 0000:01:00.0 p0: Link down\n[    5.040000] mlx5_core 0000:01:00.0: lag map active ports: 2\n"
         );
-        let both = change_lines(6.0, &nd, [false, true], [false, false]);
+        let both = change_lines(6.0, 6.0, &nd, [false, true], [false, false]);
         assert!(both.ends_with("lag map active ports: 1, 2\n"), "{both}");
         let v = Mlx5View::activated(&LabSpec::default());
         let log = format!("{}{down}", v.activation_lines(1.0));

@@ -49,10 +49,11 @@ pub struct FlapSteps {
     pub lag_remapped_ms: Option<f64>,
     /// `debugfs` or `kernel log`: whichever showed it first.
     pub lag_remapped_by: Option<&'static str>,
-    /// The end of the flap's last loss episode before up (null with no loss: see `lost`).
+    /// The end of the flap's last loss episode before up (null without one: see `outage`).
     pub traffic_recovered_ms: Option<f64>,
-    /// The flap lost tracked frames (or flows fell silent).
-    pub lost: bool,
+    /// Traffic stopped: a loss episode (flows silent, frames lost) began before up. False:
+    /// frames lost, if any, formed no outage the receiver could see.
+    pub outage: bool,
     pub carrier_up_ms: Option<f64>,
     /// The LAG sent on every port again.
     pub lag_restored_ms: Option<f64>,
@@ -192,7 +193,7 @@ pub fn timeline(series: &NicSeries, records: &[FlapRecord], flaps: &[FlapResult]
                 lag_remapped_ms: ms(remapped.map(|r| r.0), down),
                 lag_remapped_by: remapped.map(|r| r.1),
                 traffic_recovered_ms: before_up.iter().map(|e| e.start_ms + e.duration_ms).reduce(f64::max),
-                lost: !before_up.is_empty() || result.is_some_and(|f| f.lost > 0),
+                outage: !before_up.is_empty(),
                 carrier_up_ms: ms(all_ports(&ports, up - LEAD_S, next, ev, |p, c| carrier(target, p, c, true)), up),
                 lag_restored_ms: ms(restored.map(|r| r.0), up),
                 lag_restored_by: restored.map(|r| r.1),
@@ -229,8 +230,8 @@ pub fn markdown(t: &LagTimeline) -> String {
          |---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for f in &t.flaps {
-        let traffic = match (f.traffic_recovered_ms, f.lost) {
-            (None, false) => "no loss".to_string(),
+        let traffic = match (f.traffic_recovered_ms, f.outage) {
+            (None, false) => "no outage".to_string(),
             (v, _) => ms(v),
         };
         let _ = writeln!(
@@ -399,9 +400,9 @@ mod tests {
             (f.lag_remapped_ms, f.bond_noticed_ms, f.carrier_up_ms, f.lag_restored_ms),
             (None, None, None, None)
         );
-        assert_eq!((f.traffic_recovered_ms, f.lost), (None, false));
+        assert_eq!((f.traffic_recovered_ms, f.outage), (None, false));
         let md = markdown(&t);
-        assert!(md.contains("| 1 | 50 ms | no bond | not seen | no loss | not seen | not seen | not seen |"), "{md}");
+        assert!(md.contains("| 1 | 50 ms | no bond | not seen | no outage | not seen | not seen | not seen |"), "{md}");
         // Nothing sampled at all: said, with why.
         let none = timeline(&NicSeries { error: Some("no card".into()), ..Default::default() }, &[], &[], "hardware");
         assert!(markdown(&none).contains("Not sampled: no card."), "{}", markdown(&none));

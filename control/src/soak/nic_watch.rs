@@ -601,6 +601,43 @@ mod tests {
     }
 
     #[test]
+    fn a_flap_logged_by_each_kernel_gives_the_same_timeline() {
+        // `--dmesg-file` grows by a flap of port 1 as 6.x, 5.18 and 5.15 print it: the remap
+        // and the restore come from the map lines, the carrier from en_main.c's.
+        for name in ["dmesg-flap-6x.log", "dmesg-flap-5.18.log", "dmesg-flap-5.15.log"] {
+            let dir = tempfile::tempdir().unwrap();
+            let log = dir.path().join("kern.log");
+            std::fs::write(&log, "").unwrap();
+            let sys = SysFs::new(dir.path().join("nosys"));
+            let (mut r, sleep) = (crate::runner::Recorder::default(), |_| {});
+            let mut env = crate::mlx5::fake::env_at(dir.path(), &mut r, &sleep);
+            let mut s = Sampler::new(Target { bond: None, ..target() }, Some(&log));
+            // Wall clock 10000 s is uptime 5200 s.
+            s.tick(&mut env, &sys, (10_000.0, 5200.0), false);
+            lag_model::append_log(&log, &crate::mlx5::fake::text(name)).unwrap();
+            s.tick(&mut env, &sys, (10_001.5, 5201.5), false);
+            let series = NicSeries { target: Some(s.target.clone()), events: s.events.clone(), error: None };
+            let flap = crate::soak::analyze::FlapRecord {
+                number: 1,
+                links: vec!["enp1s0f0np0".into()],
+                link_idx: vec![0],
+                down_unix_s: 10_000.1,
+                up_unix_s: 10_001.1,
+                cut_short: false,
+            };
+            let t = crate::soak::lag::timeline(&series, &[flap], &[], "hardware");
+            let f = &t.flaps[0];
+            let ms = |v: Option<f64>| v.map(|v| (v * 10.0).round() / 10.0);
+            assert_eq!(
+                (ms(f.carrier_down_ms), ms(f.lag_remapped_ms), f.lag_remapped_by),
+                (Some(18.4), Some(114.9), Some("kernel log")),
+                "{name}"
+            );
+            assert_eq!((ms(f.carrier_up_ms), ms(f.lag_restored_ms)), (Some(20.6), Some(103.3)), "{name}");
+        }
+    }
+
+    #[test]
     fn the_uptime_offset_is_the_smallest_seen() {
         // /proc/uptime truncates to 10 ms: the readings' offsets are at or above the truth.
         let dir = tempfile::tempdir().unwrap();
