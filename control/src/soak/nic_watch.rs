@@ -638,6 +638,48 @@ mod tests {
     }
 
     #[test]
+    fn on_hardware_the_card_is_found_through_the_soaks_host_options() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: SoakArgs,
+        }
+        let out = tempfile::tempdir().unwrap();
+        let log = out.path().join("kern.log");
+        std::fs::write(&log, "").unwrap();
+        let sys = crate::mlx5::fake::fixtures().join("up/sys");
+        let (sys, log_arg) = (sys.display().to_string(), log.display().to_string());
+        let dut = ["--dut-args", "-a 0000:01:00.2", "--duration", "5s"];
+        let args =
+            T::try_parse_from(["t", "--sysfs-root", &sys, "--dmesg-file", &log_arg].iter().chain(&dut)).unwrap().a;
+        let run = start(&args, &LabSpec::default(), None, out.path());
+        assert_eq!(run.note, None);
+        std::thread::sleep(Duration::from_millis(120));
+        let (series, note) = run.finish().unwrap();
+        assert_eq!(note, None);
+        let t = series.target.unwrap();
+        assert_eq!(
+            t.pfs,
+            [("enp1s0f0np0".to_string(), "0000:01:00.0".to_string()), ("enp1s0f1np1".into(), "0000:01:00.1".into())]
+        );
+        assert_eq!((t.bond.as_deref(), t.bond_from, t.log.as_str()), (Some("vf-bond"), "sysfs", log_arg.as_str()));
+        assert!(
+            series.events.iter().any(|e| matches!(&e.change, Change::Lag(l) if l.mapping == ["1", "2"])),
+            "{:?}",
+            series.events
+        );
+        let jsonl = std::fs::read_to_string(out.path().join("nic.jsonl")).unwrap();
+        assert!(jsonl.starts_with("{\"schema\":\"vflag-ctl.nic.v1\""), "{jsonl}");
+        // A host with no such card: a note, and the soak goes on.
+        let none = out.path().join("none");
+        let bad = none.display().to_string();
+        let args = T::try_parse_from(["t", "--sysfs-root", &bad].iter().chain(&dut)).unwrap().a;
+        let run = start(&args, &LabSpec::default(), None, out.path());
+        assert!(run.watch.is_none() && run.note.as_deref().unwrap().starts_with("the NIC is not sampled: "));
+    }
+
+    #[test]
     fn the_uptime_offset_is_the_smallest_seen() {
         // /proc/uptime truncates to 10 ms: the readings' offsets are at or above the truth.
         let dir = tempfile::tempdir().unwrap();
