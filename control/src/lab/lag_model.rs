@@ -171,6 +171,18 @@ pub fn log_line(at: f64, pci: &str, netdev: Option<&str>, msg: &str) -> String {
     format!("[{:>5}.{:06}] mlx5_core {dev}: {msg}\n", micros / 1_000_000, micros % 1_000_000)
 }
 
+/// The bonding driver's miimon line for a member (bond_main.c's `slave_info`, which prints
+/// `BOND: (slave MEMBER): ...`); the model's bond notices as soon as the carrier changes.
+pub fn bond_line(at: f64, member: &str, up: bool) -> String {
+    let what = if up {
+        "link status definitely up, 10000 Mbps full duplex"
+    } else {
+        "link status definitely down, disabling slave"
+    };
+    let micros = (at * 1e6).round() as u64;
+    format!("[{:>5}.{:06}] {BOND}: (slave {member}): {what}\n", micros / 1_000_000, micros % 1_000_000)
+}
+
 /// The lines of one carrier change: the link's when it was seen (`seen`, uptime s), then the
 /// new map when it was in place (`done`), if it changed.
 pub fn change_lines(seen: f64, done: f64, netdevs: &[String; 2], before: [bool; 2], after: [bool; 2]) -> String {
@@ -178,6 +190,7 @@ pub fn change_lines(seen: f64, done: f64, netdevs: &[String; 2], before: [bool; 
     for i in 0..2 {
         if before[i] != after[i] {
             s.push_str(&log_line(seen, PF_PCI[i], Some(&netdevs[i]), if after[i] { "Link up" } else { "Link down" }));
+            s.push_str(&bond_line(seen, &netdevs[i], after[i]));
         }
     }
     if Live::of(before) != Live::of(after) {
@@ -384,7 +397,9 @@ mod tests {
         let down = change_lines(5.0, 5.04, &nd, [true, true], [false, true]);
         assert_eq!(
             down,
-            "[    5.000000] mlx5_core 0000:01:00.0 p0: Link down\n[    5.040000] mlx5_core 0000:01:00.0: lag map active ports: 2\n"
+            "[    5.000000] mlx5_core 0000:01:00.0 p0: Link down\n\
+             [    5.000000] vf-bond: (slave p0): link status definitely down, disabling slave\n\
+             [    5.040000] mlx5_core 0000:01:00.0: lag map active ports: 2\n"
         );
         let both = change_lines(6.0, 6.0, &nd, [false, true], [false, false]);
         assert!(both.ends_with("lag map active ports: 1, 2\n"), "{both}");

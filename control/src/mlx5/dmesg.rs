@@ -103,6 +103,13 @@ pub enum LagKind {
         netdev: String,
         up: bool,
     },
+    /// The bonding driver's miimon (bond_main.c, `slave_info`): `BOND: (slave MEMBER): link
+    /// status definitely down, disabling slave` / `... definitely up, N Mbps full duplex`.
+    Bond {
+        bond: String,
+        member: String,
+        up: bool,
+    },
     Failure(&'static str),
 }
 
@@ -222,6 +229,15 @@ fn classify(msg: &str, netdev: Option<&str>) -> Vec<LagKind> {
     if let (Some(n), "Link up" | "Link down") = (netdev, msg) {
         return vec![LagKind::Link { netdev: n.to_string(), up: msg == "Link up" }];
     }
+    if let Some((bond, rest)) = msg.split_once(": (slave ") {
+        let (member, what) = rest.split_once("): ").unwrap_or_default();
+        let up = match what {
+            w if w.starts_with("link status definitely down") => false,
+            w if w.starts_with("link status definitely up") => true,
+            _ => return Vec::new(),
+        };
+        return vec![LagKind::Bond { bond: bond.to_string(), member: member.to_string(), up }];
+    }
     KNOWN.iter().find(|k| msg.contains(k.text)).map(|k| LagKind::Failure(k.text)).into_iter().collect()
 }
 
@@ -256,7 +272,7 @@ impl LogVerdict {
                     v.mode = Some(mode.clone());
                 }
                 LagKind::SingleFdb => v.single_fdb = true,
-                LagKind::Link { .. } => {}
+                LagKind::Link { .. } | LagKind::Bond { .. } => {}
             }
         }
         v
@@ -315,6 +331,13 @@ mod tests {
         assert_eq!(l[0].kind, LagKind::Link { netdev: "enp1s0f0np0".into(), up: false });
         assert_eq!((l[0].pci.as_deref(), l[0].uptime_s), (Some("0000:01:00.0"), Some(5200.118431)));
         assert_eq!(l[1].kind.live_ports(), Some(vec![2]));
+        // The bond's miimon, as the seed's host logged its own lines.
+        let bond = "[ 5200.21] vf-bond: (slave enp1s0f0np0): link status definitely down, disabling slave\n\
+                    [ 5201.20] vf-bond: (slave enp1s0f0np0): link status definitely up, 100000 Mbps full duplex\n\
+                    [ 5201.21] vf-bond: (slave enp1s0f0np0): Enslaving as a backup interface with a down link\n";
+        let kinds: Vec<LagKind> = lag_lines(bond).into_iter().map(|l| l.kind).collect();
+        let b = |up| LagKind::Bond { bond: "vf-bond".into(), member: "enp1s0f0np0".into(), up };
+        assert_eq!(kinds, [b(false), b(true)]);
         // 5.18: a header, then a line per port (each its own printk).
         let v518 = "[ 10.0] mlx5_core 0000:01:00.0: modify lag map\n\
                     [ 10.0] mlx5_core 0000:01:00.0: \tmap port 1:2\n\

@@ -432,7 +432,8 @@ impl FakeHost {
 
     /// Takes PF `fnum`'s link down or up as the kernel sees a cable pulled and put back, at
     /// uptime `at` (the log's stamps): en_main.c's carrier change (`carrier`, `operstate`, "Link
-    /// down"), the bond's (its member's `mii_status` and `state`), and with the LAG active
+    /// down"), the bond's (its member's `mii_status` and `state`, bond_main.c's "link status
+    /// definitely down, disabling slave"), and with the LAG active
     /// lag.c's remap: debugfs `mapping` to the live port(s) and "lag map active ports: %s" (6.x).
     pub fn flap(&mut self, fnum: usize, up: bool, at: f64) {
         self.uptime = Some(at);
@@ -443,6 +444,13 @@ impl FakeHost {
         if self.p(&format!("class/net/{pf}/bonding_slave")).exists() {
             self.put(&format!("class/net/{pf}/bonding_slave/mii_status"), if up { "up" } else { "down" });
             self.put(&format!("class/net/{pf}/bonding_slave/state"), if up { "active" } else { "backup" });
+            let bond = self.sysfs().link_name(&format!("class/net/{pf}/master")).unwrap_or_default();
+            let what = if up {
+                "link status definitely up, 100000 Mbps full duplex"
+            } else {
+                "link status definitely down, disabling slave"
+            };
+            self.kernel_log.push(format!("[{at:>12.6}] {bond}: (slave {pf}): {what}"));
         }
         let live: Vec<String> = PFS
             .iter()

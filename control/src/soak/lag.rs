@@ -43,7 +43,8 @@ pub struct FlapSteps {
     /// Every failed port's PF lost carrier (sysfs `carrier`/`operstate`, or the log's "Link
     /// down").
     pub carrier_down_ms: Option<f64>,
-    /// The bond took every failed member out (`mii_status` not up, or `state` backup).
+    /// The bond took every failed member out (`mii_status` not up, or `state` backup, or the
+    /// bonding driver's "link status definitely down" line).
     pub bond_noticed_ms: Option<f64>,
     /// The LAG stopped sending on the failed ports (debugfs `mapping`, or the log's map line).
     pub lag_remapped_ms: Option<f64>,
@@ -152,6 +153,7 @@ fn member_out(target: &Target, port: usize, c: &Change) -> bool {
         Change::Member { name: n, mii_status, state, .. } if n == name => {
             !Member { name: n.clone(), mii_status: mii_status.clone(), state: state.clone() }.active()
         }
+        Change::Log(l) => matches!(&l.kind, LagKind::Bond { member, up: false, .. } if member == name),
         _ => false,
     }
 }

@@ -554,7 +554,14 @@ mod tests {
         let down = tick(&mut host, &mut s, 2000.1);
         assert_eq!(down, ["lag 2", "link enp1s0f0np0 Some(false)", "member enp1s0f0np0 down backup"]);
         let log = tick(&mut host, &mut s, 2000.5);
-        assert_eq!(log, ["log Link down", "log lag map active ports: 2"]);
+        assert_eq!(
+            log,
+            [
+                "log Link down",
+                "log vf-bond: (slave enp1s0f0np0): link status definitely down, disabling slave",
+                "log lag map active ports: 2"
+            ]
+        );
         // The log's lines carry their printk stamps, as wall clock.
         let stamped: Vec<f64> =
             s.events.iter().filter(|e| matches!(e.change, Change::Log(_))).map(|e| e.t_unix_s).collect();
@@ -568,12 +575,13 @@ mod tests {
                 "link enp1s0f0np0 Some(true)",
                 "member enp1s0f0np0 up active",
                 "log Link up",
+                "log vf-bond: (slave enp1s0f0np0): link status definitely up, 100000 Mbps full duplex",
                 "log lag map active ports: 1, 2"
             ]
         );
         // dmesg prints the whole buffer again: nothing taken twice.
         assert!(tick(&mut host, &mut s, 2001.6).is_empty());
-        assert_eq!(s.events.len(), 6 + 3 + 2 + 5);
+        assert_eq!(s.events.len(), 6 + 3 + 3 + 6);
         assert_eq!(s.log_error, None);
     }
 
@@ -611,7 +619,7 @@ mod tests {
             let sys = SysFs::new(dir.path().join("nosys"));
             let (mut r, sleep) = (crate::runner::Recorder::default(), |_| {});
             let mut env = crate::mlx5::fake::env_at(dir.path(), &mut r, &sleep);
-            let mut s = Sampler::new(Target { bond: None, ..target() }, Some(&log));
+            let mut s = Sampler::new(target(), Some(&log));
             // Wall clock 10000 s is uptime 5200 s.
             s.tick(&mut env, &sys, (10_000.0, 5200.0), false);
             lag_model::append_log(&log, &crate::mlx5::fake::text(name)).unwrap();
@@ -633,6 +641,7 @@ mod tests {
                 (Some(18.4), Some(114.9), Some("kernel log")),
                 "{name}"
             );
+            assert_eq!(ms(f.bond_noticed_ms), Some(114.1), "bond_main.c's line: {name}");
             assert_eq!((ms(f.carrier_up_ms), ms(f.lag_restored_ms)), (Some(20.6), Some(103.3)), "{name}");
         }
     }
