@@ -468,8 +468,8 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
     assert!(x["latency"].is_null(), "{x}");
     assert!(md.contains("Latency: not measured: the traffic comes from a generator"), "{md}");
     // This host has no mlx5 card: the soak goes on without the NIC, and says so.
-    assert!(r["lag"]["note"].as_str().unwrap().starts_with("the NIC is not sampled: "), "{}", r["lag"]);
-    assert!(md.contains("Not sampled: the NIC is not sampled"), "{md}");
+    assert!(r["lag"]["note"].as_str().unwrap().starts_with("not sampled: "), "{}", r["lag"]);
+    assert!(md.contains("The NIC across each flap (hardware):\n\nNot sampled: "), "{md}");
     assert!(text(&out).contains("vflag-ctl: warning: the NIC is not sampled"), "{}", text(&out));
     assert!(!lab.gone(), "a lab the soak did not make stays");
 }

@@ -218,7 +218,10 @@ pub fn timeline(series: &NicSeries, records: &[FlapRecord], flaps: &[FlapResult]
 pub fn markdown(t: &LagTimeline) -> String {
     let mut s = format!("The NIC across each flap ({}):\n\n", t.source);
     let Some(target) = &t.target else {
-        let _ = writeln!(s, "Not sampled: {}.\n", t.note.as_deref().unwrap_or("no NIC to read"));
+        let note = t.note.as_deref().unwrap_or("not sampled: no NIC to read");
+        let mut c = note.chars();
+        let first: String = c.next().map(|f| f.to_uppercase().collect()).unwrap_or_default();
+        let _ = writeln!(s, "{first}{}.\n", c.as_str());
         return s;
     };
     let ms = |v: Option<f64>| v.map_or("not seen".to_string(), |v| format!("{} ms", short_ms(v)));
@@ -406,7 +409,8 @@ mod tests {
         let md = markdown(&t);
         assert!(md.contains("| 1 | 50 ms | no bond | not seen | no outage | not seen | not seen | not seen |"), "{md}");
         // Nothing sampled at all: said, with why.
-        let none = timeline(&NicSeries { error: Some("no card".into()), ..Default::default() }, &[], &[], "hardware");
+        let series = NicSeries { error: Some("not sampled: no card".into()), ..Default::default() };
+        let none = timeline(&series, &[], &[], "hardware");
         assert!(markdown(&none).contains("Not sampled: no card."), "{}", markdown(&none));
     }
 

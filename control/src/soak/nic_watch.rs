@@ -457,8 +457,8 @@ pub fn start(args: &SoakArgs, spec: &LabSpec, vf: Option<&VfSpec>, out: &Path) -
                 (Target::of_host(&host, h.dmesg_file.as_deref()), roots)
             }
             Err(e) => {
-                let note = format!("the NIC is not sampled: {e:#}");
-                eprintln!("vflag-ctl: warning: {note}");
+                let note = format!("not sampled: {e:#}");
+                eprintln!("vflag-ctl: warning: the NIC is {note}");
                 return NicRun { watch: None, note: Some(note), file: None };
             }
         },
@@ -476,8 +476,8 @@ pub fn start(args: &SoakArgs, spec: &LabSpec, vf: Option<&VfSpec>, out: &Path) -
             NicRun { watch: Some(w), note: None, file: Some(file.display().to_string()) }
         }
         Err(e) => {
-            let note = format!("the NIC is not sampled: {e:#}");
-            eprintln!("vflag-ctl: warning: {note}");
+            let note = format!("not sampled: {e:#}");
+            eprintln!("vflag-ctl: warning: the NIC is {note}");
             NicRun { watch: None, note: Some(note), file: None }
         }
     }
@@ -685,7 +685,7 @@ mod tests {
         let bad = none.display().to_string();
         let args = T::try_parse_from(["t", "--sysfs-root", &bad].iter().chain(&dut)).unwrap().a;
         let run = start(&args, &LabSpec::default(), None, out.path());
-        assert!(run.watch.is_none() && run.note.as_deref().unwrap().starts_with("the NIC is not sampled: "));
+        assert!(run.watch.is_none() && run.note.as_deref().unwrap().starts_with("not sampled: "));
     }
 
     #[test]
