@@ -277,7 +277,9 @@ impl Sampler {
         }
         self.last = Some(snap);
         let mut events: Vec<Event> = new.into_iter().map(|change| Event { t_unix_s: unix, change }).collect();
-        match self.log.read(env, unix, last) {
+        // A log that could not be read is not tried again (dmesg refused: no root).
+        let log = if self.log_error.is_some() { Ok(None) } else { self.log.read(env, unix, last) };
+        match log {
             Ok(Some(text)) => events.extend(self.log_events(&text, since)),
             Ok(None) => {}
             Err(e) => {
@@ -686,6 +688,23 @@ mod tests {
         let args = T::try_parse_from(["t", "--sysfs-root", &bad].iter().chain(&dut)).unwrap().a;
         let run = start(&args, &LabSpec::default(), None, out.path());
         assert!(run.watch.is_none() && run.note.as_deref().unwrap().starts_with("not sampled: "));
+    }
+
+    #[test]
+    fn a_kernel_log_that_cannot_be_read_is_said_once_and_not_tried_again() {
+        let mut host = host_up();
+        host.hide_lag();
+        let root = host.root();
+        let sys = SysFs::new(root.join("sys"));
+        let sleep = |_| {};
+        let mut s = Sampler::new(target(), None);
+        let before = host.log.iter().filter(|c| *c == "dmesg").count();
+        for unix in [2000.0, 2000.6, 2001.2] {
+            let mut env = crate::mlx5::fake::env_at(&root, &mut host, &sleep);
+            s.tick(&mut env, &sys, at(unix), false);
+        }
+        assert_eq!(s.log_error.as_deref(), Some("dmesg could not be read (it needs root)"));
+        assert_eq!(host.log.iter().filter(|c| *c == "dmesg").count(), before + 1, "{:?}", host.log);
     }
 
     #[test]
