@@ -214,6 +214,23 @@ pub fn timeline(series: &NicSeries, records: &[FlapRecord], flaps: &[FlapResult]
     }
 }
 
+/// A flap's steps seen, as JUnit properties (`nic.lag_remapped_ms`, ...).
+pub fn properties(t: Option<&LagTimeline>, flap: usize) -> Vec<junit::Property> {
+    let Some(f) = t.and_then(|t| t.flaps.iter().find(|f| f.flap == flap)) else { return Vec::new() };
+    [
+        ("carrier_down_ms", f.carrier_down_ms),
+        ("bond_noticed_ms", f.bond_noticed_ms),
+        ("lag_remapped_ms", f.lag_remapped_ms),
+        ("traffic_recovered_ms", f.traffic_recovered_ms),
+        ("carrier_up_ms", f.carrier_up_ms),
+        ("lag_restored_ms", f.lag_restored_ms),
+        ("shares_rebalanced_ms", f.shares_rebalanced_ms),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.map(|v| junit::Property::new(format!("nic.{name}"), format!("{v:.1}"))))
+    .collect()
+}
+
 /// The table's lines for the NIC.
 pub fn markdown(t: &LagTimeline) -> String {
     let mut s = format!("The NIC across each flap ({}):\n\n", t.source);
@@ -389,6 +406,10 @@ mod tests {
             md.contains("| 1 | 4 ms | 100 ms | 4 ms (kernel log) | 28 ms | 3 ms | 50 ms (debugfs) | 150 ms |"),
             "{md}"
         );
+        let props = properties(Some(&t), 1);
+        assert_eq!(props.len(), 7);
+        assert_eq!((props[2].name.as_str(), props[2].value.as_str()), ("nic.lag_remapped_ms", "4.0"));
+        assert!(properties(Some(&t), 2).is_empty() && properties(None, 1).is_empty());
         let json = serde_json::to_value(&t).unwrap();
         assert_eq!(json["flaps"][0]["lag_remapped_by"], "kernel log");
         assert_eq!(json["target"]["pfs"][1][0], "p1");
