@@ -735,8 +735,11 @@ fn a_vf_soak_lets_the_lag_model_remap_and_splits_by_the_links_counters() {
     let _g = serial();
     let lab = Lab::new("v");
     let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("junit.xml");
+    let xml_arg = xml.display().to_string();
     let args = ["--vf", "--bond", "xor", "--flaps", "2", "--interval", "4s", "--min-member-share", "30"];
-    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
+    let out =
+        run_bounded(soak(&lab, dir.path(), &[&args[..], &["--junit", &xml_arg]].concat()), Duration::from_secs(60));
     // The soak takes the VF down with the lab; this is for a soak that did not get there.
     let _vf = VfLabDown(&lab);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -779,6 +782,8 @@ fn a_vf_soak_lets_the_lag_model_remap_and_splits_by_the_links_counters() {
     assert!(text(&out).contains("The NIC across each flap (lab model)"), "{}", text(&out));
     let svg = std::fs::read_to_string(dir.path().join("soak.svg")).unwrap();
     assert!(svg.contains("class=\"nic-step\""), "the steps are drawn");
+    let junit_text = std::fs::read_to_string(&xml).unwrap();
+    assert!(junit_text.contains("<property name=\"nic.lag_remapped_ms\" value=\""), "{junit_text}");
     assert!(lab.gone());
 }
 
