@@ -477,6 +477,10 @@ fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
     assert_eq!(r["environment"]["host"], "mlx5");
     assert!(r["environment"]["dpdk"].as_str().unwrap().starts_with("DPDK "), "{}", r["environment"]);
     assert!(md.contains("Pre-flight verify: skipped (--no-verify)."), "{md}");
+    // This host has no mlx5 card: the soak goes on without the NIC, and says so.
+    assert!(r["lag"]["note"].as_str().unwrap().starts_with("not sampled: "), "{}", r["lag"]);
+    assert!(md.contains("The NIC across each flap (hardware):\n\nNot sampled: "), "{md}");
+    assert!(text(&out).contains("vflag-ctl: warning: the NIC is not sampled"), "{}", text(&out));
     assert!(!lab.gone(), "a lab the soak did not make stays");
 }
 
@@ -826,8 +830,11 @@ fn a_vf_soak_lets_the_lag_model_remap_and_splits_by_the_links_counters() {
     let _g = serial();
     let lab = Lab::new("v");
     let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("junit.xml");
+    let xml_arg = xml.display().to_string();
     let args = ["--vf", "--bond", "xor", "--flaps", "2", "--interval", "4s", "--min-member-share", "30"];
-    let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
+    let out =
+        run_bounded(soak(&lab, dir.path(), &[&args[..], &["--junit", &xml_arg]].concat()), Duration::from_secs(60));
     // The soak takes the VF down with the lab; this is for a soak that did not get there.
     let _vf = VfLabDown(&lab);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -841,13 +848,37 @@ fn a_vf_soak_lets_the_lag_model_remap_and_splits_by_the_links_counters() {
             assert!(shares(&w["links"]).iter().all(|s| (30.0..=70.0).contains(s)), "both links carry: {x}");
         }
     }
+    // The NIC as sampled (the hardware reader on the model's debugfs tree, kern.log and bond
+    // view, and the host ends' own carrier): each flap's steps, present and in order.
+    assert_eq!(r["lag"]["source"], "lab model");
     let lag = r["lag"]["flaps"].as_array().unwrap();
     assert_eq!(lag.len(), 2, "{}", r["lag"]);
-    for l in lag {
-        let (remap, restore) = (f(&l["remap_ms"]), f(&l["restore_ms"]));
-        assert!((0.0..300.0).contains(&remap) && (0.0..300.0).contains(&restore), "the model remapped: {l}");
+    let nic = std::fs::read_to_string(dir.path().join("nic.jsonl")).unwrap();
+    // On a failure, what was sampled after the first read.
+    let changes: Vec<&str> = nic.lines().skip(10).collect();
+    for (i, l) in lag.iter().enumerate() {
+        let why = format!("{l}\nsampled after the first read:\n{}", changes.join("\n"));
+        assert_eq!(l["ports"], serde_json::json!([i + 1]), "{why}");
+        let step = |k: &str| f(&l[k]);
+        let (down, bond, remap) = (step("carrier_down_ms"), step("bond_noticed_ms"), step("lag_remapped_ms"));
+        let (up, restore, rebalance) = (step("carrier_up_ms"), step("lag_restored_ms"), step("shares_rebalanced_ms"));
+        // A step may show a little before its command returned (the carrier goes with it).
+        assert!((-100.0..300.0).contains(&down) && (-100.0..300.0).contains(&up), "carrier seen: {why}");
+        assert!(down <= remap && remap < 300.0, "the LAG remapped after the carrier went: {why}");
+        assert!(down <= bond && bond < 300.0, "the bond noticed after the carrier went: {why}");
+        assert!(up <= restore && restore < 300.0, "the LAG restored after the carrier came: {why}");
+        assert!(restore <= rebalance + 150.0, "shares rebalance after the LAG restores (150 ms windows): {why}");
+        assert!(l["traffic_recovered_ms"].is_number() || l["outage"] == false, "{why}");
     }
-    assert!(text(&out).contains("The NIC's LAG"), "{}", text(&out));
+    assert!(!r["lag"]["model_remaps"].as_array().unwrap().is_empty(), "{}", r["lag"]);
+    let header: serde_json::Value = serde_json::from_str(nic.lines().next().unwrap()).unwrap();
+    assert_eq!(header["schema"], "vflag-ctl.nic.v1");
+    assert!(nic.contains("\"what\":\"log\"") && nic.contains("\"what\":\"member\""), "{nic}");
+    assert!(text(&out).contains("The NIC across each flap (lab model)"), "{}", text(&out));
+    let svg = std::fs::read_to_string(dir.path().join("soak.svg")).unwrap();
+    assert!(svg.contains("class=\"nic-step\""), "the steps are drawn");
+    let junit_text = std::fs::read_to_string(&xml).unwrap();
+    assert!(junit_text.contains("<property name=\"nic.lag_remapped_ms\" value=\""), "{junit_text}");
     check_lab_integrity(&r, dir.path(), 2);
     assert!(lab.gone());
 }

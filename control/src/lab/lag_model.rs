@@ -6,10 +6,13 @@
 //! of `lag/lag.c` (`mlx5_modify_lag` → `mlx5_lag_print_mapping`: "lag map active ports: %s",
 //! the 1-based tx-enabled ports joined by ", "; the activation's "shared_fdb:%d mode:%s" and
 //! "Operation mode is single FDB") and of `en_main.c` (`mlx5e_update_carrier`: "Link up",
-//! "Link down", printed by `netdev_info` as `mlx5_core PCI NETDEV: ...`). Kernels before 5.18
-//! printed "modify lag map port 1:%d port 2:%d" instead; 6.x prints the lines above. Modelled:
-//! kernel 6.x, hash mode, two ports, shared FDB with native FDB selection (flags prints both
-//! lines since 5.19).
+//! "Link down", printed by `netdev_info` as `mlx5_core PCI NETDEV: ...`). 5.14-5.17 printed
+//! "modify lag map port 1:%d port 2:%d" instead, 5.18 a header and a line per port; 5.19 and
+//! 6.x print the lines above (`tests/fixtures/mlx5/README.md`). Modelled: kernel 6.x, hash
+//! mode, two ports, shared FDB with native FDB selection (flags prints both lines since 5.19).
+//! The link's line is stamped when the carrier change was seen, the map's when the new hash
+//! was in place. The lab has no kernel bond: the model also shows one over the host ends as
+//! the bonding driver would in sysfs (`bond_files`), for the soak's NIC sampling.
 //!
 //! A carrier change while no vflag process runs the model (`lab flap --vf`, a soak, `lab model
 //! --vf`) is not remapped: the hash keeps the old mapping.
@@ -117,6 +120,46 @@ impl Mlx5View {
     }
 }
 
+/// The bond the model shows over the PFs (the seed's name).
+pub const BOND: &str = "vf-bond";
+
+/// Where the model shows its bond as sysfs would (`<run>/sys`): the lab has no kernel bond
+/// (DPDK's bonding is not the kernel's), so the bond is the model's, read by the same reader
+/// as a real host's `/sys`.
+pub fn bond_sys_root(vf: &VfSpec) -> PathBuf {
+    vf.run_dir.join("sys")
+}
+
+/// (file under the sysfs root, contents) of the bond over `netdevs` as the bonding driver
+/// shows it: `class/net/BOND/bonding/{mode,slaves}` (802.3ad, the seed's mode), each member's
+/// `bonding_slave/mii_status` (`up`/`down`, as miimon sees the carrier) and `state`
+/// (`active`/`backup`: a member without carrier leaves the active aggregator).
+pub fn bond_files(netdevs: &[String; 2], carrier: [bool; 2]) -> Vec<(String, String)> {
+    let mut files = vec![
+        (format!("class/net/{BOND}/bonding/mode"), "802.3ad 4\n".to_string()),
+        (format!("class/net/{BOND}/bonding/slaves"), format!("{} {}\n", netdevs[0], netdevs[1])),
+    ];
+    for (n, up) in netdevs.iter().zip(carrier) {
+        let (mii, state) = if up { ("up", "active") } else { ("down", "backup") };
+        files.push((format!("class/net/{n}/bonding_slave/mii_status"), format!("{mii}\n")));
+        files.push((format!("class/net/{n}/bonding_slave/state"), format!("{state}\n")));
+    }
+    files
+}
+
+/// Writes the bond's view, each file atomically.
+pub fn write_bond(vf: &VfSpec, netdevs: &[String; 2], carrier: [bool; 2]) -> Result<()> {
+    let root = bond_sys_root(vf);
+    for (rel, text) in bond_files(netdevs, carrier) {
+        let path = root.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        write_atomic(&path, &text)?;
+    }
+    Ok(())
+}
+
 fn join_ports(live: Live) -> String {
     live.ports().iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
 }
@@ -128,16 +171,30 @@ pub fn log_line(at: f64, pci: &str, netdev: Option<&str>, msg: &str) -> String {
     format!("[{:>5}.{:06}] mlx5_core {dev}: {msg}\n", micros / 1_000_000, micros % 1_000_000)
 }
 
-/// The lines of one carrier change: the link's, then the new map if it changed.
-pub fn change_lines(at: f64, netdevs: &[String; 2], before: [bool; 2], after: [bool; 2]) -> String {
+/// The bonding driver's miimon line for a member (bond_main.c's `slave_info`, which prints
+/// `BOND: (slave MEMBER): ...`); the model's bond notices as soon as the carrier changes.
+pub fn bond_line(at: f64, member: &str, up: bool) -> String {
+    let what = if up {
+        "link status definitely up, 10000 Mbps full duplex"
+    } else {
+        "link status definitely down, disabling slave"
+    };
+    let micros = (at * 1e6).round() as u64;
+    format!("[{:>5}.{:06}] {BOND}: (slave {member}): {what}\n", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// The lines of one carrier change: the link's when it was seen (`seen`, uptime s), then the
+/// new map when it was in place (`done`), if it changed.
+pub fn change_lines(seen: f64, done: f64, netdevs: &[String; 2], before: [bool; 2], after: [bool; 2]) -> String {
     let mut s = String::new();
     for i in 0..2 {
         if before[i] != after[i] {
-            s.push_str(&log_line(at, PF_PCI[i], Some(&netdevs[i]), if after[i] { "Link up" } else { "Link down" }));
+            s.push_str(&log_line(seen, PF_PCI[i], Some(&netdevs[i]), if after[i] { "Link up" } else { "Link down" }));
+            s.push_str(&bond_line(seen, &netdevs[i], after[i]));
         }
     }
     if Live::of(before) != Live::of(after) {
-        s.push_str(&log_line(at, PF_PCI[0], None, &format!("lag map active ports: {}", join_ports(Live::of(after)))));
+        s.push_str(&log_line(done, PF_PCI[0], None, &format!("lag map active ports: {}", join_ports(Live::of(after)))));
     }
     s
 }
@@ -247,6 +304,9 @@ impl LagModel {
         // a link down left the tree saying so.
         let mut shown = read_shown(&vf).unwrap_or([true, true]);
         let (uptime0, t0) = (uptime_now(), Instant::now());
+        // The bond's view as the carriers were last acted on (a lab brought up before the
+        // model wrote one has none yet).
+        let _ = write_bond(&vf, &netdevs, shown);
         let (s, m) = (stop.clone(), remaps.clone());
         let thread = std::thread::Builder::new()
             .name("lag-model".into())
@@ -256,20 +316,25 @@ impl LagModel {
                     if now != shown {
                         let seen = Instant::now();
                         let live = Live::of(now);
-                        let mut error = None;
+                        // The bond's view first, as soon as the carrier is seen: a bond's
+                        // miimon notices, and its notice is what makes mlx5 remap.
+                        let mut error = write_bond(&vf, &netdevs, now).err().map(|e| format!("{e:#}"));
                         if live != Live::of(shown) {
                             let args = vf::replace_args(&vf, &vf.object(ifindex, live));
                             let args: Vec<&str> = args.iter().map(String::as_str).collect();
                             if let Err(e) = runner.check(&Cmd::new("tc", &args)) {
-                                error = Some(format!("{e:#}"));
+                                error.get_or_insert(format!("{e:#}"));
                             }
                         }
                         let view = Mlx5View { active: true, live, netdevs: netdevs.clone() };
                         if let Err(e) = view.write(&vf) {
                             error.get_or_insert(format!("{e:#}"));
                         }
-                        let at = uptime0 + t0.elapsed().as_secs_f64();
-                        let _ = append_log(&vf.kern_log(), &change_lines(at, &netdevs, shown, now));
+                        // The carrier's line when it was seen, the map's when it was in place
+                        // (after the hash swap), as the kernel prints them.
+                        let at = |i: Instant| uptime0 + i.duration_since(t0).as_secs_f64();
+                        let lines = change_lines(at(seen), at(Instant::now()), &netdevs, shown, now);
+                        let _ = append_log(&vf.kern_log(), &lines);
                         let _ =
                             write_atomic(&vf.run_dir.join("carrier"), &format!("{} {}\n", now[0] as u8, now[1] as u8));
                         if let Ok(mut r) = m.lock() {
@@ -296,6 +361,7 @@ fn read_shown(vf: &VfSpec) -> Option<[bool; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mlx5::sysfs::SysFs;
     use crate::runner::Recorder;
 
     #[test]
@@ -328,12 +394,14 @@ mod tests {
             "[123456.500000] mlx5_core 0000:01:00.1 p1: Link down\n"
         );
         let nd = ["p0".to_string(), "p1".to_string()];
-        let down = change_lines(5.0, &nd, [true, true], [false, true]);
+        let down = change_lines(5.0, 5.04, &nd, [true, true], [false, true]);
         assert_eq!(
             down,
-            "[    5.000000] mlx5_core 0000:01:00.0 p0: Link down\n[    5.000000] mlx5_core 0000:01:00.0: lag map active ports: 2\n"
+            "[    5.000000] mlx5_core 0000:01:00.0 p0: Link down\n\
+             [    5.000000] vf-bond: (slave p0): link status definitely down, disabling slave\n\
+             [    5.040000] mlx5_core 0000:01:00.0: lag map active ports: 2\n"
         );
-        let both = change_lines(6.0, &nd, [false, true], [false, false]);
+        let both = change_lines(6.0, 6.0, &nd, [false, true], [false, false]);
         assert!(both.ends_with("lag map active ports: 1, 2\n"), "{both}");
         let v = Mlx5View::activated(&LabSpec::default());
         let log = format!("{}{down}", v.activation_lines(1.0));
@@ -367,6 +435,11 @@ mod tests {
             assert!(t0.elapsed() < Duration::from_secs(2), "no remap");
             std::thread::sleep(Duration::from_millis(2));
         }
+        // The bond's view: the member without carrier is down and out of the aggregator.
+        let member = |f: &str| std::fs::read_to_string(bond_sys_root(&vf).join("class/net/p0/bonding_slave").join(f));
+        assert_eq!((member("mii_status").unwrap(), member("state").unwrap()), ("down\n".into(), "backup\n".into()));
+        let (members, _) = crate::mlx5::discover::read_members(&SysFs::new(bond_sys_root(&vf)), BOND).unwrap();
+        assert_eq!(members.iter().map(|m| m.active()).collect::<Vec<_>>(), [false, true]);
         std::fs::write(sys.join("class/net/p0/carrier"), "1\n").unwrap();
         while std::fs::read_to_string(&mapping).ok().as_deref() != Some("1\n2\n") {
             assert!(t0.elapsed() < Duration::from_secs(2), "no remap back");

@@ -272,6 +272,7 @@ fn vf_steps(
     if !vf.debugfs_root().join("mlx5").join(PF_PCI[0]).join("lag/state").exists() {
         let m = lag_model::Mlx5View::activated(lab);
         m.write(vf)?;
+        lag_model::write_bond(vf, &m.netdevs, [true, true])?;
         lag_model::append_log(&vf.kern_log(), &m.activation_lines(lag_model::uptime_now()))?;
     }
     Ok(())

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::lagstate::{self, LagState};
 use super::pci::Addr;
-use super::sysfs::IFF_UP;
+use super::sysfs::{SysFs, IFF_UP};
 use super::{parse, Env};
 
 /// The tools the procedure runs.
@@ -324,6 +324,40 @@ pub fn read_bond(env: &Env, name: &str) -> Option<Bond> {
     })
 }
 
+/// A bond member as the bonding driver shows it (`class/net/M/bonding_slave/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub name: String,
+    /// `up`, `down`, `going down` or `going back` (miimon's view of the link).
+    pub mii_status: Option<String>,
+    /// `active` or `backup` (in 802.3ad: in the active aggregator or not).
+    pub state: Option<String>,
+}
+
+impl Member {
+    /// Carrying the bond's traffic as far as the bond knows: its link up and not a backup.
+    pub fn active(&self) -> bool {
+        self.mii_status.as_deref().is_none_or(|m| m == "up") && self.state.as_deref() != Some("backup")
+    }
+}
+
+/// The members of bond `name` under `sys` (`bonding/slaves`, each member's
+/// `bonding_slave/{mii_status,state}`) and `bonding/active_slave` (set in active-backup mode,
+/// empty in the others); None when there is no such bond.
+pub fn read_members(sys: &SysFs, name: &str) -> Option<(Vec<Member>, Option<String>)> {
+    let slaves = sys.read(&format!("class/net/{name}/bonding/slaves"))?;
+    let members = slaves
+        .split_whitespace()
+        .map(|m| Member {
+            name: m.to_string(),
+            mii_status: sys.read(&format!("class/net/{m}/bonding_slave/mii_status")),
+            state: sys.read(&format!("class/net/{m}/bonding_slave/state")),
+        })
+        .collect();
+    let active = sys.read(&format!("class/net/{name}/bonding/active_slave")).filter(|a| !a.is_empty());
+    Some((members, active))
+}
+
 fn module(env: &mut Env, name: &str) -> Module {
     if env.sys.exists(&format!("module/{name}")) {
         return Module { loaded: true, available: true };
@@ -464,6 +498,19 @@ mod tests {
 
     fn out(name: &str) -> Output {
         Output { stdout: fake::text(name), ..Default::default() }
+    }
+
+    #[test]
+    fn the_bonds_members_and_their_state_as_the_bonding_driver_shows_them() {
+        let sys = SysFs::new(fake::fixtures().join("up/sys"));
+        let (members, active) = read_members(&sys, "vf-bond").unwrap();
+        assert_eq!(members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["enp1s0f0np0", "enp1s0f1np1"]);
+        assert!(members.iter().all(Member::active), "{members:?}");
+        assert_eq!(active, None, "802.3ad sets no active_slave");
+        assert!(read_members(&sys, "nobond").is_none());
+        let down = Member { name: "p".into(), mii_status: Some("down".into()), state: Some("active".into()) };
+        let backup = Member { name: "p".into(), mii_status: Some("up".into()), state: Some("backup".into()) };
+        assert!(!down.active() && !backup.active());
     }
 
     fn discover_at(root: &std::path::Path, r: &mut Recorder, pfs: Option<&[String]>) -> Result<Host> {

@@ -122,6 +122,8 @@ pub struct FakeHost {
     pending: Option<u32>,
     lag_on: bool,
     lag_hidden: bool,
+    /// The stamp of the kernel log's next lines (a flap's), else a line count.
+    uptime: Option<f64>,
 }
 
 impl FakeHost {
@@ -142,6 +144,7 @@ impl FakeHost {
             pending: None,
             lag_on: false,
             lag_hidden: false,
+            uptime: None,
         }
     }
 
@@ -423,7 +426,50 @@ impl FakeHost {
         if self.lag_hidden {
             return;
         }
-        self.kernel_log.push(format!("[{:>5}.000000] mlx5_core {pci}: {msg}", 100 + self.kernel_log.len()));
+        let at = self.uptime.unwrap_or(100.0 + self.kernel_log.len() as f64);
+        self.kernel_log.push(format!("[{at:>12.6}] mlx5_core {pci}: {msg}"));
+    }
+
+    /// Takes PF `fnum`'s link down or up as the kernel sees a cable pulled and put back, at
+    /// uptime `at` (the log's stamps): en_main.c's carrier change (`carrier`, `operstate`, "Link
+    /// down"), the bond's (its member's `mii_status` and `state`, bond_main.c's "link status
+    /// definitely down, disabling slave"), and with the LAG active
+    /// lag.c's remap: debugfs `mapping` to the live port(s) and "lag map active ports: %s" (6.x).
+    pub fn flap(&mut self, fnum: usize, up: bool, at: f64) {
+        self.uptime = Some(at);
+        let (pf, pci) = PFS[fnum];
+        self.put(&format!("class/net/{pf}/carrier"), if up { "1" } else { "0" });
+        self.put(&format!("class/net/{pf}/operstate"), if up { "up" } else { "down" });
+        self.kernel_log.push(format!("[{at:>12.6}] mlx5_core {pci} {pf}: Link {}", if up { "up" } else { "down" }));
+        if self.p(&format!("class/net/{pf}/bonding_slave")).exists() {
+            self.put(&format!("class/net/{pf}/bonding_slave/mii_status"), if up { "up" } else { "down" });
+            self.put(&format!("class/net/{pf}/bonding_slave/state"), if up { "active" } else { "backup" });
+            let bond = self.sysfs().link_name(&format!("class/net/{pf}/master")).unwrap_or_default();
+            let what = if up {
+                "link status definitely up, 100000 Mbps full duplex"
+            } else {
+                "link status definitely down, disabling slave"
+            };
+            self.kernel_log.push(format!("[{at:>12.6}] {bond}: (slave {pf}): {what}"));
+        }
+        let live: Vec<String> = PFS
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, _))| self.sysfs().read(&format!("class/net/{n}/carrier")).as_deref() != Some("0"))
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        // Both down: mlx5_infer_tx_enabled falls back to every port (the native mapping).
+        let live = if live.is_empty() { vec!["1".to_string(), "2".to_string()] } else { live };
+        if self.lag_active() && !self.lag_hidden {
+            let shown = self.sysfs().read(&format!("kernel/debug/mlx5/{}/lag/mapping", PFS[0].1));
+            if shown.as_deref() != Some(live.join("\n").as_str()) {
+                for (_, p) in PFS {
+                    self.put(&format!("kernel/debug/mlx5/{p}/lag/mapping"), &live.join("\n"));
+                }
+                self.klog(PFS[0].1, &format!("lag map active ports: {}", live.join(", ")));
+            }
+        }
+        self.uptime = None;
     }
 
     fn ip(&mut self, a: &[&str]) -> Output {
@@ -470,6 +516,7 @@ impl FakeHost {
                 s.push(dev.to_string());
                 self.put(&format!("class/net/{bond}/bonding/slaves"), &s.join(" "));
                 self.put(&format!("class/net/{dev}/bonding_slave/state"), "active");
+                self.put(&format!("class/net/{dev}/bonding_slave/mii_status"), "up");
                 self.set_flags(dev, self.flags(dev) | 0x800);
                 self.lag_event();
                 Output::default()

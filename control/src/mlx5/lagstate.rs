@@ -61,6 +61,16 @@ pub fn debugfs_dir(pf_pci: &str) -> String {
     format!("mlx5/{pf_pci}/lag")
 }
 
+/// The ports (1-based) debugfs `mapping` sends traffic to: hash mode lists the active ports
+/// (`2`), queue affinity each port's target (`1:2`, `2:2`).
+pub fn mapping_ports(mapping: &[String]) -> Vec<u32> {
+    let mut ports: Vec<u32> =
+        mapping.iter().filter_map(|l| l.rsplit(':').next().and_then(|p| p.trim().parse().ok())).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 /// Reads the LAG state of the card whose first PF is `pf_pci`. `log` is the kernel log when
 /// it could be read.
 pub fn read(env: &Env, pf_pci: &str, log: Option<&str>) -> LagState {
@@ -147,6 +157,16 @@ mod tests {
             "{}",
             s.detail
         );
+    }
+
+    #[test]
+    fn mapping_lines_of_either_mode_name_the_live_ports() {
+        let m = |l: &[&str]| mapping_ports(&l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(m(&["1", "2"]), [1, 2]);
+        assert_eq!(m(&["2"]), [2]);
+        assert_eq!(m(&["1:2", "2:2"]), [2]);
+        assert_eq!(m(&["1:1", "2:2"]), [1, 2]);
+        assert!(m(&[]).is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod latency;
 mod link_counters;
 mod live;
 mod nic;
+mod nic_watch;
 mod peer;
 mod plot;
 mod preflight;

@@ -6,6 +6,8 @@
 use std::fmt::Write;
 
 use super::analyze::FlapResult;
+use super::failover::short_ms;
+use super::lag::{FlapSteps, LagTimeline};
 use super::link_counters::LinkSeries;
 use super::rx_report::RxReport;
 
@@ -90,7 +92,37 @@ fn link_series(rx: &RxReport, links: &LinkSeries) -> Vec<Series> {
 }
 
 /// `links`: the links' counters, drawn when the receiver sees no members.
-pub fn svg(rx: &RxReport, members: &[String], flaps: &[FlapResult], links: Option<&LinkSeries>, title: &str) -> String {
+/// The NIC's steps drawn per flap: name, color, and whether it counts from the up command.
+const STEPS: [(&str, &str, bool); 6] = [
+    ("carrier down", "#8c564b", false),
+    ("bond notices", "#e377c2", false),
+    ("LAG remaps", "#d62728", false),
+    ("carrier up", "#8c564b", true),
+    ("LAG restores", "#2ca02c", true),
+    ("shares rebalance", "#17becf", true),
+];
+
+fn step_values(f: &FlapSteps) -> [Option<f64>; 6] {
+    [
+        f.carrier_down_ms,
+        f.bond_noticed_ms,
+        f.lag_remapped_ms,
+        f.carrier_up_ms,
+        f.lag_restored_ms,
+        f.shares_rebalanced_ms,
+    ]
+}
+
+/// `links`: the links' counters, drawn when the receiver sees no members; `lag`: the NIC's
+/// steps per flap, a tick each at the top of the plot.
+pub fn svg(
+    rx: &RxReport,
+    members: &[String],
+    flaps: &[FlapResult],
+    links: Option<&LinkSeries>,
+    lag: Option<&LagTimeline>,
+    title: &str,
+) -> String {
     let mut data = series(rx, members);
     let no_members = rx.timeline.iter().all(|b| b.member_rx.is_empty());
     if let Some(l) = links.filter(|_| no_members) {
@@ -144,6 +176,38 @@ pub fn svg(rx: &RxReport, members: &[String], flaps: &[FlapResult], links: Optio
             TOP - 4.0,
             f.number,
             esc(&f.links.join("+"))
+        );
+    }
+    // The NIC's steps: a tick per step at the top of the plot, its name and time as a title.
+    for st in lag.map(|l| l.flaps.as_slice()).unwrap_or_default() {
+        let Some(f) = flaps.iter().find(|f| f.number == st.flap) else { continue };
+        for ((name, color, from_up), v) in STEPS.iter().zip(step_values(st)) {
+            let Some(ms) = v else { continue };
+            let t = if *from_up { f.up_s } else { f.down_s } + ms / 1e3;
+            let xs = x(t.clamp(0.0, t_max));
+            let after = if *from_up { "up" } else { "down" };
+            let _ = writeln!(
+                s,
+                r##"<line class="nic-step" data-step="{name}" x1="{xs:.1}" x2="{xs:.1}" y1="{TOP}" y2="{:.1}" stroke="{color}" stroke-width="2"><title>flap {}: {name} {} ms after {after}</title></line>"##,
+                TOP + 10.0,
+                f.number,
+                short_ms(ms)
+            );
+        }
+    }
+    if lag.is_some_and(|l| !l.flaps.is_empty()) {
+        let key: Vec<String> = STEPS
+            .iter()
+            .enumerate()
+            .map(|(i, (name, color, _))| {
+                format!(r##"<tspan fill="{color}">{}{name}</tspan>"##, if i == 0 { "" } else { " · " })
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="20" text-anchor="end" font-size="10">NIC: {}</text>"##,
+            W - RIGHT,
+            key.join("")
         );
     }
     // Axes, grid and tick labels: steps of 1, 2 or 5 times a power of ten.
@@ -231,7 +295,7 @@ mod tests {
             })
             .collect();
         let fl = flaps(Seen { rx: &rx, members: &members, links: None }, &recs, 0.0, &[], 10.0);
-        let text = svg(&rx, &members, &fl, None, "lacp soak & more");
+        let text = svg(&rx, &members, &fl, None, None, "lacp soak & more");
         let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "svg");
@@ -258,12 +322,40 @@ mod tests {
     }
 
     #[test]
+    fn the_nics_steps_are_ticks_where_they_happened() {
+        let rx = report(&[(50, 50); 100]);
+        let members = vec!["p0".to_string(), "p1".to_string()];
+        let rec = FlapRecord {
+            number: 1,
+            links: vec!["s0".into()],
+            link_idx: vec![0],
+            down_unix_s: 1004.0,
+            up_unix_s: 1004.5,
+            cut_short: false,
+        };
+        let fl = flaps(Seen { rx: &rx, members: &members, links: None }, &[rec], 0.0, &[], 10.0);
+        let steps =
+            FlapSteps { flap: 1, lag_remapped_ms: Some(100.0), lag_restored_ms: Some(50.0), ..Default::default() };
+        let lag = LagTimeline { flaps: vec![steps], ..Default::default() };
+        let text = svg(&rx, &members, &fl, None, Some(&lag), "t");
+        let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+        let ticks: Vec<_> = doc.descendants().filter(|n| n.attribute("class") == Some("nic-step")).collect();
+        assert_eq!(ticks.len(), 2, "{text}");
+        let xat = |i: usize| ticks[i].attribute("x1").unwrap().parse::<f64>().unwrap();
+        // 4.1 s (remap) and 4.55 s (restore) of a 10 s plot.
+        assert!((xat(0) - (LEFT + 0.41 * (W - LEFT - RIGHT))).abs() < 0.2, "{}", xat(0));
+        assert!((xat(1) - (LEFT + 0.455 * (W - LEFT - RIGHT))).abs() < 0.2, "{}", xat(1));
+        assert!(text.contains("flap 1: LAG remaps 100 ms after down"), "{text}");
+        assert!(text.contains("NIC: "), "a key");
+    }
+
+    #[test]
     fn no_members_plots_the_total_and_empty_is_still_valid() {
         let mut rx = report(&[(5, 5), (5, 5)]);
         for b in &mut rx.timeline {
             b.member_rx.clear();
         }
-        let text = svg(&rx, &[], &[], None, "vf");
+        let text = svg(&rx, &[], &[], None, None, "vf");
         assert!(text.contains("<title>received</title>"));
         roxmltree::Document::parse(&text).unwrap();
         // The PFs' counters add a line per link (receiver time: unix 1000 is 0 s).
@@ -272,14 +364,14 @@ mod tests {
             samples: vec![(1000.0, vec![0, 0]), (1000.1, vec![10, 5]), (1000.2, vec![20, 10])],
             ..Default::default()
         };
-        let text = svg(&rx, &[], &[], Some(&links), "vf");
+        let text = svg(&rx, &[], &[], Some(&links), None, "vf");
         let doc = roxmltree::Document::parse(&text).unwrap();
         let lines: Vec<_> = doc.descendants().filter(|n| n.attribute("class") == Some("series")).collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(text.contains("<title>enp1s0f1np1 (link)</title>"), "{text}");
         assert_eq!(lines[1].attribute("points").unwrap().split(' ').count(), 2, "a point per sample interval");
         let empty = report(&[]);
-        roxmltree::Document::parse(&svg(&empty, &[], &[], Some(&links), "nothing")).unwrap();
+        roxmltree::Document::parse(&svg(&empty, &[], &[], Some(&links), None, "nothing")).unwrap();
         assert_eq!((nice_max(0.0), nice_max(3.2), nice_max(20_001.0)), (1.0, 5.0, 50_000.0));
     }
 }

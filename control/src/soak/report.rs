@@ -51,6 +51,8 @@ pub struct Files {
     pub traffic_log: Option<String>,
     /// The links' counter samples (`--link-counters`), schema `vflag-ctl.counters.v1`.
     pub links: Option<String>,
+    /// The NIC's sampled changes (LAG, PFs, bond, kernel log), schema `vflag-ctl.nic.v1`.
+    pub nic: Option<String>,
     /// `--junit`: the verdict as JUnit XML.
     pub junit: Option<String>,
 }
@@ -98,7 +100,8 @@ pub struct SoakReport {
     /// The shortest outage the run can see; shorter ones show as "< N ms".
     pub resolution: Resolution,
     pub flaps: Vec<FlapResult>,
-    /// `--lab --vf`: the NIC's LAG (the lab's model) across each flap.
+    /// The NIC across each flap (the DUT's card, or the lab model's with `--vf`): the steps of
+    /// each flap from the sampled LAG, PFs, bond and kernel log; null on a lab without `--vf`.
     pub lag: Option<super::lag::LagTimeline>,
     /// `--reflect`: the round trip as the far side measured it, and the DUT's egress split.
     pub round_trip: Option<super::round_trip::RoundTrip>,

@@ -70,6 +70,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         "traffic.log",
         "traffic.stop.log",
         "links.jsonl",
+        "nic.jsonl",
     ] {
         let _ = std::fs::remove_file(args.out.join(name));
     }
@@ -104,6 +105,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         gen_report: args.soak_generates().then(|| path(&args.out, "gen.json")),
         traffic_log: args.traffic_cmd.is_some().then(|| path(&args.out, "traffic.log")),
         links: None,
+        nic: None,
         junit: args.junit.as_ref().map(|p| p.display().to_string()),
     };
     // Declared before the processes, so it is dropped after they are stopped.
@@ -140,6 +142,9 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
             v.debugfs_root().display()
         );
     }
+    // The NIC's own state (LAG, PFs, bond, kernel log), sampled through the soak.
+    let nic = super::nic_watch::start(args, spec, vf.as_ref(), &args.out);
+    files.nic = nic.file.clone();
     // A VF has no members: the links' split comes from the host links' counters.
     let members: Vec<String> =
         if args.lab && vf.is_none() { spec.links.iter().map(|(h, _)| h.clone()).collect() } else { Vec::new() };
@@ -219,6 +224,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     s.phase = "stopping".into();
     s.note("stopping the receiver, then the generator");
     let remaps = lag_model.map(|m| (m.stop(), Instant::now(), unix_now()));
+    let nic = nic.finish();
     let rx_status = s.rx.stop(Duration::from_secs(20));
     s.read_events()?;
     if let Some(g) = s.gen.as_mut() {
@@ -286,17 +292,14 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         None
     };
     let planned = if observing { flaps.len() } else { schedule.flaps };
-    let lag = remaps.map(|(remaps, now, now_unix)| {
-        let remaps = remaps
-            .into_iter()
-            .map(|m| super::lag::LagRemap {
-                t_s: now_unix - now.duration_since(m.done).as_secs_f64() - rx.started_unix_s,
-                ports: m.live.ports(),
-                took_ms: m.done.duration_since(m.seen).as_secs_f64() * 1e3,
-                error: m.error,
-            })
-            .collect();
-        super::lag::timeline(remaps, &records, rx.started_unix_s, spec.links.len())
+    let lag = nic.map(|(series, note)| {
+        let source = if args.lab { "lab model" } else { "hardware" };
+        let mut t = super::lag::timeline(&series, &records, &flaps, source);
+        t.note = note.or(t.note);
+        if let Some((remaps, now, now_unix)) = remaps {
+            t.model_remaps = super::lag::model_remaps(remaps, now, now_unix, rx.started_unix_s);
+        }
+        t
     });
     let report = SoakReport {
         schema: report::SCHEMA,
@@ -406,7 +409,8 @@ fn write_outputs(r: &SoakReport, rx: &RxReport, links: Option<&LinkSeries>, out:
     if let Some(j) = out.junit {
         j.commit(super::junit::junit(r).to_xml().as_bytes()).map_err(anyhow::Error::msg)?;
     }
-    out.plot.commit(plot::svg(rx, &r.members, &r.flaps, links, &title).as_bytes()).map_err(anyhow::Error::msg)
+    let svg = plot::svg(rx, &r.members, &r.flaps, links, r.lag.as_ref(), &title);
+    out.plot.commit(svg.as_bytes()).map_err(anyhow::Error::msg)
 }
 
 fn settings(args: &SoakArgs, schedule: &Schedule, seed: u64, links: &[String]) -> Settings {
