@@ -195,20 +195,21 @@ pub fn svg(
             );
         }
     }
+    // Their key goes under the series' legend: beside the title it would run into it.
     if lag.is_some_and(|l| !l.flaps.is_empty()) {
-        let key: Vec<String> = STEPS
-            .iter()
-            .enumerate()
-            .map(|(i, (name, color, _))| {
-                format!(r##"<tspan fill="{color}">{}{name}</tspan>"##, if i == 0 { "" } else { " · " })
-            })
-            .collect();
-        let _ = writeln!(
-            s,
-            r##"<text x="{:.1}" y="20" text-anchor="end" font-size="10">NIC: {}</text>"##,
-            W - RIGHT,
-            key.join("")
-        );
+        let (lx, top) = (W - RIGHT - 150.0, TOP + 16.0 + (data.len() as f64 + 0.5) * 16.0);
+        let _ = writeln!(s, r##"<text x="{lx}" y="{:.1}" font-size="10">NIC: ticks at the top</text>"##, top + 4.0);
+        for (i, (name, color, _)) in STEPS.iter().enumerate() {
+            let ly = top + (i as f64 + 1.0) * 13.0;
+            let _ = writeln!(
+                s,
+                r##"<line x1="{lx}" x2="{lx}" y1="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="2"/><text x="{:.1}" y="{:.1}" font-size="10" fill="{color}">{name}</text>"##,
+                ly - 5.0,
+                ly + 5.0,
+                lx + 8.0,
+                ly + 4.0
+            );
+        }
     }
     // Axes, grid and tick labels: steps of 1, 2 or 5 times a power of ten.
     let lead = (y_max / 10f64.powf(y_max.log10().floor())).round();
