@@ -287,6 +287,9 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         let far = vflag_contract::report::read(&args.out.join("gen.json")).ok();
         let rt = far.as_ref().map(|f| super::round_trip::measure(f, &rx, &flaps, &records, link_series.as_ref()));
         verdict.round_trip(rt.as_ref(), far_side.as_ref().and_then(|f| f.fetch_error.as_deref()));
+        if let Some(r) = &rt {
+            verdict.round_trip_limits(&args.limits(), r, &flaps, &counter_names);
+        }
         rt
     } else {
         None

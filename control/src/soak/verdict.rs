@@ -81,6 +81,52 @@ impl Verdict {
         self.pass = self.failures.is_empty();
     }
 
+    /// `--reflect`: the way back is judged as the way in is, flap by flap (those the receive
+    /// side judges: not cut short, not overlapping): `--max-outage-ms` against the round trip's
+    /// longest flow silence, `--min-member-share` against the DUT's egress split over the links
+    /// before and after each flap.
+    pub fn round_trip_limits(
+        &mut self,
+        limits: &Limits,
+        rt: &super::round_trip::RoundTrip,
+        flaps: &[FlapResult],
+        links: &[String],
+    ) {
+        let judged = |n: usize| flaps.iter().any(|f| f.number == n && !f.cut_short && f.overlaps.is_none());
+        for f in rt.flaps.iter().filter(|f| judged(f.flap)) {
+            if let Some(max) = limits.max_outage_ms.filter(|max| f.longest_flow_ms > *max) {
+                self.flap(
+                    f.flap,
+                    OUTAGE,
+                    format!(
+                        "flap {}: round trip: {} flow(s) silent up to {:.1} ms > --max-outage-ms {max}",
+                        f.flap, f.flows_hit, f.longest_flow_ms
+                    ),
+                );
+            }
+            let Some(min) = limits.min_member_share else { continue };
+            let overlapped = flaps.iter().any(|x| x.number == f.flap && x.overlapped_by.is_some());
+            let windows = if overlapped {
+                &[("before", &f.egress_before)][..]
+            } else {
+                &[("before", &f.egress_before), ("after", &f.egress_after)][..]
+            };
+            for &(when, w) in windows {
+                let Some(w) = w else {
+                    let line = format!("flap {} egress {when}: no link counters measured the DUT's transmit", f.flap);
+                    self.flap(f.flap, SHARE, line);
+                    continue;
+                };
+                for (l, s) in links.iter().zip(&w.shares_pct).filter(|(_, s)| **s < min) {
+                    let line =
+                        format!("flap {} egress {when}: {l} carried {s:.1}% < --min-member-share {min}%", f.flap);
+                    self.flap(f.flap, SHARE, line);
+                }
+            }
+        }
+        self.pass = self.failures.is_empty();
+    }
+
     /// The failure lines, as soak.json has them.
     #[cfg(test)]
     pub fn lines(&self) -> Vec<&str> {
@@ -393,5 +439,43 @@ pub mod tests {
         // Without the overlap both would fail.
         (first.overlapped_by, second.overlaps) = (None, None);
         assert_eq!(judge(&limits, &[first, second], &[], None, &members(), &[]).failures.len(), 5);
+    }
+
+    #[test]
+    fn the_way_back_is_judged_as_the_way_in() {
+        use crate::soak::round_trip::{FlapRoundTrip, RoundTrip};
+        let limits = Limits { max_outage_ms: Some(100.0), min_member_share: Some(30.0), ..Default::default() };
+        let split = |a: f64| Some(LinkWindow { shares_pct: vec![a, 100.0 - a], ..Default::default() });
+        let back = |n: usize, ms: f64, after: f64| FlapRoundTrip {
+            flap: n,
+            flows_hit: 3,
+            longest_flow_ms: ms,
+            egress_before: split(60.0),
+            egress_after: split(after),
+            ..Default::default()
+        };
+        let rt = RoundTrip { flaps: vec![back(1, 40.0, 62.0), back(2, 250.0, 90.0)], ..Default::default() };
+        let flaps = [flap(1, 10.0, true, vec![50.0, 50.0]), flap(2, 10.0, true, vec![50.0, 50.0])];
+        let links = vec!["p0".to_string(), "p1".to_string()];
+        let mut v = judge(&limits, &flaps, &[], None, &members(), &[]);
+        v.round_trip_limits(&limits, &rt, &flaps, &links);
+        assert_eq!(
+            v.lines(),
+            [
+                "flap 2: round trip: 3 flow(s) silent up to 250.0 ms > --max-outage-ms 100",
+                "flap 2 egress after: p1 carried 10.0% < --min-member-share 30%",
+            ]
+        );
+        assert!(!v.pass);
+        // A flap cut short is not judged on the way back either; egress no counter measured fails.
+        let mut cut = flaps.clone();
+        cut[1].cut_short = true;
+        let rt = RoundTrip {
+            flaps: vec![FlapRoundTrip { egress_before: None, ..back(1, 40.0, 62.0) }, back(2, 250.0, 90.0)],
+            ..Default::default()
+        };
+        let mut v = judge(&limits, &cut, &[], None, &members(), &[]);
+        v.round_trip_limits(&limits, &rt, &cut, &links);
+        assert_eq!(v.lines(), ["flap 1 egress before: no link counters measured the DUT's transmit"]);
     }
 }
