@@ -16,6 +16,20 @@ use vflag_contract::value::{self, LossLimit};
 /// The receiver options the soak gives itself; `--dut-args` must leave them out.
 const SET_BY_SOAK: [&str; 5] = ["--json", "--events", "--fwd", "--duration", "--stats-interval"];
 
+/// The far side's options the soak gives itself; `--peer-args` must leave them out.
+const PEER_SET_BY_SOAK: [&str; 10] = [
+    "--json",
+    "--events",
+    "--fwd",
+    "--duration",
+    "--stats-interval",
+    "--stop-on-eof",
+    "--run-id",
+    "--flows",
+    "--rate",
+    "--dst-mac",
+];
+
 /// The lab's bond mode: the contract's, as vflag-dp's `--bond` takes it.
 pub use vflag_contract::value::BondMode as Bond;
 
@@ -252,7 +266,7 @@ impl SoakArgs {
         if far.is_empty() {
             bail!("--peer-args '{p}': expected vflag-dp arguments, e.g. \"--lcores 1-2 -a 0000:03:00.0\"");
         }
-        refuse_set_by_soak("--peer-args", &far, &super::peer::SET_BY_SOAK)?;
+        refuse_set_by_soak("--peer-args", &far, &PEER_SET_BY_SOAK)?;
         let dut = words::split("--dut-args", self.dut_args.as_deref().unwrap_or_default())?;
         if words::value_of(&dut, &["--mac"]).is_none() {
             bail!("--peer-cmd on real hardware needs --mac MAC in --dut-args: the far side sends to the VF's MAC (--dst-mac)");

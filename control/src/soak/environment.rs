@@ -160,13 +160,13 @@ impl Environment {
         }
         format!(
             "Environment: {}, firmware {}, driver {} {}, kernel {}, DPDK {}; {bond}, port_sel_mode {}, VFs {}.\n",
-            super::report::md(&nic),
-            super::report::md(&or(&self.firmware)),
-            super::report::md(&or(&self.driver)),
-            super::report::md(&or(&self.driver_version)),
-            super::report::md(&or(&self.kernel)),
-            super::report::md(or(&self.dpdk).trim_start_matches("DPDK ")),
-            super::report::md(&or(&self.port_sel_mode)),
+            super::markdown::md(&nic),
+            super::markdown::md(&or(&self.firmware)),
+            super::markdown::md(&or(&self.driver)),
+            super::markdown::md(&or(&self.driver_version)),
+            super::markdown::md(&or(&self.kernel)),
+            super::markdown::md(or(&self.dpdk).trim_start_matches("DPDK ")),
+            super::markdown::md(&or(&self.port_sel_mode)),
             self.vf_count.map_or("?".to_string(), |n| n.to_string())
         )
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::Serialize;
 
-use super::run::unix_now;
+use super::clock::unix_now;
 use super::verdict::Verdict;
 use crate::lab::vf::{self, VfSpec};
 use crate::lab::LabSpec;

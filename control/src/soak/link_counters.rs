@@ -196,7 +196,7 @@ fn sample_until(
 ) -> (LinkSeries, Option<String>) {
     let mut series = LinkSeries { names: links.iter().map(|l| l.name.clone()).collect(), ..Default::default() };
     let start = Instant::now();
-    let clock = || (start.elapsed().as_secs_f64(), super::run::unix_now());
+    let clock = || (start.elapsed().as_secs_f64(), super::clock::unix_now());
     let done = counters::watch(env, links, period(links), 0, stop, &clock, &mut |r| {
         writeln!(out, "{}", serde_json::to_string(r)?)?;
         series.samples.push((r.t_unix_s, r.links.iter().map(|l| l.phy.rx_packets).collect()));

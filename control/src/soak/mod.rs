@@ -5,15 +5,18 @@
 
 mod analyze;
 mod args;
+mod clock;
 mod environment;
 mod failover;
 mod flappers;
 mod integrity;
 mod junit;
+mod lab_dpdk;
 mod lag;
 mod latency;
 mod link_counters;
 mod live;
+mod markdown;
 mod nic;
 mod nic_watch;
 mod peer;

@@ -358,7 +358,7 @@ pub struct NicWatch {
 
 /// Wall clock and uptime, read one after the other.
 fn now() -> (f64, f64) {
-    (super::run::unix_now(), lag_model::uptime_now())
+    (super::clock::unix_now(), lag_model::uptime_now())
 }
 
 impl NicWatch {

@@ -15,20 +15,6 @@ use super::words;
 use crate::lab::LabSpec;
 use crate::runner::{Cmd, Runner};
 
-/// The far side's options the soak gives itself; `--peer-args` must leave them out.
-pub const SET_BY_SOAK: [&str; 10] = [
-    "--json",
-    "--events",
-    "--fwd",
-    "--duration",
-    "--stats-interval",
-    "--stop-on-eof",
-    "--run-id",
-    "--flows",
-    "--rate",
-    "--dst-mac",
-];
-
 /// How the far side is reached, and where its report is.
 #[derive(Debug, Clone)]
 pub struct Peer {
@@ -81,7 +67,7 @@ impl Peer {
         if args.lab {
             v.push(args.peer_vflag_dp.clone().unwrap_or_else(|| local_bin.display().to_string()));
             v.extend(["--lcores".into(), args.gen_lcores.clone()]);
-            v.extend(super::run::LAB_MEMORY.iter().map(|s| s.to_string()));
+            v.extend(super::lab_dpdk::LAB_MEMORY.iter().map(|s| s.to_string()));
             v.extend(["--file-prefix".into(), format!("vflag-soak-gen{}", std::process::id())]);
             // A LACP flap drops LACPDUs at the switch end's qdisc, which af_packet skips by default.
             let qdisc = if super::flappers::needs_qdisc(args.flap_kind) { ",qdisc_bypass=0" } else { "" };
@@ -89,7 +75,7 @@ impl Peer {
                 v.extend(["--vdev".into(), format!("net_af_packet{i},iface={sw}{qdisc}")]);
             }
             v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
-            v.extend(super::run::lacp_rate(args));
+            v.extend(super::lab_dpdk::lacp_rate(args));
         } else {
             v.push(args.peer_vflag_dp.clone().unwrap_or_else(|| "vflag-dp".into()));
             // Checked by `validate`: it splits, and leaves out what is set below.

@@ -144,7 +144,7 @@ pub fn markdown(pre: &PreflightReport, env: &Environment) -> String {
         }
         None => pre.verify.clone(),
     };
-    format!("{}Pre-flight verify: {}.\n\n", env.markdown(), super::report::md(&verify))
+    format!("{}Pre-flight verify: {}.\n\n", env.markdown(), super::markdown::md(&verify))
 }
 
 /// soak.md's offload integrity: a line per check run, with what failed.
@@ -154,7 +154,7 @@ pub fn integrity_markdown(r: &IntegrityReport) -> String {
         let _ = writeln!(s, "Offload integrity: {}.\n", r.why_not.as_deref().unwrap_or("not checked"));
         return s;
     }
-    let _ = writeln!(s, "Offload integrity ({}):\n", super::report::md(r.target.as_deref().unwrap_or_default()));
+    let _ = writeln!(s, "Offload integrity ({}):\n", super::markdown::md(r.target.as_deref().unwrap_or_default()));
     s.push_str("| when | checks | result |\n|---|---:|---|\n");
     for rec in &r.records {
         let when = match rec.when {
@@ -183,7 +183,7 @@ pub fn integrity_markdown(r: &IntegrityReport) -> String {
                 .collect();
             format!("FAIL: {}", bad.join("; "))
         };
-        let _ = writeln!(s, "| {when} | {} | {} |", rec.checks.len(), super::report::md(&result));
+        let _ = writeln!(s, "| {when} | {} | {} |", rec.checks.len(), super::markdown::md(&result));
     }
     s.push('\n');
     s

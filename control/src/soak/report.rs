@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::analyze::{FlapResult, LinkWindow, Unexplained, Window};
 use super::failover::{dist, short_ms, Dist, Resolution};
+use super::markdown::md;
 use super::rx_report::Generator;
 use super::verdict::{Limits, LossTotals, Verdict};
 use crate::mlx5::counters::Link;
@@ -152,23 +153,6 @@ pub fn totals(
         link_shares_pct: shares.1,
         duration_s: d,
     }
-}
-
-/// A name as Markdown text: a `|` would end the table cell, and `<`, `*`, `` ` ``, `[` would
-/// turn into markup or HTML where the table is rendered.
-pub fn md(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        match c {
-            '|' | '\\' | '*' | '`' | '[' | ']' | '<' | '>' | '#' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 fn shares_text(w: &Window, members: &[String]) -> String {

@@ -14,9 +14,11 @@ use outfile::OutFile;
 
 use super::analyze::{self, FlapRecord, Seen};
 use super::args::{parse_rate, SoakArgs};
+use super::clock::unix_now;
 use super::failover::Resolution;
 use super::flappers::{CmdFlapper, Flapper, LabFlapper};
 use super::integrity::{Integrity, When};
+use super::lab_dpdk::{lacp_rate, LAB_MEMORY};
 use super::latency;
 use super::link_counters::{self, LinkSeries, LinkWatch, LiveRates};
 use super::live::{EventTail, Live};
@@ -30,10 +32,6 @@ use super::verdict::{self, LossTotals};
 use super::{plot, BadUsage};
 use crate::lab::{self, LabSpec};
 use crate::runner::SystemRunner;
-
-pub fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
 
 /// The exit code: 0 pass, 3 fail, 1 error (an interrupted soak that did not fail).
 pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
@@ -456,20 +454,6 @@ fn find_vflag_dp(given: Option<&Path>) -> Result<PathBuf> {
         .unwrap_or_default();
     on_path
         .context("vflag-dp not found beside vflag-ctl or on PATH (build it: cargo build --release, or give --vflag-dp)")
-}
-
-/// Small memory, no hugepages: af_packet copies every frame anyway, and two processes then
-/// never compete for hugepages.
-pub(super) const LAB_MEMORY: [&str; 5] = ["--no-huge", "-m", "256", "--mbufs", "8192"];
-
-/// A LACP flap is noticed by LACP's timeout alone: both lab bonds run Linux's `lacp_rate
-/// fast` (1 s, given up after 3 s) rather than DPDK's 90 s.
-pub(super) fn lacp_rate(args: &SoakArgs) -> Vec<String> {
-    if args.flap_kind == super::flappers::FlapKind::Lacp {
-        vec!["--lacp-rate".into(), "fast".into()]
-    } else {
-        Vec::new()
-    }
 }
 
 fn receiver_argv(
