@@ -267,7 +267,9 @@ fn dpdk_member_key() -> &'static str {
 fn telemetry_answers_while_running() {
     let _g = serial();
     let prefix = unique("tele");
-    let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--duration", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = tmp_path(&dir, "rx.json");
+    let mut a = args(&["--lcores", "0-1", "--vdev", "net_null0", "--duration", "4", "--json", json.to_str().unwrap()]);
     a.extend(eal_light(&prefix));
     let child = vflag(&a).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(2000));
@@ -295,7 +297,12 @@ fn telemetry_answers_while_running() {
     assert!(u(&stats["port0_rx_packets"]) > 0, "{stats}");
     assert_eq!(u(&stats["port0_link_up"]), 1);
     assert!(find("/vflag/tracking").get("lost").is_some());
-    assert_eq!(u(&find("/vflag/outages")["count"]), 0);
+    // The outages so far, as the final report has them: net_null never stops sending, so
+    // an outage here is the receiver itself descheduled on a loaded host (the count is not
+    // this test's to judge), and it can only grow after the query.
+    let report = read_json(&json);
+    let outages = report["outages"].as_array().unwrap().len() as u64;
+    assert!(u(&find("/vflag/outages")["count"]) <= outages, "telemetry ahead of the report: {report}");
 }
 
 /// dpdk-testpmd as the switch-side tester (`--txonly-multi-flow`, many foreign flows) on two
