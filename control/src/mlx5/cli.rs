@@ -21,7 +21,7 @@ use super::plan::{self, BondMode, Order, Plan, Setup};
 use super::sysfs::SysFs;
 use super::{counters, verify, Env};
 use crate::runner::{Runner, SystemRunner};
-use crate::soak::BadUsage;
+use cli_exit::BadUsage;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -278,7 +278,7 @@ pub fn run(cmd: Command) -> Result<u8> {
         Command::Up { host: h, setup, dry_run } => {
             let s = setup.setup(false);
             if !dry_run {
-                crate::require_root("up")?;
+                cli_exit::require_root("up", "it writes sysfs, sets the eswitch mode and builds the bond")?;
             }
             with_env(&h, |env| bring(env, &h, &s, Way::Up, dry_run))
         }
@@ -291,7 +291,7 @@ pub fn run(cmd: Command) -> Result<u8> {
                 .into());
             }
             if !dry_run {
-                crate::require_root("down")?;
+                cli_exit::require_root("down", "it takes the bond and the VF-LAG down")?;
             }
             with_env(&h, |env| bring(env, &h, &s, Way::Down, dry_run))
         }

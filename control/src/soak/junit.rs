@@ -90,7 +90,7 @@ fn flap_case(r: &SoakReport, f: &FlapResult) -> Testcase {
             }
         }
     }
-    c.properties.extend(super::latency::properties(f));
+    c.properties.extend(super::latency::properties(f.latency.as_ref()));
     c.properties.extend(super::lag::properties(r.lag.as_ref(), f.number));
     c.system_out = Some(figures_line(r, f, &links));
     if f.cut_short {

@@ -20,8 +20,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::args::SoakArgs;
-use crate::lab::vf::{VfSpec, PF_PCI};
-use crate::lab::{lag_model, LabSpec};
+use crate::lab::card_view::{self, PF_PCI};
+use crate::lab::vf::VfSpec;
+use crate::lab::LabSpec;
 use crate::mlx5::discover::{self, Host, Member};
 use crate::mlx5::dmesg::{self, LagKind};
 use crate::mlx5::lagstate::{self, Source};
@@ -76,14 +77,14 @@ impl Target {
     pub fn lab(spec: &LabSpec, vf: &VfSpec) -> (Target, Roots) {
         let target = Target {
             pfs: spec.links.iter().zip(PF_PCI).map(|((h, _), p)| (h.clone(), p.to_string())).collect(),
-            bond: Some(lag_model::BOND.into()),
+            bond: Some(card_view::BOND.into()),
             bond_from: "lab model",
             log: vf.kern_log().display().to_string(),
         };
         let roots = Roots {
             sys: PathBuf::from("/sys"),
             debugfs: vf.debugfs_root(),
-            bond_sys: lag_model::bond_sys_root(vf),
+            bond_sys: vf.bond_sys_root(),
             log_file: Some(vf.kern_log()),
         };
         (target, roots)
@@ -358,7 +359,7 @@ pub struct NicWatch {
 
 /// Wall clock and uptime, read one after the other.
 fn now() -> (f64, f64) {
-    (super::clock::unix_now(), lag_model::uptime_now())
+    (super::clock::unix_now(), card_view::uptime_now())
 }
 
 impl NicWatch {
@@ -598,11 +599,11 @@ mod tests {
         let mut s = Sampler::new(Target { bond: None, ..target() }, Some(&log));
         let first: Vec<String> = s.tick(&mut env, &sys, (1000.0, 600.0), false).iter().map(what).collect();
         assert!(!first.iter().any(|w| w.starts_with("log")), "{first:?}");
-        let line = lag_model::log_line(600.25, "0000:01:00.0", None, "lag map active ports: 1, 2");
+        let line = card_view::log_line(600.25, "0000:01:00.0", None, "lag map active ports: 1, 2");
         // Half a line: read when it is whole.
-        lag_model::append_log(&log, &line[..20]).unwrap();
+        card_view::append_log(&log, &line[..20]).unwrap();
         assert!(s.tick(&mut env, &sys, (1000.3, 600.3), false).is_empty());
-        lag_model::append_log(&log, &line[20..]).unwrap();
+        card_view::append_log(&log, &line[20..]).unwrap();
         let e = s.tick(&mut env, &sys, (1000.35, 600.35), false);
         assert_eq!(e.iter().map(what).collect::<Vec<_>>(), ["log lag map active ports: 1, 2"]);
         assert!((e[0].t_unix_s - 1000.25).abs() < 1e-9);
@@ -624,7 +625,7 @@ mod tests {
             let mut s = Sampler::new(target(), Some(&log));
             // Wall clock 10000 s is uptime 5200 s.
             s.tick(&mut env, &sys, (10_000.0, 5200.0), false);
-            lag_model::append_log(&log, &crate::mlx5::fake::text(name)).unwrap();
+            card_view::append_log(&log, &crate::mlx5::fake::text(name)).unwrap();
             s.tick(&mut env, &sys, (10_001.5, 5201.5), false);
             let series = NicSeries { target: Some(s.target.clone()), events: s.events.clone(), error: None };
             let flap = crate::soak::analyze::FlapRecord {

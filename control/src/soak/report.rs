@@ -346,7 +346,10 @@ pub fn markdown(r: &SoakReport) -> String {
         }
         let _ = writeln!(s);
     }
-    s.push_str(&super::latency::markdown(&r.flaps, &r.totals.latency));
+    s.push_str(&super::latency::markdown(
+        r.flaps.iter().filter_map(|f| Some((f.number, f.latency.as_ref()?))),
+        &r.totals.latency,
+    ));
     if let Some(rt) = &r.round_trip {
         let names: Vec<String> = r.link_counters.iter().map(|l| l.name.clone()).collect();
         s.push_str(&super::round_trip::markdown(rt, &names));

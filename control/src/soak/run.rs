@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use outfile::OutFile;
 
-use super::analyze::{self, FlapRecord, Seen};
+use super::analyze::{self, FlapRecord};
 use super::args::{parse_rate, SoakArgs};
 use super::clock::unix_now;
 use super::failover::Resolution;
@@ -23,15 +23,17 @@ use super::latency;
 use super::link_counters::{self, LinkSeries, LinkWatch, LiveRates};
 use super::live::{EventTail, Live};
 use super::peer::Peer;
+use super::plot;
 use super::procs::Proc;
 use super::report::{self, Files, Settings, SoakReport};
 use super::rx_report::{self, RxReport};
 use super::schedule::{PlannedFlap, Schedule};
+use super::seen::Seen;
 use super::traffic::Traffic;
 use super::verdict::{self, LossTotals};
-use super::{plot, BadUsage};
 use crate::lab::{self, LabSpec};
 use crate::runner::SystemRunner;
+use cli_exit::BadUsage;
 
 /// The exit code: 0 pass, 3 fail, 1 error (an interrupted soak that did not fail).
 pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
@@ -43,7 +45,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     // On real hardware, a bad --link-counters is refused before anything starts.
     let counter_links = if args.lab { Vec::new() } else { link_counters::choose(&args.link_counters, &args.links)? };
     if args.lab {
-        crate::require_root("soak --lab")?;
+        cli_exit::require_root("soak --lab", "it brings the lab up and flaps its links")?;
     }
     // One soak per lab or DUT: taken before anything (even --out) is touched.
     let (key, what) = if args.lab {
@@ -259,7 +261,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
         (flaps, analyze::unexplained(&rx, &records, ready_s))
     };
     let samples = latency::read_samples(Path::new(&files.rx_events));
-    let latency = latency::measure(&mut flaps, &samples, ready_s, latency::clock(args.lab || args.same_clock));
+    let latency = analyze::measure_latency(&mut flaps, &samples, ready_s, latency::clock(args.lab || args.same_clock));
     // The soak's generator says what it sent: an offered load short of the asked one is named.
     let generator = far_side.as_ref().and_then(|_| rx_report::read_generator(&args.out.join("gen.json")));
     if let Some(w) = generator.as_ref().and_then(report::generator_warning) {
