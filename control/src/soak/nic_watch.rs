@@ -444,7 +444,7 @@ impl NicRun {
 /// through `--sysfs-root`/`--pfs`/`--bond-name`... A card that cannot be read is a warning:
 /// the soak goes on without it. A lab without `--vf` has no NIC to watch.
 pub fn start(args: &SoakArgs, spec: &LabSpec, vf: Option<&VfSpec>, out: &Path) -> NicRun {
-    let file = out.join("nic.jsonl");
+    let file = out.join(super::outputs::NIC);
     let (target, roots) = match (args.lab, vf) {
         (true, Some(vf)) => Target::lab(spec, vf),
         (true, None) => return NicRun { watch: None, note: None, file: None },
