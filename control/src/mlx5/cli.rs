@@ -497,7 +497,7 @@ fn counters_cmd(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::fake::{self, FakeHost};
+    use crate::mlx5::testing::fake::{self, FakeHost};
 
     fn args(h: &FakeHost) -> HostArgs {
         HostArgs { sysfs_root: h.root().join("sys"), debugfs_root: None, dmesg_file: None, pfs: None }

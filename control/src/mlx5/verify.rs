@@ -305,7 +305,7 @@ pub fn junit(v: &Verdict) -> junit::Testsuites {
 mod tests {
     use super::*;
     use crate::mlx5::discover::{discover, FOR_TEARDOWN};
-    use crate::mlx5::fake;
+    use crate::mlx5::testing::fake;
     use crate::runner::{Output, Recorder};
 
     fn out(name: &str) -> Output {

@@ -175,10 +175,10 @@ impl Environment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::apply::tests::up_on;
     use crate::mlx5::discover::{discover, FOR_TEARDOWN};
-    use crate::mlx5::fake::{self, FakeHost};
     use crate::mlx5::plan::Setup;
+    use crate::mlx5::testing::fake::{self, FakeHost};
+    use crate::mlx5::testing::up_on;
 
     fn proc_with(kernel: &str) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

@@ -372,9 +372,9 @@ pub fn lab_checks(r: &mut dyn Runner, spec: &LabSpec, v: &VfSpec) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::apply::tests::up_on;
-    use crate::mlx5::fake::{self, FakeHost};
     use crate::mlx5::plan::Setup;
+    use crate::mlx5::testing::fake::{self, FakeHost};
+    use crate::mlx5::testing::up_on;
     use crate::runner::Cmd;
 
     fn target() -> NicTarget {

@@ -213,7 +213,7 @@ fn sample_until(
 mod tests {
     use super::*;
     use crate::mlx5::counters::Source;
-    use crate::mlx5::fake;
+    use crate::mlx5::testing::fake;
     use crate::runner::{Output, Recorder};
 
     /// A recorded `ethtool -S` of the seed's host.

@@ -489,12 +489,12 @@ pub fn start(args: &SoakArgs, spec: &LabSpec, vf: Option<&VfSpec>, out: &Path) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::fake::FakeHost;
+    use crate::mlx5::testing::fake::FakeHost;
 
     /// The seed's host after `up`, its VF-LAG active.
     pub fn host_up() -> FakeHost {
         let mut host = FakeHost::seed();
-        crate::mlx5::apply::tests::up_on(&mut host, &crate::mlx5::plan::Setup::default()).unwrap();
+        crate::mlx5::testing::up_on(&mut host, &crate::mlx5::plan::Setup::default()).unwrap();
         host
     }
 
@@ -534,7 +534,7 @@ mod tests {
         let mut s = Sampler::new(target(), None);
         let tick = |host: &mut FakeHost, s: &mut Sampler, unix: f64| {
             let sleep = |_| {};
-            let mut env = crate::mlx5::fake::env_at(&root, host, &sleep);
+            let mut env = crate::mlx5::testing::fake::env_at(&root, host, &sleep);
             s.tick(&mut env, &sys, at(unix), false).iter().map(what).collect::<Vec<_>>()
         };
         // The first read is the baseline: everything, as it is.
@@ -595,7 +595,7 @@ mod tests {
         std::fs::write(&log, "[  500.000000] mlx5_core 0000:01:00.0: lag map active ports: 2\n").unwrap();
         let sys = SysFs::new(dir.path().join("nosys"));
         let (mut r, sleep) = (crate::runner::Recorder::default(), |_| {});
-        let mut env = crate::mlx5::fake::env_at(dir.path(), &mut r, &sleep);
+        let mut env = crate::mlx5::testing::fake::env_at(dir.path(), &mut r, &sleep);
         let mut s = Sampler::new(Target { bond: None, ..target() }, Some(&log));
         let first: Vec<String> = s.tick(&mut env, &sys, (1000.0, 600.0), false).iter().map(what).collect();
         assert!(!first.iter().any(|w| w.starts_with("log")), "{first:?}");
@@ -621,11 +621,11 @@ mod tests {
             std::fs::write(&log, "").unwrap();
             let sys = SysFs::new(dir.path().join("nosys"));
             let (mut r, sleep) = (crate::runner::Recorder::default(), |_| {});
-            let mut env = crate::mlx5::fake::env_at(dir.path(), &mut r, &sleep);
+            let mut env = crate::mlx5::testing::fake::env_at(dir.path(), &mut r, &sleep);
             let mut s = Sampler::new(target(), Some(&log));
             // Wall clock 10000 s is uptime 5200 s.
             s.tick(&mut env, &sys, (10_000.0, 5200.0), false);
-            card_view::append_log(&log, &crate::mlx5::fake::text(name)).unwrap();
+            card_view::append_log(&log, &crate::mlx5::testing::fake::text(name)).unwrap();
             s.tick(&mut env, &sys, (10_001.5, 5201.5), false);
             let series = NicSeries { target: Some(s.target.clone()), events: s.events.clone(), error: None };
             let flap = crate::soak::analyze::FlapRecord {
@@ -660,7 +660,7 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let log = out.path().join("kern.log");
         std::fs::write(&log, "").unwrap();
-        let sys = crate::mlx5::fake::fixtures().join("up/sys");
+        let sys = crate::mlx5::testing::fake::fixtures().join("up/sys");
         let (sys, log_arg) = (sys.display().to_string(), log.display().to_string());
         let dut = ["--dut-args", "-a 0000:01:00.2", "--duration", "5s"];
         let args =
@@ -701,7 +701,7 @@ mod tests {
         let mut s = Sampler::new(target(), None);
         let before = host.log.iter().filter(|c| *c == "dmesg").count();
         for unix in [2000.0, 2000.6, 2001.2] {
-            let mut env = crate::mlx5::fake::env_at(&root, &mut host, &sleep);
+            let mut env = crate::mlx5::testing::fake::env_at(&root, &mut host, &sleep);
             s.tick(&mut env, &sys, at(unix), false);
         }
         assert_eq!(s.log_error.as_deref(), Some("dmesg could not be read (it needs root)"));
@@ -716,7 +716,7 @@ mod tests {
         std::fs::write(&log, "").unwrap();
         let sys = SysFs::new(dir.path().join("nosys"));
         let (mut r, sleep) = (crate::runner::Recorder::default(), |_| {});
-        let mut env = crate::mlx5::fake::env_at(dir.path(), &mut r, &sleep);
+        let mut env = crate::mlx5::testing::fake::env_at(dir.path(), &mut r, &sleep);
         let mut s = Sampler::new(Target { bond: None, ..target() }, Some(&log));
         for (unix, up) in [(1000.009, 100.0), (1000.051, 100.05), (1000.1, 100.09)] {
             s.tick(&mut env, &sys, (unix, up), false);
