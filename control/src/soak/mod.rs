@@ -23,7 +23,6 @@ mod outputs;
 mod peer;
 mod plot;
 mod preflight;
-mod procs;
 mod receiver;
 mod report;
 mod restore;

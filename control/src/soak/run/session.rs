@@ -14,8 +14,8 @@ use crate::soak::integrity::{Integrity, When};
 use crate::soak::link_counters::{LinkWatch, LiveRates};
 use crate::soak::live::{EventTail, Live};
 use crate::soak::peer::Peer;
-use crate::soak::procs::Proc;
 use crate::soak::traffic::Traffic;
+use procs::Proc;
 
 /// The soak's processes and what their events showed so far.
 pub struct Session {

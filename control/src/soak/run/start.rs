@@ -11,9 +11,9 @@ use super::session::Session;
 use crate::lab::LabSpec;
 use crate::soak::args::SoakArgs;
 use crate::soak::peer::Peer;
-use crate::soak::procs::Proc;
 use crate::soak::receiver;
 use crate::soak::traffic::Traffic;
+use procs::Proc;
 
 pub fn start(args: &SoakArgs, spec: &LabSpec, run: &mut Prepared) -> Result<Session> {
     // The soak's generator sends this run, and the receiver tracks only it: frames of any
