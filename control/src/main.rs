@@ -47,7 +47,8 @@ enum Top {
     Soak {
         #[command(flatten)]
         args: Box<soak::SoakArgs>,
-        #[command(flatten)]
+        // The lab's names: in the soak's help beside its other lab options.
+        #[command(flatten, next_help_heading = "Lab")]
         names: LabNames,
     },
     #[command(flatten)]
