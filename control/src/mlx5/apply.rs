@@ -185,6 +185,7 @@ mod tests {
     use crate::mlx5::verify;
     use crate::runner::Runner;
     use crate::runner::{Cmd, Output};
+    use vflag_contract::value::BondMode;
 
     fn env_of(h: &mut FakeHost) -> (std::path::PathBuf, &mut FakeHost) {
         (h.root(), h)
@@ -204,7 +205,7 @@ mod tests {
 
     #[test]
     fn up_runs_the_plan_then_verify_passes_then_up_again_changes_nothing() {
-        for mode in [plan::BondMode::Lacp, plan::BondMode::ActiveBackup, plan::BondMode::Xor] {
+        for mode in [BondMode::Lacp, BondMode::ActiveBackup, BondMode::Xor] {
             let s = Setup { mode, reverse_rule: true, ..Setup::default() };
             let mut h = FakeHost::seed();
             assert!(!verdict(&mut h, &s).pass);

@@ -17,11 +17,12 @@ use serde::Serialize;
 use super::apply::{self, Event, StepFailed};
 use super::check::Want;
 use super::discover::{self, Host, Needs, FOR_COUNTERS, FOR_SETUP, FOR_TEARDOWN};
-use super::plan::{self, BondMode, Order, Plan, Setup};
+use super::plan::{self, Order, Plan, Setup};
 use super::sysfs::SysFs;
 use super::{counters, verify, Env};
 use crate::runner::{Runner, SystemRunner};
 use cli_exit::BadUsage;
+use vflag_contract::value::BondMode;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -18,7 +18,7 @@ use super::sysfs::SysFs;
 use crate::runner::Cmd;
 
 /// The bond's mode: the contract's one type, spelled the kernel's way here.
-pub use vflag_contract::value::BondMode;
+use vflag_contract::value::BondMode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -557,7 +557,7 @@ mod tests {
         assert_eq!(fo.loss_derived_ms, Some(600.0), "the foreign frames lost / the hit flows' rate");
         let limits = crate::soak::verdict::Limits {
             max_outage_ms: Some(500.0),
-            max_loss: Some(crate::soak::verdict::LossLimit::Frames(10)),
+            max_loss: Some(vflag_contract::value::LossLimit::Frames(10)),
             min_member_share: None,
         };
         let v = crate::soak::verdict::judge(&limits, &f, &[], None, &members(), &[]);

@@ -11,7 +11,7 @@ use super::flappers::FlapKind;
 use super::schedule::{LinkChoice, Schedule};
 use super::verdict::Limits;
 use super::words::{self, Template};
-use vflag_contract::value::{self, LossLimit};
+use vflag_contract::value::{self, BondMode, LossLimit};
 
 /// The receiver options the soak gives itself; `--dut-args` must leave them out.
 const SET_BY_SOAK: [&str; 5] = ["--json", "--events", "--fwd", "--duration", "--stats-interval"];
@@ -29,9 +29,6 @@ const PEER_SET_BY_SOAK: [&str; 10] = [
     "--rate",
     "--dst-mac",
 ];
-
-/// The lab's bond mode: the contract's, as vflag-dp's `--bond` takes it.
-pub use vflag_contract::value::BondMode as Bond;
 
 // The help's sections (clap `help_heading`).
 const LAB: &str = "Lab";
@@ -89,7 +86,7 @@ pub struct SoakArgs {
     pub traffic_stop_cmd: Option<String>,
     /// The bond mode on both sides.
     #[arg(long, value_enum, default_value = "lacp", help_heading = LAB)]
-    pub bond: Bond,
+    pub bond: BondMode,
     /// Flows vflag-dp's generator sends (distinct source IPs, so the l34 hash spreads them): the
     /// lab's, or the far side's under --peer-cmd.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), help_heading = TRAFFIC)]
@@ -319,10 +316,10 @@ impl SoakArgs {
             if self.same_clock {
                 bail!("--same-clock is for real hardware (--dut-args); the lab's two ends share this host's clock");
             }
-            if self.vf && self.bond == Bond::Lacp {
+            if self.vf && self.bond == BondMode::Lacp {
                 bail!("--vf: the lab's model of the NIC's LAG does not speak LACP; give the switch side --bond xor or active-backup");
             }
-            if self.flap_kind == FlapKind::Lacp && self.bond != Bond::Lacp {
+            if self.flap_kind == FlapKind::Lacp && self.bond != BondMode::Lacp {
                 bail!("--flap-kind lacp needs --bond lacp: with --bond {} no LACPDUs flow to drop", self.bond.name());
             }
         }
@@ -365,7 +362,7 @@ impl SoakArgs {
             if !(0.0..=100.0).contains(&s) {
                 bail!("--min-member-share {s}: expected a percentage 0-100");
             }
-            if self.lab && self.bond == Bond::ActiveBackup {
+            if self.lab && self.bond == BondMode::ActiveBackup {
                 bail!("--min-member-share does not apply to --bond active-backup: one member carries everything");
             }
         }
@@ -438,7 +435,7 @@ mod tests {
         let s = a.validate(2, 1).unwrap();
         assert_eq!(
             (a.bond, a.flows, s.flaps, s.interval, s.down),
-            (Bond::Lacp, 16, 3, Duration::from_secs(8), Duration::from_millis(500))
+            (BondMode::Lacp, 16, 3, Duration::from_secs(8), Duration::from_millis(500))
         );
         assert_eq!(parse(&["--lab", "--interval", "1500ms"]).unwrap().interval, Duration::from_millis(1500));
         assert_eq!(parse(&["--lab", "--interval", "2.5"]).unwrap().interval, Duration::from_millis(2500));

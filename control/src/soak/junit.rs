@@ -8,7 +8,8 @@ use junit::{Outcome, Property, Testcase, Testsuite, Testsuites};
 
 use super::analyze::{FlapResult, Window};
 use super::report::SoakReport;
-use super::verdict::{self, LossLimit};
+use super::verdict;
+use vflag_contract::value::LossLimit;
 
 pub const CLASS: &str = "vflag.soak";
 
