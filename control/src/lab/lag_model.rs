@@ -1,7 +1,7 @@
 //! What the mlx5 driver does on a link event, for the lab's VF (`lab up --vf`): a thread polls
 //! the host ends' carrier every 5 ms; on a change it swaps the representor's transmit hash for
 //! the one of the live links (a dead link's buckets go to the live one, and come back with it),
-//! then writes what mlx5 would show: the debugfs tree `mlx5/<pci>/lag/` in the formats of the
+//! then writes what mlx5 would show (`card_view.rs`): the debugfs tree `mlx5/<pci>/lag/` in the formats of the
 //! kernel's `drivers/net/ethernet/mellanox/mlx5/core/lag/debugfs.c`, and the kernel log lines
 //! of `lag/lag.c` (`mlx5_modify_lag` → `mlx5_lag_print_mapping`: "lag map active ports: %s",
 //! the 1-based tx-enabled ports joined by ", "; the activation's "shared_fdb:%d mode:%s" and
