@@ -1,18 +1,18 @@
-//! What the mlx5 driver does on a link event, for the lab's VF (`lab up --vf`): a thread polls
-//! the host ends' carrier every 5 ms; on a change it swaps the representor's transmit hash for
-//! the one of the live links (a dead link's buckets go to the live one, and come back with it),
-//! then writes what mlx5 would show (`card_view.rs`): the debugfs tree `mlx5/<pci>/lag/` in the formats of the
-//! kernel's `drivers/net/ethernet/mellanox/mlx5/core/lag/debugfs.c`, and the kernel log lines
-//! of `lag/lag.c` (`mlx5_modify_lag` → `mlx5_lag_print_mapping`: "lag map active ports: %s",
-//! the 1-based tx-enabled ports joined by ", "; the activation's "shared_fdb:%d mode:%s" and
-//! "Operation mode is single FDB") and of `en_main.c` (`mlx5e_update_carrier`: "Link up",
-//! "Link down", printed by `netdev_info` as `mlx5_core PCI NETDEV: ...`). 5.14-5.17 printed
-//! "modify lag map port 1:%d port 2:%d" instead, 5.18 a header and a line per port; 5.19 and
-//! 6.x print the lines above (`tests/fixtures/mlx5/README.md`). Modelled: kernel 6.x, hash
-//! mode, two ports, shared FDB with native FDB selection (flags prints both lines since 5.19).
-//! The link's line is stamped when the carrier change was seen, the map's when the new hash
-//! was in place. The lab has no kernel bond: the model also shows one over the host ends as
-//! the bonding driver would in sysfs (`bond_files`), for the soak's NIC sampling.
+//! What the mlx5 driver does on a link event, for the lab's VF (`lab up --vf`): a thread polls the
+//! host ends' carrier every 5 ms; on a change it swaps the representor's transmit hash for the one
+//! of the live links (a dead link's buckets go to the live one, and come back with it), then writes
+//! what mlx5 would show (`card_view.rs`): the debugfs tree `mlx5/<pci>/lag/` in the formats of the
+//! kernel's `drivers/net/ethernet/mellanox/mlx5/core/lag/debugfs.c`, and the kernel log lines of
+//! `lag/lag.c` (`mlx5_modify_lag` → `mlx5_lag_print_mapping`: "lag map active ports: %s", the
+//! 1-based tx-enabled ports joined by ", "; the activation's "shared_fdb:%d mode:%s" and "Operation
+//! mode is single FDB") and of `en_main.c` (`mlx5e_update_carrier`: "Link up", "Link down", printed
+//! by `netdev_info` as `mlx5_core PCI NETDEV: ...`). 5.14-5.17 printed "modify lag map port 1:%d
+//! port 2:%d" instead, 5.18 a header and a line per port; 5.19 and 6.x print the lines above
+//! (`tests/fixtures/mlx5/README.md`). Modelled: kernel 6.x, hash mode, two ports, shared FDB with
+//! native FDB selection (flags prints both lines since 5.19). The link's line is stamped when the
+//! carrier change was seen, the map's when the new hash was in place. The lab has no kernel bond:
+//! the model also shows one over the host ends as the bonding driver would in sysfs (`bond_files`),
+//! for the soak's NIC sampling.
 //!
 //! A carrier change while no vflag process runs the model (`lab flap --vf`, a soak, `lab model
 //! --vf`) is not remapped: the hash keeps the old mapping.
