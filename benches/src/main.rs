@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Parser;
+use cli_exit::BadUsage;
 
 use cases::{Case, Kind, Names, Settings, Sides};
 use measure::Timing;
@@ -34,10 +35,10 @@ struct Cli {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
     /// Traffic before the window opens.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = vflag_contract::value::duration)]
     warmup: Duration,
     /// The measuring window.
-    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "3s", value_parser = vflag_contract::value::duration)]
     window: Duration,
     /// Which cases, comma-separated [default: all; `--list` shows them].
     #[arg(long, value_delimiter = ',')]
@@ -96,17 +97,6 @@ fn main() -> ExitCode {
         }
     }
 }
-
-#[derive(Debug)]
-struct BadUsage(String);
-
-impl std::fmt::Display for BadUsage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadUsage {}
 
 /// The cases named by --cases, in the harness's order.
 fn select(all: Vec<Case>, names: &[String]) -> Result<Vec<Case>> {
@@ -169,9 +159,7 @@ fn run(cli: Cli) -> Result<u8> {
         .or_else(|| std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("vflag-dp"))))
         .filter(|p| p.is_file())
         .context("vflag-dp not found next to vflag-bench: build it (cargo build --release) or give --vflag-dp PATH")?;
-    if !nix::unistd::geteuid().is_root() {
-        bail!("vflag-bench needs root (DPDK processes with hugepages and their telemetry sockets)");
-    }
+    cli_exit::require_root("vflag-bench", "DPDK processes with hugepages and their telemetry sockets")?;
     let (rounds, warmup, window) = if cli.quick {
         (1, Duration::from_millis(500), Duration::from_secs(1))
     } else {

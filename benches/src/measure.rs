@@ -1,15 +1,14 @@
 //! Runs one side for one round: starts its processes, waits until traffic flows, lets it warm
 //! up, then reads the measured port counters at the start and end of a fixed window through
-//! DPDK telemetry. Every process is stopped (SIGINT, then SIGKILL) whatever happens.
+//! DPDK telemetry. Every process is stopped (SIGINT to its group, then SIGKILL) whatever
+//! happens, and dies with vflag-bench.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
+use procs::Proc;
 use vflag_dp::stop::Stop;
 
 use crate::cases::{Counter, Side};
@@ -41,51 +40,34 @@ fn sleep(d: Duration, stop: &Stop) -> Result<()> {
     }
 }
 
-/// A started process, stopped when dropped.
+/// A started process (in its own group, killed with vflag-bench: `procs`), stopped by SIGINT
+/// when dropped, its DPDK runtime directory removed.
 struct Running {
-    child: Child,
+    proc_: Proc,
     prefix: String,
-    log: PathBuf,
     stop: Stop,
 }
 
 impl Running {
     fn start(program: &Path, args: &[String], prefix: &str, logs: &Path, stop: &Stop) -> Result<Running> {
         let log = logs.join(format!("{prefix}.log"));
-        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .with_context(|| format!("cannot start {}", program.display()))?;
-        Ok(Running { child, prefix: prefix.to_string(), log, stop: stop.clone() })
+        let argv: Vec<String> = std::iter::once(program.display().to_string()).chain(args.iter().cloned()).collect();
+        let proc_ = Proc::spawn(prefix, &argv, &log)?.stopped_by(Signal::SIGINT);
+        Ok(Running { proc_, prefix: prefix.to_string(), stop: stop.clone() })
     }
 
     /// Fails, with the end of its output, if the process has exited.
     fn check_alive(&mut self) -> Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            bail!("{} exited early ({status}): {}", self.prefix, log_tail(&self.log));
+        if let Some(status) = self.proc_.exited() {
+            bail!("{} exited early ({status}): {}", self.prefix, log_tail(&self.proc_.log));
         }
         Ok(())
     }
 
     fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let pid = Pid::from_raw(self.child.id() as i32);
-            let _ = kill(pid, Signal::SIGINT);
-            let t0 = Instant::now();
-            // A hurried stop (a signal after the grace period) kills at once.
-            while matches!(self.child.try_wait(), Ok(None))
-                && t0.elapsed() < Duration::from_secs(10)
-                && !self.stop.hurried()
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        // A hurried stop (a signal after the grace period) kills at once.
+        let stop = self.stop.clone();
+        self.proc_.stop_unless_hurried(Duration::from_secs(10), &|| stop.hurried());
         // DPDK leaves its runtime directory behind; one per round would pile up.
         let _ = std::fs::remove_dir_all(telemetry::runtime_dir(&self.prefix));
     }
@@ -114,7 +96,7 @@ fn connect(p: &mut Running, deadline: Instant, stop: &Stop) -> Result<Telemetry>
             }
         }
         if Instant::now() > deadline {
-            bail!("{}: no telemetry socket at {} in time: {}", p.prefix, path.display(), log_tail(&p.log));
+            bail!("{}: no telemetry socket at {} in time: {}", p.prefix, path.display(), log_tail(&p.proc_.log));
         }
         sleep(Duration::from_millis(50), stop)?;
     }
@@ -183,7 +165,7 @@ fn window<T>(
                 "{}: no traffic within {:?}: {}",
                 side.procs[side.measured].prefix,
                 timing.start_timeout,
-                log_tail(&running[side.measured].log)
+                log_tail(&running[side.measured].proc_.log)
             );
         }
     }

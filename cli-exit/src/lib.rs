@@ -1,11 +1,48 @@
-//! The one place that turns a clap parse error into what the vflag binaries promise: help and
-//! version print as clap has them (exit 0); a usage error is one line on stderr naming the bad
-//! value, prefixed by the program's name, and exit 2.
+//! The command-line contract every vflag binary shares: help and version print as clap has them
+//! (exit 0); a usage error, clap's or a binary's own check (`BadUsage`), is one line on stderr
+//! naming the bad value, prefixed by the program's name, and exit 2; a command that needs root
+//! says so before it starts (`require_root`).
 
 use std::process::ExitCode;
 
 /// Exit code of a usage error, shared by all vflag binaries (1 is a runtime error, 3 a failed verdict).
 pub const USAGE: u8 = 2;
+
+/// A bad option found by a binary's own checks (after clap's): exit 2, not 1.
+#[derive(Debug)]
+pub struct BadUsage(pub String);
+
+impl std::fmt::Display for BadUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadUsage {}
+
+/// A command that needs root, run without it: "WHAT needs root (WHY)" (exit 1: the command line
+/// was right, the caller was not).
+#[derive(Debug)]
+pub struct NotRoot {
+    what: String,
+    why: String,
+}
+
+impl std::fmt::Display for NotRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} needs root ({})", self.what, self.why)
+    }
+}
+
+impl std::error::Error for NotRoot {}
+
+/// Refuses to go on unless the effective user is root, as the kernel sees it (`geteuid`).
+pub fn require_root(what: &str, why: &str) -> Result<(), NotRoot> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    Err(NotRoot { what: what.into(), why: why.into() })
+}
 
 /// Parses the command line, or returns the exit code after printing help, version or the error.
 pub fn parse<C: clap::Parser>(prog: &str) -> Result<C, ExitCode> {
@@ -41,6 +78,14 @@ mod tests {
     struct Cli {
         #[arg(long, value_parser = ["rxonly", "io"])]
         fwd: String,
+    }
+
+    #[test]
+    fn not_root_names_the_command_and_why() {
+        let e = super::NotRoot { what: "lab up".into(), why: "it changes namespaces".into() };
+        assert_eq!(e.to_string(), "lab up needs root (it changes namespaces)");
+        // The tests run as whoever runs them: the answer is the kernel's.
+        assert_eq!(super::require_root("x", "y").is_ok(), nix::unistd::geteuid().is_root());
     }
 
     #[test]

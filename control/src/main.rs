@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
+use cli_exit::BadUsage;
 
 use lab::LabSpec;
 use runner::SystemRunner;
@@ -46,7 +47,8 @@ enum Top {
     Soak {
         #[command(flatten)]
         args: Box<soak::SoakArgs>,
-        #[command(flatten)]
+        // The lab's names: in the soak's help beside its other lab options.
+        #[command(flatten, next_help_heading = "Lab")]
         names: LabNames,
     },
     #[command(flatten)]
@@ -111,7 +113,7 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(e) if e.downcast_ref::<soak::BadUsage>().is_some() => {
+        Err(e) if e.downcast_ref::<BadUsage>().is_some() => {
             eprintln!("vflag-ctl: {e}");
             ExitCode::from(2)
         }
@@ -124,7 +126,7 @@ fn main() -> ExitCode {
 
 fn spec(n: &LabNames) -> Result<LabSpec> {
     if n.host_links.len() != n.switch_links.len() || n.host_links.is_empty() {
-        return Err(soak::BadUsage(format!(
+        return Err(BadUsage(format!(
             "--host-links {} and --switch-links {} must name the same number of links",
             n.host_links.join(","),
             n.switch_links.join(",")
@@ -138,23 +140,9 @@ fn spec(n: &LabNames) -> Result<LabSpec> {
         .chain(n.switch_links.iter().map(|l| ("--switch-links", l)))
         .chain([("--ns", &n.ns)])
     {
-        names::ifname(name).map_err(|e| soak::BadUsage(format!("{opt} {e}")))?;
+        names::ifname(name).map_err(|e| BadUsage(format!("{opt} {e}")))?;
     }
     Ok(LabSpec { ns: n.ns.clone(), links: n.host_links.iter().cloned().zip(n.switch_links.iter().cloned()).collect() })
-}
-
-/// Namespaces, veth pairs, bonds, eswitch modes and sysfs writes need root.
-pub(crate) fn require_root(what: &str) -> Result<()> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse::<u32>().ok());
-    if euid.is_some_and(|u| u != 0) {
-        bail!("{what} needs root (it changes network interfaces, namespaces or devices)");
-    }
-    Ok(())
 }
 
 fn run(cli: Cli) -> Result<u8> {
@@ -171,7 +159,7 @@ fn run(cli: Cli) -> Result<u8> {
     }
     match action {
         LabAction::Up => {
-            require_root("lab up")?;
+            cli_exit::require_root("lab up", "it creates a namespace and veth pairs")?;
             let _claim = claim_lab(&spec, "lab up")?;
             let done = lab::up(r, &spec)?;
             if done.is_empty() {
@@ -184,7 +172,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
         }
         LabAction::Down => {
-            require_root("lab down")?;
+            cli_exit::require_root("lab down", "it removes the lab's namespace and links")?;
             let _claim = claim_lab(&spec, "lab down")?;
             let done = lab::down(r, &spec)?;
             for d in &done {
@@ -233,11 +221,9 @@ fn run(cli: Cli) -> Result<u8> {
         }
         LabAction::Flap { link, down_ms } => {
             if link >= spec.links.len() {
-                return Err(
-                    soak::BadUsage(format!("--link {link}: the lab has links 0 to {}", spec.links.len() - 1)).into()
-                );
+                return Err(BadUsage(format!("--link {link}: the lab has links 0 to {}", spec.links.len() - 1)).into());
             }
-            require_root("lab flap")?;
+            cli_exit::require_root("lab flap", "it sets a switch end down and up")?;
             let _claim = claim_lab(&spec, "lab flap")?;
             let t0 = std::time::Instant::now();
             lab::flap(r, &spec, link, down_ms, &|ms| std::thread::sleep(std::time::Duration::from_millis(ms)))?;
@@ -252,18 +238,16 @@ fn vf_spec(o: &VfOpts, lab: &LabSpec) -> Result<Option<lab::vf::VfSpec>> {
         return Ok(None);
     }
     let [v, p] = o.vf_names.as_slice() else {
-        return Err(
-            soak::BadUsage(format!("--vf-names {}: give the VF and its representor", o.vf_names.join(","))).into()
-        );
+        return Err(BadUsage(format!("--vf-names {}: give the VF and its representor", o.vf_names.join(","))).into());
     };
     for n in [v, p] {
-        names::ifname(n).map_err(|e| soak::BadUsage(format!("--vf-names {e}")))?;
+        names::ifname(n).map_err(|e| BadUsage(format!("--vf-names {e}")))?;
     }
     if v == p || lab.links.iter().any(|(h, s)| [h, s].contains(&v) || [h, s].contains(&p)) {
-        return Err(soak::BadUsage(format!("--vf-names {v},{p}: two names of their own")).into());
+        return Err(BadUsage(format!("--vf-names {v},{p}: two names of their own")).into());
     }
     if lab.links.len() != 2 {
-        return Err(soak::BadUsage("--vf: a VF-LAG joins two links".into()).into());
+        return Err(BadUsage("--vf: a VF-LAG joins two links".into()).into());
     }
     let mut vf = lab::vf::VfSpec::new(lab);
     (vf.vf, vf.rep, vf.block) = (v.clone(), p.clone(), o.block);
@@ -275,7 +259,7 @@ fn lab_vf(action: LabAction, spec: &LabSpec, vf: &lab::vf::VfSpec) -> Result<u8>
     let r = &mut SystemRunner;
     match action {
         LabAction::Up => {
-            require_root("lab up")?;
+            cli_exit::require_root("lab up", "it creates a namespace and veth pairs")?;
             let _claim = claim_lab(spec, "lab up")?;
             let done = lab::vf::up(r, spec, vf)?;
             for d in &done {
@@ -293,7 +277,7 @@ fn lab_vf(action: LabAction, spec: &LabSpec, vf: &lab::vf::VfSpec) -> Result<u8>
             );
         }
         LabAction::Down => {
-            require_root("lab down")?;
+            cli_exit::require_root("lab down", "it removes the lab's namespace and links")?;
             let _claim = claim_lab(spec, "lab down")?;
             let done = lab::vf::down(r, spec, vf)?;
             for d in &done {
@@ -333,7 +317,7 @@ fn lab_vf(action: LabAction, spec: &LabSpec, vf: &lab::vf::VfSpec) -> Result<u8>
                     if vst.redirect { "yes" } else { "no" },
                     if vst.hash { "yes" } else { "no" }
                 );
-                let m = vf.debugfs_root().join("mlx5").join(lab::vf::PF_PCI[0]).join("lag/mapping");
+                let m = vf.debugfs_root().join("mlx5").join(lab::card_view::PF_PCI[0]).join("lag/mapping");
                 if let Ok(t) = std::fs::read_to_string(&m) {
                     println!("  mapping (active ports): {}", t.split_whitespace().collect::<Vec<_>>().join(", "));
                 }
@@ -341,11 +325,9 @@ fn lab_vf(action: LabAction, spec: &LabSpec, vf: &lab::vf::VfSpec) -> Result<u8>
         }
         LabAction::Flap { link, down_ms } => {
             if link >= spec.links.len() {
-                return Err(
-                    soak::BadUsage(format!("--link {link}: the lab has links 0 to {}", spec.links.len() - 1)).into()
-                );
+                return Err(BadUsage(format!("--link {link}: the lab has links 0 to {}", spec.links.len() - 1)).into());
             }
-            require_root("lab flap")?;
+            cli_exit::require_root("lab flap", "it sets a switch end down and up")?;
             let _claim = claim_lab(spec, "lab flap")?;
             if !lab::vf::status(r, spec, vf)?.complete() {
                 bail!("the lab's VF {} is not up: run `vflag-ctl lab up --vf` first", vf.vf);

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use procs::on_path;
 
 /// A command line: the program and its arguments, or a write of one value to a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,16 +116,6 @@ fn write_file(path: &Path, value: &str) -> Output {
         Ok(()) => Output::default(),
         Err(e) => Output { code: 1, stderr: format!("echo: write error: {e}"), ..Default::default() },
     }
-}
-
-/// Whether an executable named `program` is on PATH (or is a path that exists).
-pub fn on_path(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if program.contains('/') {
-        return executable(Path::new(program));
-    }
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| executable(&d.join(program))))
 }
 
 /// Records every command and answers from a script: the first rule whose prefix matches the

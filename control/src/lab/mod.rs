@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::runner::{Cmd, Runner};
 
+pub mod card_view;
 pub mod lag_model;
 pub mod vf;
 

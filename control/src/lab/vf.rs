@@ -12,15 +12,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use super::lag_model::{self, Live};
+use super::card_view::{self, Live, PF_PCI};
 use super::{LabSpec, MARK};
 use crate::runner::{Cmd, Runner};
 
 /// The transmit hash, built at `lab up --vf` time.
 pub const LAG_HASH_C: &str = include_str!("../../bpf/lag_hash.c");
-
-/// The made-up PCI names of the two PFs (the seed's): link 0's, link 1's.
-pub const PF_PCI: [&str; 2] = ["0000:01:00.0", "0000:01:00.1"];
 
 /// The tc preference and handle of the representor's BPF filter.
 const PREF: &str = "1";
@@ -52,6 +49,13 @@ impl VfSpec {
     /// as under `/sys/kernel/debug` on a real card (`mlx5::lagstate::read` reads either).
     pub fn debugfs_root(&self) -> PathBuf {
         self.run_dir.join("debug")
+    }
+
+    /// Where the model shows its bond as sysfs would (`<run>/sys`): the lab has no kernel bond
+    /// (DPDK's bonding is not the kernel's), so the bond is the model's, read by the same reader
+    /// as a real host's `/sys`.
+    pub fn bond_sys_root(&self) -> PathBuf {
+        self.run_dir.join("sys")
     }
 
     /// The kernel-log-shaped file of the model.
@@ -233,7 +237,7 @@ fn vf_steps(
     let src = vf.run_dir.join("lag_hash.c");
     let stale = std::fs::read_to_string(&src).ok().as_deref() != Some(LAG_HASH_C);
     if stale {
-        lag_model::write_atomic(&src, LAG_HASH_C)?;
+        card_view::write_atomic(&src, LAG_HASH_C)?;
     }
     let idx = [ifindex(r, &lab.links[0].0)?, ifindex(r, &lab.links[1].0)?];
     for live in Live::ALL {
@@ -270,10 +274,10 @@ fn vf_steps(
     }
     // What mlx5 shows once the LAG is active (both ports), unless a model already wrote it.
     if !vf.debugfs_root().join("mlx5").join(PF_PCI[0]).join("lag/state").exists() {
-        let m = lag_model::Mlx5View::activated(lab);
-        m.write(vf)?;
-        lag_model::write_bond(vf, &m.netdevs, [true, true])?;
-        lag_model::append_log(&vf.kern_log(), &m.activation_lines(lag_model::uptime_now()))?;
+        let m = card_view::Mlx5View::activated(lab);
+        m.write(&vf.debugfs_root())?;
+        card_view::write_bond(&vf.bond_sys_root(), &m.netdevs, [true, true])?;
+        card_view::append_log(&vf.kern_log(), &m.activation_lines(card_view::uptime_now()))?;
     }
     Ok(())
 }

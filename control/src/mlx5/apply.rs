@@ -176,31 +176,19 @@ fn one_line(s: &str) -> String {
 }
 
 #[cfg(test)]
-pub mod tests {
+mod tests {
     use super::*;
     use crate::mlx5::discover::{self, FOR_SETUP, FOR_TEARDOWN};
-    use crate::mlx5::fake::{self, FakeHost};
     use crate::mlx5::plan::{self, Order, Setup};
+    use crate::mlx5::testing::fake::{self, FakeHost};
+    use crate::mlx5::testing::{run_plan, up_on};
     use crate::mlx5::verify;
     use crate::runner::Runner;
     use crate::runner::{Cmd, Output};
+    use vflag_contract::value::BondMode;
 
     fn env_of(h: &mut FakeHost) -> (std::path::PathBuf, &mut FakeHost) {
         (h.root(), h)
-    }
-
-    fn run_plan(h: &mut FakeHost, s: &Setup, order: Order, up: bool) -> Result<Applied> {
-        let sleep = |_| {};
-        let (root, h) = env_of(h);
-        let mut env = fake::env_at(&root, h, &sleep);
-        let host = discover::discover(&mut env, None, &s.bond, if up { FOR_SETUP } else { FOR_TEARDOWN })?;
-        let p = if up { plan::up(&host, s, &env.sys, order)? } else { plan::down(&host, s, &env.sys, order)? };
-        apply(&mut env, &p, "vflag-ctl down", &mut |_| {})
-    }
-
-    /// Brings the fake host up as `vflag-ctl up` would.
-    pub fn up_on(h: &mut FakeHost, s: &Setup) -> Result<Applied> {
-        run_plan(h, s, s.order, true)
     }
 
     fn verdict(h: &mut FakeHost, s: &Setup) -> verify::Verdict {
@@ -217,7 +205,7 @@ pub mod tests {
 
     #[test]
     fn up_runs_the_plan_then_verify_passes_then_up_again_changes_nothing() {
-        for mode in [plan::BondMode::Lacp, plan::BondMode::ActiveBackup, plan::BondMode::Xor] {
+        for mode in [BondMode::Lacp, BondMode::ActiveBackup, BondMode::Xor] {
             let s = Setup { mode, reverse_rule: true, ..Setup::default() };
             let mut h = FakeHost::seed();
             assert!(!verdict(&mut h, &s).pass);

@@ -17,11 +17,12 @@ use serde::Serialize;
 use super::apply::{self, Event, StepFailed};
 use super::check::Want;
 use super::discover::{self, Host, Needs, FOR_COUNTERS, FOR_SETUP, FOR_TEARDOWN};
-use super::plan::{self, BondMode, Order, Plan, Setup};
+use super::plan::{self, Order, Plan, Setup};
 use super::sysfs::SysFs;
 use super::{counters, verify, Env};
 use crate::runner::{Runner, SystemRunner};
-use crate::soak::BadUsage;
+use cli_exit::BadUsage;
+use vflag_contract::value::BondMode;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -278,7 +279,7 @@ pub fn run(cmd: Command) -> Result<u8> {
         Command::Up { host: h, setup, dry_run } => {
             let s = setup.setup(false);
             if !dry_run {
-                crate::require_root("up")?;
+                cli_exit::require_root("up", "it writes sysfs, sets the eswitch mode and builds the bond")?;
             }
             with_env(&h, |env| bring(env, &h, &s, Way::Up, dry_run))
         }
@@ -291,7 +292,7 @@ pub fn run(cmd: Command) -> Result<u8> {
                 .into());
             }
             if !dry_run {
-                crate::require_root("down")?;
+                cli_exit::require_root("down", "it takes the bond and the VF-LAG down")?;
             }
             with_env(&h, |env| bring(env, &h, &s, Way::Down, dry_run))
         }
@@ -497,7 +498,7 @@ fn counters_cmd(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::fake::{self, FakeHost};
+    use crate::mlx5::testing::fake::{self, FakeHost};
 
     fn args(h: &FakeHost) -> HostArgs {
         HostArgs { sysfs_root: h.root().join("sys"), debugfs_root: None, dmesg_file: None, pfs: None }

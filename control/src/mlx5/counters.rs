@@ -338,7 +338,7 @@ const WAKE: Duration = Duration::from_millis(50);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::fake;
+    use crate::mlx5::testing::fake;
     use crate::runner::{Output, Recorder};
 
     fn out(name: &str) -> Output {

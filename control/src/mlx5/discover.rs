@@ -493,7 +493,7 @@ pub fn render(h: &Host) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::fake::{self, FakeHost};
+    use crate::mlx5::testing::fake::{self, FakeHost};
     use crate::runner::{Output, Recorder};
 
     fn out(name: &str) -> Output {
@@ -675,7 +675,7 @@ mod tests {
     #[test]
     fn the_simulated_host_after_up_reads_like_the_committed_up_fixture() {
         let mut h = FakeHost::seed();
-        crate::mlx5::apply::tests::up_on(&mut h, &crate::mlx5::plan::Setup::default()).unwrap();
+        crate::mlx5::testing::up_on(&mut h, &crate::mlx5::plan::Setup::default()).unwrap();
         let root = h.root();
         let sleep = |_| {};
         let mut env = fake::env_at(&root, &mut h, &sleep);

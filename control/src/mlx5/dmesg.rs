@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn the_seeds_log_is_an_active_hash_lag_with_single_fdb() {
-        let all = lag_lines(&crate::mlx5::fake::text("dmesg-seed.log"));
+        let all = lag_lines(&crate::mlx5::testing::fake::text("dmesg-seed.log"));
         // The PFs' carrier lines (a -T log: no uptime stamps) come with the netdev.
         assert_eq!(all[0].kind, LagKind::Link { netdev: "enp1s0f0np0".into(), up: false });
         assert!(all.iter().all(|l| l.uptime_s.is_none()));

@@ -138,7 +138,7 @@ pub fn read(env: &Env, pf_pci: &str, log: Option<&str>) -> LagState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::fake;
+    use crate::mlx5::testing::fake;
 
     #[test]
     fn debugfs_of_the_up_fixture_is_an_active_switchdev_hash_lag() {

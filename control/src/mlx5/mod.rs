@@ -20,9 +20,7 @@ pub mod sysfs;
 pub mod verify;
 
 #[cfg(test)]
-pub mod fake;
-#[cfg(test)]
-mod real_steps;
+pub mod testing;
 
 use std::path::PathBuf;
 use std::time::Duration;

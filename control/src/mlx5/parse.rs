@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn driver_info_takes_ethtool_i_fields_and_leaves_empty_ones_out() {
-        let d = driver_info(&crate::mlx5::fake::text("ethtool-i-enp1s0f0np0.txt"));
+        let d = driver_info(&crate::mlx5::testing::fake::text("ethtool-i-enp1s0f0np0.txt"));
         assert_eq!(d.driver.as_deref(), Some("mlx5_core"));
         assert_eq!(d.version.as_deref(), Some("6.1.0-13-amd64"));
         assert_eq!(d.firmware.as_deref(), Some("22.36.1010 (MT_0000000359)"));

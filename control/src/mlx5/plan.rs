@@ -18,7 +18,7 @@ use super::sysfs::SysFs;
 use crate::runner::Cmd;
 
 /// The bond's mode: the contract's one type, spelled the kernel's way here.
-pub use vflag_contract::value::BondMode;
+use vflag_contract::value::BondMode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -559,7 +559,7 @@ impl Want {
 mod tests {
     use super::*;
     use crate::mlx5::discover::{self, FOR_SETUP, FOR_TEARDOWN};
-    use crate::mlx5::fake::{self, vf_writes, FakeHost};
+    use crate::mlx5::testing::fake::{self, vf_writes, FakeHost};
     use crate::runner::Runner;
 
     fn lines(p: &Plan) -> Vec<String> {
@@ -751,7 +751,7 @@ mod tests {
     fn down_on_an_up_host_reverses_the_procedure() {
         let s = Setup { reverse_rule: true, ..Setup::default() };
         let mut h = FakeHost::seed();
-        crate::mlx5::apply::tests::up_on(&mut h, &s).unwrap();
+        crate::mlx5::testing::up_on(&mut h, &s).unwrap();
         let mut want: Vec<String> = [
             "tc qdisc del dev enp1s0f0npf0vf0 ingress",
             "tc qdisc del dev enp1s0f1np1 ingress",

@@ -66,7 +66,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> SysFs {
-        SysFs::new(crate::mlx5::fake::fixtures().join(name).join("sys"))
+        SysFs::new(crate::mlx5::testing::fake::fixtures().join(name).join("sys"))
     }
 
     #[test]

@@ -8,8 +8,9 @@ use super::check::{find_flower, FilterAt, Want};
 use super::discover::Host;
 use super::dmesg;
 use super::parse::{Filter, Ingress};
-use super::plan::{BondMode, Setup};
+use super::plan::Setup;
 use super::Env;
+use vflag_contract::value::BondMode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -305,7 +306,7 @@ pub fn junit(v: &Verdict) -> junit::Testsuites {
 mod tests {
     use super::*;
     use crate::mlx5::discover::{discover, FOR_TEARDOWN};
-    use crate::mlx5::fake;
+    use crate::mlx5::testing::fake;
     use crate::runner::{Output, Recorder};
 
     fn out(name: &str) -> Output {

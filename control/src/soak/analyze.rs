@@ -5,9 +5,11 @@
 use serde::Serialize;
 
 use super::failover::{self, Failover};
+use super::latency::{self, FlapLatency, FlapTimes};
 use super::link_counters::LinkSeries;
 use super::restore::{self, Overlap, Reference, Restore, Traffic};
 use super::rx_report::RxReport;
+use super::seen::Seen;
 
 /// A flap as it was carried out, in wall-clock seconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,15 +51,6 @@ pub struct LinkWindow {
     pub carrying: Vec<String>,
 }
 
-/// What the windows are read from: the receiver's report, its bond members' names, and the
-/// links' counters when they were sampled.
-#[derive(Clone, Copy)]
-pub struct Seen<'a> {
-    pub rx: &'a RxReport,
-    pub members: &'a [String],
-    pub links: Option<&'a LinkSeries>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlapResult {
     pub number: usize,
@@ -95,7 +88,35 @@ pub struct FlapResult {
     /// The later flap that went down before this one's link rejoined.
     pub overlapped_by: Option<usize>,
     /// Tracked frames' latency before, during and after; null when not measured (`latency`).
-    pub latency: Option<super::latency::FlapLatency>,
+    pub latency: Option<FlapLatency>,
+}
+
+impl FlapResult {
+    /// Its times as the latency windows take them: during runs to the restore, else the up.
+    fn latency_times(&self) -> FlapTimes {
+        let restored_ms = self.restore.as_ref().and_then(|r| r.restore_ms);
+        FlapTimes {
+            down_s: self.down_s,
+            up_s: self.up_s,
+            back_s: self.up_s + restored_ms.map_or(0.0, |ms| ms / 1e3),
+            judged: !self.cut_short && self.overlaps.is_none(),
+        }
+    }
+}
+
+/// Sets each flap's `latency` (null when not measured) and sums them up over the judged ones.
+pub fn measure_latency(
+    flaps: &mut [FlapResult],
+    samples: &[latency::Sample],
+    ready_s: f64,
+    clock: latency::Clock,
+) -> latency::Summary {
+    let times: Vec<FlapTimes> = flaps.iter().map(FlapResult::latency_times).collect();
+    let (per_flap, summary) = latency::measure(&times, samples, ready_s, clock);
+    for (f, l) in flaps.iter_mut().zip(per_flap) {
+        f.latency = l;
+    }
+    summary
 }
 
 /// An outage that no flap explains.
@@ -536,7 +557,7 @@ mod tests {
         assert_eq!(fo.loss_derived_ms, Some(600.0), "the foreign frames lost / the hit flows' rate");
         let limits = crate::soak::verdict::Limits {
             max_outage_ms: Some(500.0),
-            max_loss: Some(crate::soak::verdict::LossLimit::Frames(10)),
+            max_loss: Some(vflag_contract::value::LossLimit::Frames(10)),
             min_member_share: None,
         };
         let v = crate::soak::verdict::judge(&limits, &f, &[], None, &members(), &[]);

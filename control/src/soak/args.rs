@@ -11,7 +11,7 @@ use super::flappers::FlapKind;
 use super::schedule::{LinkChoice, Schedule};
 use super::verdict::Limits;
 use super::words::{self, Template};
-use vflag_contract::value::{self, LossLimit};
+use vflag_contract::value::{self, BondMode, LossLimit};
 
 /// The receiver options the soak gives itself; `--dut-args` must leave them out.
 const SET_BY_SOAK: [&str; 5] = ["--json", "--events", "--fwd", "--duration", "--stats-interval"];
@@ -30,144 +30,149 @@ const PEER_SET_BY_SOAK: [&str; 10] = [
     "--dst-mac",
 ];
 
-/// The lab's bond mode: the contract's, as vflag-dp's `--bond` takes it.
-pub use vflag_contract::value::BondMode as Bond;
+// The help's sections (clap `help_heading`).
+const LAB: &str = "Lab";
+const HARDWARE: &str = "Real hardware";
+const TRAFFIC: &str = "Traffic";
+const FLAPS: &str = "Flaps";
+const VERDICT: &str = "Verdict";
+const OUTPUT: &str = "Output";
 
 #[derive(Debug, Clone, Args)]
 pub struct SoakArgs {
     /// Run on the emulated lab: bring it up, generator in the switch namespace, receiver here.
-    #[arg(long, conflicts_with = "dut_args")]
+    #[arg(long, conflicts_with = "dut_args", help_heading = LAB)]
     pub lab: bool,
-    /// Real hardware: vflag-dp's arguments for the receiver on the VF, as one string
+    /// vflag-dp's arguments for the receiver on the VF, as one string
     /// (e.g. "--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01"); traffic comes from the
     /// switch side.
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true, help_heading = HARDWARE)]
     pub dut_args: Option<String>,
-    /// Lab: the DUT on an emulated VF instead of a bond: the links joined as the NIC joins them
+    /// The DUT on an emulated VF instead of a bond: the links joined as the NIC joins them
     /// (`lab up --vf`: a shared ingress block to the VF's representor, a 5-tuple transmit hash
     /// over the links with carrier), the LAG model remapping on each flap, the split from the
     /// host links' counters. Needs --bond xor or active-backup on the switch side.
-    #[arg(long)]
+    #[arg(long, help_heading = LAB)]
     pub vf: bool,
     /// Both directions. The DUT reflects (`vflag-dp --fwd reflect`: addresses swapped, payload
     /// kept) and the far side generates and receives in one process (`--fwd gen-rx`), so the
     /// round trip's loss, outages and latency are measured on one clock, and the links'
     /// transmit counters give the DUT's egress split per flap. On real hardware it needs
     /// --peer-cmd.
-    #[arg(long)]
+    #[arg(long, help_heading = TRAFFIC)]
     pub reflect: bool,
     /// How to run a command on the traffic side, e.g. "ssh -o BatchMode=yes peer" [lab default:
     /// "ip netns exec NS"]. Split into words as a shell would; the far side's vflag-dp and its
     /// arguments follow as argv (quoted for the remote shell when the command is ssh). It runs
     /// with `--stop-on-eof`, so it stops when the soak does, however the soak ends.
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", help_heading = TRAFFIC)]
     pub peer_cmd: Option<String>,
     /// Real hardware, with --peer-cmd: the far side's own vflag-dp arguments, as one string
     /// (its lcores, `-a`/`--vdev` ports, `--bond` if it bonds, memory); the soak adds the rest
     /// (--fwd, --stop-on-eof, --run-id, --flows, --rate, --dst-mac from --dut-args' --mac, --json).
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true, help_heading = TRAFFIC)]
     pub peer_args: Option<String>,
     /// The far side's vflag-dp [default: `vflag-dp` on the far side's PATH; the lab: this
     /// host's].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = TRAFFIC)]
     pub peer_vflag_dp: Option<String>,
     /// A foreign generator instead of vflag-dp's (e.g. a TRex script): split into words and run
     /// as argv once the receiver is up, in its own process group, output to traffic.log. Its
     /// flows are followed by their 5-tuples: per-flap outages come from those flows' silences.
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", help_heading = TRAFFIC)]
     pub traffic_cmd: Option<String>,
     /// Run at the end, before the --traffic-cmd generator is stopped (SIGTERM, then SIGKILL).
-    #[arg(long, value_name = "CMD", requires = "traffic_cmd")]
+    #[arg(long, value_name = "CMD", requires = "traffic_cmd", help_heading = TRAFFIC)]
     pub traffic_stop_cmd: Option<String>,
-    /// Lab: the bond mode on both sides.
-    #[arg(long, value_enum, default_value = "lacp")]
-    pub bond: Bond,
+    /// The bond mode on both sides.
+    #[arg(long, value_enum, default_value = "lacp", help_heading = LAB)]
+    pub bond: BondMode,
     /// Flows vflag-dp's generator sends (distinct source IPs, so the l34 hash spreads them): the
     /// lab's, or the far side's under --peer-cmd.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), help_heading = TRAFFIC)]
     pub flows: u16,
     /// vflag-dp's generator's rate in frames/s (20000, 50k, 0.1M): the lab's, or the far side's.
-    #[arg(long, default_value = "20000")]
+    #[arg(long, default_value = "20000", help_heading = TRAFFIC)]
     pub rate: String,
     /// How many flaps.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, help_heading = FLAPS)]
     pub flaps: usize,
     /// Time from one flap to the next, and watched after the last (e.g. 8s, 1500ms).
-    #[arg(long, default_value = "8s", value_parser = value::duration)]
+    #[arg(long, default_value = "8s", value_parser = value::duration, help_heading = FLAPS)]
     pub interval: Duration,
     /// How long each flap keeps its link down, ms.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, help_heading = FLAPS)]
     pub down_ms: u64,
     /// Which link each flap takes down: alternate, random (see --seed), both (at once) or an index.
-    #[arg(long, default_value = "alternate")]
+    #[arg(long, default_value = "alternate", help_heading = FLAPS)]
     pub link: String,
     /// How a flap fails the link: carrier (its far end goes down), admin (`ip link set LINK
     /// down` on this host), lacp (LACPDUs dropped while the carrier stays up; the lab drops
     /// them on the switch end, real hardware needs --flap-down-cmd/--flap-up-cmd that do it).
-    #[arg(long, value_enum, default_value = "carrier")]
+    #[arg(long, value_enum, default_value = "carrier", help_heading = FLAPS)]
     pub flap_kind: FlapKind,
     /// Seed for --link random [default: from the clock; the report records it].
-    #[arg(long)]
+    #[arg(long, help_heading = FLAPS)]
     pub seed: Option<u64>,
-    /// Real hardware: names for the links, as {link} in the flap commands (e.g. the PFs or
+    /// Names for the links, as {link} in the flap commands (e.g. the PFs or
     /// the switch ports).
-    #[arg(long, value_delimiter = ',', value_name = "NAMES", value_parser = crate::names::switch_port)]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", value_parser = crate::names::switch_port, help_heading = HARDWARE)]
     pub links: Vec<String>,
-    /// Real hardware: command that takes a link down, {link} replaced (e.g. "ip link set {link} down").
-    #[arg(long, value_name = "CMD", requires = "flap_up_cmd")]
+    /// Command that takes a link down, {link} replaced (e.g. "ip link set {link} down").
+    #[arg(long, value_name = "CMD", requires = "flap_up_cmd", help_heading = HARDWARE)]
     pub flap_down_cmd: Option<String>,
-    /// Real hardware: command that brings it back up.
-    #[arg(long, value_name = "CMD", requires = "flap_down_cmd")]
+    /// Command that brings it back up.
+    #[arg(long, value_name = "CMD", requires = "flap_down_cmd", help_heading = HARDWARE)]
     pub flap_up_cmd: Option<String>,
-    /// Real hardware: interfaces on this host whose own counters split the traffic per link,
+    /// Interfaces on this host whose own counters split the traffic per link,
     /// sampled every 100 ms (mlx5 PFs, through `ethtool -S` *_phy) or 50 ms (others, sysfs)
     /// [default: --links, when they are interfaces here; the lab: its host links].
-    #[arg(long, value_delimiter = ',', value_name = "NAMES", value_parser = crate::names::ifname)]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", value_parser = crate::names::ifname, help_heading = HARDWARE)]
     pub link_counters: Vec<String>,
-    /// Real hardware: the generator runs on this host, on the receiver's clock (one TSC), so the
+    /// The generator runs on this host, on the receiver's clock (one TSC), so the
     /// tracked frames' one-way latency is measured around each flap (in the lab it always is).
-    #[arg(long)]
+    #[arg(long, help_heading = HARDWARE)]
     pub same_clock: bool,
-    /// Real hardware without flap commands: how long to watch while someone else flaps links.
-    #[arg(long, value_parser = value::duration)]
+    /// Without flap commands: how long to watch while someone else flaps links.
+    #[arg(long, value_parser = value::duration, help_heading = HARDWARE)]
     pub duration: Option<Duration>,
-    /// Verdict: fail if a flap silences any flow longer than this, ms.
-    #[arg(long)]
+    /// Fail if a flap silences any flow longer than this, ms.
+    #[arg(long, help_heading = VERDICT)]
     pub max_outage_ms: Option<f64>,
-    /// Verdict: fail if more tracked frames are lost than this, over the whole soak (frames or %).
-    #[arg(long, value_parser = value::loss_limit)]
+    /// Fail if more tracked frames are lost than this, over the whole soak (frames or %).
+    #[arg(long, value_parser = value::loss_limit, help_heading = VERDICT)]
     pub max_loss: Option<LossLimit>,
-    /// Verdict: fail if a member carries less than this share before or after a flap, %.
-    #[arg(long)]
+    /// Fail if a member carries less than this share before or after a flap, %.
+    #[arg(long, help_heading = VERDICT)]
     pub min_member_share: Option<f64>,
     /// Where the report, table, plot and logs go.
-    #[arg(long, default_value = "vflag-soak")]
+    #[arg(long, default_value = "vflag-soak", help_heading = OUTPUT)]
     pub out: PathBuf,
     /// Also write the verdict as JUnit XML (for Jenkins, GitLab): a testcase per flap, with its
     /// figures as properties, and per whole-soak check.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = OUTPUT)]
     pub junit: Option<PathBuf>,
     /// Leave the lab up afterwards.
-    #[arg(long)]
+    #[arg(long, help_heading = LAB)]
     pub keep: bool,
     /// How long to wait for the bond to carry traffic (LACP to converge) before the first flap.
     #[arg(long, default_value = "30s", value_parser = value::duration)]
     pub converge_timeout: Duration,
-    /// Lab: the receiver's lcores (the first is its main lcore).
-    #[arg(long, default_value = "0-1")]
+    /// The receiver's lcores (the first is its main lcore).
+    #[arg(long, default_value = "0-1", help_heading = LAB)]
     pub rx_lcores: String,
-    /// Lab: the generator's lcores (another forwarding lcore than the receiver's on small hosts).
-    #[arg(long, default_value = "1,0")]
+    /// The generator's lcores (another forwarding lcore than the receiver's on small hosts).
+    #[arg(long, default_value = "1,0", help_heading = LAB)]
     pub gen_lcores: String,
     /// The vflag-dp binary [default: next to vflag-ctl, then PATH].
     #[arg(long, value_name = "PATH")]
     pub vflag_dp: Option<PathBuf>,
-    /// Real hardware: skip the pre-flight (`vflag-ctl verify`'s checklist, which must pass
+    /// Skip the pre-flight (`vflag-ctl verify`'s checklist, which must pass
     /// before anything starts); the report says it was skipped.
-    #[arg(long)]
+    #[arg(long, help_heading = HARDWARE)]
     pub no_verify: bool,
-    /// Real hardware: the mlx5 card and its VF-LAG set-up, named as for `vflag-ctl verify`.
-    #[command(flatten)]
+    /// The mlx5 card and its VF-LAG set-up, named as for `vflag-ctl verify`.
+    #[command(flatten, next_help_heading = HARDWARE)]
     pub nic: super::nic::NicArgs,
 }
 
@@ -311,10 +316,10 @@ impl SoakArgs {
             if self.same_clock {
                 bail!("--same-clock is for real hardware (--dut-args); the lab's two ends share this host's clock");
             }
-            if self.vf && self.bond == Bond::Lacp {
+            if self.vf && self.bond == BondMode::Lacp {
                 bail!("--vf: the lab's model of the NIC's LAG does not speak LACP; give the switch side --bond xor or active-backup");
             }
-            if self.flap_kind == FlapKind::Lacp && self.bond != Bond::Lacp {
+            if self.flap_kind == FlapKind::Lacp && self.bond != BondMode::Lacp {
                 bail!("--flap-kind lacp needs --bond lacp: with --bond {} no LACPDUs flow to drop", self.bond.name());
             }
         }
@@ -357,7 +362,7 @@ impl SoakArgs {
             if !(0.0..=100.0).contains(&s) {
                 bail!("--min-member-share {s}: expected a percentage 0-100");
             }
-            if self.lab && self.bond == Bond::ActiveBackup {
+            if self.lab && self.bond == BondMode::ActiveBackup {
                 bail!("--min-member-share does not apply to --bond active-backup: one member carries everything");
             }
         }
@@ -430,7 +435,7 @@ mod tests {
         let s = a.validate(2, 1).unwrap();
         assert_eq!(
             (a.bond, a.flows, s.flaps, s.interval, s.down),
-            (Bond::Lacp, 16, 3, Duration::from_secs(8), Duration::from_millis(500))
+            (BondMode::Lacp, 16, 3, Duration::from_secs(8), Duration::from_millis(500))
         );
         assert_eq!(parse(&["--lab", "--interval", "1500ms"]).unwrap().interval, Duration::from_millis(1500));
         assert_eq!(parse(&["--lab", "--interval", "2.5"]).unwrap().interval, Duration::from_millis(2500));

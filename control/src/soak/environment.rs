@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::args::SoakArgs;
-use crate::lab::vf::{self, VfSpec};
+use crate::lab::vf::VfSpec;
 use crate::lab::LabSpec;
 use crate::mlx5::discover::Host;
 use crate::mlx5::sysfs::SysFs;
@@ -117,7 +117,7 @@ pub fn lab(r: &mut dyn Runner, args: &SoakArgs, spec: &LabSpec, v: Option<&VfSpe
             runner: &mut *r,
             sleep: &sleep,
         };
-        lagstate::read(&env, vf::PF_PCI[0], None).port_sel_mode
+        lagstate::read(&env, crate::lab::card_view::PF_PCI[0], None).port_sel_mode
     });
     let e = Environment {
         host: if v.is_some() { "lab-vf" } else { "lab" }.into(),
@@ -175,10 +175,10 @@ impl Environment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::apply::tests::up_on;
     use crate::mlx5::discover::{discover, FOR_TEARDOWN};
-    use crate::mlx5::fake::{self, FakeHost};
     use crate::mlx5::plan::Setup;
+    use crate::mlx5::testing::fake::{self, FakeHost};
+    use crate::mlx5::testing::up_on;
 
     fn proc_with(kernel: &str) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

@@ -365,16 +365,16 @@ pub fn lab_checks(r: &mut dyn Runner, spec: &LabSpec, v: &VfSpec) -> Result<Vec<
         runner: r,
         sleep: &sleep,
     };
-    c.extend(lag_checks(&mut env, vf::PF_PCI[0], "LAG active (the lab's model)")?);
+    c.extend(lag_checks(&mut env, crate::lab::card_view::PF_PCI[0], "LAG active (the lab's model)")?);
     Ok(c)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::apply::tests::up_on;
-    use crate::mlx5::fake::{self, FakeHost};
     use crate::mlx5::plan::Setup;
+    use crate::mlx5::testing::fake::{self, FakeHost};
+    use crate::mlx5::testing::up_on;
     use crate::runner::Cmd;
 
     fn target() -> NicTarget {
@@ -576,13 +576,13 @@ mod tests {
 
     #[test]
     fn the_labs_equivalents_pass_and_fail_as_the_lab_shows_and_in_hw_does_not_apply() {
-        use crate::lab::lag_model::{Live, Mlx5View};
+        use crate::lab::card_view::{Live, Mlx5View};
         let dir = tempfile::tempdir().unwrap();
         let spec = LabSpec::default();
         let mut v = VfSpec::new(&spec);
         v.run_dir = dir.path().to_path_buf();
         let mut view = Mlx5View::activated(&spec);
-        view.write(&v).unwrap();
+        view.write(&v.debugfs_root()).unwrap();
         let c = lab_checks(&mut lab_host(false, true), &spec, &v).unwrap();
         let got: Vec<(&str, Status)> = c.iter().map(|c| (c.name.as_str(), c.status)).collect();
         assert_eq!(
@@ -600,7 +600,7 @@ mod tests {
         assert_eq!(c[3].detail, "not applicable (veth)");
         // The model still mapping one port, p1 off the block, the representor down.
         view.live = Live::of([true, false]);
-        view.write(&v).unwrap();
+        view.write(&v.debugfs_root()).unwrap();
         let mut i = Integrity::lab(&spec, &v);
         let c = lab_checks(&mut lab_host(true, false), &spec, &v).unwrap();
         i.record(When::AfterFlap(1), 0.0, Duration::ZERO, c);
@@ -616,7 +616,7 @@ mod tests {
         );
         // The model's LAG torn down.
         view.active = false;
-        view.write(&v).unwrap();
+        view.write(&v.debugfs_root()).unwrap();
         let c = lab_checks(&mut lab_host(false, true), &spec, &v).unwrap();
         let lag = c.iter().find(|c| c.name.starts_with("LAG active")).unwrap();
         assert_eq!((lag.status, lag.detail.as_str()), (Status::Fail, "debugfs mlx5/0000:01:00.0/lag/state: disabled"));

@@ -8,7 +8,8 @@ use junit::{Outcome, Property, Testcase, Testsuite, Testsuites};
 
 use super::analyze::{FlapResult, Window};
 use super::report::SoakReport;
-use super::verdict::{self, LossLimit};
+use super::verdict;
+use vflag_contract::value::LossLimit;
 
 pub const CLASS: &str = "vflag.soak";
 
@@ -90,7 +91,7 @@ fn flap_case(r: &SoakReport, f: &FlapResult) -> Testcase {
             }
         }
     }
-    c.properties.extend(super::latency::properties(f));
+    c.properties.extend(super::latency::properties(f.latency.as_ref()));
     c.properties.extend(super::lag::properties(r.lag.as_ref(), f.number));
     c.system_out = Some(figures_line(r, f, &links));
     if f.cut_short {

@@ -344,7 +344,7 @@ mod tests {
     fn result(number: usize, episodes: &[(f64, f64, bool)], restore_ms: Option<f64>) -> FlapResult {
         let r = crate::soak::rx_report::tests::report(&[]);
         let members = ["p0".to_string(), "p1".to_string()];
-        let seen = crate::soak::analyze::Seen { rx: &r, members: &members, links: None };
+        let seen = crate::soak::seen::Seen { rx: &r, members: &members, links: None };
         let mut f = crate::soak::analyze::flaps(seen, &[rec(number, 0, 1.0, 1.5)], 0.0, &[], 10.0).remove(0);
         f.failover = Failover {
             episodes: episodes

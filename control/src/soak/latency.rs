@@ -12,8 +12,6 @@ use junit::Property;
 use serde::Serialize;
 use vflag_contract::events::{self, Event, What};
 
-use super::analyze::FlapResult;
-
 /// The before-window: this long before the down command (from the previous flap's up at most).
 pub const BEFORE_S: f64 = 1.0;
 /// The after-window: this long from the restore (to the next flap's down at most).
@@ -188,9 +186,25 @@ pub struct Summary {
     pub after: Figures,
 }
 
-/// Sets each flap's `latency` (null when not measured) and sums them up. `ready_s`: when
-/// traffic flowed before the first flap.
-pub fn measure(flaps: &mut [FlapResult], samples: &[Sample], ready_s: f64, clock: Clock) -> Summary {
+/// A flap's times as its windows need them, receiver seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlapTimes {
+    pub down_s: f64,
+    pub up_s: f64,
+    /// The link restored (its share back), else its up command.
+    pub back_s: f64,
+    /// Not cut short nor overlapping: summed up over the soak.
+    pub judged: bool,
+}
+
+/// Each flap's latency (none when not measured) and their sum. `ready_s`: when traffic flowed
+/// before the first flap.
+pub fn measure(
+    flaps: &[FlapTimes],
+    samples: &[Sample],
+    ready_s: f64,
+    clock: Clock,
+) -> (Vec<Option<FlapLatency>>, Summary) {
     let mut sum = Summary { sample_interval: SAMPLE_INTERVAL.into(), ..Summary::default() };
     let frames: u64 = samples.iter().flat_map(|s| &s.hist).map(|b| b.1).sum();
     let implausible: u64 = samples.iter().map(|s| s.implausible).sum();
@@ -208,21 +222,18 @@ pub fn measure(flaps: &mut [FlapResult], samples: &[Sample], ready_s: f64, clock
     };
     if let Some(w) = why_not {
         sum.why_not = Some(w);
-        for f in flaps.iter_mut() {
-            f.latency = None;
-        }
-        return sum;
+        return (vec![None; flaps.len()], sum);
     }
     sum.measured = true;
     let mut all = [Merged::default(), Merged::default(), Merged::default()];
-    for i in 0..flaps.len() {
+    let mut per_flap = Vec::with_capacity(flaps.len());
+    for (i, f) in flaps.iter().enumerate() {
         let lower = if i == 0 { ready_s } else { flaps[i - 1].up_s };
         let next_down = flaps.get(i + 1).map_or(f64::INFINITY, |n| n.down_s);
-        let f = &flaps[i];
-        let back = f.up_s + f.restore.as_ref().and_then(|r| r.restore_ms).map_or(0.0, |ms| ms / 1e3);
+        let back = f.back_s;
         let windows =
             [((f.down_s - BEFORE_S).max(lower), f.down_s), (f.down_s, back), (back, (back + AFTER_S).min(next_down))];
-        let judged = !f.cut_short && f.overlaps.is_none();
+        let judged = f.judged;
         let spans: Vec<Span> = windows
             .iter()
             .zip(all.iter_mut())
@@ -236,10 +247,10 @@ pub fn measure(flaps: &mut [FlapResult], samples: &[Sample], ready_s: f64, clock
             .collect();
         sum.judged_flaps += usize::from(judged);
         let [before, during, after]: [Span; 3] = spans.try_into().expect("three windows");
-        flaps[i].latency = Some(FlapLatency { before, during, after });
+        per_flap.push(Some(FlapLatency { before, during, after }));
     }
     [sum.before, sum.during, sum.after] = all.map(|m| m.figures());
-    sum
+    (per_flap, sum)
 }
 
 /// "12.3 µs" / "1.25 ms".
@@ -259,8 +270,9 @@ fn cell(f: &Figures) -> String {
     }
 }
 
-/// The report's latency part: the table per flap and the judged flaps' line, or why not.
-pub fn markdown(flaps: &[FlapResult], sum: &Summary) -> String {
+/// The report's latency part: the table per flap (number, latency) and the judged flaps' line,
+/// or why not.
+pub fn markdown<'a>(flaps: impl IntoIterator<Item = (usize, &'a FlapLatency)>, sum: &Summary) -> String {
     let mut s = String::new();
     if !sum.measured {
         if let Some(why) = &sum.why_not {
@@ -275,17 +287,14 @@ pub fn markdown(flaps: &[FlapResult], sum: &Summary) -> String {
         sum.sample_interval
     );
     s.push_str("| flap | before | during | after |\n|---:|---|---|---|\n");
-    for f in flaps {
-        if let Some(l) = &f.latency {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} |",
-                f.number,
-                cell(&l.before.figures),
-                cell(&l.during.figures),
-                cell(&l.after.figures)
-            );
-        }
+    for (number, l) in flaps {
+        let _ = writeln!(
+            s,
+            "| {number} | {} | {} | {} |",
+            cell(&l.before.figures),
+            cell(&l.during.figures),
+            cell(&l.after.figures)
+        );
     }
     let _ = writeln!(s);
     if sum.judged_flaps > 0 {
@@ -302,8 +311,8 @@ pub fn markdown(flaps: &[FlapResult], sum: &Summary) -> String {
 }
 
 /// A flap testcase's latency properties (`latency.during.p99_ns`, ...); none when not measured.
-pub fn properties(f: &FlapResult) -> Vec<Property> {
-    let Some(l) = &f.latency else { return Vec::new() };
+pub fn properties(l: Option<&FlapLatency>) -> Vec<Property> {
+    let Some(l) = l else { return Vec::new() };
     let mut p = Vec::new();
     for (when, w) in [("before", &l.before), ("during", &l.during), ("after", &l.after)] {
         p.push(Property::new(format!("latency.{when}.frames"), w.figures.frames));
@@ -328,8 +337,6 @@ pub fn suite_properties(sum: &Summary) -> Vec<Property> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::soak::report::tests::sample as report;
-    use crate::soak::restore::Restore;
 
     fn s(from_s: f64, to_s: f64, hist: &[(u64, u64)]) -> Sample {
         Sample { from_s, to_s, hist: hist.to_vec(), implausible: 0 }
@@ -382,21 +389,20 @@ mod tests {
         assert_eq!((none.samples, lo, hi), (0, 1.01, 1.04), "no sample's middle: the asked window");
     }
 
-    fn flaps_at(downs: &[(f64, f64, Option<f64>)]) -> Vec<FlapResult> {
-        let base = report().flaps[0].clone();
+    fn flaps_at(downs: &[(f64, f64, Option<f64>)]) -> Vec<FlapTimes> {
         downs
             .iter()
-            .enumerate()
-            .map(|(i, &(down_s, up_s, restore_ms))| FlapResult {
-                number: i + 1,
+            .map(|&(down_s, up_s, restore_ms)| FlapTimes {
                 down_s,
                 up_s,
-                restore: restore_ms.map(|ms| Restore { restore_ms: Some(ms), ..Restore::default() }),
-                overlaps: None,
-                cut_short: false,
-                ..base.clone()
+                back_s: up_s + restore_ms.map_or(0.0, |ms| ms / 1e3),
+                judged: true,
             })
             .collect()
+    }
+
+    fn numbered(l: &[Option<FlapLatency>]) -> Vec<(usize, &FlapLatency)> {
+        l.iter().enumerate().filter_map(|(i, l)| Some((i + 1, l.as_ref()?))).collect()
     }
 
     #[test]
@@ -418,8 +424,8 @@ mod tests {
             .collect();
         // Down at 3.0, up at 3.5, restored 400 ms after up; a second flap at 6.0 with no restore.
         let mut fl = flaps_at(&[(3.0, 3.5, Some(400.0)), (6.0, 6.5, None)]);
-        let sum = measure(&mut fl, &all, 1.5, Clock::Shared);
-        let l = fl[0].latency.as_ref().unwrap();
+        let (lat, sum) = measure(&fl, &all, 1.5, Clock::Shared);
+        let l = lat[0].as_ref().unwrap();
         assert_eq!((l.before.figures.samples, l.before.figures.frames), (10, 1000));
         assert_eq!((l.before.figures.p50_ns, l.before.figures.p99_ns), (Some(10_000), Some(10_000)));
         assert!((l.before.from_s - 2.0).abs() < 1e-9 && (l.before.to_s - 3.0).abs() < 1e-9);
@@ -427,38 +433,38 @@ mod tests {
         assert_eq!((l.after.figures.samples, l.after.figures.p99_ns), (10, Some(20_000)));
         // The second: before from its previous flap's up at most (and only 1 s), during to
         // its up (no restore measured), after to the end of the samples.
-        let l2 = fl[1].latency.as_ref().unwrap();
+        let l2 = lat[1].as_ref().unwrap();
         assert_eq!((l2.before.figures.samples, l2.during.figures.samples, l2.after.figures.samples), (10, 5, 10));
         // Over both: the during-windows' 14 samples hold 900 frames at 1 ms and 500 at 20 us.
         assert_eq!(sum.judged_flaps, 2);
         assert_eq!((sum.during.frames, sum.during.p50_ns, sum.during.p99_ns), (1400, Some(1_000_000), Some(1_000_000)));
         assert!(sum.measured && sum.why_not.is_none());
         // A flap cut short is shown but not summed up.
-        fl[1].cut_short = true;
-        assert_eq!(measure(&mut fl, &all, 1.5, Clock::Shared).judged_flaps, 1);
-        let md = markdown(&fl, &sum);
+        fl[1].judged = false;
+        assert_eq!(measure(&fl, &all, 1.5, Clock::Shared).1.judged_flaps, 1);
+        let md = markdown(numbered(&lat), &sum);
         assert!(
             md.contains("| 1 | 10.0 µs / 10.0 µs (1000) | 1.00 ms / 1.00 ms (900) | 20.0 µs / 20.0 µs (1000) |"),
             "{md}"
         );
-        let props = properties(&fl[0]);
+        let props = properties(lat[0].as_ref());
         assert!(props.contains(&Property::new("latency.during.p99_ns", 1_000_000)), "{props:?}");
     }
 
     #[test]
     fn not_measured_says_why() {
-        let mut fl = flaps_at(&[(3.0, 3.5, None)]);
+        let fl = flaps_at(&[(3.0, 3.5, None)]);
         let lat = [s(0.0, 4.0, &[(1000, 10)])];
-        let dut = measure(&mut fl, &lat, 1.0, clock(false));
+        let (per_flap, dut) = measure(&fl, &lat, 1.0, clock(false));
         assert!(!dut.measured && dut.why_not.as_deref().unwrap().contains("generator the soak does not run"));
-        assert!(fl[0].latency.is_none());
-        let none = measure(&mut fl, &[], 1.0, clock(true));
+        assert_eq!(per_flap, vec![None]);
+        let none = measure(&fl, &[], 1.0, clock(true)).1;
         assert!(none.why_not.unwrap().contains("no latency of tracked frames"));
         let apart = [Sample { implausible: 11, ..s(0.0, 4.0, &[(1000, 10)]) }];
-        let apart = measure(&mut fl, &apart, 1.0, clock(true));
+        let (per_flap, apart) = measure(&fl, &apart, 1.0, clock(true));
         assert!(apart.why_not.as_deref().unwrap().starts_with("11 of 21 tracked frames"), "{apart:?}");
-        assert!(markdown(&fl, &apart).starts_with("Latency: not measured: 11 of 21"));
+        assert!(markdown(numbered(&per_flap), &apart).starts_with("Latency: not measured: 11 of 21"));
         assert_eq!(suite_properties(&apart)[0], Property::new("latency_measured", false));
-        assert!(properties(&fl[0]).is_empty());
+        assert!(properties(per_flap[0].as_ref()).is_empty());
     }
 }

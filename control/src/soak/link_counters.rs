@@ -105,7 +105,9 @@ fn choose_in(env: &mut Env, given: &[String], fallback: &[String]) -> Result<Vec
     if !given.is_empty() {
         return given
             .iter()
-            .map(|n| counters::detect(env, n).map_err(|e| super::BadUsage(format!("--link-counters {n}: {e}")).into()))
+            .map(|n| {
+                counters::detect(env, n).map_err(|e| cli_exit::BadUsage(format!("--link-counters {n}: {e}")).into())
+            })
             .collect();
     }
     let found: Vec<Link> = fallback.iter().filter_map(|n| counters::detect(env, n).ok()).collect();
@@ -211,7 +213,7 @@ fn sample_until(
 mod tests {
     use super::*;
     use crate::mlx5::counters::Source;
-    use crate::mlx5::fake;
+    use crate::mlx5::testing::fake;
     use crate::runner::{Output, Recorder};
 
     /// A recorded `ethtool -S` of the seed's host.
@@ -305,7 +307,7 @@ mod tests {
         // Switch ports named in --links are not interfaces here: no link counters, no error.
         assert!(choose_in(&mut env, &[], &["enp1s0f0np0".into(), "Ethernet1/1".into()]).unwrap().is_empty());
         let e = choose_in(&mut env, &["enp1s0f0np0".into(), "swp1".into()], &pfs).unwrap_err();
-        assert!(e.downcast_ref::<crate::soak::BadUsage>().is_some(), "exit 2");
+        assert!(e.downcast_ref::<cli_exit::BadUsage>().is_some(), "exit 2");
         assert_eq!(e.to_string(), "--link-counters swp1: no network interface 'swp1' on this host");
         let bond = choose_in(&mut env, &["vf-bond".into()], &[]).unwrap();
         assert_eq!(bond[0].source, Source::Netdev);

@@ -19,31 +19,21 @@ mod live;
 mod markdown;
 mod nic;
 mod nic_watch;
+mod outputs;
 mod peer;
 mod plot;
 mod preflight;
-mod procs;
+mod receiver;
 mod report;
 mod restore;
 mod round_trip;
 mod run;
 mod rx_report;
 mod schedule;
+mod seen;
 mod traffic;
 mod verdict;
 mod words;
 
 pub use args::SoakArgs;
 pub use run::soak;
-
-/// A bad option: exit 2, not 1.
-#[derive(Debug)]
-pub struct BadUsage(pub String);
-
-impl std::fmt::Display for BadUsage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadUsage {}

@@ -16,13 +16,13 @@ use crate::names::ifname;
 pub struct NicArgs {
     #[command(flatten)]
     pub host: HostArgs,
-    /// Real hardware: the bond over the two PFs (verify's --bond).
+    /// The bond over the two PFs (verify's --bond).
     #[arg(long, default_value = "vf-bond", value_parser = ifname, value_name = "NAME")]
     pub bond_name: String,
-    /// Real hardware: the VF's representor [default: found by phys_port_name].
+    /// The VF's representor [default: found by phys_port_name].
     #[arg(long, value_parser = ifname, value_name = "NETDEV")]
     pub representor: Option<String>,
-    /// Real hardware: the shared tc block of the bond's and PFs' ingress.
+    /// The shared tc block of the bond's and PFs' ingress.
     #[arg(long, default_value_t = 22, value_parser = clap::value_parser!(u32).range(1..))]
     pub block: u32,
 }

@@ -20,8 +20,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::args::SoakArgs;
-use crate::lab::vf::{VfSpec, PF_PCI};
-use crate::lab::{lag_model, LabSpec};
+use crate::lab::card_view::{self, PF_PCI};
+use crate::lab::vf::VfSpec;
+use crate::lab::LabSpec;
 use crate::mlx5::discover::{self, Host, Member};
 use crate::mlx5::dmesg::{self, LagKind};
 use crate::mlx5::lagstate::{self, Source};
@@ -76,14 +77,14 @@ impl Target {
     pub fn lab(spec: &LabSpec, vf: &VfSpec) -> (Target, Roots) {
         let target = Target {
             pfs: spec.links.iter().zip(PF_PCI).map(|((h, _), p)| (h.clone(), p.to_string())).collect(),
-            bond: Some(lag_model::BOND.into()),
+            bond: Some(card_view::BOND.into()),
             bond_from: "lab model",
             log: vf.kern_log().display().to_string(),
         };
         let roots = Roots {
             sys: PathBuf::from("/sys"),
             debugfs: vf.debugfs_root(),
-            bond_sys: lag_model::bond_sys_root(vf),
+            bond_sys: vf.bond_sys_root(),
             log_file: Some(vf.kern_log()),
         };
         (target, roots)
@@ -358,7 +359,7 @@ pub struct NicWatch {
 
 /// Wall clock and uptime, read one after the other.
 fn now() -> (f64, f64) {
-    (super::clock::unix_now(), lag_model::uptime_now())
+    (super::clock::unix_now(), card_view::uptime_now())
 }
 
 impl NicWatch {
@@ -443,7 +444,7 @@ impl NicRun {
 /// through `--sysfs-root`/`--pfs`/`--bond-name`... A card that cannot be read is a warning:
 /// the soak goes on without it. A lab without `--vf` has no NIC to watch.
 pub fn start(args: &SoakArgs, spec: &LabSpec, vf: Option<&VfSpec>, out: &Path) -> NicRun {
-    let file = out.join("nic.jsonl");
+    let file = out.join(super::outputs::NIC);
     let (target, roots) = match (args.lab, vf) {
         (true, Some(vf)) => Target::lab(spec, vf),
         (true, None) => return NicRun { watch: None, note: None, file: None },
@@ -488,12 +489,12 @@ pub fn start(args: &SoakArgs, spec: &LabSpec, vf: Option<&VfSpec>, out: &Path) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::fake::FakeHost;
+    use crate::mlx5::testing::fake::FakeHost;
 
     /// The seed's host after `up`, its VF-LAG active.
     pub fn host_up() -> FakeHost {
         let mut host = FakeHost::seed();
-        crate::mlx5::apply::tests::up_on(&mut host, &crate::mlx5::plan::Setup::default()).unwrap();
+        crate::mlx5::testing::up_on(&mut host, &crate::mlx5::plan::Setup::default()).unwrap();
         host
     }
 
@@ -533,7 +534,7 @@ mod tests {
         let mut s = Sampler::new(target(), None);
         let tick = |host: &mut FakeHost, s: &mut Sampler, unix: f64| {
             let sleep = |_| {};
-            let mut env = crate::mlx5::fake::env_at(&root, host, &sleep);
+            let mut env = crate::mlx5::testing::fake::env_at(&root, host, &sleep);
             s.tick(&mut env, &sys, at(unix), false).iter().map(what).collect::<Vec<_>>()
         };
         // The first read is the baseline: everything, as it is.
@@ -594,15 +595,15 @@ mod tests {
         std::fs::write(&log, "[  500.000000] mlx5_core 0000:01:00.0: lag map active ports: 2\n").unwrap();
         let sys = SysFs::new(dir.path().join("nosys"));
         let (mut r, sleep) = (crate::runner::Recorder::default(), |_| {});
-        let mut env = crate::mlx5::fake::env_at(dir.path(), &mut r, &sleep);
+        let mut env = crate::mlx5::testing::fake::env_at(dir.path(), &mut r, &sleep);
         let mut s = Sampler::new(Target { bond: None, ..target() }, Some(&log));
         let first: Vec<String> = s.tick(&mut env, &sys, (1000.0, 600.0), false).iter().map(what).collect();
         assert!(!first.iter().any(|w| w.starts_with("log")), "{first:?}");
-        let line = lag_model::log_line(600.25, "0000:01:00.0", None, "lag map active ports: 1, 2");
+        let line = card_view::log_line(600.25, "0000:01:00.0", None, "lag map active ports: 1, 2");
         // Half a line: read when it is whole.
-        lag_model::append_log(&log, &line[..20]).unwrap();
+        card_view::append_log(&log, &line[..20]).unwrap();
         assert!(s.tick(&mut env, &sys, (1000.3, 600.3), false).is_empty());
-        lag_model::append_log(&log, &line[20..]).unwrap();
+        card_view::append_log(&log, &line[20..]).unwrap();
         let e = s.tick(&mut env, &sys, (1000.35, 600.35), false);
         assert_eq!(e.iter().map(what).collect::<Vec<_>>(), ["log lag map active ports: 1, 2"]);
         assert!((e[0].t_unix_s - 1000.25).abs() < 1e-9);
@@ -620,11 +621,11 @@ mod tests {
             std::fs::write(&log, "").unwrap();
             let sys = SysFs::new(dir.path().join("nosys"));
             let (mut r, sleep) = (crate::runner::Recorder::default(), |_| {});
-            let mut env = crate::mlx5::fake::env_at(dir.path(), &mut r, &sleep);
+            let mut env = crate::mlx5::testing::fake::env_at(dir.path(), &mut r, &sleep);
             let mut s = Sampler::new(target(), Some(&log));
             // Wall clock 10000 s is uptime 5200 s.
             s.tick(&mut env, &sys, (10_000.0, 5200.0), false);
-            lag_model::append_log(&log, &crate::mlx5::fake::text(name)).unwrap();
+            card_view::append_log(&log, &crate::mlx5::testing::fake::text(name)).unwrap();
             s.tick(&mut env, &sys, (10_001.5, 5201.5), false);
             let series = NicSeries { target: Some(s.target.clone()), events: s.events.clone(), error: None };
             let flap = crate::soak::analyze::FlapRecord {
@@ -659,7 +660,7 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let log = out.path().join("kern.log");
         std::fs::write(&log, "").unwrap();
-        let sys = crate::mlx5::fake::fixtures().join("up/sys");
+        let sys = crate::mlx5::testing::fake::fixtures().join("up/sys");
         let (sys, log_arg) = (sys.display().to_string(), log.display().to_string());
         let dut = ["--dut-args", "-a 0000:01:00.2", "--duration", "5s"];
         let args =
@@ -700,7 +701,7 @@ mod tests {
         let mut s = Sampler::new(target(), None);
         let before = host.log.iter().filter(|c| *c == "dmesg").count();
         for unix in [2000.0, 2000.6, 2001.2] {
-            let mut env = crate::mlx5::fake::env_at(&root, &mut host, &sleep);
+            let mut env = crate::mlx5::testing::fake::env_at(&root, &mut host, &sleep);
             s.tick(&mut env, &sys, at(unix), false);
         }
         assert_eq!(s.log_error.as_deref(), Some("dmesg could not be read (it needs root)"));
@@ -715,7 +716,7 @@ mod tests {
         std::fs::write(&log, "").unwrap();
         let sys = SysFs::new(dir.path().join("nosys"));
         let (mut r, sleep) = (crate::runner::Recorder::default(), |_| {});
-        let mut env = crate::mlx5::fake::env_at(dir.path(), &mut r, &sleep);
+        let mut env = crate::mlx5::testing::fake::env_at(dir.path(), &mut r, &sleep);
         let mut s = Sampler::new(Target { bond: None, ..target() }, Some(&log));
         for (unix, up) in [(1000.009, 100.0), (1000.051, 100.05), (1000.1, 100.09)] {
             s.tick(&mut env, &sys, (unix, up), false);

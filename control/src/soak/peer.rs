@@ -10,10 +10,10 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::args::{parse_rate, SoakArgs};
-use super::procs::Proc;
 use super::words;
 use crate::lab::LabSpec;
 use crate::runner::{Cmd, Runner};
+use procs::Proc;
 
 /// How the far side is reached, and where its report is.
 #[derive(Debug, Clone)]

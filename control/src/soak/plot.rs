@@ -275,8 +275,9 @@ pub fn svg(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::soak::analyze::{flaps, FlapRecord, Seen};
+    use crate::soak::analyze::{flaps, FlapRecord};
     use crate::soak::rx_report::tests::report;
+    use crate::soak::seen::Seen;
 
     #[test]
     fn well_formed_with_one_band_per_flap_and_a_line_per_member() {

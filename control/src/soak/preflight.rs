@@ -192,7 +192,7 @@ pub fn integrity_markdown(r: &IntegrityReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlx5::fake::{self, FakeHost};
+    use crate::mlx5::testing::fake::{self, FakeHost};
 
     fn args(extra: &[&str]) -> SoakArgs {
         let base = ["--dut-args", "--lcores 1-2 -a 0000:01:00.2 --mac 52:54:00:00:00:01", "--duration", "5s"];
@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn an_up_host_passes_and_names_the_target_the_flaps_are_checked_on() {
         let mut h = FakeHost::seed();
-        crate::mlx5::apply::tests::up_on(&mut h, &Setup::default()).unwrap();
+        crate::mlx5::testing::up_on(&mut h, &Setup::default()).unwrap();
         let p = preflight(&mut h, &args(&[])).unwrap();
         assert_eq!(p.report.verify, "passed");
         assert!(p.report.result.as_ref().unwrap().pass);

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::analyze::{FlapResult, LinkWindow, Unexplained, Window};
 use super::failover::{dist, short_ms, Dist, Resolution};
 use super::markdown::md;
+use super::outputs::Files;
 use super::rx_report::Generator;
 use super::verdict::{Limits, LossTotals, Verdict};
 use crate::mlx5::counters::Link;
@@ -35,27 +36,6 @@ pub struct Settings {
     /// `--reflect`: the DUT reflected and the far side measured the round trip.
     pub reflect: bool,
     pub limits: Limits,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Files {
-    pub report: String,
-    pub table: String,
-    pub plot: String,
-    pub rx_report: String,
-    pub rx_events: String,
-    pub rx_log: String,
-    pub gen_log: Option<String>,
-    /// The far side's report, fetched from it.
-    pub gen_report: Option<String>,
-    /// `--traffic-cmd`'s output.
-    pub traffic_log: Option<String>,
-    /// The links' counter samples (`--link-counters`), schema `vflag-ctl.counters.v1`.
-    pub links: Option<String>,
-    /// The NIC's sampled changes (LAG, PFs, bond, kernel log), schema `vflag-ctl.nic.v1`.
-    pub nic: Option<String>,
-    /// `--junit`: the verdict as JUnit XML.
-    pub junit: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -346,7 +326,10 @@ pub fn markdown(r: &SoakReport) -> String {
         }
         let _ = writeln!(s);
     }
-    s.push_str(&super::latency::markdown(&r.flaps, &r.totals.latency));
+    s.push_str(&super::latency::markdown(
+        r.flaps.iter().filter_map(|f| Some((f.number, f.latency.as_ref()?))),
+        &r.totals.latency,
+    ));
     if let Some(rt) = &r.round_trip {
         let names: Vec<String> = r.link_counters.iter().map(|l| l.name.clone()).collect();
         s.push_str(&super::round_trip::markdown(rt, &names));

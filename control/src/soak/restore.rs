@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::analyze::Seen;
+use super::seen::Seen;
 
 /// Frames per link over time in receiver seconds, with running sums so any window is two
 /// lookups.

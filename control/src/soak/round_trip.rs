@@ -6,9 +6,10 @@
 use serde::Serialize;
 use vflag_contract::report::Report;
 
-use super::analyze::{self, FlapRecord, LinkWindow, Seen};
+use super::analyze::{self, FlapRecord, LinkWindow};
 use super::link_counters::LinkSeries;
 use super::rx_report::RxReport;
+use super::seen::Seen;
 
 /// A far-side figure this long after a flap's link came back still belongs to that flap.
 const AFTER_S: f64 = 2.0;

@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::procs::Proc;
 use super::words;
+use procs::Proc;
 
 /// How long `--traffic-stop-cmd` may take before it is stopped too.
 const STOP_CMD_LIMIT: Duration = Duration::from_secs(30);

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::analyze::{FlapResult, Unexplained};
 
-pub use vflag_contract::value::LossLimit;
+use vflag_contract::value::LossLimit;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Limits {

@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::apply::apply;
-use super::check::Want;
-use super::discover::{self, FOR_SETUP, FOR_TEARDOWN};
 use super::fake::{self, FakeHost};
-use super::parse::Ingress;
-use super::plan::{self, Order, Plan, Setup};
-use super::sysfs::SysFs;
-use super::Env;
+use crate::mlx5::apply::apply;
+use crate::mlx5::check::Want;
+use crate::mlx5::discover::{self, FOR_SETUP, FOR_TEARDOWN};
+use crate::mlx5::parse::Ingress;
+use crate::mlx5::plan::{self, Order, Plan, Setup};
+use crate::mlx5::sysfs::SysFs;
+use crate::mlx5::Env;
 use crate::runner::{Cmd, Output, Runner, SystemRunner};
 
 /// A namespace with the seed's PF and bond names as veth ends; removed on drop.
@@ -97,7 +97,7 @@ fn seed_plan(up: bool) -> Plan {
     let mut h = FakeHost::seed();
     let s = Setup::default();
     if !up {
-        super::apply::tests::up_on(&mut h, &s).unwrap();
+        super::up_on(&mut h, &s).unwrap();
     }
     let (root, sleep) = (h.root(), |_| {});
     let mut env = fake::env_at(&root, &mut h, &sleep);
@@ -108,7 +108,7 @@ fn seed_plan(up: bool) -> Plan {
 
 fn qdisc(env: &mut Env, dev: &str) -> Ingress {
     let out = env.run("tc", &["qdisc", "show", "dev", dev]).unwrap();
-    super::parse::ingress(&out.stdout)
+    crate::mlx5::parse::ingress(&out.stdout)
 }
 
 #[test]

@@ -11,9 +11,9 @@ use std::time::Duration;
 use anyhow::Result;
 use tempfile::TempDir;
 
-use super::parse::Ingress;
-use super::sysfs::SysFs;
-use super::Env;
+use crate::mlx5::parse::Ingress;
+use crate::mlx5::sysfs::SysFs;
+use crate::mlx5::Env;
 use crate::runner::{Cmd, Output, Runner};
 
 pub fn fixtures() -> PathBuf {
@@ -280,7 +280,7 @@ impl FakeHost {
         }
         self.put(&format!("{PCI}/{pf}/sriov_numvfs"), &n.to_string());
         let offset = if fnum == 0 { 2 } else { 33 };
-        let pf_addr = super::pci::Addr::parse(pf).unwrap();
+        let pf_addr = crate::mlx5::pci::Addr::parse(pf).unwrap();
         for k in 0..n as usize {
             let vf = pf_addr.vf(offset, 1, k as u32).unwrap().to_string();
             self.put(&format!("{PCI}/{vf}/vendor"), "0x15b3");

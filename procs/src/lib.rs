@@ -1,10 +1,12 @@
-//! The soak's child processes (the receiver, the far side's generator, a foreign one): each in
-//! its own process group, so a Ctrl-C on the terminal reaches only vflag-ctl, which then stops
-//! them in order (the whole group) and reads their reports. Output goes to a log file per
-//! child. Each child is started under `setpriv --pdeathsig TERM`, so a vflag-ctl killed with
-//! SIGKILL takes its children with it instead of leaving them at full CPU under PID 1 (the
-//! crate forbids the `unsafe` a `pre_exec` prctl would need); a far side behind ssh, which no
-//! signal reaches, stops when its input pipe closes.
+//! The child processes of vflag's tools (the soak's receiver, far side and foreign generator;
+//! the benchmark's vflag-dp and testpmd): each in its own process group, so a Ctrl-C on the
+//! terminal reaches only the tool, which then stops them in order (the whole group, by SIGTERM
+//! or the signal the child asks for) and reads their reports. Output goes to a log file per
+//! child. Each child is started under `setpriv --pdeathsig TERM`, so a tool killed with
+//! SIGKILL takes its children with it instead of leaving them at full CPU under PID 1 (no
+//! `unsafe` `pre_exec` prctl); a far side behind ssh, which no signal reaches, stops when its
+//! input pipe closes.
+#![forbid(unsafe_code)]
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -19,7 +21,7 @@ use nix::unistd::Pid;
 const SETPRIV: &str = "setpriv";
 
 pub struct Proc {
-    pub name: &'static str,
+    pub name: String,
     child: Child,
     pub log: PathBuf,
     status: Option<ExitStatus>,
@@ -27,24 +29,32 @@ pub struct Proc {
     /// it is stopped, and by the kernel if this process dies, so a far side started through a
     /// command (ssh, `ip netns exec`) stops too.
     stdin: Option<ChildStdin>,
+    /// What `stop` sends the group first.
+    stop_signal: Signal,
 }
 
 impl Proc {
-    pub fn spawn(name: &'static str, argv: &[String], log: &Path) -> Result<Proc> {
+    pub fn spawn(name: &str, argv: &[String], log: &Path) -> Result<Proc> {
         Self::start(name, argv, log, false)
     }
 
     /// As [`Proc::spawn`], with its standard input a pipe that this process holds.
-    pub fn spawn_fed(name: &'static str, argv: &[String], log: &Path) -> Result<Proc> {
+    pub fn spawn_fed(name: &str, argv: &[String], log: &Path) -> Result<Proc> {
         Self::start(name, argv, log, true)
     }
 
-    fn start(name: &'static str, argv: &[String], log: &Path, fed: bool) -> Result<Proc> {
-        if !crate::runner::on_path(&argv[0]) {
+    /// Stopped by `signal` (DPDK's testpmd and vflag-dp also take SIGINT) instead of SIGTERM.
+    pub fn stopped_by(mut self, signal: Signal) -> Proc {
+        self.stop_signal = signal;
+        self
+    }
+
+    fn start(name: &str, argv: &[String], log: &Path, fed: bool) -> Result<Proc> {
+        if !on_path(&argv[0]) {
             bail!("starting the {name}: {}: no such program", argv[0]);
         }
-        if !crate::runner::on_path(SETPRIV) {
-            bail!("starting the {name}: {SETPRIV} (util-linux) is missing; without it a killed vflag-ctl would leave its children running");
+        if !on_path(SETPRIV) {
+            bail!("starting the {name}: {SETPRIV} (util-linux) is missing; without it a killed {} would leave its children running", tool());
         }
         let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
@@ -58,7 +68,7 @@ impl Proc {
             .spawn()
             .with_context(|| format!("starting the {name}: {}", argv.join(" ")))?;
         let stdin = child.stdin.take();
-        Ok(Proc { name, child, log: log.to_path_buf(), status: None, stdin })
+        Ok(Proc { name: name.into(), child, log: log.to_path_buf(), status: None, stdin, stop_signal: Signal::SIGTERM })
     }
 
     pub fn pid(&self) -> u32 {
@@ -82,11 +92,18 @@ impl Proc {
         self.status
     }
 
-    /// SIGTERM to its process group (vflag-dp then writes its report and closes its ports; a
-    /// script's children go too), SIGKILL if it has not exited within `grace`. A fed child's
-    /// input is closed first and it gets half of `grace` to stop on that alone: a far side
-    /// behind ssh has to write its report before the ssh that carries it goes.
+    /// SIGTERM (or its `stopped_by` signal) to its process group (vflag-dp then writes its
+    /// report and closes its ports; a script's children go too), SIGKILL if it has not exited
+    /// within `grace`. A fed child's input is closed first and it gets half of `grace` to stop
+    /// on that alone: a far side behind ssh has to write its report before the ssh that
+    /// carries it goes.
     pub fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
+        self.stop_unless_hurried(grace, &|| false)
+    }
+
+    /// As `stop`, but killed at once when `hurried` turns true while it waits (a second
+    /// Ctrl-C).
+    pub fn stop_unless_hurried(&mut self, grace: Duration, hurried: &dyn Fn() -> bool) -> Option<ExitStatus> {
         if self.stdin.take().is_some() && self.wait(grace / 2).is_some() {
             return self.status;
         }
@@ -95,11 +112,17 @@ impl Proc {
         }
         // Its own group (`process_group(0)`): the group's id is its pid.
         let group = Pid::from_raw(self.child.id() as i32);
-        let _ = killpg(group, Signal::SIGTERM);
-        if self.wait(grace).is_some() {
+        let _ = killpg(group, self.stop_signal);
+        let t0 = Instant::now();
+        while self.exited().is_none() && t0.elapsed() < grace && !hurried() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.status.is_some() {
             return self.status;
         }
-        eprintln!("vflag-ctl: the {} did not stop within {:?}; killed", self.name, grace);
+        if !hurried() {
+            eprintln!("{}: the {} did not stop within {:?}; killed", tool(), self.name, grace);
+        }
         let _ = killpg(group, Signal::SIGKILL);
         self.status = self.child.wait().ok();
         self.status
@@ -111,6 +134,24 @@ impl Proc {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
+}
+
+/// This tool's name, for messages: `vflag-ctl`, `vflag-bench`.
+fn tool() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "vflag".into())
+}
+
+/// Whether an executable named `program` is on PATH (or is a path that exists).
+pub fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.contains('/') {
+        return executable(Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| executable(&d.join(program))))
 }
 
 impl Drop for Proc {
@@ -161,6 +202,26 @@ mod tests {
 
     /// Run as its own process by the test below: starts a child, then dies by SIGKILL, so no
     #[test]
+    fn a_child_asks_for_its_stop_signal_and_a_hurried_stop_kills_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let argv: Vec<String> = ["sh", "-c", "trap 'exit 5' INT; trap '' TERM; while :; do sleep 0.05; done"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut p = Proc::spawn("int child", &argv, &dir.path().join("i.log")).unwrap().stopped_by(Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(p.stop(Duration::from_secs(5)).and_then(|s| s.code()), Some(5), "SIGINT ran its trap");
+        let argv: Vec<String> =
+            ["sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"].iter().map(|s| s.to_string()).collect();
+        let mut p = Proc::spawn("deaf child", &argv, &dir.path().join("d.log")).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let t0 = Instant::now();
+        let st = p.stop_unless_hurried(Duration::from_secs(30), &|| true).unwrap();
+        assert_eq!(st.code(), None, "killed");
+        assert!(t0.elapsed() < Duration::from_secs(5), "without waiting out the grace");
+    }
+
+    #[test]
     fn a_fed_child_sees_its_input_close_when_stopped() {
         let dir = tempfile::tempdir().unwrap();
         // Ignores SIGTERM: only the end of its input makes it exit, with 7.
@@ -196,7 +257,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("child.pid");
         let st = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "soak::procs::tests::killed_parent_helper", "--test-threads", "1"])
+            .args(["--exact", "tests::killed_parent_helper", "--test-threads", "1"])
             .env("VFLAG_KILLED_PARENT", &pid_file)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
