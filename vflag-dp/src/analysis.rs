@@ -14,7 +14,7 @@ use crate::classify::{
 use crate::flowtable::FlowTable;
 use crate::frame::{ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
 use crate::lathist::TickHist;
-use crate::outage::{Gap, GapDetector};
+use crate::outage::{FlowGap, FlowRef, Gap, GapDetector};
 use crate::payload;
 use crate::seqtrack::{FlowSeq, WINDOW};
 
@@ -96,32 +96,6 @@ pub struct TrackedFlow {
     last: u64,
     first: u64,
     pub seq: FlowSeq,
-}
-
-/// Which flow went silent: one of vflag-dp's own (by flow id) or a foreign 5-tuple.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FlowRef {
-    Tracked(u16),
-    Foreign(FiveTuple),
-}
-
-/// One flow's silence, TSC from its last frame before to its first frame after.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FlowGap {
-    pub flow: FlowRef,
-    pub start_tsc: u64,
-    pub end_tsc: u64,
-    /// Frames of this flow that the silence swallowed: a tracked flow's sequence jump when it
-    /// resumed; a foreign flow's estimate, the silence at its pace before it.
-    pub lost: u64,
-    /// The flow's rate before the silence, frames per TSC tick.
-    pub rate_per_tick: f64,
-}
-
-impl FlowGap {
-    pub fn foreign(&self) -> bool {
-        matches!(self.flow, FlowRef::Foreign(_))
-    }
 }
 
 /// Flow gaps kept per lcore (reserved up front, so memory is touched only as gaps come; more
