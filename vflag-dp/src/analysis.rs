@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use dpdk_sys::mbuf::{Burst, Frame};
+use serde::Serialize;
 pub use vflag_contract::report::ClassCounts;
 
 use crate::classify::{
@@ -74,6 +75,37 @@ pub struct LiveAnalysis {
     pub reordered: AtomicU64,
     pub duplicates: AtomicU64,
     pub foreign: AtomicU64,
+}
+
+/// The receiver's part of the settings (`--no-track` ... `--track-foreign`; in the report's
+/// `settings` under these names).
+#[derive(Debug, Clone, Serialize)]
+pub struct RxOptions {
+    /// Analyse received frames (not `--no-track`).
+    pub track: bool,
+    pub gap_ms: f64,
+    pub interleave_ms: Option<u32>,
+    /// Width of the rate timeline's bins.
+    pub bin_ms: u64,
+    pub track_flows: u32,
+    pub track_foreign: u32,
+}
+
+impl RxOptions {
+    /// Each lcore's analysis, in TSC ticks at `tsc_hz`; `run_id`: the run to track from the
+    /// start (None: elected from the first frames).
+    pub fn analysis_config(&self, tsc_hz: u64, run_id: Option<u16>) -> AnalysisConfig {
+        AnalysisConfig {
+            track_flows: self.track_flows as usize,
+            tuple_capacity: self.track_foreign as usize,
+            // Interleaving, the plain slices would be silences to the analysis: no gap is sought.
+            gap_tsc: if self.interleave_ms.is_some() { u64::MAX } else { (self.gap_ms * tsc_hz as f64 / 1e3) as u64 },
+            // Losses found up to 5 gap lengths (at least 50 ms) after a gap still belong to it.
+            attribution_tsc: ((self.gap_ms * 5.0).max(50.0) * tsc_hz as f64 / 1e3) as u64,
+            tsc_hz,
+            run_id,
+        }
+    }
 }
 
 pub struct AnalysisConfig {
