@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::eal_config::EalConfig;
 use crate::parse::{self, format_mac};
-use crate::report::PortReport;
 use crate::{bond, stats};
+use vflag_contract::report::PortReport;
 
 const MEMPOOL_CACHE: u32 = 250;
 
