@@ -211,13 +211,13 @@ pub struct RxArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Verdict")]
 pub struct VerdictArgs {
-    /// Verdict: fail (exit 3) if any outage lasts longer than this, ms.
+    /// Fail (exit 3) if any outage lasts longer than this, ms.
     #[arg(long)]
     pub max_outage_ms: Option<f64>,
-    /// Verdict: fail if more tracked frames are lost than this (frames, or % like 0.1%).
+    /// Fail if more tracked frames are lost than this (frames, or % like 0.1%).
     #[arg(long, value_parser = parse::loss_limit)]
     pub max_loss: Option<parse::LossLimit>,
-    /// Verdict: fail if a bond member carries less than this share of the traffic, %.
+    /// Fail if a bond member carries less than this share of the traffic, %.
     #[arg(long, value_parser = parse::percent)]
     pub min_member_share: Option<f64>,
 }
