@@ -77,12 +77,9 @@ pub fn parse(text: &str) -> Result<Report, String> {
 }
 
 impl<S> Report<S> {
-    /// Bins whose middle lies in [from, to).
+    /// The timeline's bins that the window [from, to) counts ([`crate::window`]).
     fn bins_in(&self, from: f64, to: f64) -> impl Iterator<Item = &Bin> {
-        self.timeline.iter().filter(move |b| {
-            let mid = b.t_s + b.width_s / 2.0;
-            mid >= from && mid < to
-        })
+        self.timeline.iter().filter(move |b| b.in_window(from, to))
     }
 
     /// Frames each bond member received in the bins of [from, to), and the span they cover (s).
@@ -492,6 +489,13 @@ pub struct Bin {
     pub tx: Vec<u64>,
     pub member_rx: Vec<u64>,
     pub member_tx: Vec<u64>,
+}
+
+impl Bin {
+    /// Whether the window [from, to) counts this bin: the one rule, [`crate::window`].
+    pub fn in_window(&self, from: f64, to: f64) -> bool {
+        crate::window::holds(from, to, self.t_s, self.t_s + self.width_s)
+    }
 }
 
 /// Pass or fail against the run's thresholds, as the report and the `end` event say it.

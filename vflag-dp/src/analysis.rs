@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use dpdk_sys::mbuf::{Burst, Frame};
+use serde::Serialize;
 pub use vflag_contract::report::ClassCounts;
 
 use crate::classify::{
@@ -14,7 +15,7 @@ use crate::classify::{
 use crate::flowtable::FlowTable;
 use crate::frame::{ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
 use crate::lathist::TickHist;
-use crate::outage::{Gap, GapDetector};
+use crate::outage::{FlowGap, FlowRef, Gap, GapDetector};
 use crate::payload;
 use crate::seqtrack::{FlowSeq, WINDOW};
 
@@ -76,6 +77,37 @@ pub struct LiveAnalysis {
     pub foreign: AtomicU64,
 }
 
+/// The receiver's part of the settings (`--no-track` ... `--track-foreign`; in the report's
+/// `settings` under these names).
+#[derive(Debug, Clone, Serialize)]
+pub struct RxOptions {
+    /// Analyse received frames (not `--no-track`).
+    pub track: bool,
+    pub gap_ms: f64,
+    pub interleave_ms: Option<u32>,
+    /// Width of the rate timeline's bins.
+    pub bin_ms: u64,
+    pub track_flows: u32,
+    pub track_foreign: u32,
+}
+
+impl RxOptions {
+    /// Each lcore's analysis, in TSC ticks at `tsc_hz`; `run_id`: the run to track from the
+    /// start (None: elected from the first frames).
+    pub fn analysis_config(&self, tsc_hz: u64, run_id: Option<u16>) -> AnalysisConfig {
+        AnalysisConfig {
+            track_flows: self.track_flows as usize,
+            tuple_capacity: self.track_foreign as usize,
+            // Interleaving, the plain slices would be silences to the analysis: no gap is sought.
+            gap_tsc: if self.interleave_ms.is_some() { u64::MAX } else { (self.gap_ms * tsc_hz as f64 / 1e3) as u64 },
+            // Losses found up to 5 gap lengths (at least 50 ms) after a gap still belong to it.
+            attribution_tsc: ((self.gap_ms * 5.0).max(50.0) * tsc_hz as f64 / 1e3) as u64,
+            tsc_hz,
+            run_id,
+        }
+    }
+}
+
 pub struct AnalysisConfig {
     pub track_flows: usize,
     /// Foreign 5-tuples followed per lcore (`--track-foreign`).
@@ -96,32 +128,6 @@ pub struct TrackedFlow {
     last: u64,
     first: u64,
     pub seq: FlowSeq,
-}
-
-/// Which flow went silent: one of vflag-dp's own (by flow id) or a foreign 5-tuple.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FlowRef {
-    Tracked(u16),
-    Foreign(FiveTuple),
-}
-
-/// One flow's silence, TSC from its last frame before to its first frame after.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FlowGap {
-    pub flow: FlowRef,
-    pub start_tsc: u64,
-    pub end_tsc: u64,
-    /// Frames of this flow that the silence swallowed: a tracked flow's sequence jump when it
-    /// resumed; a foreign flow's estimate, the silence at its pace before it.
-    pub lost: u64,
-    /// The flow's rate before the silence, frames per TSC tick.
-    pub rate_per_tick: f64,
-}
-
-impl FlowGap {
-    pub fn foreign(&self) -> bool {
-        matches!(self.flow, FlowRef::Foreign(_))
-    }
 }
 
 /// Flow gaps kept per lcore (reserved up front, so memory is touched only as gaps come; more

@@ -10,11 +10,11 @@ use dpdk_sys::mbuf::{self, Burst};
 use dpdk_sys::mempool::Mempool;
 
 use crate::analysis::{LiveAnalysis, RxAnalysis};
-use crate::cli::FwdMode;
 use crate::counters::{StreamCounters, StreamTally};
 use crate::frame;
 use crate::gen::GenLane;
 use crate::interleave::{Interleaving, SliceTotals};
+use crate::mode::FwdMode;
 use crate::outage::Gap;
 use crate::topology::Stream;
 use crate::verbose;

@@ -2,8 +2,12 @@
 //! frame, then (for `gen`) the tracked payload's sequence number and TX TSC. Optional pacing
 //! against the TSC. Built before the lcores start; nothing here allocates per frame.
 
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
 use crate::frame::{self, FlowAddrs, TEMPLATE_HLEN};
-use crate::payload;
+use crate::{parse, payload};
 
 /// Bytes every frame of a flow starts with: headers plus the fixed part of the payload.
 const FIXED_LEN: usize = TEMPLATE_HLEN + 8;
@@ -15,6 +19,31 @@ pub struct GenSpec {
     pub frame_len: u16,
     /// None: plain txonly frames (no payload, one flow).
     pub run_id: Option<u16>,
+}
+
+/// The generator's part of the settings (`--dst-mac` ... `--rate`; in the report's `settings`
+/// under these names). Each lane's [`GenSpec`] is made from it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GenOptions {
+    #[serde(serialize_with = "parse::ser_opt_mac")]
+    pub dst_mac: Option<[u8; 6]>,
+    #[serde(serialize_with = "parse::ser_opt_mac")]
+    pub src_mac: Option<[u8; 6]>,
+    pub src_ip: Ipv4Addr,
+    pub dst_ip: Ipv4Addr,
+    pub flows: u16,
+    pub rate: Option<parse::Rate>,
+}
+
+impl GenOptions {
+    /// The --rate in frames per second for the whole run, for frames of `pkt_size` bytes (None:
+    /// as fast as possible).
+    pub fn rate_pps(&self, pkt_size: u16) -> Option<f64> {
+        self.rate.map(|r| match r {
+            parse::Rate::Pps(p) => p,
+            parse::Rate::Bps(b) => bps_to_pps(b, pkt_size),
+        })
+    }
 }
 
 /// Flow `i`'s addresses: the source IP steps with the flow. Every LAG hash that reads L3

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex};
 use crossbeam_queue::ArrayQueue;
 use dpdk_sys::mempool::Mempool;
 
-use crate::analysis::{AnalysisConfig, LiveAnalysis, RxAnalysis};
-use crate::cli::{Config, FwdMode};
+use crate::analysis::{LiveAnalysis, RxAnalysis, RxOptions};
 use crate::counters::StreamCounters;
 use crate::frame::FlowAddrs;
 use crate::fwd::{LcoreAnalysis, LcoreJob, StreamJob};
-use crate::gen::{self, GenLane, GenSpec, Pacer};
+use crate::gen::{self, GenLane, GenOptions, GenSpec, Pacer};
 use crate::interleave::{Interleaving, LiveInterleave};
+use crate::mode::{Forwarding, FwdMode};
 use crate::outage::Gap;
 use crate::topology::{self, Stream};
 
@@ -41,6 +41,21 @@ pub struct Plan {
     pub streams: usize,
 }
 
+/// The parts of the settings the lcores are built from.
+pub struct Spec<'a> {
+    pub fwd_lcores: &'a [u32],
+    /// Rx queues per port: one stream each.
+    pub rxq: u16,
+    pub forwarding: &'a Forwarding,
+    pub gen: &'a GenOptions,
+    pub rx: &'a RxOptions,
+    pub run_id: Option<u16>,
+    /// Generators: frames to send in all (never dropped).
+    pub count: Option<u64>,
+    /// The ports are an 802.3ad bond.
+    pub lacp: bool,
+}
+
 /// A run id for tracked traffic, different from one run to the next.
 pub fn new_run_id() -> u16 {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
@@ -48,7 +63,7 @@ pub fn new_run_id() -> u16 {
 }
 
 pub fn plan(
-    cfg: &Config,
+    cfg: &Spec,
     port_ids: &[u16],
     macs: &[[u8; 6]],
     pool: &Arc<Mempool>,
@@ -56,27 +71,19 @@ pub fn plan(
     tsc_hz: u64,
     start_tsc: u64,
 ) -> Plan {
-    let streams = topology::streams(port_ids, cfg.rxq, cfg.fwd);
-    let generating = cfg.fwd.generates();
+    let mode = cfg.forwarding.mode;
+    let streams = topology::streams(port_ids, cfg.rxq, mode);
+    let generating = mode.generates();
     let quotas: Vec<Option<u64>> = match (generating, cfg.count) {
         (true, Some(n)) => topology::split_count(n, streams.len()).into_iter().map(Some).collect(),
         _ => vec![None; streams.len()],
     };
-    let run_id = cfg.fwd.tracked_gen().then(|| cfg.run_id.unwrap_or_else(new_run_id));
-    let flows = if cfg.fwd.tracked_gen() { cfg.flows } else { 1 };
-    let lane_pps = cfg.rate_pps().map(|pps| pps / streams.len().max(1) as f64);
+    let run_id = mode.tracked_gen().then(|| cfg.run_id.unwrap_or_else(new_run_id));
+    let flows = if mode.tracked_gen() { cfg.gen.flows } else { 1 };
+    let lane_pps = cfg.gen.rate_pps(cfg.forwarding.pkt_size).map(|pps| pps / streams.len().max(1) as f64);
     let gaps = Arc::new(ArrayQueue::new(4096));
-    let analysis_cfg = AnalysisConfig {
-        track_flows: cfg.track_flows as usize,
-        tuple_capacity: cfg.track_foreign as usize,
-        // Interleaving, the plain slices would be silences to the analysis: no gap is sought.
-        gap_tsc: if cfg.interleave_ms.is_some() { u64::MAX } else { (cfg.gap_ms * tsc_hz as f64 / 1e3) as u64 },
-        // Losses found up to 5 gap lengths (at least 50 ms) after a gap still belong to it.
-        attribution_tsc: ((cfg.gap_ms * 5.0).max(50.0) * tsc_hz as f64 / 1e3) as u64,
-        tsc_hz,
-        // gen-rx tracks its own frames coming back, and only them.
-        run_id: if cfg.fwd == FwdMode::GenRx { run_id } else { cfg.run_id },
-    };
+    // gen-rx tracks its own frames coming back, and only them.
+    let analysis_cfg = cfg.rx.analysis_config(tsc_hz, if mode == FwdMode::GenRx { run_id } else { cfg.run_id });
     let mut jobs = Vec::new();
     let mut launched = Vec::new();
     let mut lane_index = 0;
@@ -88,18 +95,18 @@ pub fn plan(
         let mut stream_jobs = Vec::new();
         for s in &lcore_streams {
             let i = port_ids.iter().position(|&p| p == s.tx_port).unwrap_or(0);
-            let dst_mac = cfg.dst_mac.unwrap_or([2, 0, 0, 0, 0, s.tx_port as u8]);
+            let dst_mac = cfg.gen.dst_mac.unwrap_or([2, 0, 0, 0, 0, s.tx_port as u8]);
             let gen = generating.then(|| {
                 let spec = GenSpec {
                     base: FlowAddrs {
-                        src_mac: cfg.src_mac.unwrap_or(macs[i]),
+                        src_mac: cfg.gen.src_mac.unwrap_or(macs[i]),
                         dst_mac,
-                        src_ip: cfg.src_ip.octets(),
-                        dst_ip: cfg.dst_ip.octets(),
-                        sport: if cfg.fwd.tracked_gen() { 1024 } else { 9 },
+                        src_ip: cfg.gen.src_ip.octets(),
+                        dst_ip: cfg.gen.dst_ip.octets(),
+                        sport: if mode.tracked_gen() { 1024 } else { 9 },
                         dport: 9,
                     },
-                    frame_len: cfg.pkt_size,
+                    frame_len: cfg.forwarding.pkt_size,
                     run_id,
                 };
                 let ids = gen::lane_flows(flows, lane_index, streams.len());
@@ -114,7 +121,7 @@ pub fn plan(
             });
             lane_index += 1;
         }
-        let analysis = (cfg.fwd.analyses() && cfg.track).then(|| {
+        let analysis = (mode.analyses() && cfg.rx.track).then(|| {
             analysis_index += 1;
             LcoreAnalysis {
                 state: RxAnalysis::new(&analysis_cfg),
@@ -122,7 +129,7 @@ pub fn plan(
                 live: Arc::new(LiveAnalysis::default()),
                 gaps: Arc::clone(&gaps),
                 result: Arc::new(Mutex::new(None)),
-                interleave: cfg.interleave_ms.map(|ms| Interleaving {
+                interleave: cfg.rx.interleave_ms.map(|ms| Interleaving {
                     slice_tsc: u64::from(ms) * tsc_hz / 1000,
                     live: Arc::new(LiveInterleave::default()),
                 }),
@@ -138,15 +145,15 @@ pub fn plan(
         jobs.push((
             *lcore,
             LcoreJob {
-                mode: cfg.fwd,
+                mode,
                 streams: stream_jobs,
-                burst: cfg.burst,
-                pkt_size: cfg.pkt_size,
-                verbose: cfg.verbose,
+                burst: cfg.forwarding.burst,
+                pkt_size: cfg.forwarding.pkt_size,
+                verbose: cfg.forwarding.verbose,
                 pool: Arc::clone(pool),
                 stop: Arc::clone(stop),
                 analysis,
-                lacp: cfg.lacp(),
+                lacp: cfg.lacp,
             },
         ));
     }

@@ -9,12 +9,12 @@ use dpdk_sys::clock;
 use dpdk_sys::link_events::{LinkEvent, LinkWatch};
 use dpdk_sys::port::{self, PortInfo};
 
-use crate::cli::{Config, FwdMode};
 use crate::counters::StreamCounters;
 use crate::events::{EventLog, MemberSample, PortSample, Tracking, What};
 use crate::kernel_link::{self, KernelLink};
 use crate::latency_window::LatencyWindow;
 use crate::launch::LaunchedLcore;
+use crate::mode::FwdMode;
 use crate::outage::{self, Gap, Outage};
 use crate::report::{LinkEventReport, StopReason};
 use crate::stats::{self, MonotonicStats, Rates};
@@ -32,8 +32,25 @@ pub struct Members {
     pub ids: Vec<u16>,
 }
 
+/// What the main lcore's watch is told of the settings.
+#[derive(Debug, Clone)]
+pub struct MonitorConfig {
+    pub mode: FwdMode,
+    /// The rate timeline's bin width.
+    pub bin_ms: u64,
+    /// Rate lines this often; 0: none.
+    pub stats_interval_s: f64,
+    /// `--count`: frames to receive before stopping (a generator's count is its lanes' quota).
+    pub count: Option<u64>,
+    pub duration_s: Option<f64>,
+    /// `--bond` stacked a bond over the devices: the members' carrier changes are applied to it.
+    pub bond: bool,
+    /// The devices given: an af_packet one's kernel interface has its carrier watched.
+    pub vdevs: Vec<String>,
+}
+
 pub struct Monitor<'a> {
-    cfg: &'a Config,
+    watch: MonitorConfig,
     infos: &'a [PortInfo],
     members: &'a Members,
     t0: Instant,
@@ -63,7 +80,7 @@ pub struct Monitor<'a> {
 
 impl<'a> Monitor<'a> {
     pub fn new(
-        cfg: &'a Config,
+        watch: MonitorConfig,
         infos: &'a [PortInfo],
         members: &'a Members,
         analysing_lcores: usize,
@@ -71,8 +88,15 @@ impl<'a> Monitor<'a> {
         t0: Instant,
         tsc0: u64,
     ) -> Self {
+        let kernel_links = watch
+            .vdevs
+            .iter()
+            .filter_map(|v| kernel_link::iface_of(v))
+            .filter_map(|(dev, iface)| Some(KernelLink::new(port::port_by_name(&dev)?, iface)))
+            .collect();
         Monitor {
-            cfg,
+            timeline: Timeline::new(watch.bin_ms as f64 / 1e3),
+            watch,
             infos,
             members,
             t0,
@@ -82,18 +106,12 @@ impl<'a> Monitor<'a> {
             last_up: std::collections::HashMap::new(),
             counters: vec![MonotonicStats::default(); infos.len()],
             member_counters: vec![MonotonicStats::default(); members.ids.len()],
-            timeline: Timeline::new(cfg.bin_ms as f64 / 1e3),
             events,
             gaps: vec![Vec::new(); analysing_lcores],
             outages: Vec::new(),
             reported: std::collections::HashSet::new(),
             tracked: false,
-            kernel_links: cfg
-                .vdevs
-                .iter()
-                .filter_map(|v| kernel_link::iface_of(v))
-                .filter_map(|(dev, iface)| Some(KernelLink::new(port::port_by_name(&dev)?, iface)))
-                .collect(),
+            kernel_links,
             telemetry: None,
             ticks: 0,
             latency: LatencyWindow::new(clock::tsc_hz()),
@@ -108,7 +126,7 @@ impl<'a> Monitor<'a> {
     fn refresh_telemetry(&self, ports: &[port::Stats], launched: &[LaunchedLcore]) {
         let Some(shared) = &self.telemetry else { return };
         let mut stats =
-            vec![telemetry::s("mode", self.cfg.fwd.name()), telemetry::u("uptime_ms", (self.now_s() * 1e3) as u64)];
+            vec![telemetry::s("mode", self.watch.mode.name()), telemetry::u("uptime_ms", (self.now_s() * 1e3) as u64)];
         for (p, s) in self.infos.iter().zip(ports) {
             let up = port::link(p.id, false).is_ok_and(|l| l.up);
             stats.push(telemetry::u(format!("port{}_rx_packets", p.id), s.rx_packets));
@@ -158,12 +176,13 @@ impl<'a> Monitor<'a> {
     ) -> StopReason {
         let all: Vec<&StreamCounters> =
             launched.iter().flat_map(|l| l.streams.iter().map(|(_, c)| c.as_ref())).collect();
-        let interval = (self.cfg.stats_interval_s > 0.0).then(|| Duration::from_secs_f64(self.cfg.stats_interval_s));
-        let tick = Duration::from_millis(self.cfg.bin_ms.min(10));
+        let interval =
+            (self.watch.stats_interval_s > 0.0).then(|| Duration::from_secs_f64(self.watch.stats_interval_s));
+        let tick = Duration::from_millis(self.watch.bin_ms.min(10));
         let mut last = (Instant::now(), self.sample());
-        let rx_target = match self.cfg.fwd {
+        let rx_target = match self.watch.mode {
             FwdMode::Txonly | FwdMode::Gen | FwdMode::GenRx => None,
-            _ => self.cfg.count,
+            _ => self.watch.count,
         };
         let mut sent_all = None;
         loop {
@@ -180,12 +199,12 @@ impl<'a> Monitor<'a> {
             if signalled.load(Ordering::Relaxed) {
                 return StopReason::Signal;
             }
-            if self.cfg.duration_s.is_some_and(|d| self.now_s() >= d) {
+            if self.watch.duration_s.is_some_and(|d| self.now_s() >= d) {
                 return StopReason::Duration;
             }
             // A generator that has sent its --count holds its ports up until --duration ends,
             // so that a peer can still read its counters (memif drops them on disconnect).
-            if self.cfg.duration_s.is_none() && all.iter().all(|c| c.is_done()) {
+            if self.watch.duration_s.is_none() && all.iter().all(|c| c.is_done()) {
                 // gen-rx: the last frames sent may still be on their way back.
                 let since = *sent_all.get_or_insert_with(Instant::now);
                 let back = || {
@@ -193,7 +212,7 @@ impl<'a> Monitor<'a> {
                         all.iter().map(|c| c.snapshot()).fold((0, 0), |(r, t), s| (r + s.rx_packets, t + s.tx_packets));
                     rx >= tx
                 };
-                if self.cfg.fwd != FwdMode::GenRx || back() || since.elapsed() >= RETURN_WAIT {
+                if self.watch.mode != FwdMode::GenRx || back() || since.elapsed() >= RETURN_WAIT {
                     return StopReason::Done;
                 }
             }
@@ -228,7 +247,7 @@ impl<'a> Monitor<'a> {
         // A bond's own counters are its active members' sum: a member that leaves (carrier
         // loss) takes its count away, and its return adds all of it again. The members' own
         // counters are the truth, so the bond's are their sum.
-        if let (Some(_), Some(bond), false) = (self.cfg.bond, ports.first_mut(), members.is_empty()) {
+        if let (true, Some(bond), false) = (self.watch.bond, ports.first_mut(), members.is_empty()) {
             *bond = stats::sum(&members);
         }
         let t = self.now_s();
@@ -364,7 +383,7 @@ impl<'a> Monitor<'a> {
     /// of the bond on carrier loss and back in on its return gives the bond what a NIC's link
     /// interrupt gives it (in 802.3ad mode LACP then renegotiates the returning member).
     fn tell_bond(&self, member: u16, up: bool) {
-        let Some(bond) = self.cfg.bond.and(self.infos.first()) else { return };
+        let Some(bond) = self.infos.first().filter(|_| self.watch.bond) else { return };
         if !self.members.ids.contains(&member) {
             return;
         }

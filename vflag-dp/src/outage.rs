@@ -3,7 +3,34 @@
 //! in a gap. Tracked traffic adds how many frames were lost, and the loss-derived outage
 //! (lost / offered rate, as RFC 6413 derives convergence time) sits beside the measured gap.
 
+use crate::classify::FiveTuple;
 pub use vflag_contract::report::{FlowOutage, Outage};
+
+/// Which flow went silent: one of vflag-dp's own (by flow id) or a foreign 5-tuple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowRef {
+    Tracked(u16),
+    Foreign(FiveTuple),
+}
+
+/// One flow's silence, TSC from its last frame before to its first frame after.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlowGap {
+    pub flow: FlowRef,
+    pub start_tsc: u64,
+    pub end_tsc: u64,
+    /// Frames of this flow that the silence swallowed: a tracked flow's sequence jump when it
+    /// resumed; a foreign flow's estimate, the silence at its pace before it.
+    pub lost: u64,
+    /// The flow's rate before the silence, frames per TSC tick.
+    pub rate_per_tick: f64,
+}
+
+impl FlowGap {
+    pub fn foreign(&self) -> bool {
+        matches!(self.flow, FlowRef::Foreign(_))
+    }
+}
 
 /// One lcore's silence: from its last frame before to its first frame after (TSC), and the
 /// tracked frames found lost from the gap's start until shortly after it ended.
@@ -211,10 +238,8 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 }
 
 /// Groups per-flow gaps that overlap into flow outages, in time order.
-pub fn flow_outages(gaps: &[crate::analysis::FlowGap], tsc0: u64, tsc_hz: f64) -> Vec<FlowOutage> {
+pub fn flow_outages(gaps: &[FlowGap], tsc0: u64, tsc_hz: f64) -> Vec<FlowOutage> {
     use std::collections::HashMap;
-
-    use crate::analysis::FlowRef;
 
     /// Per flow in a group: its silence (ticks) and rate (frames per tick).
     #[derive(Default)]
@@ -272,7 +297,6 @@ pub fn flow_outages(gaps: &[crate::analysis::FlowGap], tsc0: u64, tsc_hz: f64) -
 #[cfg(test)]
 mod flow_tests {
     use super::*;
-    use crate::analysis::{FlowGap, FlowRef};
     use crate::classify::FiveTuple;
 
     fn fg(flow: u16, s: u64, e: u64) -> FlowGap {

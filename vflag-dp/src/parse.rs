@@ -112,6 +112,14 @@ pub fn online_cpus() -> Option<Vec<u32>> {
     lcore_list(text.trim()).ok()
 }
 
+/// An optional MAC as the report's `settings` show it (`52:54:00:00:00:01`, or null).
+pub fn ser_opt_mac<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_some(&format_mac(m)),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

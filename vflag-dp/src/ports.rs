@@ -8,23 +8,42 @@ use anyhow::{bail, Context, Result};
 use dpdk_sys::link_events::LinkWatch;
 use dpdk_sys::mempool::Mempool;
 use dpdk_sys::port::{self, PortConfig, PortInfo};
+use serde::Serialize;
 
-use crate::cli::Config;
-use crate::parse::format_mac;
-use crate::report::PortReport;
+use crate::eal_config::EalConfig;
+use crate::parse::{self, format_mac};
 use crate::{bond, stats};
+use vflag_contract::report::PortReport;
 
 const MEMPOOL_CACHE: u32 = 250;
 
+/// The ports' part of the settings (`--rxq` ... `--link-wait`; in the report's `settings` under
+/// these names).
+#[derive(Debug, Clone, Serialize)]
+pub struct PortsConfig {
+    #[serde(serialize_with = "parse::ser_opt_mac")]
+    pub mac: Option<[u8; 6]>,
+    pub rxq: u16,
+    pub txq: u16,
+    pub rxd: u16,
+    pub txd: u16,
+    pub mbufs: Option<u32>,
+    pub mbuf_size: u16,
+    pub mtu: Option<u16>,
+    pub rx_scatter: bool,
+    pub promisc: bool,
+    pub link_wait_s: f64,
+}
+
 /// The ports the run drives. Members of a bond given with --vdev are left to their bond (in
 /// 22.11 the bond only takes them over when it is configured, after discovery).
-pub fn discover_ports(cfg: &Config) -> Result<Vec<PortInfo>> {
+pub fn discover_ports(eal: &EalConfig, cfg: &PortsConfig) -> Result<Vec<PortInfo>> {
     let member_names: Vec<String> =
-        cfg.all_vdevs().iter().filter_map(|v| bond::members(v)).flat_map(|(_, m)| m).collect();
+        eal.all_vdevs().iter().filter_map(|v| bond::members(v)).flat_map(|(_, m)| m).collect();
     let members: Vec<u16> = member_names.iter().filter_map(|n| port::port_by_name(n)).collect();
     let ids: Vec<u16> = port::available_ports().into_iter().filter(|p| !members.contains(p)).collect();
     if ids.is_empty() {
-        let asked: Vec<&str> = cfg.allow.iter().chain(&cfg.vdevs).map(String::as_str).collect();
+        let asked: Vec<&str> = eal.allow.iter().chain(&eal.vdevs).map(String::as_str).collect();
         bail!(
             "no ethernet port found for {}: is the device present and bound to a DPDK-capable driver \
              (vfio-pci; for mlx5, mlx5_core with rdma-core)?",
@@ -32,7 +51,7 @@ pub fn discover_ports(cfg: &Config) -> Result<Vec<PortInfo>> {
         );
     }
     let infos = ids.iter().map(|&p| port::info(p)).collect::<std::result::Result<Vec<_>, _>>()?;
-    for dev in &cfg.allow {
+    for dev in &eal.allow {
         let addr = dev.split(',').next().unwrap_or(dev);
         let is_member = member_names.iter().any(|m| m.starts_with(addr));
         if !is_member && !infos.iter().any(|i| i.name.starts_with(addr)) {
@@ -55,15 +74,14 @@ pub fn discover_ports(cfg: &Config) -> Result<Vec<PortInfo>> {
     Ok(infos)
 }
 
-pub fn create_pool(cfg: &Config, infos: &[PortInfo]) -> Result<Mempool> {
+/// `fwd_lcores` and `burst`: the lcores' caches and bursts hold mbufs too.
+pub fn create_pool(cfg: &PortsConfig, fwd_lcores: usize, burst: u16, infos: &[PortInfo]) -> Result<Mempool> {
     let buf_size = cfg.mbuf_size;
     let per_port = u32::from(cfg.rxq) * u32::from(cfg.rxd) + u32::from(cfg.txq) * u32::from(cfg.txd);
-    let lcores = cfg.fwd_lcores.len() as u32 + 1;
+    let lcores = fwd_lcores as u32 + 1;
     let streams = infos.len() as u32 * u32::from(cfg.rxq);
-    let wanted = per_port * infos.len() as u32
-        + lcores * (MEMPOOL_CACHE + u32::from(cfg.burst))
-        + streams * u32::from(cfg.burst)
-        + 1024;
+    let wanted =
+        per_port * infos.len() as u32 + lcores * (MEMPOOL_CACHE + u32::from(burst)) + streams * u32::from(burst) + 1024;
     let count = cfg.mbufs.unwrap_or(wanted.max(8192));
     let socket = infos.first().map_or(-1, |p| p.socket);
     let pool = Mempool::pktmbuf("vflag_mbufs", count, MEMPOOL_CACHE, buf_size, socket)
@@ -76,7 +94,7 @@ const FRAME_OVERHEAD: u32 = 14 + 4 + 4;
 
 /// Whether `p` receives into chained mbufs: asked (--rx-scatter), or needed by --mtu (its
 /// longest frame does not fit one mbuf's data room). A port whose driver cannot is refused.
-fn rx_scatter(cfg: &Config, p: &PortInfo) -> Result<bool> {
+fn rx_scatter(cfg: &PortsConfig, p: &PortInfo) -> Result<bool> {
     let room = u32::from(cfg.mbuf_size - Mempool::headroom());
     let longest = cfg.mtu.map(|m| u32::from(m) + FRAME_OVERHEAD);
     let needed = longest.is_some_and(|l| l > room);
@@ -121,8 +139,10 @@ impl Drop for OpenPorts {
     }
 }
 
+/// `lacp_timers_ms`: set on an 802.3ad bond (`EalConfig::lacp_timers_ms`).
 pub fn setup_ports(
-    cfg: &Config,
+    cfg: &PortsConfig,
+    lacp_timers_ms: Option<(u32, u32)>,
     infos: &[PortInfo],
     pool: &Mempool,
     open: &mut OpenPorts,
@@ -162,7 +182,7 @@ pub fn setup_ports(
         }
         watch.watch(p.id, p.lsc_interrupt)?;
         port::start(p.id).with_context(|| format!("starting port {} ({})", p.id, p.name))?;
-        if let Some((periodic, timeout)) = cfg.lacp_rate.timers_ms().filter(|_| cfg.lacp()) {
+        if let Some((periodic, timeout)) = lacp_timers_ms {
             if p.driver.contains("bond") {
                 port::bond_lacp_timers(p.id, periodic, timeout)
                     .with_context(|| format!("--lacp-rate on port {} ({})", p.id, p.name))?;
@@ -186,7 +206,7 @@ pub fn setup_ports(
     Ok(descs)
 }
 
-pub fn wait_for_links(cfg: &Config, infos: &[PortInfo], signalled: &AtomicBool) {
+pub fn wait_for_links(cfg: &PortsConfig, infos: &[PortInfo], signalled: &AtomicBool) {
     let deadline = Instant::now() + Duration::from_secs_f64(cfg.link_wait_s);
     loop {
         let links: Vec<_> = infos.iter().map(|p| port::link(p.id, false).ok()).collect();

@@ -17,10 +17,10 @@ use crate::cli::Config;
 use crate::events::EventLog;
 use crate::interleave;
 use crate::launch::{self, LaunchedLcore};
-use crate::monitor::{Members, Monitor};
+use crate::monitor::{Members, Monitor, MonitorConfig};
 use crate::report::{self, GeneratorReport, PortReport, Report};
 use crate::stop::Stop;
-use crate::verdict::{self, Figures, Limits, NotTracked, Verdict};
+use crate::verdict::{self, Figures, NotTracked, Verdict};
 use crate::{bond, ports, preflight, results};
 use outfile::OutFile;
 
@@ -38,46 +38,47 @@ pub enum Outcome {
 pub fn run(cfg: Config) -> Result<Outcome> {
     // First, so that no way out (a signal included) leaves the reserved temp file behind.
     let signals = Stop::install("vflag-dp").context("installing the signal handlers")?;
-    if cfg.stop_on_eof {
+    if cfg.run.stop_on_eof {
         signals.on_eof("vflag-dp", std::io::stdin()).context("watching standard input")?;
     }
     // The output files before anything else: a path that cannot be written fails now, not
     // after the run.
     let json_out =
-        cfg.json.as_deref().map(|p| OutFile::reserve("--json", p)).transpose().map_err(anyhow::Error::msg)?;
+        cfg.run.json.as_deref().map(|p| OutFile::reserve("--json", p)).transpose().map_err(anyhow::Error::msg)?;
     let junit_out =
-        cfg.junit.as_deref().map(|p| OutFile::reserve("--junit", p)).transpose().map_err(anyhow::Error::msg)?;
-    let events = EventLog::open(cfg.events.as_deref())
-        .with_context(|| format!("--events {}", cfg.events.as_deref().unwrap_or(std::path::Path::new("")).display()))?;
-    if !cfg.no_huge {
+        cfg.run.junit.as_deref().map(|p| OutFile::reserve("--junit", p)).transpose().map_err(anyhow::Error::msg)?;
+    let events = EventLog::open(cfg.run.events.as_deref()).with_context(|| {
+        format!("--events {}", cfg.run.events.as_deref().unwrap_or(std::path::Path::new("")).display())
+    })?;
+    if !cfg.eal.no_huge {
         preflight::check_hugepages().map_err(anyhow::Error::msg)?;
     }
 
     // DPDK's own failure for a held prefix says "Success (errno 0)": name the holder instead,
     // before the EAL starts (and again if it fails, for a holder that came in between).
     let prefix_in_use = || {
-        let prefix = cfg.primary_prefix()?;
+        let prefix = cfg.eal.primary_prefix()?;
         let pid = dpdk_sys::eal::prefix_holder(&prefix)?;
         Some(anyhow::anyhow!("--file-prefix {prefix} is in use by pid {pid}: give each DPDK process its own"))
     };
     if let Some(e) = prefix_in_use() {
         return Err(e);
     }
-    let eal = Eal::init(&cfg.eal_args())
+    let eal = Eal::init(&cfg.eal.eal_args())
         .map_err(|e| prefix_in_use().unwrap_or_else(|| anyhow::anyhow!("{e}: {}", eal_hint(&e))))?;
-    let infos = ports::discover_ports(&cfg)?;
+    let infos = ports::discover_ports(&cfg.eal, &cfg.ports)?;
     let members = bond_members(&cfg)?;
-    let pool = Arc::new(ports::create_pool(&cfg, &infos)?);
+    let pool = Arc::new(ports::create_pool(&cfg.ports, cfg.eal.fwd_lcores.len(), cfg.forwarding.burst, &infos)?);
     let mut open = ports::OpenPorts(Vec::new());
     let mut watch = LinkWatch::new(4096);
-    let descs = ports::setup_ports(&cfg, &infos, &pool, &mut open, &mut watch)?;
+    let descs = ports::setup_ports(&cfg.ports, cfg.eal.lacp_timers_ms(), &infos, &pool, &mut open, &mut watch)?;
     for &m in &members.ids {
         watch.watch(m, port::info(m).is_ok_and(|i| i.lsc_interrupt))?;
     }
     if signals.requested() {
         bail!("interrupted during set-up");
     }
-    ports::wait_for_links(&cfg, &infos, signals.flag());
+    ports::wait_for_links(&cfg.ports, &infos, signals.flag());
 
     let port_ids: Vec<u16> = infos.iter().map(|p| p.id).collect();
     let macs: Vec<[u8; 6]> = port_ids.iter().map(|&p| port::mac(p).unwrap_or_default()).collect();
@@ -87,7 +88,24 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     let stop = Arc::new(AtomicBool::new(false));
     let started_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
     let (t0, tsc0) = (Instant::now(), clock::tsc());
-    let plan = launch::plan(&cfg, &port_ids, &macs, &pool, &stop, clock::tsc_hz(), tsc0);
+    let plan = launch::plan(
+        &launch::Spec {
+            fwd_lcores: &cfg.eal.fwd_lcores,
+            rxq: cfg.ports.rxq,
+            forwarding: &cfg.forwarding,
+            gen: &cfg.gen,
+            rx: &cfg.rx,
+            run_id: cfg.run_id,
+            count: cfg.run.count,
+            lacp: cfg.eal.lacp(),
+        },
+        &port_ids,
+        &macs,
+        &pool,
+        &stop,
+        clock::tsc_hz(),
+        tsc0,
+    );
     let launched = plan.launched;
     let analysing = launched.iter().filter(|l| l.analysis.is_some()).count();
     for (lcore, job) in plan.jobs {
@@ -97,19 +115,35 @@ pub fn run(cfg: Config) -> Result<Outcome> {
             return Err(e.into());
         }
     }
-    for idle in cfg.fwd_lcores.iter().filter(|l| !launched.iter().any(|x| x.lcore == **l)) {
+    for idle in cfg.eal.fwd_lcores.iter().filter(|l| !launched.iter().any(|x| x.lcore == **l)) {
         println!("lcore {idle}: no stream to poll (more forwarding lcores than port queues)");
     }
     println!(
         "forwarding: mode {}, {} port(s), {} stream(s) on lcore(s) {:?}{}; Ctrl-C to stop",
-        cfg.fwd.name(),
+        cfg.forwarding.mode.name(),
         port_ids.len(),
         plan.streams,
         launched.iter().map(|l| l.lcore).collect::<Vec<_>>(),
-        plan.run_id.map(|r| format!(", run id {r}, {} flows", cfg.flows)).unwrap_or_default()
+        plan.run_id.map(|r| format!(", run id {r}, {} flows", cfg.gen.flows)).unwrap_or_default()
     );
 
-    let mut monitor = Monitor::new(&cfg, &infos, &members, analysing, events, t0, tsc0);
+    let mut monitor = Monitor::new(
+        MonitorConfig {
+            mode: cfg.forwarding.mode,
+            bin_ms: cfg.rx.bin_ms,
+            stats_interval_s: cfg.run.stats_interval_s,
+            count: cfg.run.count,
+            duration_s: cfg.run.duration_s,
+            bond: cfg.eal.bond.is_some(),
+            vdevs: cfg.eal.vdevs.clone(),
+        },
+        &infos,
+        &members,
+        analysing,
+        events,
+        t0,
+        tsc0,
+    );
     match crate::telemetry::register() {
         Ok(shared) => monitor.publish_to(shared),
         Err(e) => eprintln!("vflag-dp: warning: telemetry commands not registered: {e}"),
@@ -206,7 +240,7 @@ fn build_report(
     let from = monitor.timeline.sending_from_s(cfg.rate_pps()).unwrap_or(0.0);
     let sending_s = run.duration_s - from.min(run.duration_s);
     let achieved = if sending_s > 0.0 { totals.tx_packets as f64 / sending_s } else { 0.0 };
-    let generator = run.run_id.map(|id| GeneratorReport::new(id, cfg.flows, cfg.rate_pps(), achieved));
+    let generator = run.run_id.map(|id| GeneratorReport::new(id, cfg.gen.flows, cfg.rate_pps(), achieved));
     let analysis = merged_analysis(launched).map(|a| results::analysis_report(&a, run.tsc0));
     let load_balance = results::load_balance(
         &members.names,
@@ -235,10 +269,7 @@ fn build_report(
             .map(|a| NotTracked { other_run: a.frames.other_run, untracked_flow: a.frames.untracked_flow }),
         member_shares: load_balance.member_shares(),
     };
-    let verdict = verdict::judge(
-        &figures,
-        &Limits { max_outage_ms: cfg.max_outage_ms, max_loss: cfg.max_loss, min_member_share: cfg.min_member_share },
-    );
+    let verdict = verdict::judge(&figures, &cfg.limits);
     let end = crate::events::What::<()>::End { stop_reason: run.reason, verdict: verdict.to_report() };
     monitor.events.write(run.duration_s, end);
     let report = Report {
@@ -255,7 +286,10 @@ fn build_report(
         totals,
         generator,
         analysis,
-        interleave: cfg.interleave_ms.map(|ms| interleave::report(&interleave::totals(launched), clock::tsc_hz(), ms)),
+        interleave: cfg
+            .rx
+            .interleave_ms
+            .map(|ms| interleave::report(&interleave::totals(launched), clock::tsc_hz(), ms)),
         outages: std::mem::take(&mut monitor.outages),
         load_balance,
         timeline: monitor.timeline.bins().to_vec(),
@@ -269,7 +303,7 @@ fn junit_report(r: &Report, figures: &Figures, verdict: &Verdict) -> junit::Test
     use junit::Property as P;
     let stop = serde_json::to_value(r.stop_reason).ok().and_then(|v| v.as_str().map(str::to_string));
     let mut properties = vec![
-        P::new("fwd", r.settings.fwd.name()),
+        P::new("fwd", r.settings.forwarding.mode.name()),
         P::new("dpdk_version", &r.dpdk_version),
         P::new("stop_reason", stop.unwrap_or_default()),
         P::new("ports", r.ports.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(",")),
@@ -298,7 +332,7 @@ fn merged_analysis(launched: &[LaunchedLcore]) -> Option<RxAnalysis> {
 /// Members of the bonds given with --vdev, by device name and port id.
 fn bond_members(cfg: &Config) -> Result<Members> {
     let mut m = Members::default();
-    for v in cfg.all_vdevs() {
+    for v in cfg.eal.all_vdevs() {
         let Some((bond, names)) = bond::members(&v) else { continue };
         for n in names {
             let id = port::port_by_name(&n).with_context(|| format!("bond {bond}: member {n} has no port"))?;

@@ -68,10 +68,16 @@ impl Timeline {
         self.bins.iter().find(|b| Self::tx_pps(b) >= floor && Self::tx_pps(b) > 0.0).map(|b| b.t_s)
     }
 
-    /// Received frames per second over all ports in `[from, to)`, from the bins inside it.
+    /// The bins the window `[from, to)` counts: those whose middle it holds, the rule the soak
+    /// reads this timeline by too ([`vflag_contract::window`]).
+    fn window(&self, from: f64, to: f64) -> impl Iterator<Item = &Bin> {
+        self.bins.iter().filter(move |b| b.in_window(from, to))
+    }
+
+    /// Received frames per second over all ports in `[from, to)`, over the span of its bins.
     pub fn rx_rate(&self, from: f64, to: f64) -> f64 {
         let (mut frames, mut secs) = (0u64, 0.0);
-        for b in self.bins.iter().filter(|b| b.t_s >= from && b.t_s + b.width_s <= to + 1e-9) {
+        for b in self.window(from, to) {
             frames += b.rx.iter().sum::<u64>();
             secs += b.width_s;
         }
@@ -82,10 +88,11 @@ impl Timeline {
         }
     }
 
-    /// Each member's frames (rx + tx) in `[from, to)`.
+    /// Each member's frames in `[from, to)`, rx + tx: the shares of whichever way the run
+    /// carries traffic (a receiver's are its rx, a generator's its tx).
     pub fn member_frames(&self, from: f64, to: f64) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();
-        for b in self.bins.iter().filter(|b| b.t_s >= from && b.t_s < to) {
+        for b in self.window(from, to) {
             if out.is_empty() {
                 out = vec![0; b.member_rx.len()];
             }
@@ -118,7 +125,11 @@ mod tests {
         assert_eq!((b[0].rx[0], b[1].rx[0], b[2].rx[0]), (100, 200, 0));
         assert!((b[2].width_s - 0.011).abs() < 1e-9);
         assert!((t.rx_rate(0.0, 0.02) - 15_000.0).abs() < 1e-6);
+        // The window rule: bin 1 (10-20 ms) goes to the window holding its middle.
+        assert!((t.rx_rate(0.0, 0.014) - 10_000.0).abs() < 1e-6, "bin 0 alone");
+        assert!((t.rx_rate(0.0, 0.016) - 15_000.0).abs() < 1e-6, "bins 0 and 1");
         assert_eq!(t.rx_rate(5.0, 6.0), 0.0);
+        assert_eq!(t.rx_rate(0.01, 0.01), 0.0, "an empty window");
     }
 
     #[test]
@@ -130,6 +141,8 @@ mod tests {
         assert_eq!(t.member_frames(0.0, 1.0), vec![50, 50]);
         assert_eq!(t.member_frames(1.0, 2.0), vec![100, 0]);
         assert_eq!(t.member_frames(0.0, 2.0), vec![150, 50]);
+        assert_eq!(t.member_frames(0.6, 2.0), vec![100, 0], "bin 0's middle is before 0.6 s");
+        assert_eq!(t.member_frames(0.4, 2.0), vec![150, 50]);
         assert!(t.member_frames(9.0, 10.0).is_empty());
     }
 

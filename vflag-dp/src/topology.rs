@@ -4,7 +4,7 @@
 
 pub use vflag_contract::report::Stream;
 
-use crate::cli::FwdMode;
+use crate::mode::FwdMode;
 
 /// The peer of the port at index `i` of `ports`.
 pub fn peer(ports: &[u16], i: usize) -> u16 {

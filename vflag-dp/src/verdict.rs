@@ -83,6 +83,8 @@ pub struct NotTracked {
     pub untracked_flow: u64,
 }
 
+/// The thresholds given (`--max-outage-ms`, `--max-loss`, `--min-member-share`).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Limits {
     pub max_outage_ms: Option<f64>,
     pub max_loss: Option<LossLimit>,

@@ -79,10 +79,10 @@ impl Traffic {
         self.sums.len()
     }
 
-    /// Each link's frames/s over the bins inside [from, to), and the span they cover.
+    /// Each link's frames/s over the bins [from, to) counts (the timeline's one window rule,
+    /// [`vflag_contract::window`]), and the span they cover.
     fn rates(&self, from: f64, to: f64) -> (Vec<f64>, f64) {
-        let lo = self.starts.partition_point(|&t| t < from);
-        let hi = self.ends.partition_point(|&t| t <= to).max(lo);
+        let std::ops::Range { start: lo, end: hi } = vflag_contract::window::range(&self.starts, &self.ends, from, to);
         let span = if hi > lo { self.ends[hi - 1] - self.starts[lo] } else { 0.0 };
         let rates = self.sums.iter().map(|s| if span > 0.0 { (s[hi] - s[lo]) / span } else { 0.0 }).collect();
         (rates, span)
