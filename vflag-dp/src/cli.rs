@@ -369,8 +369,8 @@ impl Config {
                 cli.pkt_size
             ));
         }
-        let mbuf_size = cli.mbuf_size.unwrap_or_else(dpdk_sys::mempool::Mempool::default_buf_size);
-        let headroom = dpdk_sys::mempool::Mempool::headroom();
+        let mbuf_size = cli.mbuf_size.unwrap_or_else(dpdk::mempool::Mempool::default_buf_size);
+        let headroom = dpdk::mempool::Mempool::headroom();
         let generates = cli.fwd.generates();
         if generates && u32::from(cli.pkt_size) + u32::from(headroom) > u32::from(mbuf_size) {
             return Err(format!(
@@ -489,7 +489,7 @@ impl Config {
     /// The net_bonding vdev that --bond stacks over every -a and --vdev device.
     pub fn bond_vdev(&self) -> Option<String> {
         let mode = self.bond?.dpdk_mode();
-        let key = dpdk_sys::version::BOND_MEMBER_KEY;
+        let key = dpdk::version::BOND_MEMBER_KEY;
         let mut v = format!("net_bonding0,mode={mode}");
         for dev in self.allow.iter().chain(&self.vdevs) {
             let name = dev.split(',').next().unwrap_or(dev);
@@ -635,7 +635,7 @@ mod tests {
     fn bond_is_stacked_over_every_device() {
         let c =
             cfg("--lcores 0-1 --vdev net_af_packet0,iface=vb0 --vdev net_af_packet1,iface=vb1 --bond lacp").unwrap();
-        let key = dpdk_sys::version::BOND_MEMBER_KEY;
+        let key = dpdk::version::BOND_MEMBER_KEY;
         let want = format!("net_bonding0,mode=4,{key}=net_af_packet0,{key}=net_af_packet1,xmit_policy=l34");
         assert_eq!(c.bond_vdev().as_deref(), Some(want.as_str()));
         assert_eq!(c.eal_args().last(), Some(&want));
