@@ -76,7 +76,7 @@ export CARGO_TARGET_DIR="$root/target/dpdk-$series-cargo"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --release -p dpdk-sys -p vflag-dp --no-fail-fast 2>&1 | tee "$log" || status=$?
+cargo test --release -p dpdk-sys -p dpdk -p vflag-dp --no-fail-fast 2>&1 | tee "$log" || status=$?
 source scripts/test-summary.sh
 test_summary "summary (DPDK $series from source)" "$log"
 grep -m1 "dpdk-sys: linking DPDK" "$log" || true

@@ -130,9 +130,9 @@ fn find_program(p: &std::path::Path) -> Option<PathBuf> {
 
 /// TSC ticks per second, measured against the monotonic clock.
 fn tsc_hz() -> u64 {
-    let (t0, c0) = (Instant::now(), dpdk_sys::clock::tsc());
+    let (t0, c0) = (Instant::now(), dpdk::clock::tsc());
     std::thread::sleep(Duration::from_millis(200));
-    let (t1, c1) = (Instant::now(), dpdk_sys::clock::tsc());
+    let (t1, c1) = (Instant::now(), dpdk::clock::tsc());
     ((c1 - c0) as f64 / (t1 - t0).as_secs_f64()) as u64
 }
 
@@ -217,7 +217,7 @@ fn run(cli: Cli) -> Result<u8> {
     let report = Report {
         schema: "vflag-bench.v1",
         started_unix_s,
-        dpdk_version: dpdk_sys::version::BUILD_VERSION,
+        dpdk_version: dpdk::version::BUILD_VERSION,
         tsc_hz,
         settings,
         rounds,

@@ -11,7 +11,7 @@ use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixA
 
 /// Where a process with this `--file-prefix` keeps its runtime files.
 pub fn runtime_dir(file_prefix: &str) -> PathBuf {
-    dpdk_sys::eal::runtime_dir(file_prefix)
+    dpdk::eal::runtime_dir(file_prefix)
 }
 
 pub fn socket_path(file_prefix: &str) -> PathBuf {

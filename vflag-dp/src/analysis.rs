@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use dpdk_sys::mbuf::{Burst, Frame};
+use dpdk::mbuf::{Burst, Frame};
 use serde::Serialize;
 pub use vflag_contract::report::ClassCounts;
 

@@ -330,8 +330,8 @@ impl Config {
                 cli.gen.pkt_size
             ));
         }
-        let mbuf_size = cli.ports.mbuf_size.unwrap_or_else(dpdk_sys::mempool::Mempool::default_buf_size);
-        let headroom = dpdk_sys::mempool::Mempool::headroom();
+        let mbuf_size = cli.ports.mbuf_size.unwrap_or_else(dpdk::mempool::Mempool::default_buf_size);
+        let headroom = dpdk::mempool::Mempool::headroom();
         let generates = cli.run.fwd.generates();
         if generates && u32::from(cli.gen.pkt_size) + u32::from(headroom) > u32::from(mbuf_size) {
             return Err(format!(
@@ -551,7 +551,7 @@ mod tests {
     fn bond_is_stacked_over_every_device() {
         let c =
             cfg("--lcores 0-1 --vdev net_af_packet0,iface=vb0 --vdev net_af_packet1,iface=vb1 --bond lacp").unwrap();
-        let key = dpdk_sys::version::BOND_MEMBER_KEY;
+        let key = dpdk::version::BOND_MEMBER_KEY;
         let want = format!("net_bonding0,mode=4,{key}=net_af_packet0,{key}=net_af_packet1,xmit_policy=l34");
         assert_eq!(c.eal.bond_vdev().as_deref(), Some(want.as_str()));
         assert_eq!(c.eal.eal_args().last(), Some(&want));

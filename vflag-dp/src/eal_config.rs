@@ -53,7 +53,7 @@ impl EalConfig {
     /// The net_bonding vdev that --bond stacks over every -a and --vdev device.
     pub fn bond_vdev(&self) -> Option<String> {
         let mode = self.bond?.dpdk_mode();
-        let key = dpdk_sys::version::BOND_MEMBER_KEY;
+        let key = dpdk::version::BOND_MEMBER_KEY;
         let mut v = format!("net_bonding0,mode={mode}");
         for dev in self.allow.iter().chain(&self.vdevs) {
             let name = dev.split(',').next().unwrap_or(dev);

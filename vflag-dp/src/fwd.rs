@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_queue::ArrayQueue;
-use dpdk_sys::clock;
-use dpdk_sys::mbuf::{self, Burst};
-use dpdk_sys::mempool::Mempool;
+use dpdk::clock;
+use dpdk::mbuf::Burst;
+use dpdk::mempool::Mempool;
+use dpdk::queue::{RxQueue, TxQueue};
 
 use crate::analysis::{LiveAnalysis, RxAnalysis};
 use crate::counters::{StreamCounters, StreamTally};
@@ -19,9 +20,12 @@ use crate::outage::Gap;
 use crate::topology::Stream;
 use crate::verbose;
 
-/// One stream as its lcore runs it.
-pub struct StreamJob {
+/// One stream as its lcore runs it: its queues (the only way to its ports' bursts, borrowed
+/// from the open ports for `'p`) and, for the report, their ids.
+pub struct StreamJob<'p> {
     pub stream: Stream,
+    pub rxq: RxQueue<'p>,
+    pub txq: TxQueue<'p>,
     pub counters: Arc<StreamCounters>,
     /// Generators: frames left to send (never dropped). None: unlimited.
     pub quota: Option<u64>,
@@ -45,9 +49,9 @@ pub struct LcoreAnalysis {
 }
 
 /// Everything one forwarding lcore needs; moved onto that lcore.
-pub struct LcoreJob {
+pub struct LcoreJob<'p> {
     pub mode: FwdMode,
-    pub streams: Vec<StreamJob>,
+    pub streams: Vec<StreamJob<'p>>,
     pub burst: u16,
     pub pkt_size: u16,
     pub verbose: bool,
@@ -61,8 +65,8 @@ pub struct LcoreJob {
 
 /// A stream's run-time state on its lcore: its job, totals and its own burst (so packets a
 /// driver refused stay with the stream that generated them).
-struct Lane {
-    job: StreamJob,
+struct Lane<'p> {
+    job: StreamJob<'p>,
     tally: StreamTally,
     burst: Burst,
 }
@@ -78,11 +82,11 @@ const CLOCK_EVERY: u32 = 64;
 /// Receive-only lcores of an 802.3ad bond: an empty tx burst on every stream.
 fn lacp_flush_tx(lanes: &[Lane]) {
     for lane in lanes {
-        mbuf::tx_flush(lane.job.stream.tx_port, lane.job.stream.tx_queue);
+        lane.job.txq.flush();
     }
 }
 
-impl LcoreJob {
+impl LcoreJob<'_> {
     /// Runs until `stop` is set (or every stream's quota is met). Returns 0.
     pub fn run(mut self) -> i32 {
         let streams = std::mem::take(&mut self.streams);
@@ -152,14 +156,13 @@ impl LcoreJob {
         F: FnMut(&StreamJob, &mut Burst, &mut StreamTally),
     {
         for lane in lanes.iter_mut() {
-            let s = lane.job.stream;
-            let n = lane.burst.rx(s.rx_port, s.rx_queue, self.burst);
+            let n = lane.job.rxq.rx_burst(&mut lane.burst, self.burst);
             if n == 0 {
                 continue;
             }
             lane.tally.rx_packets += u64::from(n);
             if self.verbose {
-                verbose::print_burst(s.rx_port, s.rx_queue, &lane.burst);
+                verbose::print_burst(lane.job.stream.rx_port, lane.job.stream.rx_queue, &lane.burst);
             }
             then(&lane.job, &mut lane.burst, &mut lane.tally);
             lane.job.counters.publish(&lane.tally);
@@ -298,8 +301,7 @@ impl LcoreJob {
                 // Send-only lcores of an 802.3ad bond: rx bursts let the bond take in LACP
                 // frames; whatever else arrives is counted and freed.
                 for lane in lanes.iter_mut() {
-                    let s = lane.job.stream;
-                    lane.tally.rx_packets += u64::from(scratch.rx(s.rx_port, s.rx_queue, self.burst));
+                    lane.tally.rx_packets += u64::from(lane.job.rxq.rx_burst(&mut scratch, self.burst));
                     scratch.free_all();
                 }
             }
@@ -327,7 +329,7 @@ impl LcoreJob {
                         p.sent(u64::from(want));
                     }
                 }
-                tally.tx_packets += u64::from(burst.tx(job.stream.tx_port, job.stream.tx_queue));
+                tally.tx_packets += u64::from(job.txq.tx_burst(burst));
                 if job.quota.is_none() {
                     tally.tx_dropped += burst.len() as u64;
                     burst.free_all();
@@ -352,7 +354,7 @@ fn reflect_back(job: &StreamJob, burst: &mut Burst, tally: &mut StreamTally) {
 /// Sends the burst to the stream's tx queue; what the driver refuses is freed and counted.
 #[inline]
 fn forward(job: &StreamJob, burst: &mut Burst, tally: &mut StreamTally) {
-    tally.tx_packets += u64::from(burst.tx(job.stream.tx_port, job.stream.tx_queue));
+    tally.tx_packets += u64::from(job.txq.tx_burst(burst));
     tally.tx_dropped += burst.len() as u64;
     burst.free_all();
 }

@@ -58,11 +58,6 @@ impl LiveInterleave {
     }
 }
 
-/// Every interleaving lcore's totals as last published.
-pub fn totals(launched: &[crate::launch::LaunchedLcore]) -> Vec<SliceTotals> {
-    launched.iter().filter_map(|l| l.interleave.as_ref()).map(|live| live.read()).collect()
-}
-
 /// Sums the lcores' totals (each lcore adds its own rate in each mode).
 pub fn report(per_lcore: &[SliceTotals], tsc_hz: u64, slice_ms: u32) -> InterleaveReport {
     let hz = tsc_hz.max(1) as f64;

@@ -1,19 +1,21 @@
 //! Builds each forwarding lcore's job from the settings: its streams, generator lanes (flows
 //! dealt so each has one writer, rate split evenly) and receiver analysis, with the shared
-//! handles the main lcore reads.
+//! handles the main lcore reads. Each stream gets the handles of the rx and tx queue it polls.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use anyhow::{Context, Result};
 use crossbeam_queue::ArrayQueue;
-use dpdk_sys::mempool::Mempool;
+use dpdk::mempool::Mempool;
+use dpdk::queue::{Queues, RxQueue, TxQueue};
 
 use crate::analysis::{LiveAnalysis, RxAnalysis, RxOptions};
 use crate::counters::StreamCounters;
 use crate::frame::FlowAddrs;
 use crate::fwd::{LcoreAnalysis, LcoreJob, StreamJob};
 use crate::gen::{self, GenLane, GenOptions, GenSpec, Pacer};
-use crate::interleave::{Interleaving, LiveInterleave};
+use crate::interleave::{Interleaving, LiveInterleave, SliceTotals};
 use crate::mode::{Forwarding, FwdMode};
 use crate::outage::Gap;
 use crate::topology::{self, Stream};
@@ -32,9 +34,14 @@ pub struct LaunchedLcore {
     pub latency: Option<Arc<crate::lathist::Cells>>,
 }
 
+/// Every interleaving lcore's totals as last published.
+pub fn interleave_totals(launched: &[LaunchedLcore]) -> Vec<SliceTotals> {
+    launched.iter().filter_map(|l| l.interleave.as_ref()).map(|live| live.read()).collect()
+}
+
 /// Everything the lcores share with the main lcore.
-pub struct Plan {
-    pub jobs: Vec<(u32, LcoreJob)>,
+pub struct Plan<'p> {
+    pub jobs: Vec<(u32, LcoreJob<'p>)>,
     pub launched: Vec<LaunchedLcore>,
     pub gaps: Arc<ArrayQueue<(usize, Gap)>>,
     pub run_id: Option<u16>,
@@ -62,17 +69,50 @@ pub fn new_run_id() -> u16 {
     (t ^ std::process::id().rotate_left(7)) as u16
 }
 
-pub fn plan(
+/// The ports' queue handles, each taken by the one stream that polls or sends on it.
+struct QueueHandles<'p> {
+    ports: Vec<u16>,
+    rx: Vec<Vec<Option<RxQueue<'p>>>>,
+    tx: Vec<Vec<Option<TxQueue<'p>>>>,
+}
+
+impl<'p> QueueHandles<'p> {
+    fn new(queues: Vec<Queues<'p>>) -> Self {
+        let ports = queues.iter().map(|q| q.port).collect();
+        let (rx, tx) = queues
+            .into_iter()
+            .map(|q| (q.rx.into_iter().map(Some).collect(), q.tx.into_iter().map(Some).collect()))
+            .unzip();
+        QueueHandles { ports, rx, tx }
+    }
+
+    /// The handles of stream `s`'s rx and tx queue; each queue goes to one stream only.
+    fn take(&mut self, s: &Stream) -> Result<(RxQueue<'p>, TxQueue<'p>)> {
+        let index = |port| self.ports.iter().position(|&p| p == port);
+        let (rx_i, tx_i) = (index(s.rx_port), index(s.tx_port));
+        let rx = rx_i.and_then(|i| self.rx[i].get_mut(usize::from(s.rx_queue))?.take());
+        let rx = rx.with_context(|| format!("rx queue {} of port {} is not set up", s.rx_queue, s.rx_port))?;
+        let tx = tx_i.and_then(|i| self.tx[i].get_mut(usize::from(s.tx_queue))?.take());
+        let tx = tx.with_context(|| format!("tx queue {} of port {} is not set up", s.tx_queue, s.tx_port))?;
+        Ok((rx, tx))
+    }
+}
+
+/// The lcores' jobs: the streams of the ports whose queues are `queues` (in port order, with
+/// their MACs in `macs`), dealt to the forwarding lcores.
+pub fn plan<'p>(
     cfg: &Spec,
-    port_ids: &[u16],
+    queues: Vec<Queues<'p>>,
     macs: &[[u8; 6]],
     pool: &Arc<Mempool>,
     stop: &Arc<AtomicBool>,
     tsc_hz: u64,
     start_tsc: u64,
-) -> Plan {
+) -> Result<Plan<'p>> {
+    let port_ids: Vec<u16> = queues.iter().map(|q| q.port).collect();
+    let mut handles = QueueHandles::new(queues);
     let mode = cfg.forwarding.mode;
-    let streams = topology::streams(port_ids, cfg.rxq, mode);
+    let streams = topology::streams(&port_ids, cfg.rxq, mode);
     let generating = mode.generates();
     let quotas: Vec<Option<u64>> = match (generating, cfg.count) {
         (true, Some(n)) => topology::split_count(n, streams.len()).into_iter().map(Some).collect(),
@@ -112,8 +152,11 @@ pub fn plan(
                 let ids = gen::lane_flows(flows, lane_index, streams.len());
                 GenLane::new(&spec, &ids, lane_pps.map(|pps| Pacer::new(pps, tsc_hz, start_tsc)))
             });
+            let (rxq, txq) = handles.take(s)?;
             stream_jobs.push(StreamJob {
                 stream: *s,
+                rxq,
+                txq,
                 counters: Arc::new(StreamCounters::default()),
                 quota: quotas[lane_index],
                 gen,
@@ -157,5 +200,5 @@ pub fn plan(
             },
         ));
     }
-    Plan { jobs, launched, gaps, run_id, streams: streams.len() }
+    Ok(Plan { jobs, launched, gaps, run_id, streams: streams.len() })
 }

@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use dpdk_sys::clock;
-use dpdk_sys::link_events::{LinkEvent, LinkWatch};
-use dpdk_sys::port::{self, PortInfo};
+use dpdk::clock;
+use dpdk::link_events::{LinkEvent, LinkWatch};
+use dpdk::port::{self, PortInfo};
 
 use crate::counters::StreamCounters;
 use crate::events::{EventLog, MemberSample, PortSample, Tracking, What};
@@ -157,7 +157,7 @@ impl<'a> Monitor<'a> {
         if let Some(max) = self.outages.iter().map(|o| o.duration_ms).reduce(f64::max) {
             outages.push(telemetry::u("max_duration_us", (max * 1e3) as u64));
         }
-        let interleave = interleave_values(&crate::interleave::totals(launched), clock::tsc_hz());
+        let interleave = interleave_values(&crate::launch::interleave_totals(launched), clock::tsc_hz());
         let mut p = shared.lock().unwrap_or_else(|e| e.into_inner());
         *p = telemetry::Published { stats, tracking, outages, interleave };
     }

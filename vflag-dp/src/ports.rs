@@ -1,13 +1,16 @@
 //! Port set-up for a run: find the ports the EAL probed, create the mbuf pool, configure and
-//! start every port (stopped and closed again on drop), and read their final counters.
+//! start every port (stopped and closed again on drop; the lcores' queue handles borrow them),
+//! and read their final counters.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use dpdk_sys::link_events::LinkWatch;
-use dpdk_sys::mempool::Mempool;
-use dpdk_sys::port::{self, PortConfig, PortInfo};
+use dpdk::eal::Eal;
+use dpdk::link_events::LinkWatch;
+use dpdk::mempool::Mempool;
+use dpdk::port::{self, Port, PortConfig, PortInfo};
+use dpdk::queue::Queues;
 use serde::Serialize;
 
 use crate::eal_config::EalConfig;
@@ -123,16 +126,24 @@ fn rx_scatter(cfg: &PortsConfig, p: &PortInfo) -> Result<bool> {
     Ok(cfg.rx_scatter || needed)
 }
 
-/// Ports that are started; stopped and closed on drop, on every path out of a run.
-pub struct OpenPorts(pub Vec<u16>);
+/// Ports that are started; stopped and closed on drop, on every path out of a run. The queue
+/// handles borrow them, so no lcore polls a port once it is dropped.
+pub struct OpenPorts<'eal>(pub Vec<Port<'eal>>);
 
-impl Drop for OpenPorts {
+impl OpenPorts<'_> {
+    /// Every port's queue handles, in port order (once).
+    pub fn queues(&self) -> Result<Vec<Queues<'_>>> {
+        Ok(self.0.iter().map(Port::queues).collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+impl Drop for OpenPorts<'_> {
     fn drop(&mut self) {
-        for &p in &self.0 {
-            if let Err(e) = port::stop(p) {
+        for mut p in self.0.drain(..) {
+            if let Err(e) = p.stop() {
                 eprintln!("vflag-dp: warning: {e}");
             }
-            if let Err(e) = port::close(p) {
+            if let Err(e) = p.close() {
                 eprintln!("vflag-dp: warning: {e}");
             }
         }
@@ -140,16 +151,18 @@ impl Drop for OpenPorts {
 }
 
 /// `lacp_timers_ms`: set on an 802.3ad bond (`EalConfig::lacp_timers_ms`).
-pub fn setup_ports(
+pub fn setup_ports<'eal>(
     cfg: &PortsConfig,
     lacp_timers_ms: Option<(u32, u32)>,
+    eal: &'eal Eal,
     infos: &[PortInfo],
     pool: &Mempool,
-    open: &mut OpenPorts,
+    open: &mut OpenPorts<'eal>,
     watch: &mut LinkWatch,
 ) -> Result<Vec<port::Descriptors>> {
     let mut descs = Vec::new();
     for (i, p) in infos.iter().enumerate() {
+        let mut handle = eal.take_port(p.id)?;
         let pc = PortConfig {
             rx_queues: cfg.rxq,
             tx_queues: cfg.txq,
@@ -161,7 +174,7 @@ pub fn setup_ports(
             mtu: cfg.mtu,
             rx_scatter: rx_scatter(cfg, p)?,
         };
-        let d = port::configure(p.id, &pc, pool).with_context(|| match cfg.mtu {
+        let d = handle.configure(&pc, pool).with_context(|| match cfg.mtu {
             Some(m) => format!(
                 "port {} ({}) with --mtu {m}: the device receives frames of at most {} bytes",
                 p.id, p.name, p.max_rx_pktlen
@@ -171,17 +184,16 @@ pub fn setup_ports(
         descs.push(d);
         if i == 0 {
             if let Some(mac) = cfg.mac {
-                port::set_mac(p.id, mac)
-                    .with_context(|| format!("setting port {} MAC to {}", p.id, format_mac(&mac)))?;
+                handle.set_mac(mac).with_context(|| format!("setting port {} MAC to {}", p.id, format_mac(&mac)))?;
             }
         }
-        match port::set_promiscuous(p.id, cfg.promisc) {
+        match handle.set_promiscuous(cfg.promisc) {
             Ok(()) => {}
             Err(e) if e.errno == libc::ENOTSUP => {}
             Err(e) => return Err(e.into()),
         }
         watch.watch(p.id, p.lsc_interrupt)?;
-        port::start(p.id).with_context(|| format!("starting port {} ({})", p.id, p.name))?;
+        handle.start().with_context(|| format!("starting port {} ({})", p.id, p.name))?;
         if let Some((periodic, timeout)) = lacp_timers_ms {
             if p.driver.contains("bond") {
                 port::bond_lacp_timers(p.id, periodic, timeout)
@@ -189,7 +201,7 @@ pub fn setup_ports(
                 println!("port {}: LACPDU every {periodic} ms, partner given up after {timeout} ms", p.id);
             }
         }
-        open.0.push(p.id);
+        open.0.push(handle);
         let mac = port::mac(p.id).map(|m| format_mac(&m)).unwrap_or_default();
         println!(
             "port {}: {} ({}) mac {mac}, {} rxq x {} desc, {} txq x {} desc{}",

@@ -1,7 +1,7 @@
 //! The end-of-run sections of the report built from the lcores' merged state: tracked traffic
 //! (per flow, latency), foreign flows, load balance over bond members, queues and flows.
 
-use dpdk_sys::port::Stats;
+use dpdk::port::Stats;
 
 use crate::analysis::RxAnalysis;
 use crate::balance::{jain, shares};

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use dpdk_sys::eal::{Eal, LCORE_PANICKED};
-use dpdk_sys::link_events::LinkWatch;
-use dpdk_sys::port::{self, PortInfo};
-use dpdk_sys::{clock, DpdkError};
+use dpdk::eal::Eal;
+use dpdk::lcore::{RunningLcore, LCORE_PANICKED};
+use dpdk::link_events::LinkWatch;
+use dpdk::port::{self, PortInfo};
+use dpdk::{clock, DpdkError};
 
 use crate::analysis::RxAnalysis;
 use crate::cli::Config;
@@ -58,7 +59,7 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     // before the EAL starts (and again if it fails, for a holder that came in between).
     let prefix_in_use = || {
         let prefix = cfg.eal.primary_prefix()?;
-        let pid = dpdk_sys::eal::prefix_holder(&prefix)?;
+        let pid = dpdk::eal::prefix_holder(&prefix)?;
         Some(anyhow::anyhow!("--file-prefix {prefix} is in use by pid {pid}: give each DPDK process its own"))
     };
     if let Some(e) = prefix_in_use() {
@@ -71,7 +72,7 @@ pub fn run(cfg: Config) -> Result<Outcome> {
     let pool = Arc::new(ports::create_pool(&cfg.ports, cfg.eal.fwd_lcores.len(), cfg.forwarding.burst, &infos)?);
     let mut open = ports::OpenPorts(Vec::new());
     let mut watch = LinkWatch::new(4096);
-    let descs = ports::setup_ports(&cfg.ports, cfg.eal.lacp_timers_ms(), &infos, &pool, &mut open, &mut watch)?;
+    let descs = ports::setup_ports(&cfg.ports, cfg.eal.lacp_timers_ms(), &eal, &infos, &pool, &mut open, &mut watch)?;
     for &m in &members.ids {
         watch.watch(m, port::info(m).is_ok_and(|i| i.lsc_interrupt))?;
     }
@@ -99,60 +100,62 @@ pub fn run(cfg: Config) -> Result<Outcome> {
             count: cfg.run.count,
             lacp: cfg.eal.lacp(),
         },
-        &port_ids,
+        open.queues()?,
         &macs,
         &pool,
         &stop,
         clock::tsc_hz(),
         tsc0,
-    );
+    )?;
     let launched = plan.launched;
     let analysing = launched.iter().filter(|l| l.analysis.is_some()).count();
-    for (lcore, job) in plan.jobs {
-        if let Err(e) = eal.launch(lcore, move || job.run()) {
-            stop.store(true, Ordering::Relaxed);
-            join(&eal, &launched);
-            return Err(e.into());
+    // The lcores' jobs hold queue handles borrowed from `open`: the scope waits for every
+    // lcore before it returns, and `StopLcores` stops them first on every way out.
+    let (mut monitor, reason, panicked) = eal.scope(|lcores| -> Result<_> {
+        let _stop_on_exit = StopLcores(&stop);
+        let mut running = Vec::new();
+        for (lcore, job) in plan.jobs {
+            running.push(lcores.launch(lcore, move || job.run())?);
         }
-    }
-    for idle in cfg.eal.fwd_lcores.iter().filter(|l| !launched.iter().any(|x| x.lcore == **l)) {
-        println!("lcore {idle}: no stream to poll (more forwarding lcores than port queues)");
-    }
-    println!(
-        "forwarding: mode {}, {} port(s), {} stream(s) on lcore(s) {:?}{}; Ctrl-C to stop",
-        cfg.forwarding.mode.name(),
-        port_ids.len(),
-        plan.streams,
-        launched.iter().map(|l| l.lcore).collect::<Vec<_>>(),
-        plan.run_id.map(|r| format!(", run id {r}, {} flows", cfg.gen.flows)).unwrap_or_default()
-    );
+        for idle in cfg.eal.fwd_lcores.iter().filter(|l| !launched.iter().any(|x| x.lcore == **l)) {
+            println!("lcore {idle}: no stream to poll (more forwarding lcores than port queues)");
+        }
+        println!(
+            "forwarding: mode {}, {} port(s), {} stream(s) on lcore(s) {:?}{}; Ctrl-C to stop",
+            cfg.forwarding.mode.name(),
+            port_ids.len(),
+            plan.streams,
+            launched.iter().map(|l| l.lcore).collect::<Vec<_>>(),
+            plan.run_id.map(|r| format!(", run id {r}, {} flows", cfg.gen.flows)).unwrap_or_default()
+        );
 
-    let mut monitor = Monitor::new(
-        MonitorConfig {
-            mode: cfg.forwarding.mode,
-            bin_ms: cfg.rx.bin_ms,
-            stats_interval_s: cfg.run.stats_interval_s,
-            count: cfg.run.count,
-            duration_s: cfg.run.duration_s,
-            bond: cfg.eal.bond.is_some(),
-            vdevs: cfg.eal.vdevs.clone(),
-        },
-        &infos,
-        &members,
-        analysing,
-        events,
-        t0,
-        tsc0,
-    );
-    match crate::telemetry::register() {
-        Ok(shared) => monitor.publish_to(shared),
-        Err(e) => eprintln!("vflag-dp: warning: telemetry commands not registered: {e}"),
-    }
-    let start = crate::events::Event::start(&cfg, plan.run_id, started_unix_s);
-    monitor.events.write(start.t_s, start.what);
-    let reason = monitor.watch(&launched, signals.flag(), &mut watch, &plan.gaps);
-    stop.store(true, Ordering::Relaxed);
-    let panicked = join(&eal, &launched);
+        let mut monitor = Monitor::new(
+            MonitorConfig {
+                mode: cfg.forwarding.mode,
+                bin_ms: cfg.rx.bin_ms,
+                stats_interval_s: cfg.run.stats_interval_s,
+                count: cfg.run.count,
+                duration_s: cfg.run.duration_s,
+                bond: cfg.eal.bond.is_some(),
+                vdevs: cfg.eal.vdevs.clone(),
+            },
+            &infos,
+            &members,
+            analysing,
+            events,
+            t0,
+            tsc0,
+        );
+        match crate::telemetry::register() {
+            Ok(shared) => monitor.publish_to(shared),
+            Err(e) => eprintln!("vflag-dp: warning: telemetry commands not registered: {e}"),
+        }
+        let start = crate::events::Event::start(&cfg, plan.run_id, started_unix_s);
+        monitor.events.write(start.t_s, start.what);
+        let reason = monitor.watch(&launched, signals.flag(), &mut watch, &plan.gaps);
+        stop.store(true, Ordering::Relaxed);
+        Ok((monitor, reason, join(running)))
+    })?;
     let duration_s = t0.elapsed().as_secs_f64();
     signals.sleep_unless_hurried(DRAIN);
     watch.poll();
@@ -289,7 +292,7 @@ fn build_report(
         interleave: cfg
             .rx
             .interleave_ms
-            .map(|ms| interleave::report(&interleave::totals(launched), clock::tsc_hz(), ms)),
+            .map(|ms| interleave::report(&launch::interleave_totals(launched), clock::tsc_hz(), ms)),
         outages: std::mem::take(&mut monitor.outages),
         load_balance,
         timeline: monitor.timeline.bins().to_vec(),
@@ -356,6 +359,22 @@ fn eal_hint(e: &DpdkError) -> &'static str {
 }
 
 /// Waits for every launched lcore; returns those that panicked.
-fn join(eal: &Eal, launched: &[LaunchedLcore]) -> Vec<u32> {
-    launched.iter().filter(|l| eal.wait(l.lcore) == LCORE_PANICKED).map(|l| l.lcore).collect()
+fn join(running: Vec<RunningLcore<'_>>) -> Vec<u32> {
+    running
+        .into_iter()
+        .filter_map(|r| {
+            let lcore = r.lcore();
+            (r.join() == LCORE_PANICKED).then_some(lcore)
+        })
+        .collect()
+}
+
+/// Sets the lcores' stop flag when dropped: on a way out of the lcore scope that did not stop
+/// them (a failed launch, a panic), they stop before the scope waits for them.
+struct StopLcores<'a>(&'a AtomicBool);
+
+impl Drop for StopLcores<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }

@@ -1,6 +1,6 @@
 //! Rates between two samples of port counters, and the periodic per-port line.
 
-use dpdk_sys::port::{Link, Stats};
+use dpdk::port::{Link, Stats};
 
 /// A port's counters made monotonic: some drivers (memif on disconnect) reset their counters,
 /// which would make a run's totals and rates jump backwards. A counter seen going down is taken

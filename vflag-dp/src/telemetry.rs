@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
-use dpdk_sys::telemetry::{self, TelValue};
+use dpdk::telemetry::{self, TelValue};
 
 pub type Dict = Vec<(String, TelValue)>;
 

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use dpdk_sys::mbuf::{Burst, MbufInfo};
+use dpdk::mbuf::{Burst, MbufInfo};
 
 use crate::frame;
 use crate::parse::format_mac;

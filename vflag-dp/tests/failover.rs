@@ -259,7 +259,7 @@ fn a_bond_spreads_flows_over_both_members() {
 /// The bonding devargs key of the DPDK vflag-dp was built against (22.11: slave, 23.11+:
 /// member).
 fn dpdk_member_key() -> &'static str {
-    dpdk_sys::version::BOND_MEMBER_KEY
+    dpdk::version::BOND_MEMBER_KEY
 }
 
 /// A running vflag-dp answers `dpdk-telemetry.py` with its own /vflag/* commands.

@@ -1,10 +1,16 @@
-//! Ethernet ports: discovery, configuration, start/stop/close, MAC, link and statistics.
+//! Ethernet ports: discovery, the [`Port`] handle (configuration and its queue handles,
+//! start/stop/close), MAC, link and statistics.
 
+use std::cell::Cell;
 use std::ffi::{c_char, CStr};
+use std::marker::PhantomData;
 
+use dpdk_sys::ffi;
+
+use crate::eal::Eal;
 use crate::error::{DpdkError, Result};
-use crate::ffi;
 use crate::mempool::Mempool;
+use crate::queue::Queues;
 
 pub type PortId = u16;
 
@@ -84,12 +90,119 @@ pub fn info(port: PortId) -> Result<PortInfo> {
     })
 }
 
+/// A port this process drives, from [`Eal::take_port`]: one handle per port id, so what it
+/// configures (its queues) is known. Configuring gives the queue handles ([`Port::queues`]),
+/// which borrow the port: it can be stopped, reconfigured or closed only once none is left.
+/// Counters, link and MAC are read through the handle or, for ports the process does not
+/// drive (a bond's members), by id with the functions below (DPDK checks ids there).
+#[derive(Debug)]
+pub struct Port<'eal> {
+    id: PortId,
+    rx_queues: u16,
+    tx_queues: u16,
+    /// The queue handles of this configuration were handed out.
+    queues_given: Cell<bool>,
+    _eal: PhantomData<&'eal Eal>,
+}
+
+impl Eal {
+    /// The handle of port `id`: refused for an id DPDK does not know (ENODEV) or one already
+    /// taken from this EAL (EBUSY).
+    pub fn take_port(&self, id: PortId) -> Result<Port<'_>> {
+        // SAFETY: DPDK checks the id against RTE_MAX_ETHPORTS and its table.
+        if unsafe { ffi::rte_eth_dev_is_valid_port(id) } == 0 {
+            return Err(DpdkError::new(format!("port {id} (no such port)"), libc::ENODEV));
+        }
+        if self.port_taken(id) {
+            return Err(DpdkError::new(format!("port {id} (already taken)"), libc::EBUSY));
+        }
+        Ok(Port { id, rx_queues: 0, tx_queues: 0, queues_given: Cell::new(false), _eal: PhantomData })
+    }
+}
+
+impl<'eal> Port<'eal> {
+    #[inline]
+    pub fn id(&self) -> PortId {
+        self.id
+    }
+
+    /// Configures the port and sets up its queues, receiving into `pool`. The queue handles
+    /// of this configuration are then had once from [`Port::queues`].
+    pub fn configure(&mut self, cfg: &PortConfig, pool: &Mempool) -> Result<Descriptors> {
+        (self.rx_queues, self.tx_queues) = (0, 0);
+        let d = configure(self.id, cfg, pool)?;
+        (self.rx_queues, self.tx_queues) = (cfg.rx_queues, cfg.tx_queues);
+        self.queues_given.set(false);
+        Ok(d)
+    }
+
+    /// The handles of every queue the last [`Port::configure`] set up, once per configuration
+    /// (a second call is refused: each queue has one handle).
+    pub fn queues(&self) -> Result<Queues<'_>> {
+        if self.rx_queues == 0 && self.tx_queues == 0 {
+            return Err(DpdkError::new(format!("queues of port {} (not configured)", self.id), libc::EINVAL));
+        }
+        if self.queues_given.replace(true) {
+            return Err(DpdkError::new(format!("queues of port {} (already handed out)", self.id), libc::EBUSY));
+        }
+        Ok(Queues::new(self.id, self.rx_queues, self.tx_queues))
+    }
+
+    pub fn start(&self) -> Result<()> {
+        // SAFETY: a valid port id.
+        let ret = unsafe { ffi::rte_eth_dev_start(self.id) };
+        DpdkError::check(ret, || format!("rte_eth_dev_start(port {})", self.id))
+    }
+
+    /// Stops the port; no queue handle is in use (they borrow the port).
+    pub fn stop(&mut self) -> Result<()> {
+        // SAFETY: a valid port id, and no lcore polls it (no queue handle is alive).
+        let ret = unsafe { ffi::rte_eth_dev_stop(self.id) };
+        DpdkError::check(ret, || format!("rte_eth_dev_stop(port {})", self.id))
+    }
+
+    pub fn info(&self) -> Result<PortInfo> {
+        info(self.id)
+    }
+
+    pub fn mac(&self) -> Result<[u8; 6]> {
+        mac(self.id)
+    }
+
+    pub fn set_mac(&self, mac: [u8; 6]) -> Result<()> {
+        set_mac(self.id, mac)
+    }
+
+    pub fn set_promiscuous(&self, on: bool) -> Result<()> {
+        set_promiscuous(self.id, on)
+    }
+
+    pub fn link(&self, wait: bool) -> Result<Link> {
+        link(self.id, wait)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        stats(self.id)
+    }
+
+    pub fn stats_reset(&self) -> Result<()> {
+        stats_reset(self.id)
+    }
+
+    /// Closes the port (it frees its queues); the handle goes with it.
+    pub fn close(self) -> Result<()> {
+        // SAFETY: a valid port id; no queue handle is alive (they borrow the port).
+        let ret = unsafe { ffi::rte_eth_dev_close(self.id) };
+        DpdkError::check(ret, || format!("rte_eth_dev_close(port {})", self.id))
+    }
+}
+
 fn c_buf_to_string(buf: &[c_char]) -> String {
     // SAFETY: the shim wrote a NUL-terminated string within the buffer.
     unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
 }
 
-/// Queue and offload settings for [`configure`].
+/// Queue and offload settings for [`Port::configure`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortConfig {
     pub rx_queues: u16,
@@ -115,8 +228,9 @@ pub struct Descriptors {
     pub tx: u16,
 }
 
-/// Configures `port` and sets up its queues, receiving into `pool`.
-pub fn configure(port: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Descriptors> {
+/// Configures `port` and sets up its queues, receiving into `pool` (for [`Port::configure`],
+/// which knows then which queues exist).
+fn configure(port: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Descriptors> {
     let info = info(port)?;
     // SAFETY: reads constants.
     let (rss_all, fast_free, scatter) =
@@ -153,24 +267,6 @@ pub fn configure(port: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Descr
         DpdkError::check(ret, || format!("rte_eth_tx_queue_setup(port {port}, queue {q}, {txd} descriptors)"))?;
     }
     Ok(Descriptors { rx: rxd, tx: txd })
-}
-
-pub fn start(port: PortId) -> Result<()> {
-    // SAFETY: valid port id.
-    let ret = unsafe { ffi::rte_eth_dev_start(port) };
-    DpdkError::check(ret, || format!("rte_eth_dev_start(port {port})"))
-}
-
-pub fn stop(port: PortId) -> Result<()> {
-    // SAFETY: valid port id.
-    let ret = unsafe { ffi::rte_eth_dev_stop(port) };
-    DpdkError::check(ret, || format!("rte_eth_dev_stop(port {port})"))
-}
-
-pub fn close(port: PortId) -> Result<()> {
-    // SAFETY: valid port id; no lcore uses it any more (caller's ordering).
-    let ret = unsafe { ffi::rte_eth_dev_close(port) };
-    DpdkError::check(ret, || format!("rte_eth_dev_close(port {port})"))
 }
 
 pub fn set_mac(port: PortId, mac: [u8; 6]) -> Result<()> {

@@ -3,7 +3,7 @@
 use std::ffi::CString;
 
 use crate::error::{DpdkError, Result};
-use crate::ffi;
+use dpdk_sys::ffi;
 
 /// An mbuf pool (`rte_pktmbuf_pool_create`). Freed on drop: close the ports using it first.
 pub struct Mempool {

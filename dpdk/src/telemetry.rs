@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_int, CStr, CString};
 use std::sync::Mutex;
 
 use crate::error::{DpdkError, Result};
-use crate::ffi;
+use dpdk_sys::ffi;
 
 /// A dictionary value.
 #[derive(Debug, Clone, PartialEq)]

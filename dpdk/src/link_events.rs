@@ -9,8 +9,8 @@ use crossbeam_queue::ArrayQueue;
 
 use crate::clock;
 use crate::error::{DpdkError, Result};
-use crate::ffi;
 use crate::port::{self, Link, PortId};
+use dpdk_sys::ffi;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkEvent {

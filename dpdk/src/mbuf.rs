@@ -3,8 +3,8 @@
 
 use std::marker::PhantomData;
 
-use crate::ffi;
 use crate::mempool::Mempool;
+use dpdk_sys::ffi;
 
 /// Largest burst a [`Burst`] holds (testpmd's MAX_PKT_BURST).
 pub const MAX_BURST: usize = 512;
@@ -60,31 +60,36 @@ impl Burst {
         self.len == 0
     }
 
-    /// Receives up to `max` packets from `port`/`queue`, appended to those held.
-    #[inline]
-    pub fn rx(&mut self, port: u16, queue: u16, max: u16) -> u16 {
+    /// Where a receive burst of up to `max` packets goes: the first free slot and how many
+    /// follow it (for [`crate::queue::RxQueue::rx_burst`]).
+    #[inline(always)]
+    pub(crate) fn rx_slots(&mut self, max: u16) -> (*mut *mut ffi::rte_mbuf, u16) {
         let room = (MAX_BURST - self.len).min(max as usize) as u16;
-        // SAFETY: the array has room for `room` more pointers from index len.
-        let n = unsafe { ffi::vflag_rx_burst(port, queue, self.pkts.as_mut_ptr().add(self.len), room) };
-        self.len += n as usize;
-        n
+        // SAFETY: len <= MAX_BURST, so the pointer stays inside the array.
+        (unsafe { self.pkts.as_mut_ptr().add(self.len) }, room)
     }
 
-    /// Offers every held packet to `port`/`queue`. Packets the driver took are no longer ours;
-    /// those it refused stay held (moved to the front). Returns how many were sent.
-    #[inline]
-    pub fn tx(&mut self, port: u16, queue: u16) -> u16 {
-        if self.len == 0 {
-            return 0;
+    /// The driver wrote `n` mbufs (that are now ours) into the slots of [`Self::rx_slots`].
+    #[inline(always)]
+    pub(crate) fn rx_done(&mut self, n: u16) {
+        self.len += n as usize;
+    }
+
+    /// The held packets to offer to a tx queue (None when there are none).
+    #[inline(always)]
+    pub(crate) fn tx_slots(&mut self) -> Option<(*mut *mut ffi::rte_mbuf, u16)> {
+        (self.len != 0).then_some((self.pkts.as_mut_ptr(), self.len as u16))
+    }
+
+    /// The driver took the first `sent` packets: they are no longer ours, and those it refused
+    /// move to the front.
+    #[inline(always)]
+    pub(crate) fn tx_done(&mut self, sent: u16) {
+        let sent = sent as usize;
+        if sent < self.len {
+            self.pkts.copy_within(sent..self.len, 0);
         }
-        // SAFETY: pkts[..len] are valid mbufs we own; the driver takes ownership of those sent.
-        let sent = unsafe { ffi::vflag_tx_burst(port, queue, self.pkts.as_mut_ptr(), self.len as u16) };
-        let sent_us = sent as usize;
-        if sent_us < self.len {
-            self.pkts.copy_within(sent_us..self.len, 0);
-        }
-        self.len -= sent_us;
-        sent
+        self.len -= sent;
     }
 
     /// Frees every held packet (one bulk call).
@@ -415,15 +420,6 @@ fn prefetch(p: *const u8) {
     };
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
-}
-
-/// An empty tx burst: sends nothing of ours, but lets drivers with their own control frames
-/// (a bond in 802.3ad mode and its LACPDUs) send them from this lcore.
-#[inline]
-pub fn tx_flush(port: u16, queue: u16) {
-    let mut none: [*mut ffi::rte_mbuf; 1] = [std::ptr::null_mut()];
-    // SAFETY: zero packets are offered; the array is valid for the call.
-    unsafe { ffi::vflag_tx_burst(port, queue, none.as_mut_ptr(), 0) };
 }
 
 impl Drop for Burst {

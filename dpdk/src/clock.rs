@@ -1,6 +1,6 @@
 //! The TSC: cheap timestamps for the hot path, converted to time off it.
 
-use crate::ffi;
+use dpdk_sys::ffi;
 
 /// Reads the time-stamp counter: the instruction itself on x86_64 (what `rte_rdtsc` is there,
 /// without the call into the shim), the shim's `rte_rdtsc` elsewhere.

@@ -3,7 +3,7 @@
 use std::ffi::CStr;
 use std::fmt;
 
-use crate::ffi;
+use dpdk_sys::ffi;
 
 /// A DPDK call failed: which call, on what, and DPDK's errno (positive).
 #[derive(Debug, Clone, PartialEq, Eq)]

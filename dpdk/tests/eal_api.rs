@@ -1,19 +1,21 @@
 //! The safe API against a real EAL on virtual devices (no hugepages needed). The EAL starts once
 //! per process, so this is one test that walks through the API in order.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use dpdk_sys::clock;
-use dpdk_sys::eal::{Eal, LCORE_PANICKED};
-use dpdk_sys::link_events::LinkWatch;
-use dpdk_sys::mbuf::Burst;
-use dpdk_sys::mempool::Mempool;
-use dpdk_sys::port::{self, PortConfig};
+use dpdk::clock;
+use dpdk::eal::Eal;
+use dpdk::lcore::LCORE_PANICKED;
+use dpdk::link_events::LinkWatch;
+use dpdk::mbuf::Burst;
+use dpdk::mempool::Mempool;
+use dpdk::port::{self, PortConfig};
 
 #[test]
 fn eal_ports_bursts_lcores_and_links() {
-    let prefix = format!("dpdksys{}", std::process::id());
+    let prefix = format!("dpdkapi{}", std::process::id());
     let args: Vec<String> = [
         "-l",
         "0,1",
@@ -62,13 +64,24 @@ fn eal_ports_bursts_lcores_and_links() {
         mtu: None,
         rx_scatter: false,
     };
+    // One handle per port: a second, or an id DPDK does not know, is refused.
+    let mut handles: Vec<_> = ports.iter().map(|&p| eal.take_port(p).unwrap()).collect();
+    assert_eq!(eal.take_port(ports[0]).unwrap_err().errno, libc::EBUSY);
+    assert_eq!(eal.take_port(999).unwrap_err().errno, libc::ENODEV);
+    assert!(handles[0].queues().is_err(), "no queues before the port is configured");
     let mut watch = LinkWatch::new(16);
-    for &p in &ports {
-        let d = port::configure(p, &cfg, &pool).unwrap();
+    for p in &mut handles {
+        let d = p.configure(&cfg, &pool).unwrap();
         assert!(d.rx > 0 && d.tx > 0);
-        watch.watch(p, port::info(p).unwrap().lsc_interrupt).unwrap();
-        port::start(p).unwrap();
+        watch.watch(p.id(), p.info().unwrap().lsc_interrupt).unwrap();
+        p.start().unwrap();
     }
+    let (null_port, ring_port) = (&handles[0], &handles[1]);
+    let mut null_q = null_port.queues().unwrap();
+    let ring_q = ring_port.queues().unwrap();
+    assert!(ring_port.queues().is_err(), "each queue has one handle");
+    assert_eq!((ring_q.rx.len(), ring_q.tx.len()), (1, 1));
+    let (ring_rx, ring_tx) = (&ring_q.rx[0], &ring_q.tx[0]);
     let mac = [0x52, 0x54, 0, 0, 0, 1];
     port::set_mac(ports[0], mac).unwrap();
     assert_eq!(port::mac(ports[0]).unwrap(), mac);
@@ -77,7 +90,7 @@ fn eal_ports_bursts_lcores_and_links() {
     assert!(watch.drain().is_empty(), "the first look at a link is a baseline, not an event");
 
     // Generate 32 frames into the ring port and read them back: bytes survive the round trip.
-    let (ring_id, null_id) = (ports[1], ports[0]);
+    let ring_id = ports[1];
     let mut b = Burst::new();
     assert!(b.alloc(&pool, 32));
     assert!(b.fill_from(0, 64, |i, f| {
@@ -85,9 +98,11 @@ fn eal_ports_bursts_lcores_and_links() {
         f[0] = i as u8;
     }));
     assert!(!b.fill_from(0, 4000, |_, _| {}), "a frame larger than the data room is refused");
-    assert_eq!(b.tx(ring_id, 0), 32);
+    assert_eq!(ring_tx.tx_burst(&mut b), 32);
     assert!(b.is_empty());
-    assert_eq!(b.rx(ring_id, 0, 64), 32);
+    assert_eq!(ring_tx.tx_burst(&mut b), 0, "an empty burst sends nothing");
+    ring_tx.flush();
+    assert_eq!(ring_rx.rx_burst(&mut b, 64), 32);
     let mut firsts = Vec::new();
     b.for_each_data(|_, f| firsts.push((f[0], f.len())));
     assert_eq!(firsts, (0..32).map(|i| (i as u8, 64)).collect::<Vec<_>>());
@@ -136,8 +151,8 @@ fn eal_ports_bursts_lcores_and_links() {
     assert!(!c.chain(0, 0) && !c.chain(0, 9), "the same packet or one out of the burst");
     assert!(c.chain(0, 1) && c.chain(1, 2), "packets 0+1 and (moved up) 2+3");
     assert_eq!(c.len(), 2);
-    assert_eq!(c.tx(ring_id, 0), 2);
-    assert_eq!(c.rx(ring_id, 0, 8), 2);
+    assert_eq!(ring_tx.tx_burst(&mut c), 2);
+    assert_eq!(ring_rx.rx_burst(&mut c, 8), 2);
     let seen: Vec<(usize, usize, bool)> = c.frames().map(|f| (f.head().len(), f.len(), f.is_segmented())).collect();
     assert_eq!(seen, [(1000, 1500, true), (20, 80, true)]);
     assert_eq!((c.info(0).pkt_len, c.info(0).nb_segs), (1500, 2));
@@ -154,34 +169,60 @@ fn eal_ports_bursts_lcores_and_links() {
     drop(c);
     assert_eq!(pool.in_use(), in_use - 4, "dropping the burst frees every segment");
 
-    // A closure on lcore 1 polls net_null and reports back; a panicking one is caught.
-    let got = Arc::new(AtomicU64::new(0));
-    let (g, p2) = (Arc::clone(&got), Arc::clone(&pool));
-    eal.launch(1, move || {
-        let mut b = Burst::new();
-        let mut n = 0u64;
-        while n < 10_000 {
-            n += u64::from(b.rx(null_id, 0, 32));
-            b.free_all();
-        }
-        drop(p2);
-        g.store(n, Ordering::Relaxed);
-        7
-    })
-    .unwrap();
-    assert_eq!(eal.wait(1), 7);
+    // A closure on lcore 1 polls net_null through the queue handle moved onto it and reports
+    // back; a panicking one is caught.
+    let got = AtomicU64::new(0);
+    let counted = &got;
+    let rxq = null_q.rx.remove(0);
+    let ret = eal.scope(|lcores| {
+        assert_eq!(lcores.launch(0, || 0).unwrap_err().errno, libc::EINVAL, "not on the main lcore");
+        assert_eq!(lcores.launch(5, || 0).unwrap_err().errno, libc::EINVAL, "not an lcore of this EAL");
+        let running = lcores
+            .launch(1, move || {
+                let mut b = Burst::new();
+                let mut n = 0u64;
+                while n < 10_000 {
+                    n += u64::from(rxq.rx_burst(&mut b, 32));
+                    b.free_all();
+                }
+                counted.store(n, Ordering::Relaxed);
+                7
+            })
+            .unwrap();
+        assert_eq!(running.lcore(), 1);
+        running.join()
+    });
+    assert_eq!(ret, 7);
     assert!(got.load(Ordering::Relaxed) >= 10_000);
-    // Silence the expected panic's message, then restore the default hook.
+    // Silence the expected panics' messages, then restore the default hook.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    eal.launch(1, || panic!("on purpose")).unwrap();
-    assert_eq!(eal.wait(1), LCORE_PANICKED);
+    assert_eq!(eal.scope(|lcores| lcores.launch(1, || panic!("on purpose")).unwrap().join()), LCORE_PANICKED);
+    // The scope waits for its lcores on every way out: here the main lcore's side panics while
+    // lcore 1 still runs (and busy, it refuses a second launch); the panic goes on after it.
+    let done = AtomicBool::new(false);
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eal.scope(|lcores| {
+            lcores
+                .launch(1, || {
+                    std::thread::sleep(Duration::from_millis(200));
+                    done.store(true, Ordering::SeqCst);
+                    0
+                })
+                .unwrap();
+            assert_eq!(lcores.launch(1, || 0).unwrap_err().errno, libc::EBUSY);
+            panic!("the main lcore's side fails");
+        })
+    }));
     std::panic::set_hook(hook);
+    assert!(unwound.is_err(), "the panic went on");
+    assert!(done.load(Ordering::SeqCst), "the scope waited for lcore 1 first");
 
     drop(watch);
-    for &p in &ports {
-        port::stop(p).unwrap();
-        port::close(p).unwrap();
+    drop((null_q, ring_q));
+    for mut p in handles {
+        p.stop().unwrap();
+        p.close().unwrap();
     }
     drop(pool);
     drop(eal);

@@ -1,23 +1,23 @@
-//! EAL start-up and shutdown, and running closures on worker lcores.
+//! EAL start-up and shutdown, and which ports this process drives (the lcores are in
+//! [`crate::lcore`]).
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::os::fd::AsRawFd;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{DpdkError, Result};
-use crate::ffi;
-
-/// Exit value of an lcore closure that panicked (the panic is caught, never crosses FFI).
-pub const LCORE_PANICKED: i32 = -0x7ffe;
+use dpdk_sys::ffi;
 
 static INITIALISED: AtomicBool = AtomicBool::new(false);
 
-/// The running EAL. Dropping it runs `rte_eal_cleanup`; drop ports and mempools first.
+/// The running EAL. Dropping it runs `rte_eal_cleanup`; the port and queue handles borrow it,
+/// so they are gone by then (drop mempools first too).
 pub struct Eal {
     // rte_eal_init may keep pointers into argv (e.g. for --vdev strings): keep them alive.
     _argv: Vec<CString>,
+    /// Port ids whose [`crate::port::Port`] handle was taken (one handle per port).
+    ports_taken: Vec<AtomicBool>,
 }
 
 impl Eal {
@@ -41,38 +41,20 @@ impl Eal {
         if ret < 0 {
             return Err(DpdkError::from_rte_errno("rte_eal_init"));
         }
-        Ok(Eal { _argv: argv })
+        let ports_taken = (0..ffi::RTE_MAX_ETHPORTS).map(|_| AtomicBool::new(false)).collect();
+        Ok(Eal { _argv: argv, ports_taken })
+    }
+
+    /// Marks port `id` taken; whether it already was.
+    pub(crate) fn port_taken(&self, id: u16) -> bool {
+        let Some(taken) = self.ports_taken.get(usize::from(id)) else { return true };
+        taken.swap(true, Ordering::SeqCst)
     }
 
     /// Number of lcores the EAL runs (main included).
     pub fn lcore_count(&self) -> u32 {
         // SAFETY: plain getter after init.
         unsafe { ffi::rte_lcore_count() }
-    }
-
-    /// Runs `f` on worker lcore `lcore`. Its return value comes back from [`Eal::wait`].
-    pub fn launch<F>(&self, lcore: u32, f: F) -> Result<()>
-    where
-        F: FnOnce() -> i32 + Send + 'static,
-    {
-        let job: Box<Job> = Box::new(Box::new(f));
-        let arg = Box::into_raw(job) as *mut c_void;
-        // SAFETY: the trampoline takes back ownership of `arg` exactly once.
-        let ret = unsafe { ffi::rte_eal_remote_launch(Some(lcore_trampoline), arg, lcore) };
-        if ret != 0 {
-            // Not launched: reclaim the closure so it is dropped here.
-            // SAFETY: `arg` came from Box::into_raw above and was not consumed.
-            drop(unsafe { Box::from_raw(arg as *mut Job) });
-            return Err(DpdkError::new(format!("rte_eal_remote_launch(lcore {lcore})"), ret));
-        }
-        Ok(())
-    }
-
-    /// Waits for the closure on `lcore` to return and gives its value
-    /// ([`LCORE_PANICKED`] if it panicked).
-    pub fn wait(&self, lcore: u32) -> i32 {
-        // SAFETY: waits on a worker lcore id; returns at once if it is idle.
-        unsafe { ffi::rte_eal_wait_lcore(lcore) }
     }
 
     /// The DPDK version string of the running library (e.g. "DPDK 22.11.11").
@@ -84,7 +66,8 @@ impl Eal {
 
 impl Drop for Eal {
     fn drop(&mut self) {
-        // SAFETY: no DPDK object is used after the Eal is dropped (callers drop ports first).
+        // SAFETY: no port or queue handle is left (they borrow the Eal), and every lcore
+        // launched in a scope has returned (the scope borrows it too).
         unsafe { ffi::rte_eal_cleanup() };
     }
 }
@@ -118,14 +101,6 @@ pub fn prefix_holder(prefix: &str) -> Option<u32> {
         return None;
     }
     u32::try_from(lock.l_pid).ok().filter(|&p| p > 0)
-}
-
-type Job = Box<dyn FnOnce() -> i32 + Send>;
-
-unsafe extern "C" fn lcore_trampoline(arg: *mut c_void) -> c_int {
-    // SAFETY: `arg` is the Box<Job> leaked by `launch`, handed to exactly one lcore.
-    let job = unsafe { Box::from_raw(arg as *mut Job) };
-    catch_unwind(AssertUnwindSafe(job)).unwrap_or(LCORE_PANICKED)
 }
 
 /// The calling thread's lcore id (`u32::MAX` on a non-EAL thread).
