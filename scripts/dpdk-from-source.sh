@@ -100,7 +100,7 @@ if [ -z "$src" ]; then
     elif [ -n "$version" ] && (cd target/dpdk/download && apt-get source -qq --download-only "dpdk=$version"); then
         src=$orig
     else
-        # A mirror may list a source package without serving its files: the same release from
+        # An archive may list a source package without serving its files: the same release from
         # the release site then.
         url="https://fast.dpdk.org/rel/dpdk-$upstream.tar.xz"
         echo "dpdk-from-source.sh: downloading DPDK $upstream from $url"
