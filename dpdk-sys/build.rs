@@ -134,8 +134,9 @@ fn generate_bindings(dpdk: &Dpdk) {
         .header("src/wrapper.h")
         .clang_args(&dpdk.cflags)
         .clang_arg(format!("-I{}", Path::new("src").display()))
+        // No rte_eal_init: the shim's vflag_eal_init wraps it (25.11's EAL exits on a bad argument).
         .allowlist_function(
-            "rte_eal_(init|cleanup|remote_launch|wait_lcore|process_type)|rte_lcore_(count|is_enabled)|rte_get_main_lcore\
+            "rte_eal_(cleanup|remote_launch|wait_lcore|process_type)|rte_lcore_(count|is_enabled)|rte_get_main_lcore\
              |rte_socket_id\
              |rte_strerror|rte_get_tsc_hz|rte_version|rte_pktmbuf_pool_create|rte_pktmbuf_free_bulk\
              |rte_mempool_(free|avail_count|in_use_count)|rte_eth_find_next_owned_by\

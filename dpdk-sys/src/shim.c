@@ -1,7 +1,12 @@
 /* See shim.h: DPDK's inline functions and version-dependent layouts behind plain functions. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* on_exit, program_invocation_short_name */
+#endif
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <rte_config.h>
 #include <rte_version.h>
@@ -28,6 +33,44 @@ const uint64_t vflag_MBUF_F_RX_RSS_HASH = RTE_MBUF_F_RX_RSS_HASH;
 const uint64_t vflag_RX_OFFLOAD_SCATTER = RTE_ETH_RX_OFFLOAD_SCATTER;
 
 int vflag_errno(void) { return rte_errno; }
+
+/*
+ * From 25.11 the EAL parses its arguments with lib argparse, which calls exit() on one it
+ * rejects instead of returning -EINVAL (the exit status is then 256 - EINVAL). While
+ * rte_eal_init runs, an exit handler turns such an exit into the caller's usual one: a line
+ * naming the failed call and exit status 1. A zero status (the EAL's --help) passes through.
+ */
+static volatile int eal_init_running;
+
+#ifdef __GLIBC__
+static void eal_exit_guard(int status, void *arg)
+{
+	(void)arg;
+	if (!eal_init_running || status == 0)
+		return;
+	fprintf(stderr, "%s: error: rte_eal_init failed: an EAL argument was rejected "
+		"(see DPDK's message above; the EAL exited with status %d)\n",
+		program_invocation_short_name, status & 0xff);
+	fflush(NULL);
+	_exit(1);
+}
+#endif
+
+int vflag_eal_init(int argc, char **argv)
+{
+	int ret;
+
+#ifdef __GLIBC__
+	static int guarded;
+
+	if (!guarded && on_exit(eal_exit_guard, NULL) == 0)
+		guarded = 1;
+#endif
+	eal_init_running = 1;
+	ret = rte_eal_init(argc, argv);
+	eal_init_running = 0;
+	return ret;
+}
 
 unsigned vflag_lcore_id(void) { return rte_lcore_id(); }
 

@@ -52,6 +52,9 @@ struct vflag_port_conf {
 };
 
 int vflag_errno(void);
+/* rte_eal_init, but an EAL that exits on a rejected argument (25.11) makes the process print
+ * "<program>: error: rte_eal_init failed: ..." and exit 1, as a failed init returning would. */
+int vflag_eal_init(int argc, char **argv);
 unsigned vflag_lcore_id(void);
 uint64_t vflag_tsc(void);
 

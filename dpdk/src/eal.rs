@@ -37,7 +37,7 @@ impl Eal {
         ptrs.push(std::ptr::null_mut());
         // SAFETY: argv holds NUL-terminated strings that outlive the EAL (kept in `Eal`); the EAL
         // may permute the pointer array, which we own and do not read again.
-        let ret = unsafe { ffi::rte_eal_init((ptrs.len() - 1) as c_int, ptrs.as_mut_ptr()) };
+        let ret = unsafe { ffi::vflag_eal_init((ptrs.len() - 1) as c_int, ptrs.as_mut_ptr()) };
         if ret < 0 {
             return Err(DpdkError::from_rte_errno("rte_eal_init"));
         }

@@ -76,7 +76,11 @@ fn run(cli: &Cli) -> Result<()> {
     };
     let optional = options::Optional::detect(tools::pkg_config_has);
     let drivers = options::drivers(optional);
-    let args = options::meson_args(&prefix, &drivers, &options::declared_options(&src.dir));
+    let mut args = options::meson_args(&prefix, &drivers, &options::declared_options(&src.dir));
+    let native = work.join("meson-python.ini");
+    std::fs::write(&native, tools::native_file(&tools::meson_python()))
+        .with_context(|| format!("writing {}", native.display()))?;
+    args.push(format!("--native-file={}", native.display()));
     let want = stamp::Stamp { version: src.version.clone(), fingerprint, meson_args: args.clone() };
     println!("vflag-meson: DPDK {} from {}", src.version, src.dir.display());
     for s in optional.skipped() {

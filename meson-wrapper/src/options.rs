@@ -26,12 +26,18 @@ pub struct Optional {
     pub af_xdp: bool,
     /// common/mlx5 and net/mlx5: rdma-core's libibverbs and libmlx5 development files.
     pub mlx5: bool,
+    /// net/pcap (the tests replay crafted traffic through it): libpcap development files.
+    pub pcap: bool,
 }
 
 impl Optional {
     /// Asks pkg-config for each library (`has` answers whether a pkg-config name exists).
     pub fn detect(has: impl Fn(&str) -> bool) -> Optional {
-        Optional { af_xdp: has("libxdp") && has("libbpf"), mlx5: has("libibverbs") && has("libmlx5") }
+        Optional {
+            af_xdp: has("libxdp") && has("libbpf"),
+            mlx5: has("libibverbs") && has("libmlx5"),
+            pcap: has("libpcap"),
+        }
     }
 
     /// One line per driver left out, saying what to install for it.
@@ -42,6 +48,9 @@ impl Optional {
         }
         if !self.mlx5 {
             v.push("net/mlx5 skipped: no rdma-core (apt-get install libibverbs-dev)".to_string());
+        }
+        if !self.pcap {
+            v.push("net/pcap skipped: no libpcap (apt-get install libpcap-dev)".to_string());
         }
         v
     }
@@ -54,6 +63,9 @@ pub fn drivers(opt: Optional) -> Vec<&'static str> {
     }
     if opt.mlx5 {
         d.extend(["common/mlx5", "net/mlx5"]);
+    }
+    if opt.pcap {
+        d.push("net/pcap");
     }
     d
 }
@@ -105,12 +117,13 @@ mod tests {
 
     #[test]
     fn drivers_follow_what_the_machine_has() {
-        let none = Optional { af_xdp: false, mlx5: false };
+        let none = Optional { af_xdp: false, mlx5: false, pcap: false };
         assert_eq!(drivers(none), BASE_DRIVERS.to_vec());
-        assert_eq!(none.skipped().len(), 2);
+        assert_eq!(none.skipped().len(), 3);
         let all = Optional::detect(|_| true);
         let d = drivers(all);
         assert!(d.contains(&"net/af_xdp") && d.contains(&"net/mlx5") && d.contains(&"common/mlx5"));
+        assert!(d.contains(&"net/pcap"));
         assert!(all.skipped().is_empty());
         // af_xdp needs both libraries.
         assert!(!Optional::detect(|n| n == "libbpf").af_xdp);

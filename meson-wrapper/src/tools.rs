@@ -29,16 +29,34 @@ pub fn check(on_path: impl Fn(&str) -> bool, python_has_elftools: impl Fn() -> b
     Ok(())
 }
 
-/// Whether the Python that runs meson (its `#!` line; DPDK's build scripts run under it) can
-/// import elftools. Another python3 first on PATH (pyenv, a venv) does not count.
-pub fn python_has_elftools() -> bool {
+/// The Python that runs meson (its `#!` line). DPDK's build scripts run under it: the packages
+/// that install meson install pyelftools for it, not for another python3 first on PATH (pyenv,
+/// a venv).
+pub fn meson_python() -> String {
     let meson =
         std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("meson")).find(|m| m.is_file()));
-    let python = meson
+    meson
         .and_then(|m| std::fs::read_to_string(m).ok())
         .and_then(|text| interpreter(text.lines().next()?))
-        .unwrap_or_else(|| "python3".to_string());
-    Command::new(python).args(["-c", "import elftools"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+        .unwrap_or_else(|| "python3".to_string())
+}
+
+/// Whether meson's Python can import elftools.
+pub fn python_has_elftools() -> bool {
+    Command::new(meson_python())
+        .args(["-c", "import elftools"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A meson native file naming `python` as the Python of `find_installation('python3')`.
+/// Without it meson takes the first python3 on PATH: up to 24.11 DPDK then fell back to
+/// `meson runpython` when that one lacked elftools, but 25.11 requires elftools of whichever
+/// python3 it finds, and stops.
+pub fn native_file(python: &str) -> String {
+    let quoted = python.replace('\\', "\\\\").replace('\'', "\\'");
+    format!("[binaries]\npython = '{quoted}'\n")
 }
 
 /// The interpreter of a `#!` line (`#!/usr/bin/python3`, `#!/usr/bin/env python3`).
@@ -97,6 +115,12 @@ mod tests {
         assert_eq!(interpreter("#!/usr/bin/python3").as_deref(), Some("/usr/bin/python3"));
         assert_eq!(interpreter("#!/usr/bin/env python3.11").as_deref(), Some("python3.11"));
         assert_eq!(interpreter("import sys"), None);
+    }
+
+    #[test]
+    fn the_native_file_names_meson_s_python() {
+        assert_eq!(native_file("/usr/bin/python3"), "[binaries]\npython = '/usr/bin/python3'\n");
+        assert_eq!(native_file("/opt/it's/py"), "[binaries]\npython = '/opt/it\\'s/py'\n");
     }
 
     #[test]

@@ -135,7 +135,25 @@ impl VethNs {
             ns.ip(&["-n", &ns.peer, "link", "set", a, "up"]);
             ns.ip(&["-n", &ns.name, "link", "set", b, "up"]);
         }
+        // The kernel reports a new veth's carrier (IFF_RUNNING, operstate UP) up to a second
+        // after both ends are up; from 24.11 net_af_packet reports that as its link, and
+        // vflag-dp waits for it before it starts. Wait here, so a test's timeline starts with
+        // the links up on every release.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for (a, b) in pairs {
+            for (n, dev) in [(&ns.peer, a), (&ns.name, b)] {
+                while !ns.is_up(n, dev) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
         ns
+    }
+
+    /// Whether a device of namespace `n` has operstate UP (its carrier on).
+    fn is_up(&self, n: &str, dev: &str) -> bool {
+        let out = Command::new("ip").args(["-n", n, "-o", "link", "show", dev]).output().expect("run ip");
+        String::from_utf8_lossy(&out.stdout).contains(" state UP ")
     }
 
     /// Sets a generator-side link (an `a` end) down or up: a link flap, as a switch port going
