@@ -342,6 +342,13 @@ impl Config {
                 u32::from(cli.gen.pkt_size) + u32::from(headroom)
             ));
         }
+        if cli.rx.no_track && cli.run.fwd == FwdMode::GenRx {
+            // gen-rx exists to analyse what comes back: without the analysis its report is empty.
+            return Err(
+                "--no-track with --fwd gen-rx: gen-rx analyses the frames that come back; use --fwd gen to only send"
+                    .into(),
+            );
+        }
         if !(cli.rx.gap_ms.is_finite() && cli.rx.gap_ms > 0.0) {
             return Err(format!("--gap-ms {} must be a positive number of milliseconds", cli.rx.gap_ms));
         }
@@ -492,6 +499,9 @@ mod tests {
         assert!(e.contains("--pkt-size 60"), "{e}");
         let e = cfg("--lcores 0-1 --vdev net_null0 --fwd reflect --interleave-ms 10").unwrap_err();
         assert!(e.contains("--interleave-ms 10"), "{e}");
+        let e = cfg("--lcores 0-1 --vdev net_null0 --fwd gen-rx --no-track").unwrap_err();
+        assert!(e.contains("--no-track") && e.contains("gen-rx"), "{e}");
+        assert!(!cfg("--lcores 0-1 --vdev net_null0 --fwd reflect --no-track").unwrap().rx.track);
     }
 
     #[test]
