@@ -128,7 +128,7 @@ fn memif_pair_delivers_an_exact_count() {
     tx.extend(eal_light(&unique("mtx")));
     // --duration keeps the sender connected until the receiver has closed its port: a memif
     // peer disconnecting while the other side shuts down can crash it inside DPDK 22.11's
-    // memif driver (README, "Known limits"); it did once, in CI at 0eed56a.
+    // memif driver (docs/known-issues.md); it did once, in CI at 0eed56a.
     tx.extend(args(&["--count", n, "--duration", "3", "--json", tx_json.to_str().unwrap()]));
     let tx_out = run_bounded(vflag(&tx), Duration::from_secs(40));
     let rx_out = wait_bounded(rx_child, Duration::from_secs(40));
