@@ -36,4 +36,5 @@ mod verdict;
 mod words;
 
 pub use args::SoakArgs;
+pub use report::SCHEMA;
 pub use run::soak;
