@@ -127,6 +127,9 @@ pub struct AnalysisConfig {
 pub struct TrackedFlow {
     last: u64,
     first: u64,
+    /// The send stamp of the newest frame placed in the sequence: a frame stamped earlier that
+    /// cannot be placed is an old one let out late, not a restarted sender.
+    newest_tx: u64,
     pub seq: FlowSeq,
 }
 
@@ -363,6 +366,7 @@ impl RxAnalysis {
         let common = now.wrapping_sub(flow.last) <= self.gap_tsc && flow.seq.try_in_order(w.seq());
         if common {
             flow.last = now;
+            flow.newest_tx = w.tx_tsc();
             // Consecutive frames differ in flow or in sequence: a lane each.
             self.latency.record(now.wrapping_sub(w.tx_tsc()), u64::from(w.flow_id()) ^ w.seq());
         }
@@ -395,7 +399,15 @@ impl RxAnalysis {
         }
         // Frames heard before the silence, over the time they took (before a resync restarts it).
         let rate_per_tick = heard.saturating_sub(1) as f64 / flow.last.saturating_sub(flow.first).max(1) as f64;
-        let e = flow.seq.observe_within(t.seq, max_jump(&flow.seq, flow.first, flow.last, now));
+        // Only a flow whose sequence is confirmed (two frames or more) has a newest stamp to
+        // trust: a forged first frame must not keep the real sender from resyncing.
+        let sent_earlier = flow.seq.span() >= 2 && t.tx_tsc < flow.newest_tx;
+        let e = flow.seq.observe_within(t.seq, max_jump(&flow.seq, flow.first, flow.last, now), sent_earlier);
+        if e.resync {
+            flow.newest_tx = t.tx_tsc;
+        } else if !e.stale {
+            flow.newest_tx = flow.newest_tx.max(t.tx_tsc);
+        }
         if e.resync {
             // The sequence starts again here: so does the flow's pace.
             flow.first = now;
@@ -935,6 +947,35 @@ mod tests {
             a.on_frame(2_000, &f);
         }
         assert_eq!((a.run_id, a.counts.tracked, a.counts.other_run), (Some(9), 10, 300));
+    }
+
+    #[test]
+    fn old_frames_let_out_late_do_not_resync_a_flow_but_a_restarted_sender_does() {
+        let mut a = analysis();
+        let fs = frames(1, 5100, 9);
+        let mut now = 1_000;
+        let mut feed = |a: &mut RxAnalysis, f: &[u8; 64], step: u64| {
+            now += step;
+            a.on_frame(now, f);
+        };
+        fs[..5000].iter().for_each(|f| feed(&mut a, f, 10));
+        // A downed link's transmit ring let out long after, in one go: consecutive frames,
+        // stamped when they were sent. At their pace, the jump back to the flow's own
+        // sequence a while later would be believed, and counted lost.
+        fs[1000..1003].iter().for_each(|f| feed(&mut a, f, 1));
+        feed(&mut a, &fs[5000], 1000);
+        fs[5001..].iter().for_each(|f| feed(&mut a, f, 10));
+        assert_eq!((a.lost, a.stale, a.resyncs), (0, 3, 0));
+        assert_eq!(a.flows[0].seq.received, 5100);
+        // The sender restarts: its sequence begins again, stamped after everything before.
+        let spec = GenSpec { base: FlowAddrs::default(), frame_len: 64, run_id: Some(9) };
+        let mut lane = GenLane::new(&spec, &[0], None);
+        for i in 0..50 {
+            let mut f = [0u8; 64];
+            lane.fill(&mut f, 1_000_000 + i);
+            feed(&mut a, &f, 10);
+        }
+        assert_eq!((a.lost, a.stale, a.resyncs), (0, 3, 1), "one resync, no loss for the jump back");
     }
 
     #[test]

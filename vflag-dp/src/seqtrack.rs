@@ -5,7 +5,10 @@
 //! One frame cannot poison a flow: a sequence number far beyond what the flow can have sent
 //! since (the caller's bound, from the flow's rate), or far behind the window, is set aside as
 //! stale. Only if the next frame continues from it does the flow resync there (a restarted or
-//! another sender), counted in `resyncs` and without any loss for the jump.
+//! another sender), counted in `resyncs` and without any loss for the jump. A frame its stamp
+//! says was sent before the flow's newest never starts a resync: that is an old frame let out
+//! late (a downed link's transmit ring flushed seconds later), and resyncing to it would count
+//! everything since as lost when the flow's own sequence carries on.
 
 /// How many recent sequence numbers a flow remembers, to tell late frames from duplicates.
 pub const WINDOW: u64 = 1024;
@@ -118,23 +121,24 @@ impl FlowSeq {
     /// Accounts for frame `s` of this flow, with no bound on how far it may jump (tests).
     #[cfg(test)]
     pub fn observe(&mut self, s: u64) -> SeqEffect {
-        self.observe_within(s, u64::MAX)
+        self.observe_within(s, u64::MAX, false)
     }
 
     /// Accounts for frame `s` of this flow; a jump ahead of more than `max_jump` frames is
-    /// not believed unless the next frame confirms it.
+    /// not believed unless the next frame confirms it. `sent_earlier`: the frame was sent
+    /// before the newest one the flow has placed, so it cannot be a restarted sender's.
     #[inline]
-    pub fn observe_within(&mut self, s: u64, max_jump: u64) -> SeqEffect {
+    pub fn observe_within(&mut self, s: u64, max_jump: u64, sent_earlier: bool) -> SeqEffect {
         if self.try_in_order(s) {
             return SeqEffect::default();
         }
-        self.observe_other(s, max_jump)
+        self.observe_other(s, max_jump, sent_earlier)
     }
 
     /// Everything but the clean in-order frame: first frames, gaps, late frames, duplicates,
     /// frames that cannot be placed.
     #[inline(never)]
-    fn observe_other(&mut self, s: u64, max_jump: u64) -> SeqEffect {
+    fn observe_other(&mut self, s: u64, max_jump: u64, sent_earlier: bool) -> SeqEffect {
         if !self.started() {
             // Frames before the first one seen were sent before we listened: not lost.
             self.first = s;
@@ -145,7 +149,7 @@ impl FlowSeq {
         let placeable =
             if s >= self.next { s - self.next <= max_jump } else { self.next - s <= WINDOW && s >= self.first };
         if !placeable {
-            return self.set_aside(s);
+            return self.set_aside(s, sent_earlier);
         }
         self.candidate = NOT_STARTED;
         if s >= self.next {
@@ -178,8 +182,14 @@ impl FlowSeq {
     }
 
     /// A frame that cannot be placed: stale, unless it follows the previous such frame, in
-    /// which case the flow starts again from that one (and both count as received).
-    fn set_aside(&mut self, s: u64) -> SeqEffect {
+    /// which case the flow starts again from that one (and both count as received). An old
+    /// frame (`sent_earlier`) is stale and leaves no candidate behind.
+    fn set_aside(&mut self, s: u64, sent_earlier: bool) -> SeqEffect {
+        if sent_earlier {
+            self.candidate = NOT_STARTED;
+            self.stale += 1;
+            return SeqEffect { stale: true, ..Default::default() };
+        }
         if self.candidate != NOT_STARTED && s == self.candidate + 1 {
             self.first = self.candidate;
             self.next = s + 1;
@@ -292,26 +302,26 @@ mod tests {
     fn one_frame_far_ahead_is_stale_and_does_not_poison_the_flow() {
         let mut f = FlowSeq::default();
         for s in 0..100 {
-            f.observe_within(s, 2000);
+            f.observe_within(s, 2000, false);
         }
-        assert!(f.observe_within((1 << 48) - 1, 2000).stale);
+        assert!(f.observe_within((1 << 48) - 1, 2000, false).stale);
         for s in 100..200 {
-            f.observe_within(s, 2000);
+            f.observe_within(s, 2000, false);
         }
         assert_eq!((f.received, f.lost, f.stale, f.resyncs), (200, 0, 1, 0));
         // A real gap within the bound is loss as before.
-        f.observe_within(1500, 2000);
+        f.observe_within(1500, 2000, false);
         assert_eq!(f.lost, 1300);
     }
 
     #[test]
     fn a_forged_first_frame_is_left_behind_by_the_real_sequence() {
         let mut f = FlowSeq::default();
-        f.observe_within((1 << 48) - 1, 2000);
-        assert!(f.observe_within(0, 2000).stale, "behind the first frame seen");
-        assert!(f.observe_within(1, 2000).resync, "the next frame follows it: the flow restarts at 0");
+        f.observe_within((1 << 48) - 1, 2000, false);
+        assert!(f.observe_within(0, 2000, false).stale, "behind the first frame seen");
+        assert!(f.observe_within(1, 2000, false).resync, "the next frame follows it: the flow restarts at 0");
         for s in 2..50 {
-            f.observe_within(s, 2000);
+            f.observe_within(s, 2000, false);
         }
         assert_eq!((f.received, f.lost, f.stale, f.resyncs), (51, 0, 0, 1));
         assert_eq!(f.span(), 50);
@@ -321,15 +331,39 @@ mod tests {
     fn a_restarted_sender_resyncs_once_without_loss() {
         let mut f = FlowSeq::default();
         for s in 5000..9000 {
-            f.observe_within(s, 2000);
+            f.observe_within(s, 2000, false);
         }
         for s in 0..10 {
-            f.observe_within(s, 2000);
+            f.observe_within(s, 2000, false);
         }
         assert_eq!((f.received, f.lost, f.stale, f.resyncs), (4010, 0, 0, 1));
         // Afterwards a loss is found as usual.
-        f.observe_within(12, 2000);
+        f.observe_within(12, 2000, false);
         assert_eq!(f.lost, 2, "10 and 11");
+    }
+
+    #[test]
+    fn old_frames_let_out_late_are_stale_and_the_flow_carries_on_without_loss() {
+        let mut f = FlowSeq::default();
+        for s in 0..5000 {
+            f.observe_within(s, 2000, false);
+        }
+        // A burst of frames sent seconds ago, consecutive, far behind the window: were they a
+        // restarted sender's, the flow would resync to them and then lose 3,000 at once.
+        for s in 1000..1100 {
+            let e = f.observe_within(s, 2000, true);
+            assert!(e.stale && !e.resync, "{s}: {e:?}");
+        }
+        for s in 5000..5100 {
+            f.observe_within(s, 2000, false);
+        }
+        assert_eq!((f.received, f.lost, f.stale, f.resyncs), (5100, 0, 100, 0));
+        // Without the send stamps' word the same burst resyncs the flow: the loss they cause.
+        let mut g = FlowSeq::default();
+        for s in (0..5000).chain(1000..1100).chain(5000..5100) {
+            g.observe_within(s, u64::MAX, false);
+        }
+        assert_eq!((g.resyncs, g.lost), (1, 3900));
     }
 
     #[test]
@@ -381,7 +415,7 @@ mod props {
             let mut f = FlowSeq::default();
             let mut most = 0;
             for &s in &seqs {
-                most = most.max(f.observe_within(s, 100).new_lost);
+                most = most.max(f.observe_within(s, 100, false).new_lost);
             }
             prop_assert!(most <= 100);
             prop_assert_eq!(f.received + f.duplicates + f.stale, seqs.len() as u64);
