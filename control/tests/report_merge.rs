@@ -1,7 +1,9 @@
 //! `vflag-ctl report merge` on host directories written here by hand, as the Ansible role
 //! fetches them: one host with a plain soak, one with a sweep of two cells on another firmware;
 //! the table, merged.json and JUnit read back, the exit code; a host with no report, a corrupt
-//! one and a missing DIR each refused naming it. No DPDK, no lab: nothing to take turns for.
+//! one and a missing DIR each refused naming it. These need no DPDK and no lab. The last test
+//! merges two real lab soaks (two "hosts" on this machine, each its own lab names, as the
+//! Ansible test runs them): it runs DPDK, so the test command runs it in its turn.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -274,4 +276,78 @@ fn a_missing_dir_a_host_twice_or_no_dir_is_bad_usage() {
     let o = merge(&[&"--host-name-from", &"inventory", &h1]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("inventory"), "{}", text(&o));
+}
+
+/// A lab of this test's own names (`mg`/`mh`/`mw`, used nowhere else), taken down on drop.
+struct Lab(Vec<String>);
+
+impl Lab {
+    fn new(n: u32) -> Lab {
+        let id = std::process::id() % 10_000;
+        Lab(vec![
+            "--ns".into(),
+            format!("mg{n}{id}"),
+            "--host-links".into(),
+            format!("mh{n}a{id},mh{n}b{id}"),
+            "--switch-links".into(),
+            format!("mw{n}a{id},mw{n}b{id}"),
+        ])
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new(CTL).args(["lab", "down"]).args(&self.0).output();
+    }
+}
+
+#[test]
+fn two_real_lab_soaks_merge_with_their_environment() {
+    let vflag_dp = Path::new(CTL).with_file_name("vflag-dp");
+    assert!(vflag_dp.is_file(), "{} missing: build the workspace", vflag_dp.display());
+    let d = tempfile::tempdir().unwrap();
+    let mut hosts = Vec::new();
+    for n in [1, 2] {
+        let lab = Lab::new(n);
+        let host = d.path().join(format!("reports/lab{n}"));
+        let out = host.join("soak");
+        let t0 = std::time::Instant::now();
+        let o = Command::new(CTL)
+            .args(["soak", "--lab", "--flaps", "1", "--interval", "3s", "--down-ms", "300", "--vflag-dp"])
+            .arg(&vflag_dp)
+            .arg("--out")
+            .arg(&out)
+            .args(&lab.0)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "soak {n} ({:?}): {}", t0.elapsed(), text(&o));
+        hosts.push(host);
+    }
+    let merged = d.path().join("merged");
+    let o = merge(&[&"--out", &merged, &hosts[0], &hosts[1]]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let m = read_json(&merged.join("merged.json"));
+    assert_eq!(m["pass"], true);
+    for (i, name) in ["lab1", "lab2"].iter().enumerate() {
+        let (h, r) = (&m["hosts"][i], &m["rows"][i]);
+        assert_eq!(
+            (h["name"].as_str(), r["host"].as_str(), r["run"].as_str()),
+            (Some(*name), Some(*name), Some("soak"))
+        );
+        assert_eq!(r["env"]["nic"], "lab bond (veth)", "{r}");
+        assert!(r["env"]["kernel"].is_string() && r["env"]["dpdk"].as_str().unwrap().starts_with("DPDK "), "{r}");
+        assert!(r["headline"]["worst_failover_ms"].as_f64().is_some(), "{r}");
+        assert_eq!(r["headline"]["flaps_done"], 1, "{r}");
+    }
+    let md = std::fs::read_to_string(merged.join("merged.md")).unwrap();
+    let key = m["rows"][0]["settings"].as_str().unwrap();
+    assert!(md.contains(&format!("| soak {key} | pass ")), "the same soak on both: a pivot row\n{md}");
+    let cases = junit::schema::cases(&merged.join("junit.xml"));
+    assert_eq!(cases.iter().filter(|c| c.1 == "passed").count(), 2, "{cases:?}");
+
+    // Two inventory hosts on one machine record one hostname: named by it, they are one host twice.
+    let o = merge(&[&"--out", &merged, &"--host-name-from", &"env", &hosts[0], &hosts[1]]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("both record hostname"), "{}", text(&o));
 }
