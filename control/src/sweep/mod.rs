@@ -293,3 +293,177 @@ fn restore_host(
         _ => format!("taken down (it was: {})", before.describe()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(a: &[&str]) -> SweepArgs {
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            s: SweepArgs,
+        }
+        T::try_parse_from(std::iter::once("t").chain(a.iter().copied())).unwrap().s
+    }
+
+    fn err(a: &[&str]) -> String {
+        plan(&args(a)).err().unwrap().to_string()
+    }
+
+    #[test]
+    fn cells_the_soak_refuses_for_their_combination_are_left_out_and_the_rest_renumbered() {
+        let p =
+            plan(&args(&["--lab", "--bond", "xor,lacp", "--flap-kind", "lacp,carrier", "--", "--flaps", "1"])).unwrap();
+        let names: Vec<String> = p.cells.iter().map(|(c, _)| format!("{}:{}", c.number, c.name)).collect();
+        assert_eq!(
+            names,
+            ["1:xor-l34-carrier-alternate-16f", "2:lacp-l34-lacp-alternate-16f", "3:lacp-l34-carrier-alternate-16f"]
+        );
+        assert_eq!(p.not_applicable.len(), 1);
+        assert_eq!(p.not_applicable[0].name, "xor-l34-lacp-alternate-16f");
+        assert_eq!(
+            p.not_applicable[0].reason,
+            "--flap-kind lacp needs --bond lacp: with --bond xor no LACPDUs flow to drop"
+        );
+        assert_eq!(p.claim.0, "lab-sw");
+        // Each cell's soak parsed as `vflag-ctl soak` parses it.
+        assert_eq!(p.cells[1].1.flap_kind, crate::soak::FlapKind::Lacp);
+        assert_eq!(p.cells[1].1.flaps, 1);
+    }
+
+    #[test]
+    fn a_cell_the_soak_would_refuse_stops_the_sweep_before_it_starts_naming_the_cell() {
+        assert_eq!(
+            err(&["--lab", "--bond", "xor", "--", "--interval", "1s"]),
+            "cell 1 (xor-l34-carrier-alternate-16f): --interval 1s is too short for --down-ms 500: it must exceed the down time by at least 1 s"
+        );
+        assert!(err(&["--lab", "--", "--flapz", "2"])
+            .starts_with("cell 1 (lacp-l34-carrier-alternate-16f): error: unexpected argument '--flapz'"));
+        assert_eq!(
+            err(&["--lab", "--", "--rate", "5"]),
+            "--rate after --: it is an axis: give it to the sweep (--rate A,B)"
+        );
+        assert!(err(&["--lab", "--bond", "xor", "--flap-kind", "lacp"])
+            .starts_with("no cell of the matrix can run (xor-l34-lacp"));
+        assert_eq!(
+            err(&["--lab", "--up-args", "--num-vfs 8"]),
+            "--up-args is for real hardware; the lab's bonds come from the cells"
+        );
+        assert!(err(&["--matrix", "/nonexistent/m.toml"]).starts_with("--matrix /nonexistent/m.toml: "));
+    }
+
+    #[test]
+    fn a_matrix_file_gives_the_axes_and_the_soak_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("m.toml");
+        std::fs::write(
+            &m,
+            "lab = true\nbond = [\"active-backup\", \"xor\"]\nflows = 32\nsoak_args = [\"--flaps\", \"2\"]\n",
+        )
+        .unwrap();
+        let p =
+            plan(&args(&["--matrix", m.to_str().unwrap(), "--flap-kind", "carrier,admin", "--", "--down-ms", "400"]))
+                .unwrap();
+        assert!(p.lab);
+        assert_eq!(p.pass, ["--flaps", "2", "--down-ms", "400"]);
+        assert_eq!(p.cells.len(), 4);
+        assert_eq!(p.cells[3].0.name, "xor-l34-admin-alternate-32f");
+        assert_eq!((p.cells[3].1.flaps, p.cells[3].1.down_ms), (2, 400));
+        std::fs::write(&m, "bond = \"xor\"\nflows = 0\n").unwrap();
+        assert_eq!(
+            err(&["--matrix", m.to_str().unwrap()]),
+            format!("--matrix {}: flows '0': expected a number of flows, 1 to 65535", m.display())
+        );
+    }
+
+    #[test]
+    fn on_real_hardware_the_cells_soak_gets_no_hash_and_up_args_are_checked_by_ups_parser() {
+        let hw = [
+            "--bond",
+            "xor,lacp",
+            "--bond-hash",
+            "l23",
+            "--up-args",
+            "--num-vfs 8",
+            "--flap-kind",
+            "admin",
+            "--",
+            "--dut-args",
+            "-a 0000:01:00.2 --mac 52:54:00:00:00:01",
+            "--links",
+            "enp1s0f0np0,enp1s0f1np1",
+        ];
+        let p = plan(&args(&hw)).unwrap();
+        assert!(!p.lab);
+        assert_eq!(p.up_args, ["--num-vfs", "8"]);
+        let argv = p.cells[0].0.argv(false, &p.pass, std::path::Path::new("d"));
+        assert!(!argv.contains(&"--bond-hash".to_string()) && !argv.contains(&"--lab".to_string()), "{argv:?}");
+        assert_eq!(p.claim.0, "dut-0000:01:00.2");
+        let args = &p.cells[0].1;
+        let setup = args.nic.setup(&crate::soak::split_words("--dut-args", args.dut_args.as_deref().unwrap()).unwrap());
+        let cmds = host::HostCmds::new(args, &setup, &p.up_args).unwrap();
+        let up = cmds.up(&host::Conf::new(p.cells[0].0.params.bond, p.cells[0].0.params.bond_hash));
+        assert_eq!(
+            up.join(" "),
+            "up --mode xor --xmit-hash-policy layer2+3 --bond vf-bond --block 22 --vf 0000:01:00.2 \
+             --vf-mac 52:54:00:00:00:01 --num-vfs 8"
+        );
+        assert!(crate::parse_mlx5(&up).is_ok());
+        let too_many = host::HostCmds::new(args, &setup, &["--num-vfs".into(), "99".into()]).unwrap();
+        let bad = too_many.up(&host::Conf::new(vflag_contract::value::BondMode::Xor, None));
+        assert!(crate::parse_mlx5(&bad).unwrap_err().contains("at most 64 VFs per PF"), "{bad:?}");
+    }
+
+    /// The host steps as children: a stand-in vflag-ctl that logs its argv (and fails `up
+    /// --mode lacp`), so the state the sweep keeps and the logs it leaves are those of real runs.
+    #[test]
+    fn host_steps_run_in_order_and_a_failed_one_errs_the_cell_and_leaves_the_state_unknown() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let calls = dir.path().join("calls");
+        let exe = dir.path().join("vflag-ctl");
+        std::fs::write(
+            &exe,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> {}\ncase \"$*\" in 'up --mode lacp'*) echo 'vflag-ctl: error: step 9 failed' >&2; exit 1;; esac\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = plan(&args(&[
+            "--bond",
+            "xor,lacp",
+            "--flap-kind",
+            "admin",
+            "--",
+            "--dut-args",
+            "-a 0000:01:00.2",
+            "--links",
+            "enp1s0f0np0,enp1s0f1np1",
+        ]))
+        .unwrap();
+        let a = &p.cells[0].1;
+        let setup = a.nic.setup(&["-a".to_string(), "0000:01:00.2".to_string()]);
+        let cmds = host::HostCmds::new(a, &setup, &[]).unwrap();
+        let mut now = host::State::Down;
+        let cell_dir = dir.path().join("c1");
+        bring_host(&exe, &cmds, &mut now, &p.cells[0].0, &cell_dir).unwrap();
+        assert_eq!(
+            now,
+            host::State::Up(host::Conf::new(vflag_contract::value::BondMode::Xor, p.cells[0].0.params.bond_hash))
+        );
+        let e = bring_host(&exe, &cmds, &mut now, &p.cells[1].0, &dir.path().join("c2")).unwrap_err();
+        assert!(e.starts_with("bringing the host to 802.3ad layer3+4: `vflag-ctl up --mode lacp"), "{e}");
+        assert!(e.ends_with("failed (exit 1): vflag-ctl: error: step 9 failed"), "{e}");
+        assert!(matches!(now, host::State::Other(_)));
+        let said = restore_host(&exe, &cmds, &now, &host::State::Down, dir.path());
+        assert_eq!(said, "taken down (it was: VF-LAG down)");
+        let calls = std::fs::read_to_string(&calls).unwrap();
+        let steps: Vec<&str> = calls.lines().map(|l| l.split(" --").next().unwrap()).collect();
+        assert_eq!(steps, ["up", "down", "up", "down"], "{calls}");
+        assert!(cell_dir.join("host-1-up.log").is_file() && dir.path().join("host-restore-1-down.log").is_file());
+    }
+}
