@@ -5,7 +5,6 @@
 #![forbid(unsafe_code)]
 
 mod claim;
-#[allow(dead_code)] // until the report merge reads all of it (issue 23, in progress)
 mod headline;
 mod lab;
 mod mlx5;
