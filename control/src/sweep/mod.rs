@@ -83,7 +83,6 @@ struct Plan {
 fn plan(a: &SweepArgs) -> Result<Plan> {
     let file = a.matrix.as_deref().map(MatrixFile::read).transpose()?.unwrap_or_default();
     let from_file = a.matrix.as_deref().map(matrix::file_key);
-    // Each axis names where its values came from.
     let given = Given {
         bond: a.bond.clone(),
         bond_hash: a.bond_hash.clone(),
@@ -92,10 +91,11 @@ fn plan(a: &SweepArgs) -> Result<Plan> {
         flows: a.flows.clone(),
         rate: a.rate.clone(),
     };
-    let options_axes = given.axes(&matrix::option_name);
-    let file_axes = file.axes.clone().axes(&|k| from_file.as_ref().map_or_else(|| matrix::option_name(k), |f| f(k)));
-    options_axes?;
-    file_axes?;
+    // Each source checked on its own, so a bad value is named where it was given.
+    if let Some(f) = &from_file {
+        file.axes.axes(f)?;
+    }
+    given.axes(&matrix::option_name)?;
     let axes = given.over(file.axes.clone()).axes(&matrix::option_name)?;
     let lab = a.lab || file.lab;
     let pass: Vec<String> = file.soak_args.iter().chain(&a.soak_args).cloned().collect();
@@ -211,6 +211,8 @@ pub fn sweep(a: &SweepArgs) -> Result<u8> {
             _ => Ok(()),
         };
         let finished = match prepared {
+            // A signal while the host was being set up: the cell is not started.
+            Ok(()) if signals.check() => break,
             Ok(()) => run::cell(&exe, &cell.argv(p.lab, &p.pass, dir), dir, &mut signals),
             Err(e) => run::Finished {
                 exit_code: None,
