@@ -62,7 +62,7 @@ fn report(prog: &str, e: clap::Error) -> ExitCode {
 
 /// Folds clap's multi-line message into one line, keeping possible values and tips but not the
 /// usage synopsis or the pointer to `--help`.
-fn one_line(msg: &str) -> String {
+pub fn one_line(msg: &str) -> String {
     msg.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))

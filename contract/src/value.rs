@@ -1,5 +1,5 @@
 //! Option values both tools take, parsed and named one way: a duration, a rate, a loss limit,
-//! a percentage, a bond mode. Each parser's error names the bad value in one line (clap puts
+//! a percentage, a bond mode and its transmit hash. Each parser's error names the bad value in one line (clap puts
 //! the option in front of it).
 
 use std::time::Duration;
@@ -159,10 +159,57 @@ impl BondMode {
     }
 }
 
+/// A bond's transmit hash: which header fields pick the member a frame leaves on. vflag-dp's
+/// `--bond-hash` and the soak's take vflag's names (`l34`) and the kernel's (`layer3+4`, as
+/// `vflag-ctl up --xmit-hash-policy` sets it on the host's bond).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BondHash {
+    /// The MAC addresses.
+    #[value(alias = "layer2")]
+    L2,
+    /// The MAC and IP addresses.
+    #[value(alias = "layer2+3")]
+    L23,
+    /// The IP addresses and the ports.
+    #[value(alias = "layer3+4")]
+    L34,
+}
+
+impl BondHash {
+    /// As the command lines spell it (and net_bonding's `xmit_policy`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BondHash::L2 => "l2",
+            BondHash::L23 => "l23",
+            BondHash::L34 => "l34",
+        }
+    }
+
+    /// As the kernel's bonding driver names it (`xmit_hash_policy`).
+    pub fn kernel_name(self) -> &'static str {
+        match self {
+            BondHash::L2 => "layer2",
+            BondHash::L23 => "layer2+3",
+            BondHash::L34 => "layer3+4",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn bond_hashes_take_both_spellings() {
+        for h in [BondHash::L2, BondHash::L23, BondHash::L34] {
+            assert_eq!(BondHash::from_str(h.name(), false), Ok(h));
+            assert_eq!(BondHash::from_str(h.kernel_name(), false), Ok(h));
+        }
+        assert!(BondHash::from_str("l4", false).is_err());
+        assert_eq!(serde_json::to_string(&BondHash::L23).unwrap(), "\"l23\"");
+    }
 
     #[test]
     fn durations() {

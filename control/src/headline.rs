@@ -76,7 +76,8 @@ impl Headline {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|x| x["line"].as_str().map(str::to_string))
+                // soak.json lists each as its line; an object with a `line` is read too.
+                .filter_map(|x| x.as_str().or_else(|| x["line"].as_str()).map(str::to_string))
                 .collect(),
         })
     }
@@ -138,6 +139,11 @@ mod tests {
         assert_eq!((h.lost, h.loss_pct), (Some(12), Some(1.2)));
         assert_eq!(h.shares_pct, vec![50.5, 49.5], "the links' counters first");
         assert_eq!(h.failures, vec!["flap 2: 9 ms > 5 ms".to_string()]);
+        // As the soak writes them: the lines themselves.
+        let mut r = report();
+        r["verdict"]["failures"] = json!(["flap 1: outage 319.7 ms > --max-outage-ms 250"]);
+        let h = Headline::from_soak_json(&r).unwrap();
+        assert_eq!(h.failures, vec!["flap 1: outage 319.7 ms > --max-outage-ms 250".to_string()]);
         let e = HostEnv::from_soak_json(&report());
         assert_eq!((e.firmware.as_deref(), e.hostname.as_deref()), (Some("22.36.1010"), Some("dut1")));
     }

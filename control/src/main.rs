@@ -1,8 +1,9 @@
 //! vflag-ctl: the host side of vflag: the emulated VF-LAG lab (`vflag-ctl lab up|down|status|flap`),
-//! failover soaks (`vflag-ctl soak`), VF-LAG on an mlx5 host (`vflag-ctl discover|plan|up|
-//! down|verify|counters`), and reports across hosts (`vflag-ctl report merge`). Exit codes: 0
-//! done (soak: pass; verify: VF-LAG is up; merge: every row passed), 1 failed, 2 bad usage,
-//! 3 soak verdict fail, verify found VF-LAG not up, or a merged row did not pass.
+//! failover soaks (`vflag-ctl soak`) and matrices of them (`vflag-ctl sweep`), VF-LAG on an mlx5
+//! host (`vflag-ctl discover|plan|up|down|verify|counters`), and reports across hosts (`vflag-ctl
+//! report merge`). Exit codes: 0 done (soak, sweep: pass; verify: VF-LAG is up; merge: every row
+//! passed), 1 failed, 2 bad usage, 3 soak verdict fail (sweep: a cell failed), verify found
+//! VF-LAG not up, or a merged row did not pass.
 #![forbid(unsafe_code)]
 
 mod claim;
@@ -13,6 +14,7 @@ mod mlx5;
 mod names;
 mod runner;
 mod soak;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -54,6 +56,10 @@ enum Top {
         #[command(flatten, next_help_heading = "Lab")]
         names: LabNames,
     },
+    /// A matrix of soaks in one command: each cell (bond, hash, flap kind, link, flows, rate)
+    /// one `soak` in a directory of its own; sweep.json, sweep.md, junit.xml (exit 0 every
+    /// cell passed, 3 one failed or erred, 1 error or interrupted).
+    Sweep(sweep::SweepArgs),
     /// Reports read back: `merge` puts several hosts' soaks and sweeps in one table, JSON and
     /// JUnit (exit 0 all passed, 3 any did not, 1 error).
     Report {
@@ -162,10 +168,32 @@ fn spec(n: &LabNames) -> Result<LabSpec> {
     Ok(LabSpec { ns: n.ns.clone(), links: n.host_links.iter().cloned().zip(n.switch_links.iter().cloned()).collect() })
 }
 
+/// `vflag-ctl soak ARGV` parsed and its lab named as the soak itself would: how a sweep checks
+/// each cell before any runs. The error is one line.
+fn parse_soak(argv: &[String]) -> std::result::Result<(soak::SoakArgs, LabSpec), String> {
+    let words = ["vflag-ctl".to_string()].into_iter().chain(argv.iter().cloned());
+    let cli = Cli::try_parse_from(words).map_err(|e| cli_exit::one_line(&e.render().to_string()))?;
+    match cli.cmd {
+        Top::Soak { args, names } => Ok((*args, spec(&names).map_err(|e| e.to_string())?)),
+        _ => Err(format!("not a soak: {}", argv.join(" "))),
+    }
+}
+
+/// `vflag-ctl ARGV` parsed as an mlx5 command (a sweep's `up` and `down` on real hardware).
+fn parse_mlx5(argv: &[String]) -> std::result::Result<mlx5::cli::Command, String> {
+    let words = ["vflag-ctl".to_string()].into_iter().chain(argv.iter().cloned());
+    let cli = Cli::try_parse_from(words).map_err(|e| cli_exit::one_line(&e.render().to_string()))?;
+    match cli.cmd {
+        Top::Mlx5(c) => Ok(c),
+        _ => Err(format!("not an mlx5 command: {}", argv.join(" "))),
+    }
+}
+
 fn run(cli: Cli) -> Result<u8> {
     let (action, names, vfo) = match cli.cmd {
         Top::Lab { action, names, vf } => (action, names, vf),
         Top::Soak { args, names } => return soak::soak(&args, &spec(&names)?),
+        Top::Sweep(args) => return sweep::sweep(&args),
         Top::Mlx5(cmd) => return mlx5::cli::run(cmd),
         Top::Report { action: ReportAction::Merge(a) } => return merge::merge(&a),
     };

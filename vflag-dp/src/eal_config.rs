@@ -4,7 +4,8 @@
 use clap::ValueEnum;
 use serde::Serialize;
 
-pub use vflag_contract::value::BondMode;
+/// --bond and --bond-hash (the soak's lab bonds take the same values).
+pub use vflag_contract::value::{BondHash, BondMode};
 
 /// --lacp-rate: LACP's periodic transmission and partner timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -22,15 +23,6 @@ impl LacpRate {
             LacpRate::Fast => Some((1000, 3000)),
         }
     }
-}
-
-/// Transmit hashes for --bond-hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BondHash {
-    L2,
-    L23,
-    L34,
 }
 
 /// Validated EAL settings (in the report's `settings` under these names).
@@ -60,12 +52,7 @@ impl EalConfig {
             v.push_str(&format!(",{key}={name}"));
         }
         if mode != 1 {
-            let hash = match self.bond_hash {
-                BondHash::L2 => "l2",
-                BondHash::L23 => "l23",
-                BondHash::L34 => "l34",
-            };
-            v.push_str(&format!(",xmit_policy={hash}"));
+            v.push_str(&format!(",xmit_policy={}", self.bond_hash.name()));
         }
         Some(v)
     }

@@ -224,7 +224,7 @@ fn parse_pfs(s: &str) -> Result<PfPair, String> {
 }
 
 impl SetupArgs {
-    fn setup(&self, keep_vfs: bool) -> Setup {
+    pub(crate) fn setup(&self, keep_vfs: bool) -> Setup {
         Setup {
             bond: self.bond.clone(),
             mode: self.mode.unwrap_or(BondMode::Lacp),

@@ -11,7 +11,7 @@ use super::flappers::FlapKind;
 use super::schedule::{LinkChoice, Schedule};
 use super::verdict::Limits;
 use super::words::{self, Template};
-use vflag_contract::value::{self, BondMode, LossLimit};
+use vflag_contract::value::{self, BondHash, BondMode, LossLimit};
 
 /// The receiver options the soak gives itself; `--dut-args` must leave them out.
 const SET_BY_SOAK: [&str; 5] = ["--json", "--events", "--fwd", "--duration", "--stats-interval"];
@@ -87,6 +87,11 @@ pub struct SoakArgs {
     /// The bond mode on both sides.
     #[arg(long, value_enum, default_value = "lacp", help_heading = LAB)]
     pub bond: BondMode,
+    /// The lab bonds' transmit hash (xor, lacp), on both sides: l2, l23 or l34 (the kernel's
+    /// names too) [default: l34]. Real hardware's is its bond's, set by `vflag-ctl up
+    /// --xmit-hash-policy`.
+    #[arg(long, value_enum, help_heading = LAB)]
+    pub bond_hash: Option<BondHash>,
     /// Flows vflag-dp's generator sends (distinct source IPs, so the l34 hash spreads them): the
     /// lab's, or the far side's under --peer-cmd.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), help_heading = TRAFFIC)]
@@ -196,6 +201,34 @@ impl SoakArgs {
     /// Real hardware with nobody to flap but the operator: the soak only watches.
     pub fn observing(&self) -> bool {
         self.dut_args.is_some() && self.flap_down_cmd.is_none() && self.flap_kind != FlapKind::Admin
+    }
+
+    /// The lab bonds' transmit hash; none for active-backup, which hashes nothing.
+    pub fn bond_hash(&self) -> Option<BondHash> {
+        self.bond.spreads().then(|| self.bond_hash.unwrap_or(BondHash::L34))
+    }
+
+    /// The lab's bond mode against what the soak asks of it: the combinations that cannot run
+    /// whatever the other values (a sweep leaves such a cell out of its matrix, saying why).
+    pub fn bond_fit(&self) -> Result<()> {
+        if !self.lab {
+            return Ok(());
+        }
+        if self.vf && self.bond == BondMode::Lacp {
+            bail!("--vf: the lab's model of the NIC's LAG does not speak LACP; give the switch side --bond xor or active-backup");
+        }
+        if self.flap_kind == FlapKind::Lacp && self.bond != BondMode::Lacp {
+            bail!("--flap-kind lacp needs --bond lacp: with --bond {} no LACPDUs flow to drop", self.bond.name());
+        }
+        if self.bond == BondMode::ActiveBackup {
+            if self.bond_hash.is_some() {
+                bail!("--bond-hash does not apply to --bond active-backup: one member carries everything, nothing is hashed");
+            }
+            if self.min_member_share.is_some() {
+                bail!("--min-member-share does not apply to --bond active-backup: one member carries everything");
+            }
+        }
+        Ok(())
     }
 
     pub fn limits(&self) -> Limits {
@@ -316,12 +349,8 @@ impl SoakArgs {
             if self.same_clock {
                 bail!("--same-clock is for real hardware (--dut-args); the lab's two ends share this host's clock");
             }
-            if self.vf && self.bond == BondMode::Lacp {
-                bail!("--vf: the lab's model of the NIC's LAG does not speak LACP; give the switch side --bond xor or active-backup");
-            }
-            if self.flap_kind == FlapKind::Lacp && self.bond != BondMode::Lacp {
-                bail!("--flap-kind lacp needs --bond lacp: with --bond {} no LACPDUs flow to drop", self.bond.name());
-            }
+        } else if self.bond_hash.is_some() {
+            bail!("--bond-hash is the lab's; on real hardware the bond's hash is set with `vflag-ctl up --xmit-hash-policy`");
         }
         if let Some(d) = &self.dut_args {
             let words = words::split("--dut-args", d)?;
@@ -353,6 +382,7 @@ impl SoakArgs {
                 }
             }
         }
+        self.bond_fit()?;
         if let Some(m) = self.max_outage_ms {
             if !(m.is_finite() && m >= 0.0) {
                 bail!("--max-outage-ms {m}: expected milliseconds >= 0");
@@ -361,9 +391,6 @@ impl SoakArgs {
         if let Some(s) = self.min_member_share {
             if !(0.0..=100.0).contains(&s) {
                 bail!("--min-member-share {s}: expected a percentage 0-100");
-            }
-            if self.lab && self.bond == BondMode::ActiveBackup {
-                bail!("--min-member-share does not apply to --bond active-backup: one member carries everything");
             }
         }
         let schedule = Schedule {
@@ -518,6 +545,23 @@ mod tests {
         );
         assert!(check(&["--dut-args", "-a x", "--flap-kind", "admin", "--links", "Ethernet1/49"])
             .contains("'Ethernet1/49' is not an interface name"));
+    }
+
+    #[test]
+    fn the_bond_hash_is_the_labs_and_hashing_bonds_only() {
+        assert_eq!(parse(&["--lab", "--bond", "xor"]).unwrap().bond_hash(), Some(BondHash::L34), "the default");
+        assert_eq!(parse(&["--lab", "--bond-hash", "layer2"]).unwrap().bond_hash(), Some(BondHash::L2));
+        assert_eq!(parse(&["--lab", "--bond", "active-backup"]).unwrap().bond_hash(), None);
+        assert_eq!(check(&["--lab", "--bond", "xor", "--bond-hash", "l23"]), "ok");
+        assert_eq!(
+            check(&["--lab", "--bond", "active-backup", "--bond-hash", "l23"]),
+            "--bond-hash does not apply to --bond active-backup: one member carries everything, nothing is hashed"
+        );
+        assert_eq!(
+            check(&["--dut-args", "-a x", "--duration", "5s", "--bond-hash", "l2"]),
+            "--bond-hash is the lab's; on real hardware the bond's hash is set with `vflag-ctl up --xmit-hash-policy`"
+        );
+        assert!(parse(&["--lab", "--bond-hash", "l4"]).unwrap_err().contains("'l4'"));
     }
 
     #[test]

@@ -138,8 +138,8 @@ pub fn lab(r: &mut dyn Runner, args: &SoakArgs, spec: &LabSpec, v: Option<&VfSpe
         kernel: kernel(proc_root),
         bond: Some(if v.is_some() { "the switch side's vflag-dp bond" } else { "vflag-dp bonds, both sides" }.into()),
         bond_mode: Some(args.bond.name().into()),
-        // vflag-dp's bonds hash l34 (its --hash default; the soak gives no other).
-        xmit_hash_policy: args.bond.spreads().then(|| "l34".into()),
+        // The hash both lab bonds were given (--bond-hash); active-backup hashes nothing.
+        xmit_hash_policy: args.bond_hash().map(|h| h.name().into()),
         port_sel_mode,
         vf_count: v.map(|_| 1),
         ..Environment::default()
@@ -237,6 +237,19 @@ mod tests {
              6.1.0-13-amd64, kernel 6.1.0-13-amd64, DPDK 22.11.4; bond vf-bond mode 802.3ad hash layer2, \
              port_sel_mode hash, VFs 8.\n"
         );
+    }
+
+    #[test]
+    fn the_labs_hash_is_the_one_its_bonds_were_given() {
+        let spec = LabSpec::default();
+        let hash = |a: &[&str]| {
+            let args = crate::soak::args::parse_for_test(a).unwrap();
+            let mut r = crate::runner::Recorder::default();
+            lab(&mut r, &args, &spec, None, Path::new("/nonexistent")).xmit_hash_policy
+        };
+        assert_eq!(hash(&["--lab", "--bond", "xor", "--bond-hash", "l23"]).as_deref(), Some("l23"));
+        assert_eq!(hash(&["--lab", "--bond", "lacp"]).as_deref(), Some("l34"), "vflag-dp's default, given");
+        assert_eq!(hash(&["--lab", "--bond", "active-backup"]), None, "it hashes nothing");
     }
 
     #[test]

@@ -16,3 +16,8 @@ pub fn lacp_rate(args: &SoakArgs) -> Vec<String> {
         Vec::new()
     }
 }
+
+/// Both lab bonds hash alike (`--bond-hash`, l34 unless given); active-backup hashes nothing.
+pub fn bond_hash(args: &SoakArgs) -> Vec<String> {
+    args.bond_hash().map(|h| vec!["--bond-hash".into(), h.name().into()]).unwrap_or_default()
+}

@@ -4,7 +4,7 @@
 //! side runs through `--peer-cmd` (or a foreign generator through `--traffic-cmd`).
 
 mod analyze;
-mod args;
+pub(crate) mod args;
 mod clock;
 mod environment;
 mod failover;
@@ -33,8 +33,11 @@ mod schedule;
 mod seen;
 mod traffic;
 mod verdict;
-mod words;
+pub(crate) mod words;
 
-pub use args::SoakArgs;
+pub use args::{parse_rate, SoakArgs};
+pub use flappers::FlapKind;
 pub use report::SCHEMA;
 pub use run::soak;
+pub use schedule::LinkChoice;
+pub use words::split as split_words;

@@ -75,6 +75,7 @@ impl Peer {
                 v.extend(["--vdev".into(), format!("net_af_packet{i},iface={sw}{qdisc}")]);
             }
             v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
+            v.extend(super::lab_dpdk::bond_hash(args));
             v.extend(super::lab_dpdk::lacp_rate(args));
         } else {
             v.push(args.peer_vflag_dp.clone().unwrap_or_else(|| "vflag-dp".into()));
@@ -147,10 +148,17 @@ mod tests {
         assert!(gen.starts_with("ip netns exec sw /b/vflag-dp --lcores 1,0 --no-huge"), "{gen}");
         let tail = format!(
             "--vdev net_af_packet0,iface=s0 --vdev net_af_packet1,iface=s1 --bond xor --link-wait 10s \
-             --fwd gen --stop-on-eof --run-id 7 --flows 32 --rate 50000 --stats-interval 0 --json {}",
+             --bond-hash l34 --fwd gen --stop-on-eof --run-id 7 --flows 32 --rate 50000 --stats-interval 0 --json {}",
             report(7)
         );
         assert!(gen.ends_with(&tail), "{gen}");
+        // The hash asked for; active-backup is given none.
+        let a = args(&["--lab", "--bond", "lacp", "--bond-hash", "layer2+3"]);
+        let gen = p.argv(&a, &spec, Path::new("/b/vflag-dp"), 7).unwrap().join(" ");
+        assert!(gen.contains("--bond lacp --link-wait 10s --bond-hash l23 --fwd gen"), "{gen}");
+        let a = args(&["--lab", "--bond", "active-backup"]);
+        let gen = p.argv(&a, &spec, Path::new("/b/vflag-dp"), 7).unwrap().join(" ");
+        assert!(gen.contains("--bond active-backup --link-wait 10s --fwd gen"), "{gen}");
         // Two-ended: through --peer-cmd, as argv, the far side sends and receives.
         let a = args(&["--lab", "--bond", "xor", "--reflect", "--peer-cmd", "ip netns exec 'my ns'"]);
         let p = Peer::new(&a, &spec, 7).unwrap();

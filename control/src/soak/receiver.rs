@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use cli_exit::BadUsage;
 
 use super::args::SoakArgs;
-use super::lab_dpdk::{lacp_rate, LAB_MEMORY};
+use super::lab_dpdk::{bond_hash, lacp_rate, LAB_MEMORY};
 use super::outputs::Files;
 use crate::lab::{self, LabSpec};
 
@@ -58,6 +58,7 @@ pub fn argv(
                 v.extend(["--vdev".into(), format!("net_af_packet{i},iface={host}")]);
             }
             v.extend(["--bond".into(), args.bond.name().into(), "--link-wait".into(), "10s".into()]);
+            v.extend(bond_hash(args));
             v.extend(lacp_rate(args));
         }
     }
@@ -94,10 +95,13 @@ mod tests {
         assert!(
             rx.ends_with(
                 "--vdev net_af_packet0,iface=p0 --vdev net_af_packet1,iface=p1 --bond xor --link-wait 10s \
-             --run-id 7 --fwd rxonly --stats-interval 100ms --events o/e.jsonl --json o/rx.json"
+             --bond-hash l34 --run-id 7 --fwd rxonly --stats-interval 100ms --events o/e.jsonl --json o/rx.json"
             ),
             "{rx}"
         );
+        let a = args(&["--lab", "--bond", "xor", "--bond-hash", "l2"]);
+        let rx = argv(&a, &spec, None, Path::new("/b/vflag-dp"), &files(), Some(7)).join(" ");
+        assert!(rx.contains("--bond xor --link-wait 10s --bond-hash l2 --run-id 7"), "{rx}");
         // Two-ended: the DUT reflects (the far side's argv: peer.rs).
         let a = args(&["--lab", "--bond", "xor", "--reflect", "--peer-cmd", "ip netns exec 'my ns'"]);
         let rx = argv(&a, &spec, None, Path::new("/b/vflag-dp"), &files(), Some(7));
