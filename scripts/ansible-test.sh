@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The Ansible playbook (ansible/soak.yml) end to end on this machine. ansible-core from PyPI
+# (pip as this machine configures it) in a venv under target/; a generated inventory of two
+# hosts on this machine (ansible_connection=local), each a lab of its own (namespace and link
+# names), short soaks. Checks: the playbook and the example inventory pass --syntax-check; run 1
+# (both pass) exits 0, fetches both reports and merges them, both hosts in merged.json; run 2
+# (host b given a limit no flap meets) exits non-zero, still fetches and merges both, b's row
+# failed and a's passed; after each run no lab namespace or link is left. Run as root.
+# Settings (environment): ANSIBLE_TEST_THROTTLE (how many hosts soak at once: 1, the default,
+# one after the other, as docs/ansible.md explains; 0 all at once), ANSIBLE_TEST_TIMEOUT (each
+# playbook run's bound, s; default 600).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=$root/target/ansible-test
+venv=$root/target/ansible-venv
+bound=${ANSIBLE_TEST_TIMEOUT:-600}
+
+cargo build --release -q -p vflag-dp -p vflag-control
+if [ ! -x "$venv/bin/ansible-playbook" ]; then
+    python3 -m venv "$venv"
+    timeout 300 "$venv/bin/pip" install -q 'ansible-core==2.19.*'
+fi
+# ansible-core's ssh agent support imports a DSA class that cryptography warns about on every
+# start; the lab test has no ssh.
+export PYTHONWARNINGS="ignore:DSA is deprecated"
+"$venv/bin/ansible-playbook" --version | sed -n 1p
+
+# The two hosts' labs: a namespace and link names each (names.rs: 1-15 of [A-Za-z0-9._-]).
+declare -A ns=([a]=vfa [b]=vfb)
+ctl=$root/target/release/vflag-ctl
+labs_down() {
+    local h
+    for h in a b; do
+        if ip netns list | grep -qw "${ns[$h]}"; then
+            "$ctl" lab down --ns "${ns[$h]}" --host-links "p${h}0,p${h}1" --switch-links "s${h}0,s${h}1" || true
+        fi
+    done
+}
+# Whatever happens, no lab is left behind (a playbook killed by the bound leaves its soaks to
+# their own async bound, below it).
+trap labs_down EXIT
+
+rm -rf "$work"
+mkdir -p "$work"
+
+# $1: run name, $2: host b's --max-outage-ms. Writes $work/$1/inventory.json
+# (JSON is YAML: lists stay lists, every argument one element).
+inventory() {
+    mkdir -p "$work/$1"
+    python3 - "$work/$1" "$venv/bin/python" "$2" <<'EOF'
+import json, sys
+out, python, b_max_outage = sys.argv[1:4]
+hugepages = int(open("/proc/sys/vm/nr_hugepages").read())
+def host(h, max_outage):
+    return {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": python,
+        # root already, and no sudo needed
+        "ansible_become": False,
+        "vflag_lab": True,
+        "vflag_prefix": f"{out}/hosts/dut-{h}",
+        # what the machine has: the check runs and changes nothing
+        "vflag_hugepages": hugepages,
+        "vflag_run_timeout": 300,
+        "vflag_poll": 2,
+        "vflag_soak_args": [
+            "--lab", "--bond", "xor", "--ns", f"vf{h}",
+            "--host-links", f"p{h}0,p{h}1", "--switch-links", f"s{h}0,s{h}1",
+            "--flaps", "1", "--interval", "3s", "--down-ms", "300",
+            "--max-outage-ms", max_outage, "--min-member-share", "30",
+        ],
+    }
+inv = {"all": {"children": {"vflag_duts": {"hosts": {"dut-a": host("a", "500"), "dut-b": host("b", b_max_outage)}}}}}
+json.dump(inv, open(f"{out}/inventory.json", "w"), indent=1)
+EOF
+}
+
+# $1: run name. The playbook's exit code.
+playbook() {
+    local rc=0
+    ANSIBLE_CONFIG=$root/ansible/ansible.cfg ANSIBLE_NOCOLOR=1 timeout --kill-after=30 "$bound" \
+        "$venv/bin/ansible-playbook" -i "$work/$1/inventory.json" "$root/ansible/soak.yml" \
+        -e "vflag_reports_dir=$work/$1/reports" -e "vflag_build_dir=$root/target/release" \
+        -e "vflag_run_throttle=${ANSIBLE_TEST_THROTTLE:-1}" >"$work/$1/ansible.log" 2>&1 || rc=$?
+    tail -n 25 "$work/$1/ansible.log"
+    return $rc
+}
+
+passed=0
+failed=0
+check() {
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        echo "FAILED: $*"
+        failed=$((failed + 1))
+    fi
+}
+
+# The merged report: every row's host and verdict, as `host:pass` words, sorted.
+verdicts() {
+    python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["schema"] == "vflag-ctl.merged.v1", m["schema"]
+print(" ".join(sorted(r["host"] + ":" + r["outcome"] for r in m["rows"])), m["pass"])
+' "$1"
+}
+
+no_lab_left() {
+    local h
+    for h in a b; do
+        if ip netns list | grep -qw "${ns[$h]}" || ip -o link show | grep -qE ": p${h}[01][@:]"; then
+            echo "lab ${ns[$h]} left behind"
+            return 1
+        fi
+    done
+}
+
+is() { [ "$1" == "$2" ] || { echo "got '$1', expected '$2'"; return 1; }; }
+
+echo "ansible-test: syntax"
+ANSIBLE_CONFIG=$root/ansible/ansible.cfg check "$venv/bin/ansible-playbook" --syntax-check \
+    -i "$root/ansible/inventory.example.yml" "$root/ansible/soak.yml"
+
+echo "ansible-test: run 1, both hosts pass"
+inventory pass 500
+start=$SECONDS
+rc=0
+playbook pass || rc=$?
+echo "ansible-test: run 1 took $((SECONDS - start)) s, exit $rc"
+check is "$rc" 0
+for h in a b; do
+    check test -s "$work/pass/reports/dut-$h/soak.json"
+    check test -s "$work/pass/reports/dut-$h/junit.xml"
+done
+check test -s "$work/pass/reports/merged/merged.md"
+check test -s "$work/pass/reports/merged/junit.xml"
+check is "$(verdicts "$work/pass/reports/merged/merged.json")" "dut-a:pass dut-b:pass True"
+check no_lab_left
+
+echo "ansible-test: run 2, host b's soak fails (an outage limit of 1 ms)"
+inventory fail 1
+start=$SECONDS
+rc=0
+playbook fail || rc=$?
+echo "ansible-test: run 2 took $((SECONDS - start)) s, exit $rc"
+# 2: a host failed (Ansible's code for it).
+check is "$rc" 2
+check grep -q "dut-b: vflag-ctl soak exited 3" "$work/fail/ansible.log"
+check test -s "$work/fail/reports/dut-b/soak.json"
+check is "$(verdicts "$work/fail/reports/merged/merged.json")" "dut-a:pass dut-b:fail False"
+check no_lab_left
+
+echo "ansible-test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
