@@ -42,6 +42,8 @@ pub struct Headline {
 /// What a row says the soak ran on: the columns that tell one DUT (or one firmware) from another.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostEnv {
+    /// The machine's hostname (a report before it was recorded: null).
+    pub hostname: Option<String>,
     pub nic: Option<String>,
     pub firmware: Option<String>,
     pub kernel: Option<String>,
@@ -82,9 +84,19 @@ impl Headline {
 
 impl HostEnv {
     pub fn from_soak_json(r: &Value) -> HostEnv {
-        let e = &r["environment"];
+        HostEnv::from_environment(&r["environment"])
+    }
+
+    /// From a soak's `environment` object (also what sweep.json carries as its own).
+    pub fn from_environment(e: &Value) -> HostEnv {
         let s = |k: &str| e[k].as_str().map(str::to_string);
-        HostEnv { nic: s("nic"), firmware: s("firmware"), kernel: s("kernel"), dpdk: s("dpdk") }
+        HostEnv {
+            hostname: s("hostname"),
+            nic: s("nic"),
+            firmware: s("firmware"),
+            kernel: s("kernel"),
+            dpdk: s("dpdk"),
+        }
     }
 }
 
@@ -105,7 +117,7 @@ mod tests {
     fn report() -> Value {
         json!({
             "schema": SCHEMA, "complete": true, "interrupted": false,
-            "environment": {"nic": "ConnectX-6 Dx", "firmware": "22.36.1010", "kernel": "6.1.0", "dpdk": "DPDK 22.11.11"},
+            "environment": {"hostname": "dut1", "nic": "ConnectX-6 Dx", "firmware": "22.36.1010", "kernel": "6.1.0", "dpdk": "DPDK 22.11.11"},
             "totals": {
                 "flaps_planned": 3, "flaps_done": 3,
                 "tracked": {"received": 1000, "lost": 12, "loss_pct": 1.2},
@@ -127,7 +139,7 @@ mod tests {
         assert_eq!(h.shares_pct, vec![50.5, 49.5], "the links' counters first");
         assert_eq!(h.failures, vec!["flap 2: 9 ms > 5 ms".to_string()]);
         let e = HostEnv::from_soak_json(&report());
-        assert_eq!(e.firmware.as_deref(), Some("22.36.1010"));
+        assert_eq!((e.firmware.as_deref(), e.hostname.as_deref()), (Some("22.36.1010"), Some("dut1")));
     }
 
     #[test]

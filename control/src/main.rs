@@ -1,13 +1,14 @@
 //! vflag-ctl: the host side of vflag: the emulated VF-LAG lab (`vflag-ctl lab up|down|status|flap`),
-//! failover soaks (`vflag-ctl soak`), and VF-LAG on an mlx5 host (`vflag-ctl discover|plan|up|
-//! down|verify|counters`). Exit codes: 0 done (soak: pass; verify: VF-LAG is up), 1 failed,
-//! 2 bad usage, 3 soak verdict fail or verify found VF-LAG not up.
+//! failover soaks (`vflag-ctl soak`), VF-LAG on an mlx5 host (`vflag-ctl discover|plan|up|
+//! down|verify|counters`), and reports across hosts (`vflag-ctl report merge`). Exit codes: 0
+//! done (soak: pass; verify: VF-LAG is up; merge: every row passed), 1 failed, 2 bad usage,
+//! 3 soak verdict fail, verify found VF-LAG not up, or a merged row did not pass.
 #![forbid(unsafe_code)]
 
 mod claim;
-#[allow(dead_code)] // until the sweep and report merge read it (issue 23, in progress)
 mod headline;
 mod lab;
+mod merge;
 mod mlx5;
 mod names;
 mod runner;
@@ -53,8 +54,22 @@ enum Top {
         #[command(flatten, next_help_heading = "Lab")]
         names: LabNames,
     },
+    /// Reports read back: `merge` puts several hosts' soaks and sweeps in one table, JSON and
+    /// JUnit (exit 0 all passed, 3 any did not, 1 error).
+    Report {
+        #[command(subcommand)]
+        action: ReportAction,
+    },
     #[command(flatten)]
     Mlx5(mlx5::cli::Command),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportAction {
+    /// One table, merged.json and JUnit across hosts: each DIR one host's fetched reports
+    /// (soak and sweep directories at any depth), each row with the host's NIC, firmware,
+    /// kernel and DPDK.
+    Merge(merge::MergeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +167,7 @@ fn run(cli: Cli) -> Result<u8> {
         Top::Lab { action, names, vf } => (action, names, vf),
         Top::Soak { args, names } => return soak::soak(&args, &spec(&names)?),
         Top::Mlx5(cmd) => return mlx5::cli::run(cmd),
+        Top::Report { action: ReportAction::Merge(a) } => return merge::merge(&a),
     };
     let spec = spec(&names)?;
     let r = &mut SystemRunner;

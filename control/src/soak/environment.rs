@@ -31,6 +31,8 @@ const CONNECTX: [(&str, &str); 6] = [
 pub struct Environment {
     /// "mlx5" (a real card), "lab-vf" or "lab".
     pub host: String,
+    /// The machine's hostname (`/proc/sys/kernel/hostname`): `report merge --host-name-from env`.
+    pub hostname: Option<String>,
     /// The card's name, or what the lab is.
     pub nic: Option<String>,
     /// `vendor:device` from sysfs (`15b3:101d`).
@@ -54,7 +56,16 @@ pub struct Environment {
 
 /// The kernel this host runs.
 pub fn kernel(proc_root: &Path) -> Option<String> {
-    let k = std::fs::read_to_string(proc_root.join("sys/kernel/osrelease")).ok()?;
+    proc_line(proc_root, "sys/kernel/osrelease")
+}
+
+/// This machine's name.
+pub fn hostname(proc_root: &Path) -> Option<String> {
+    proc_line(proc_root, "sys/kernel/hostname")
+}
+
+fn proc_line(proc_root: &Path, file: &str) -> Option<String> {
+    let k = std::fs::read_to_string(proc_root.join(file)).ok()?;
     Some(k.trim().to_string()).filter(|k| !k.is_empty())
 }
 
@@ -90,6 +101,7 @@ pub fn nic(env: &mut Env, host: &Host, proc_root: &Path) -> Environment {
         host: "mlx5".into(),
         nic: name,
         pci_id,
+        hostname: hostname(proc_root),
         kernel: kernel(proc_root),
         bond: bond.map(|b| b.name.clone()),
         bond_mode: bond.and_then(|b| b.mode.clone()),
@@ -122,6 +134,7 @@ pub fn lab(r: &mut dyn Runner, args: &SoakArgs, spec: &LabSpec, v: Option<&VfSpe
     let e = Environment {
         host: if v.is_some() { "lab-vf" } else { "lab" }.into(),
         nic: Some(if v.is_some() { "lab VF (veth), LAG model" } else { "lab bond (veth)" }.into()),
+        hostname: hostname(proc_root),
         kernel: kernel(proc_root),
         bond: Some(if v.is_some() { "the switch side's vflag-dp bond" } else { "vflag-dp bonds, both sides" }.into()),
         bond_mode: Some(args.bond.name().into()),
@@ -184,6 +197,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("sys/kernel")).unwrap();
         std::fs::write(d.path().join("sys/kernel/osrelease"), format!("{kernel}\n")).unwrap();
+        std::fs::write(d.path().join("sys/kernel/hostname"), "dut1\n").unwrap();
         d
     }
 
@@ -200,6 +214,7 @@ mod tests {
             e,
             Environment {
                 host: "mlx5".into(),
+                hostname: Some("dut1".into()),
                 nic: Some("ConnectX-6 Dx".into()),
                 pci_id: Some("15b3:101d".into()),
                 firmware: Some("22.36.1010 (MT_0000000359)".into()),
@@ -236,5 +251,6 @@ mod tests {
         let e = nic(&mut env, &host, Path::new("/nonexistent"));
         assert_eq!((e.nic, e.pci_id.as_deref()), (None, Some("15b3:1099")));
         assert_eq!((e.firmware, e.driver, e.driver_from, e.kernel, e.dpdk), (None, None, None, None, None));
+        assert_eq!(e.hostname, None);
     }
 }

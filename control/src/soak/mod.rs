@@ -16,7 +16,7 @@ mod lag;
 mod latency;
 mod link_counters;
 mod live;
-mod markdown;
+pub(crate) mod markdown;
 mod nic;
 mod nic_watch;
 mod outputs;

@@ -72,6 +72,7 @@ fn on_card(env: &mut Env, args: &SoakArgs, setup: &Setup, proc_root: &Path) -> R
                 },
                 environment: Environment {
                     host: "mlx5".into(),
+                    hostname: environment::hostname(proc_root),
                     kernel: environment::kernel(proc_root),
                     ..Default::default()
                 },
