@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The Ansible playbook (ansible/soak.yml) end to end on this machine. ansible-core from PyPI
-# (pip as this machine configures it) in a venv under target/; a generated inventory of two
-# hosts on this machine (ansible_connection=local), each a lab of its own (namespace and link
-# names), short soaks. Checks: the playbook and the example inventory pass --syntax-check; run 1
-# (both pass) exits 0, fetches both reports and merges them, both hosts in merged.json; run 2
-# (host b given a limit no flap meets) exits non-zero, still fetches and merges both, b's row
-# failed and a's passed; after each run no lab namespace or link is left. Run as root.
+# The Ansible playbook (ansible/soak.yml) end to end on this machine. ansible-core and
+# ansible-lint from PyPI (pip as this machine configures it) in a venv under target/; a
+# generated inventory of two hosts on this machine (ansible_connection=local), each a lab of its
+# own (namespace and link names), short soaks. Checks: the playbook with the example inventory
+# passes --syntax-check and ansible-lint (production profile); run 1 (both pass) exits 0,
+# fetches both reports and merges them, both hosts passed in merged.json; run 2 (host b's outage
+# limit 1 ms, under any flap's; a host c whose verify fails) exits 2, still fetches and merges
+# a and b, b's row failed and a's passed, c fetched (its verify.xml) with no soak run and not
+# merged; after each run no lab namespace or link is left. Run as root.
 # Settings (environment): ANSIBLE_TEST_THROTTLE (how many hosts soak at once: 1, the default,
 # one after the other, as docs/ansible.md explains; 0 all at once), ANSIBLE_TEST_TIMEOUT (each
 # playbook run's bound, s; default 600).
@@ -17,9 +19,9 @@ venv=$root/target/ansible-venv
 bound=${ANSIBLE_TEST_TIMEOUT:-600}
 
 cargo build --release -q -p vflag-dp -p vflag-control
-if [ ! -x "$venv/bin/ansible-playbook" ]; then
+if [ ! -x "$venv/bin/ansible-lint" ]; then
     python3 -m venv "$venv"
-    timeout 300 "$venv/bin/pip" install -q 'ansible-core==2.19.*'
+    timeout 300 "$venv/bin/pip" install -q 'ansible-core==2.19.*' 'ansible-lint==26.10.*'
 fi
 # ansible-core's ssh agent support imports a DSA class that cryptography warns about on every
 # start; the lab test has no ssh.
@@ -44,34 +46,45 @@ trap labs_down EXIT
 rm -rf "$work"
 mkdir -p "$work"
 
-# $1: run name, $2: host b's --max-outage-ms. Writes $work/$1/inventory.json
-# (JSON is YAML: lists stay lists, every argument one element).
+# $1: run name (pass: hosts a and b; fail: b's outage limit 1 ms, and a host c whose verify
+# fails). Writes $work/$1/inventory.json (JSON is YAML: lists stay lists, each argument one
+# element).
 inventory() {
     mkdir -p "$work/$1"
-    python3 - "$work/$1" "$venv/bin/python" "$2" <<'EOF'
+    python3 - "$work/$1" "$venv/bin/python" "$1" "$root/control/tests/fixtures/mlx5/up/sys" <<'EOF'
 import json, sys
-out, python, b_max_outage = sys.argv[1:4]
+out, python, run, card_sysfs = sys.argv[1:5]
 hugepages = int(open("/proc/sys/vm/nr_hugepages").read())
-def host(h, max_outage):
+def host(h, **vars):
     return {
         "ansible_connection": "local",
         "ansible_python_interpreter": python,
         # root already, and no sudo needed
         "ansible_become": False,
-        "vflag_lab": True,
         "vflag_prefix": f"{out}/hosts/dut-{h}",
         # what the machine has: the check runs and changes nothing
         "vflag_hugepages": hugepages,
         "vflag_run_timeout": 300,
         "vflag_poll": 2,
-        "vflag_soak_args": [
-            "--lab", "--bond", "xor", "--ns", f"vf{h}",
-            "--host-links", f"p{h}0,p{h}1", "--switch-links", f"s{h}0,s{h}1",
-            "--flaps", "1", "--interval", "3s", "--down-ms", "300",
-            "--max-outage-ms", max_outage, "--min-member-share", "30",
-        ],
+        **vars,
     }
-inv = {"all": {"children": {"vflag_duts": {"hosts": {"dut-a": host("a", "500"), "dut-b": host("b", b_max_outage)}}}}}
+def lab(h, max_outage="500"):
+    return host(h, vflag_lab=True, vflag_soak_args=[
+        "--lab", "--bond", "xor", "--ns", f"vf{h}",
+        "--host-links", f"p{h}0,p{h}1", "--switch-links", f"s{h}0,s{h}1",
+        "--flaps", "1", "--interval", "3s", "--down-ms", "300",
+        "--max-outage-ms", max_outage, "--min-member-share", "30",
+    ])
+hosts = {"dut-a": lab("a")}
+if run == "pass":
+    hosts["dut-b"] = lab("b")
+else:
+    hosts["dut-b"] = lab("b", max_outage="1")
+    # A hardware host whose VF-LAG is not in place: verify reads a card's sysfs fixture with
+    # no card behind it (devlink, tc and ethtool find nothing) and exits 3, so no soak runs
+    # (its arguments would be refused if one did).
+    hosts["dut-c"] = host("c", vflag_verify_args=["--sysfs-root", card_sysfs], vflag_soak_args=["--flaps", "1"])
+inv = {"all": {"children": {"vflag_duts": {"hosts": hosts}}}}
 json.dump(inv, open(f"{out}/inventory.json", "w"), indent=1)
 EOF
 }
@@ -120,12 +133,14 @@ no_lab_left() {
 
 is() { [ "$1" == "$2" ] || { echo "got '$1', expected '$2'"; return 1; }; }
 
-echo "ansible-test: syntax"
+echo "ansible-test: syntax and lint"
 ANSIBLE_CONFIG=$root/ansible/ansible.cfg check "$venv/bin/ansible-playbook" --syntax-check \
     -i "$root/ansible/inventory.example.yml" "$root/ansible/soak.yml"
+# ansible-lint puts its venv's bin first on PATH itself, and says so, unless it is there.
+check env -C "$root/ansible" PATH="$venv/bin:$PATH" "$venv/bin/ansible-lint" -q soak.yml roles/vflag
 
 echo "ansible-test: run 1, both hosts pass"
-inventory pass 500
+inventory pass
 start=$SECONDS
 rc=0
 playbook pass || rc=$?
@@ -140,8 +155,8 @@ check test -s "$work/pass/reports/merged/junit.xml"
 check is "$(verdicts "$work/pass/reports/merged/merged.json")" "dut-a:pass dut-b:pass True"
 check no_lab_left
 
-echo "ansible-test: run 2, host b's soak fails (an outage limit of 1 ms)"
-inventory fail 1
+echo "ansible-test: run 2, host b's soak fails (an outage limit of 1 ms), host c's verify fails"
+inventory fail
 start=$SECONDS
 rc=0
 playbook fail || rc=$?
@@ -150,6 +165,10 @@ echo "ansible-test: run 2 took $((SECONDS - start)) s, exit $rc"
 check is "$rc" 2
 check grep -q "dut-b: vflag-ctl soak exited 3" "$work/fail/ansible.log"
 check test -s "$work/fail/reports/dut-b/soak.json"
+check grep -q "dut-c: verify exited 3, so no run" "$work/fail/ansible.log"
+check grep -q "not merged, no report: dut-c" "$work/fail/ansible.log"
+check test -s "$work/fail/reports/dut-c/verify.xml"
+check test ! -e "$work/fail/reports/dut-c/soak.json"
 check is "$(verdicts "$work/fail/reports/merged/merged.json")" "dut-a:pass dut-b:fail False"
 check no_lab_left
 
