@@ -3,8 +3,9 @@
 # ansible-lint from PyPI (pip as this machine configures it) in a venv under target/; a
 # generated inventory of two hosts on this machine (ansible_connection=local), each a lab of its
 # own (namespace and link names), short soaks. Checks: the playbook with the example inventory
-# passes --syntax-check and ansible-lint (production profile); run 1 (both pass) exits 0,
-# fetches both reports and merges them, both hosts passed in merged.json; run 2 (host b's outage
+# passes --syntax-check and ansible-lint (production profile); run 1 (both pass; host b runs a
+# sweep of two cells where the build has `vflag-ctl sweep`) exits 0, fetches both reports and
+# merges them, both hosts passed in merged.json; run 2 (host b's outage
 # limit 1 ms, under any flap's; a host c whose verify fails) exits 2, still fetches and merges
 # a and b, b's row failed and a's passed, c fetched (its verify.xml) with no soak run and not
 # merged; after each run no lab namespace or link is left. Run as root.
@@ -46,14 +47,19 @@ trap labs_down EXIT
 rm -rf "$work"
 mkdir -p "$work"
 
+# Where the build has `vflag-ctl sweep`, run 1's host b runs a sweep of two cells (xor and
+# active-backup) instead of a soak: the role's vflag_sweep_args path, merged as one row a cell.
+sweep=0
+"$ctl" sweep --help >/dev/null 2>&1 && sweep=1
+
 # $1: run name (pass: hosts a and b; fail: b's outage limit 1 ms, and a host c whose verify
 # fails). Writes $work/$1/inventory.json (JSON is YAML: lists stay lists, each argument one
 # element).
 inventory() {
     mkdir -p "$work/$1"
-    python3 - "$work/$1" "$venv/bin/python" "$1" "$root/control/tests/fixtures/mlx5/up/sys" <<'EOF'
+    python3 - "$work/$1" "$venv/bin/python" "$1" "$root/control/tests/fixtures/mlx5/up/sys" "$sweep" <<'EOF'
 import json, sys
-out, python, run, card_sysfs = sys.argv[1:5]
+out, python, run, card_sysfs, sweep = sys.argv[1:6]
 hugepages = int(open("/proc/sys/vm/nr_hugepages").read())
 def host(h, **vars):
     return {
@@ -68,15 +74,21 @@ def host(h, **vars):
         "vflag_poll": 2,
         **vars,
     }
+def short(h, max_outage="500"):
+    return [
+        "--ns", f"vf{h}", "--host-links", f"p{h}0,p{h}1", "--switch-links", f"s{h}0,s{h}1",
+        "--flaps", "1", "--interval", "3s", "--down-ms", "300", "--max-outage-ms", max_outage,
+    ]
 def lab(h, max_outage="500"):
     return host(h, vflag_lab=True, vflag_soak_args=[
-        "--lab", "--bond", "xor", "--ns", f"vf{h}",
-        "--host-links", f"p{h}0,p{h}1", "--switch-links", f"s{h}0,s{h}1",
-        "--flaps", "1", "--interval", "3s", "--down-ms", "300",
-        "--max-outage-ms", max_outage, "--min-member-share", "30",
+        "--lab", "--bond", "xor", *short(h, max_outage), "--min-member-share", "30",
     ])
 hosts = {"dut-a": lab("a")}
-if run == "pass":
+if run == "pass" and sweep == "1":
+    hosts["dut-b"] = host("b", vflag_lab=True, vflag_sweep_args=[
+        "--lab", "--bond", "xor,active-backup", "--", *short("b"),
+    ])
+elif run == "pass":
     hosts["dut-b"] = lab("b")
 else:
     hosts["dut-b"] = lab("b", max_outage="1")
@@ -147,12 +159,17 @@ playbook pass || rc=$?
 echo "ansible-test: run 1 took $((SECONDS - start)) s, exit $rc"
 check is "$rc" 0
 for h in a b; do
-    check test -s "$work/pass/reports/dut-$h/soak.json"
     check test -s "$work/pass/reports/dut-$h/junit.xml"
 done
+check test -s "$work/pass/reports/dut-a/soak.json"
 check test -s "$work/pass/reports/merged/merged.md"
 check test -s "$work/pass/reports/merged/junit.xml"
-check is "$(verdicts "$work/pass/reports/merged/merged.json")" "dut-a:pass dut-b:pass True"
+if [ "$sweep" = 1 ]; then
+    check test -s "$work/pass/reports/dut-b/sweep.json"
+    check is "$(verdicts "$work/pass/reports/merged/merged.json")" "dut-a:pass dut-b:pass dut-b:pass True"
+else
+    check is "$(verdicts "$work/pass/reports/merged/merged.json")" "dut-a:pass dut-b:pass True"
+fi
 check no_lab_left
 
 echo "ansible-test: run 2, host b's soak fails (an outage limit of 1 ms), host c's verify fails"
