@@ -168,6 +168,7 @@ if [ "$sweep" = 1 ]; then
     check test -s "$work/pass/reports/dut-b/sweep.json"
     check is "$(verdicts "$work/pass/reports/merged/merged.json")" "dut-a:pass dut-b:pass dut-b:pass True"
 else
+    check test -s "$work/pass/reports/dut-b/soak.json"
     check is "$(verdicts "$work/pass/reports/merged/merged.json")" "dut-a:pass dut-b:pass True"
 fi
 check no_lab_left
