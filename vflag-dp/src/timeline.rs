@@ -51,6 +51,11 @@ impl Timeline {
         &self.bins
     }
 
+    /// The bins, handed to the report at the end of the run.
+    pub fn take_bins(&mut self) -> Vec<Bin> {
+        std::mem::take(&mut self.bins)
+    }
+
     /// Frames/s sent in a bin, all ports.
     fn tx_pps(b: &Bin) -> f64 {
         if b.width_s > 0.0 {

@@ -34,9 +34,11 @@ pub struct Sample {
 
 /// The samples in the receiver's events file; none when it cannot be read. (The soak's live
 /// tail read every line through the contract already: one that does not parse stopped it.)
+/// Line by line: the file grows with the soak (tens of MB an hour), its text is never held.
 pub fn read_samples(path: &Path) -> Vec<Sample> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    samples(text.lines().filter_map(|l| events::parse_line(l).ok()))
+    use std::io::BufRead;
+    let Ok(f) = std::fs::File::open(path) else { return Vec::new() };
+    samples(std::io::BufReader::new(f).lines().map_while(Result::ok).filter_map(|l| events::parse_line(&l).ok()))
 }
 
 /// Each `sample` event's latency with the interval it covers (from the previous sample; the

@@ -132,6 +132,12 @@ impl LiveRates {
         format!("links {}", per.join(", "))
     }
 
+    /// (link, frames/s) between the last two samples; empty before two samples.
+    pub fn pairs(&self) -> Vec<(String, f64)> {
+        let pps = self.pps.lock().map(|p| p.clone()).unwrap_or_default();
+        self.names.iter().cloned().zip(pps).collect()
+    }
+
     fn set(&self, r: &counters::Record) {
         let pps: Option<Vec<f64>> = r.links.iter().map(|l| l.rx_pps).collect();
         if let (Some(pps), Ok(mut slot)) = (pps, self.pps.lock()) {
