@@ -33,6 +33,8 @@ pub struct Figures {
     pub samples: u64,
     /// The verdict once the report is written.
     pub pass: Option<bool>,
+    /// vflag-ctl's own peak resident memory (VmHWM), bytes: a long soak's memory, watched.
+    pub peak_rss_bytes: Option<u64>,
     pub updated_unix_s: f64,
 }
 
@@ -83,6 +85,16 @@ impl Drop for MetricsFile {
             self.write(f);
         }
     }
+}
+
+/// This process's peak resident memory, from `/proc/self/status` (`VmHWM:  1234 kB`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    vm_hwm(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+fn vm_hwm(status: &str) -> Option<u64> {
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().strip_suffix("kB")?;
+    kb.trim().parse::<u64>().ok().map(|k| k * 1024)
 }
 
 /// A label value as the exposition format quotes it.
@@ -156,6 +168,16 @@ pub fn render(soak: &str, f: &Figures) -> String {
         family(&mut s, soak, "loss_percent", "gauge", "Tracked frames lost, % of those sent.", &one(pct));
     }
     family(&mut s, soak, "samples_total", "counter", "Receiver samples taken in.", &one(f.samples as f64));
+    if let Some(b) = f.peak_rss_bytes {
+        family(
+            &mut s,
+            soak,
+            "ctl_peak_rss_bytes",
+            "gauge",
+            "vflag-ctl's peak resident memory (VmHWM).",
+            &one(b as f64),
+        );
+    }
     family(&mut s, soak, "updated_unix_seconds", "gauge", "When this file was written.", &one(f.updated_unix_s));
     s
 }
@@ -301,6 +323,16 @@ pub(crate) mod tests {
         let samples = parse(&done).unwrap();
         assert!(samples.iter().any(|(n, _, v)| n == "vflag_soak_pass" && *v == 0.0));
         assert!(samples.iter().any(|(n, _, v)| n == "vflag_soak_finished" && *v == 1.0));
+    }
+
+    #[test]
+    fn peak_memory_is_read_from_proc_status() {
+        assert_eq!(vm_hwm("Name:\tvflag-ctl\nVmPeak:\t  9000 kB\nVmHWM:\t    6476 kB\n"), Some(6476 * 1024));
+        assert_eq!(vm_hwm("VmRSS: 1 kB\n"), None);
+        assert!(peak_rss_bytes().is_some_and(|b| b > 0), "this process has one");
+        let text = render("o", &Figures { peak_rss_bytes: Some(6_631_424), ..running() });
+        assert!(text.contains("vflag_soak_ctl_peak_rss_bytes{soak=\"o\"} 6631424\n"), "{text}");
+        parse(&text).unwrap();
     }
 
     #[test]

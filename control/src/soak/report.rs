@@ -590,6 +590,19 @@ pub(crate) mod tests {
         assert!(md.contains("Verdict: FAIL\n- flap 1: outage 512.3 ms > --max-outage-ms 400"));
     }
 
+    /// soak.json grows by a fixed record per flap: a 1,000-flap soak's is a few MB, not more.
+    #[test]
+    fn the_json_grows_by_a_bounded_record_per_flap() {
+        let size = |n: usize| {
+            let mut r = sample();
+            let flap = r.flaps[0].clone();
+            r.flaps = (1..=n).map(|number| FlapResult { number, ..flap.clone() }).collect();
+            serde_json::to_string_pretty(&r).unwrap().len()
+        };
+        let per_flap = (size(1001) - size(1)) / 1000;
+        assert!(per_flap < 16_000, "{per_flap} bytes a flap");
+    }
+
     /// A person reads the distribution, the failed flaps and the verdict first; the rows after.
     #[test]
     fn the_summary_comes_before_the_per_flap_rows() {

@@ -127,6 +127,7 @@ impl Session {
             max_outage_ms: l.max_outage_ms,
             tracked: l.tracking.then_some((l.tracked, l.lost)),
             samples: l.samples,
+            peak_rss_bytes: crate::soak::metrics::peak_rss_bytes(),
             updated_unix_s: unix_now(),
             ..Default::default()
         }
