@@ -54,9 +54,32 @@ pub struct Report<S = serde_json::Value> {
 }
 
 /// Reads a report and checks its schema; errors name the file.
+///
+/// Read through a buffer, never as one string: a long soak's report runs to hundreds of
+/// megabytes (its rate timeline), and the text beside the parsed report doubled the reader's
+/// peak memory. The schema is read first, in a pass of its own, as [`parse`] does.
 pub fn read(path: &Path) -> Result<Report, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    #[derive(Deserialize)]
+    struct Tag {
+        schema: Option<String>,
+    }
+    let open = || {
+        std::fs::File::open(path).map(std::io::BufReader::new).map_err(|e| format!("reading {}: {e}", path.display()))
+    };
+    let named = |e: String| format!("{}: {e}", path.display());
+    let tag: Tag = serde_json::from_reader(open()?).map_err(|e| named(format!("not a vflag-dp report: {e}")))?;
+    check_schema(tag.schema.as_deref()).map_err(named)?;
+    serde_json::from_reader(open()?).map_err(|e| named(format!("not a {SCHEMA} report: {e}")))
+}
+
+fn check_schema(schema: Option<&str>) -> Result<(), String> {
+    match schema {
+        Some(SCHEMA) => Ok(()),
+        Some(other) => {
+            Err(format!("report schema '{other}', expected '{SCHEMA}' (vflag-dp and vflag-ctl from different builds?)"))
+        }
+        None => Err("not a vflag-dp report: no schema".into()),
+    }
 }
 
 /// A report from its JSON text: the schema first (so another version is named as such, not
@@ -67,13 +90,8 @@ pub fn parse(text: &str) -> Result<Report, String> {
         schema: Option<String>,
     }
     let tag: Tag = serde_json::from_str(text).map_err(|e| format!("not a vflag-dp report: {e}"))?;
-    match tag.schema.as_deref() {
-        Some(SCHEMA) => serde_json::from_str(text).map_err(|e| format!("not a {SCHEMA} report: {e}")),
-        Some(other) => {
-            Err(format!("report schema '{other}', expected '{SCHEMA}' (vflag-dp and vflag-ctl from different builds?)"))
-        }
-        None => Err("not a vflag-dp report: no schema".into()),
-    }
+    check_schema(tag.schema.as_deref())?;
+    serde_json::from_str(text).map_err(|e| format!("not a {SCHEMA} report: {e}"))
 }
 
 impl<S> Report<S> {

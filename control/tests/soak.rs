@@ -150,7 +150,11 @@ fn check_common(r: &serde_json::Value, out: &Path, flaps: usize) {
     }
     // A row per flap in the failover table, the traffic split, the link counters' table and
     // the latency table (the lab's ends share a clock).
-    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| flap")).count(), 4 * flaps, "{md}");
+    // (The summary's rows name a figure, not a flap number.)
+    let flap_rows =
+        md.lines().filter(|l| l.strip_prefix("| ").is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit())));
+    assert_eq!(flap_rows.count(), 4 * flaps, "{md}");
+    assert!(md.find("## Summary") < md.find("## Per flap"), "{md}");
     let svg = std::fs::read_to_string(out.join("soak.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg.matches("class=\"flap\"").count(), flaps);
@@ -1111,5 +1115,109 @@ fn a_lacp_flap_is_noticed_by_lacps_timeout_alone() {
     assert!(f(&x["total_outage_ms"]) < 500.0, "the other link carried on: {x}");
     let during = shares(&x["during"]["links"]);
     assert!(during[0] < 40.0, "the link stopped carrying once LACP gave up on it: {x}");
+    assert!(lab.gone());
+}
+
+/// The samples of a node_exporter textfile (Prometheus text format 0.0.4), checked as its
+/// parser checks them: every line a HELP, a TYPE or a sample `name{labels} value`, a family's
+/// HELP and TYPE before its samples, names valid. Returns (name, labels text, value).
+fn prometheus_samples(text: &str) -> Vec<(String, String, f64)> {
+    let valid = |n: &str| {
+        !n.is_empty()
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    let (mut help, mut typed, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    assert!(text.ends_with('\n'), "{text}");
+    for line in text.lines() {
+        let words: Vec<&str> = line.splitn(4, ' ').collect();
+        match words[..] {
+            ["#", "HELP", name, _] => help.push(name.to_string()),
+            ["#", "TYPE", name, kind] => {
+                assert!(["gauge", "counter"].contains(&kind), "{line}");
+                typed.push(name.to_string())
+            }
+            _ => {
+                let (head, v) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+                let (name, labels) = head.split_once('{').unwrap_or((head, "}"));
+                assert!(valid(name) && name.starts_with("vflag_soak_"), "{line}");
+                assert!(labels.ends_with('}') && labels.starts_with("soak=\""), "{line}");
+                assert!(help.iter().any(|h| h == name) && typed.iter().any(|t| t == name), "HELP/TYPE first: {line}");
+                out.push((name.to_string(), labels.trim_end_matches('}').to_string(), v.parse().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn metric(samples: &[(String, String, f64)], name: &str, label: &str) -> Option<f64> {
+    samples.iter().find(|(n, l, _)| n == name && l.contains(label)).map(|s| s.2)
+}
+
+/// `--metrics`: the file exists before traffic, is rewritten whole while the soak runs (rates
+/// per member and link, flaps done, outages, loss) and says finished and the verdict at the end.
+#[test]
+fn metrics_file_follows_the_soak_live_and_ends_with_the_verdict() {
+    let _g = serial();
+    let lab = Lab::new("m");
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("textfile").join("vflag.prom");
+    // A directory that is not there: one line naming the file, before anything starts.
+    let prom_arg = prom.display().to_string();
+    let out = run_bounded(soak(&lab, &dir.path().join("out"), &["--metrics", &prom_arg]), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .starts_with(&format!("vflag-ctl: error: --metrics {prom_arg}: cannot create")));
+    assert!(lab.gone() && !dir.path().join("out").join("rx.log").exists(), "nothing started");
+
+    std::fs::create_dir(prom.parent().unwrap()).unwrap();
+    let args = ["--bond", "xor", "--flaps", "2", "--interval", "2500ms", "--down-ms", "300", "--metrics", &prom_arg];
+    let mut child =
+        soak(&lab, &dir.path().join("out"), &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (mut seen, mut during) = (String::new(), None);
+    let t0 = Instant::now();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if line.starts_with("receiver: ") {
+            // Created before the receiver started.
+            assert!(prom.exists(), "{seen}");
+        }
+        if line.contains("flap 2/2:") && line.contains(" down ") {
+            // Read while the soak runs: rewritten each second, so after flap 1 ended (2 s ago).
+            during = Some(std::fs::read_to_string(&prom).unwrap());
+        }
+        seen.push_str(&line);
+        seen.push('\n');
+        assert!(t0.elapsed() < Duration::from_secs(60), "{seen}");
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{seen}");
+    let during = during.unwrap_or_else(|| panic!("flap 2 never went down:\n{seen}"));
+    let s = prometheus_samples(&during);
+    let (m0, m1) = (format!("member=\"{}\"", lab.host[0]), format!("member=\"{}\"", lab.host[1]));
+    assert_eq!(metric(&s, "vflag_soak_up", ""), Some(1.0), "{during}");
+    assert_eq!(metric(&s, "vflag_soak_finished", ""), Some(0.0), "{during}");
+    assert_eq!(metric(&s, "vflag_soak_flaps_done", ""), Some(1.0), "{during}");
+    assert_eq!(metric(&s, "vflag_soak_flaps_planned", ""), Some(2.0), "{during}");
+    assert!(metric(&s, "vflag_soak_rx_pps", "").unwrap() > 5_000.0, "{during}");
+    assert!(
+        metric(&s, "vflag_soak_member_rx_pps", &m0).is_some() && metric(&s, "vflag_soak_member_rx_pps", &m1).is_some(),
+        "{during}"
+    );
+    assert!(metric(&s, "vflag_soak_tracked_received_total", "").unwrap() > 10_000.0, "{during}");
+    assert!(metric(&s, "vflag_soak_pass", "").is_none(), "no verdict while running: {during}");
+    let after = std::fs::read_to_string(&prom).unwrap();
+    let s = prometheus_samples(&after);
+    assert_eq!(metric(&s, "vflag_soak_up", ""), Some(0.0), "{after}");
+    assert_eq!(metric(&s, "vflag_soak_finished", ""), Some(1.0), "{after}");
+    assert_eq!(metric(&s, "vflag_soak_pass", ""), Some(1.0), "{after}");
+    assert_eq!(metric(&s, "vflag_soak_flaps_done", ""), Some(2.0), "{after}");
+    // The figures agree with the report's.
+    let r = read(&dir.path().join("out"));
+    let lost = r["totals"]["tracked"]["lost"].as_u64().unwrap() as f64;
+    assert!((metric(&s, "vflag_soak_tracked_lost_total", "").unwrap() - lost).abs() <= lost * 0.05 + 50.0, "{after}");
+    let left: Vec<_> = std::fs::read_dir(prom.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["vflag.prom"], "no temporary file left beside it");
     assert!(lab.gone());
 }

@@ -42,9 +42,17 @@ impl OutFile {
     }
 
     /// Writes `bytes` and puts them in place of the target.
-    pub fn commit(mut self, bytes: &[u8]) -> Result<(), String> {
+    pub fn commit(self, bytes: &[u8]) -> Result<(), String> {
+        self.commit_with(|w| w.write_all(bytes))
+    }
+
+    /// Writes what `write` writes (through a buffer: a large report need not be one string
+    /// first) and puts it in place of the target.
+    pub fn commit_with(mut self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), String> {
         let named = |what: String| format!("{} {}: {what}", self.opt, self.path.display());
-        self.file.write_all(bytes).and_then(|()| self.file.flush()).map_err(|e| named(format!("writing: {e}")))?;
+        let mut buf = std::io::BufWriter::new(&mut self.file);
+        write(&mut buf).and_then(|()| buf.flush()).map_err(|e| named(format!("writing: {e}")))?;
+        drop(buf);
         if let Some(tmp) = &self.tmp {
             std::fs::rename(tmp, &self.path).map_err(|e| named(format!("renaming {} over it: {e}", tmp.display())))?;
             self.tmp = None;

@@ -436,7 +436,27 @@ impl<'a> Monitor<'a> {
             self.outages.push(o);
         }
         self.outages.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        prune_gaps(&mut self.gaps, &mut self.reported);
     }
+}
+
+/// Forgets the gaps no later gap can overlap, and the outages only they could repeat, so a
+/// long run keeps a few gaps, not every silence since it began (each new gap intersected them
+/// all: memory and time growing with the run). An lcore's gaps come in time order, and its
+/// next silence starts after the frame that ended its last one; so once every lcore has
+/// reported a gap, one that ended before the earliest of their last ends overlaps nothing to
+/// come. An intersection starts no earlier than its gaps, so an outage key below the earliest
+/// gap kept cannot come back.
+fn prune_gaps(gaps: &mut [Vec<Gap>], reported: &mut std::collections::HashSet<u64>) {
+    let Some(horizon) = gaps.iter().map(|l| l.last().map(|g| g.end_tsc)).collect::<Option<Vec<u64>>>() else {
+        return;
+    };
+    let Some(&horizon) = horizon.iter().min() else { return };
+    for list in gaps.iter_mut() {
+        list.retain(|g| g.end_tsc >= horizon);
+    }
+    let floor = gaps.iter().filter_map(|l| l.first().map(|g| g.start_tsc)).min().unwrap_or(horizon).min(horizon);
+    reported.retain(|&k| k >= floor);
 }
 
 /// `/vflag/interleave`: frames and ticks per mode summed over the lcores (empty when not
@@ -469,4 +489,45 @@ pub fn live_tracking(launched: &[LaunchedLcore]) -> Option<Tracking> {
         t.foreign += live.foreign.load(Ordering::Relaxed);
     }
     any.then_some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn gap(s: u64, e: u64) -> Gap {
+        Gap { start_tsc: s, end_tsc: e, lost: 0, open: false }
+    }
+
+    /// Pruning keeps what later gaps can still overlap: the outages found afterwards are those
+    /// the whole lists give, and none is found twice.
+    #[test]
+    fn pruned_gaps_find_the_same_outages_and_stay_few() {
+        let mut gaps = vec![vec![gap(0, 10), gap(20, 30)], vec![gap(5, 25)]];
+        let mut reported: HashSet<u64> = outage::intersect(&gaps).iter().map(|g| g.start_tsc).collect();
+        assert_eq!(reported, HashSet::from([5, 20]));
+        let whole = gaps.clone();
+        prune_gaps(&mut gaps, &mut reported);
+        assert_eq!(gaps, vec![vec![gap(20, 30)], vec![gap(5, 25)]], "A's first gap ended before B's last");
+        assert_eq!(reported, HashSet::from([5, 20]));
+        // Later gaps: the new outages are the same with the pruned lists as with the whole ones.
+        let later = |mut g: Vec<Vec<Gap>>| {
+            g[0].push(gap(40, 50));
+            g[1].push(gap(45, 60));
+            outage::intersect(&g).into_iter().map(|g| g.start_tsc).collect::<HashSet<u64>>()
+        };
+        let (pruned, all) = (later(gaps.clone()), later(whole));
+        assert_eq!(pruned.difference(&reported).collect::<Vec<_>>(), [&45]);
+        assert_eq!(all.difference(&reported).collect::<Vec<_>>(), [&45]);
+        // An lcore with no gap yet: nothing is forgotten.
+        let mut one_silent = vec![vec![gap(0, 10), gap(20, 30)], vec![]];
+        prune_gaps(&mut one_silent, &mut reported);
+        assert_eq!(one_silent[0].len(), 2);
+        // One lcore, a thousand silences: one kept.
+        let mut many = vec![(0..1000).map(|i| gap(i * 100, i * 100 + 20)).collect::<Vec<_>>()];
+        let mut keys: HashSet<u64> = (0..1000).map(|i| i * 100).collect();
+        prune_gaps(&mut many, &mut keys);
+        assert_eq!((many[0].len(), keys.len()), (1, 1));
+    }
 }

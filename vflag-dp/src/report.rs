@@ -237,9 +237,12 @@ fn render_analysis(s: &mut String, r: &Report) {
 }
 
 /// Writes the report into the file reserved at the start; it replaces the target whole.
+/// Serialized straight into the file: a long run's text (its timeline) is never held whole.
 pub fn write_json(r: &Report, out: OutFile) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(r).map_err(|e| format!("--json: {e}"))?;
-    out.commit((text + "\n").as_bytes())
+    out.commit_with(|w| {
+        serde_json::to_writer_pretty(&mut *w, r).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
 }
 
 #[cfg(test)]

@@ -295,7 +295,8 @@ fn build_report(
             .map(|ms| interleave::report(&launch::interleave_totals(launched), clock::tsc_hz(), ms)),
         outages: std::mem::take(&mut monitor.outages),
         load_balance,
-        timeline: monitor.timeline.bins().to_vec(),
+        // Moved, not copied: a long run's timeline is its largest part.
+        timeline: monitor.timeline.take_bins(),
         verdict: verdict.to_report(),
     };
     (report, figures, verdict)

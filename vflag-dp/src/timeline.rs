@@ -13,10 +13,17 @@ pub struct Totals {
     pub member_tx: Vec<u64>,
 }
 
+/// The most bins a timeline keeps: at 10 ms, the first 11 minutes at full width. A longer run
+/// merges its bins in pairs (all of them, so every part of the run has one width) and closes
+/// bins twice as wide from then on; a run of hours keeps ~15 MB of bins, not ~90 MB an hour,
+/// and each bin still says its own width.
+pub const MAX_BINS: usize = 1 << 16;
+
 pub struct Timeline {
     bin_s: f64,
     bins: Vec<Bin>,
     start: Option<(f64, Totals)>,
+    max_bins: usize,
 }
 
 fn delta(a: &[u64], b: &[u64]) -> Vec<u64> {
@@ -25,7 +32,43 @@ fn delta(a: &[u64], b: &[u64]) -> Vec<u64> {
 
 impl Timeline {
     pub fn new(bin_s: f64) -> Self {
-        Timeline { bin_s, bins: Vec::new(), start: None }
+        Self::bounded(bin_s, MAX_BINS)
+    }
+
+    /// A timeline that keeps at most `max_bins` (even, at least 2) bins.
+    pub fn bounded(bin_s: f64, max_bins: usize) -> Self {
+        Timeline { bin_s, bins: Vec::new(), start: None, max_bins: max_bins.max(2) }
+    }
+
+    /// The width bins close at now: `--bin-ms`, doubled at each merge.
+    pub fn bin_s(&self) -> f64 {
+        self.bin_s
+    }
+
+    /// Every two bins made one, and bins twice as wide from now on.
+    fn merge_pairs(&mut self) {
+        let old = std::mem::take(&mut self.bins);
+        let mut it = old.into_iter();
+        while let Some(mut a) = it.next() {
+            if let Some(b) = it.next() {
+                a.width_s = b.t_s + b.width_s - a.t_s;
+                for (x, y) in [
+                    (&mut a.rx, b.rx),
+                    (&mut a.tx, b.tx),
+                    (&mut a.member_rx, b.member_rx),
+                    (&mut a.member_tx, b.member_tx),
+                ] {
+                    if x.len() < y.len() {
+                        x.resize(y.len(), 0);
+                    }
+                    for (x, y) in x.iter_mut().zip(y) {
+                        *x += y;
+                    }
+                }
+            }
+            self.bins.push(a);
+        }
+        self.bin_s *= 2.0;
     }
 
     /// Feeds the totals seen at `t_s`; closes a bin once it is `bin_s` wide.
@@ -44,11 +87,19 @@ impl Timeline {
                 member_tx: delta(&base.member_tx, &now.member_tx),
             });
             self.start = Some((t_s, now.clone()));
+            if self.bins.len() >= self.max_bins {
+                self.merge_pairs();
+            }
         }
     }
 
     pub fn bins(&self) -> &[Bin] {
         &self.bins
+    }
+
+    /// The bins, handed to the report at the end of the run.
+    pub fn take_bins(&mut self) -> Vec<Bin> {
+        std::mem::take(&mut self.bins)
     }
 
     /// Frames/s sent in a bin, all ports.
@@ -71,7 +122,11 @@ impl Timeline {
     /// The bins the window `[from, to)` counts: those whose middle it holds, the rule the soak
     /// reads this timeline by too ([`vflag_contract::window`]).
     fn window(&self, from: f64, to: f64) -> impl Iterator<Item = &Bin> {
-        self.bins.iter().filter(move |b| b.in_window(from, to))
+        // Bins tile time in order: the window is a range, found by binary search (an outage's
+        // offered rate is read at every outage, over a timeline of up to MAX_BINS).
+        let first = |t: f64| self.bins.partition_point(|b| b.t_s + b.width_s / 2.0 < t);
+        let (lo, hi) = (first(from), first(to));
+        self.bins[lo..hi.max(lo)].iter().filter(move |b| b.in_window(from, to))
     }
 
     /// Received frames per second over all ports in `[from, to)`, over the span of its bins.
@@ -130,6 +185,35 @@ mod tests {
         assert!((t.rx_rate(0.0, 0.016) - 15_000.0).abs() < 1e-6, "bins 0 and 1");
         assert_eq!(t.rx_rate(5.0, 6.0), 0.0);
         assert_eq!(t.rx_rate(0.01, 0.01), 0.0, "an empty window");
+    }
+
+    /// A long run keeps at most its bound of bins: pairs merge, every frame stays counted and
+    /// the bins still tile the run; bins close twice as wide afterwards.
+    #[test]
+    fn a_long_run_merges_its_bins_and_keeps_every_frame() {
+        let mut t = Timeline::bounded(0.01, 8);
+        // Member 1 joins at sample 50: its counts appear mid-run.
+        let at = |i: u64| (i * 10 + if i > 50 { (i - 50) * 3 } else { 0 }, if i > 50 { (i - 50) * 3 } else { 0 });
+        for i in 0..=100u64 {
+            let (frames, m1) = at(i);
+            t.sample(i as f64 * 0.01, &Totals { member_rx: vec![i * 10, m1], ..totals(frames, 0, 0) });
+        }
+        let b = t.bins();
+        assert!(b.len() <= 8, "{}", b.len());
+        // Up to the end of the last bin closed (the one still open is not a bin yet).
+        let last = b.last().unwrap();
+        let (frames, m1) = at(((last.t_s + last.width_s) / 0.01).round() as u64);
+        assert_eq!(b.iter().map(|b| b.rx[0]).sum::<u64>(), frames, "every frame counted once");
+        assert_eq!(b.iter().map(|b| b.member_rx.get(1).copied().unwrap_or(0)).sum::<u64>(), m1);
+        assert!(m1 > 0);
+        for w in b.windows(2) {
+            assert!((w[0].t_s + w[0].width_s - w[1].t_s).abs() < 1e-9, "bins tile the run: {w:?}");
+        }
+        assert!((t.bin_s() - 0.16).abs() < 1e-9, "10 ms doubled four times: {}", t.bin_s());
+        assert!((b[0].width_s - 0.16).abs() < 1e-9, "{:?}", b[0]);
+        // Windows read the merged bins by the same rule.
+        let span = last.t_s + last.width_s;
+        assert!((t.rx_rate(0.0, 2.0) - frames as f64 / span).abs() < 1e-6, "{}", t.rx_rate(0.0, 2.0));
     }
 
     #[test]

@@ -157,6 +157,11 @@ pub struct SoakArgs {
     /// figures as properties, and per whole-soak check.
     #[arg(long, value_name = "FILE", help_heading = OUTPUT)]
     pub junit: Option<PathBuf>,
+    /// Also keep the running figures in FILE for Prometheus (node_exporter's textfile
+    /// collector: the text format, rewritten whole each second): receive rate per member and
+    /// link, flaps done, outages, tracked loss, and the verdict once finished.
+    #[arg(long, value_name = "FILE", help_heading = OUTPUT)]
+    pub metrics: Option<PathBuf>,
     /// Leave the lab up afterwards.
     #[arg(long, help_heading = LAB)]
     pub keep: bool,

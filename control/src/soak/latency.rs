@@ -34,25 +34,72 @@ pub struct Sample {
 
 /// The samples in the receiver's events file; none when it cannot be read. (The soak's live
 /// tail read every line through the contract already: one that does not parse stopped it.)
+/// Line by line: the file grows with the soak (tens of MB an hour), its text is never held.
 pub fn read_samples(path: &Path) -> Vec<Sample> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    samples(text.lines().filter_map(|l| events::parse_line(l).ok()))
+    use std::io::BufRead;
+    let Ok(f) = std::fs::File::open(path) else { return Vec::new() };
+    samples(std::io::BufReader::new(f).lines().map_while(Result::ok).filter_map(|l| events::parse_line(&l).ok()))
 }
 
 /// Each `sample` event's latency with the interval it covers (from the previous sample; the
 /// first from the start). Samples without one still end the next one's interval.
+/// Past [`MAX_SAMPLES`] samples are merged in pairs, and from then on each kept sample takes
+/// twice as many (all of the soak at one resolution, as the receiver's timeline is).
 pub fn samples(events: impl IntoIterator<Item = Event>) -> Vec<Sample> {
-    let mut out = Vec::new();
-    let mut from_s = 0.0;
+    bounded_samples(events, MAX_SAMPLES)
+}
+
+/// The most latency samples kept: at 100 ms, the first 55 minutes one by one; a soak of hours
+/// keeps ~15 MB of histograms, not ~15 MB an hour.
+pub const MAX_SAMPLES: usize = 1 << 15;
+
+fn bounded_samples(events: impl IntoIterator<Item = Event>, max: usize) -> Vec<Sample> {
+    let mut out: Vec<Sample> = Vec::new();
+    let (mut from_s, mut every, mut in_last) = (0.0, 1usize, 0usize);
     for ev in events {
         let What::Sample { latency, .. } = ev.what else { continue };
         if let Some(l) = latency {
             let hist = l.hist.iter().map(|b| (b[0], b[1])).collect();
-            out.push(Sample { from_s, to_s: ev.t_s, hist, implausible: l.implausible });
+            let s = Sample { from_s, to_s: ev.t_s, hist, implausible: l.implausible };
+            match out.last_mut() {
+                Some(last) if in_last < every => {
+                    last.absorb(s);
+                    in_last += 1;
+                }
+                _ => {
+                    out.push(s);
+                    in_last = 1;
+                }
+            }
+            if out.len() >= max.max(2) && in_last == every {
+                let old = std::mem::take(&mut out);
+                let mut it = old.into_iter();
+                while let Some(mut a) = it.next() {
+                    if let Some(b) = it.next() {
+                        a.absorb(b);
+                    }
+                    out.push(a);
+                }
+                every *= 2;
+                in_last = every;
+            }
         }
         from_s = ev.t_s;
     }
     out
+}
+
+impl Sample {
+    /// The next sample taken in: one interval, its buckets added by their middle.
+    fn absorb(&mut self, next: Sample) {
+        let mut hist: BTreeMap<u64, u64> = self.hist.iter().copied().collect();
+        for (ns, n) in next.hist {
+            *hist.entry(ns).or_default() += n;
+        }
+        self.hist = hist.into_iter().collect();
+        self.to_s = next.to_s;
+        self.implausible += next.implausible;
+    }
 }
 
 /// Latency over some samples: p50, p99 and the largest bucket, ns; null without frames.
@@ -360,6 +407,30 @@ mod tests {
                 Sample { from_s: 0.2, to_s: 0.3, hist: Vec::new(), implausible: 4 }
             ]
         );
+    }
+
+    #[test]
+    fn a_long_soaks_samples_are_merged_and_keep_every_frame() {
+        let lat =
+            |ns: u64| vflag_contract::events::SampleLatency { hist: vec![[ns, 1], [5000, 2]], ..Default::default() };
+        let events = (1..=100).map(|i| Event {
+            t_s: i as f64 * 0.1,
+            what: What::Sample {
+                ports: vec![],
+                members: vec![],
+                tracking: None,
+                latency: Some(lat(1000 + (i % 3) * 1000)),
+            },
+        });
+        let got = bounded_samples(events, 8);
+        assert!(got.len() <= 8, "{}", got.len());
+        assert_eq!(got.iter().flat_map(|s| &s.hist).map(|b| b.1).sum::<u64>(), 300, "every frame");
+        assert_eq!(got[0].from_s, 0.0);
+        assert!((got.last().unwrap().to_s - 10.0).abs() < 1e-9);
+        for w in got.windows(2) {
+            assert!((w[0].to_s - w[1].from_s).abs() < 1e-9, "the samples tile the soak: {w:?}");
+            assert!(w[0].hist.windows(2).all(|b| b[0].0 < b[1].0), "buckets in order, each once");
+        }
     }
 
     #[test]

@@ -41,7 +41,27 @@ pub struct LinkSeries {
     pub tx_samples: Vec<(f64, Vec<u64>)>,
 }
 
+/// The most samples a series keeps: at 50 ms, the first 55 minutes at full rate. A longer soak
+/// drops every other sample (counters are running totals: the frames between the samples kept
+/// are all still counted) and samples half as often from then on, so a soak of hours keeps ~10
+/// MB of samples, not ~9 MB an hour.
+pub const MAX_SAMPLES: usize = 1 << 16;
+
 impl LinkSeries {
+    /// Every other sample dropped (the first and the last kept): the same frames between any two
+    /// samples kept, at half the resolution.
+    pub fn thin(&mut self) {
+        for s in [&mut self.samples, &mut self.tx_samples] {
+            let last = s.pop();
+            let mut i = 0;
+            s.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            s.extend(last);
+        }
+    }
+
     /// The transmit side as a series of its own, so every window rule applies to it alike.
     pub fn transmitted(&self) -> LinkSeries {
         LinkSeries { names: self.names.clone(), samples: self.tx_samples.clone(), tx_samples: Vec::new() }
@@ -132,6 +152,12 @@ impl LiveRates {
         format!("links {}", per.join(", "))
     }
 
+    /// (link, frames/s) between the last two samples; empty before two samples.
+    pub fn pairs(&self) -> Vec<(String, f64)> {
+        let pps = self.pps.lock().map(|p| p.clone()).unwrap_or_default();
+        self.names.iter().cloned().zip(pps).collect()
+    }
+
     fn set(&self, r: &counters::Record) {
         let pps: Option<Vec<f64>> = r.links.iter().map(|l| l.rx_pps).collect();
         if let (Some(pps), Ok(mut slot)) = (pps, self.pps.lock()) {
@@ -199,13 +225,33 @@ fn sample_until(
     let mut series = LinkSeries { names: links.iter().map(|l| l.name.clone()).collect(), ..Default::default() };
     let start = Instant::now();
     let clock = || (start.elapsed().as_secs_f64(), super::clock::unix_now());
+    // Past MAX_SAMPLES, every other sample is dropped and from then on one in `every` kept, so
+    // the whole soak has one resolution (links.jsonl still gets every record); the last one is
+    // kept whatever, so the series ends where sampling did.
+    let (mut every, mut n, mut skipped) = (1usize, 0usize, None);
     let done = counters::watch(env, links, period(links), 0, stop, &clock, &mut |r| {
         writeln!(out, "{}", serde_json::to_string(r)?)?;
-        series.samples.push((r.t_unix_s, r.links.iter().map(|l| l.phy.rx_packets).collect()));
-        series.tx_samples.push((r.t_unix_s, r.links.iter().map(|l| l.phy.tx_packets).collect()));
         live.set(r);
+        let rx = (r.t_unix_s, r.links.iter().map(|l| l.phy.rx_packets).collect());
+        let tx = (r.t_unix_s, r.links.iter().map(|l| l.phy.tx_packets).collect());
+        n += 1;
+        if (n - 1) % every != 0 {
+            skipped = Some((rx, tx));
+            return Ok(());
+        }
+        skipped = None;
+        series.samples.push(rx);
+        series.tx_samples.push(tx);
+        if series.samples.len() >= MAX_SAMPLES {
+            series.thin();
+            every *= 2;
+        }
         Ok(())
     });
+    if let Some((rx, tx)) = skipped {
+        series.samples.push(rx);
+        series.tx_samples.push(tx);
+    }
     (series, done.err().map(|e| format!("{e:#}")))
 }
 
@@ -232,6 +278,22 @@ mod tests {
             ],
             tx_samples: vec![(100.0, vec![0, 0]), (100.1, vec![30, 10]), (100.2, vec![60, 20]), (100.3, vec![90, 30])],
         }
+    }
+
+    #[test]
+    fn thinning_keeps_every_frame_between_the_samples_kept() {
+        let mut s = series();
+        s.samples.push((100.4, vec![60, 700]));
+        s.tx_samples.push((100.4, vec![120, 40]));
+        let before = s.rx_between(100.0, 100.4).unwrap().0;
+        s.thin();
+        let times: Vec<f64> = s.samples.iter().map(|x| x.0).collect();
+        assert_eq!(times, [100.0, 100.2, 100.4], "the first, every other, the last");
+        assert_eq!(s.tx_samples.iter().map(|x| x.0).collect::<Vec<_>>(), times);
+        // Link 0's reset (100 -> 50) now falls inside a longer interval: its frames after the
+        // reset are counted from the sample before it, as any reset between samples is.
+        assert_eq!(s.rx_between(100.0, 100.4).unwrap().0[1], before[1], "link 1: every frame");
+        assert_eq!(s.transmitted().rx_between(100.0, 100.4).unwrap().0, vec![120.0, 40.0]);
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub struct Live {
     pub rx_pps: f64,
     pub samples: u64,
     pub outages: usize,
+    /// The last outage's length and the longest so far, ms.
+    pub last_outage_ms: Option<f64>,
+    pub max_outage_ms: Option<f64>,
+    /// Whether the receiver tracks frames (its samples carry `tracking`).
+    pub tracking: bool,
     pub tracked: u64,
     pub lost: u64,
     /// (t_s, tracked frames lost so far) at every sample: loss per flap comes from these, as
@@ -73,7 +78,11 @@ impl Live {
         let t = ev.t_s;
         match &ev.what {
             What::Start { started_unix_s, .. } => self.started_unix_s = Some(*started_unix_s),
-            What::Outage(_) => self.outages += 1,
+            What::Outage(o) => {
+                self.outages += 1;
+                self.last_outage_ms = Some(o.duration_ms);
+                self.max_outage_ms = Some(self.max_outage_ms.unwrap_or(0.0).max(o.duration_ms));
+            }
             What::Sample { ports, members, tracking, .. } => {
                 let members: Vec<u64> = members.iter().map(|m| m.rx_packets).collect();
                 // The members' sum where there are members: a bond's own counters jump when a
@@ -91,6 +100,7 @@ impl Live {
                 self.last = Some((t, members, rx));
                 self.samples += 1;
                 if let Some(tr) = tracking {
+                    self.tracking = true;
                     self.tracked = tr.tracked;
                     self.lost = tr.lost;
                     self.lost_series.push((t, self.lost));
@@ -179,9 +189,15 @@ mod tests {
         l.feed(&sample(1.5, 10_000, 5_000, 3));
         assert!(l.carrying(true));
         assert_eq!(l.member_pps, vec![10_000.0, 10_000.0]);
-        l.feed(&Event { t_s: 1.6, what: What::Outage(Default::default()) });
+        let outage = |ms| Event {
+            t_s: 1.6,
+            what: What::Outage(vflag_contract::report::Outage { duration_ms: ms, ..Default::default() }),
+        };
+        l.feed(&outage(40.0));
+        l.feed(&outage(12.0));
+        assert_eq!((l.last_outage_ms, l.max_outage_ms), (Some(12.0), Some(40.0)));
         let names = vec!["p0".to_string(), "p1".to_string()];
-        assert_eq!(l.status(&names), "rx 20.0 kpps (p0 10.0k, p1 10.0k) | outages 1 | lost 3");
+        assert_eq!(l.status(&names), "rx 20.0 kpps (p0 10.0k, p1 10.0k) | outages 2 | lost 3");
         assert_eq!(l.started_unix_s, Some(100.0));
         assert_eq!(l.lost_series, vec![(0.5, 0), (1.0, 0), (1.5, 3)]);
     }

@@ -17,6 +17,7 @@ mod latency;
 mod link_counters;
 mod live;
 pub(crate) mod markdown;
+mod metrics;
 mod nic;
 mod nic_watch;
 mod outputs;

@@ -22,6 +22,9 @@ const COLORS: [&str; 4] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"];
 /// Rate series: (label, points of (t_s, frames/s)).
 type Series = (String, Vec<(f64, f64)>);
 
+/// The least room between two flap labels, px ("999 s0" in 12 px type).
+const LABEL_GAP: f64 = 48.0;
+
 /// Re-bins the receiver's timeline into about 400 points per series.
 fn series(rx: &RxReport, members: &[String]) -> Vec<Series> {
     let Some(last) = rx.timeline.last() else { return Vec::new() };
@@ -140,6 +143,9 @@ pub fn svg(
     );
     let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
     let _ = writeln!(s, r#"<text x="{LEFT}" y="20" font-size="14">{}</text>"#, esc(title));
+    // A label per flap while they fit; with hundreds (a long soak) one every LABEL_GAP pixels,
+    // the rest named in their band's title, so the labels stay text and not a smear.
+    let mut labelled_at = f64::NEG_INFINITY;
     for f in flaps {
         let (x0, x1) = (x(f.down_s.max(0.0)), x(f.up_s.min(t_max)));
         let loss = f.failover.loss_derived_ms.map_or(String::new(), |v| format!(", loss-derived {v:.1} ms"));
@@ -170,13 +176,16 @@ pub fn svg(
                 f.number
             );
         }
-        let _ = writeln!(
-            s,
-            r##"<text x="{x0:.1}" y="{:.1}" fill="#d62728">{} {}</text>"##,
-            TOP - 4.0,
-            f.number,
-            esc(&f.links.join("+"))
-        );
+        if x0 - labelled_at >= LABEL_GAP {
+            labelled_at = x0;
+            let _ = writeln!(
+                s,
+                r##"<text class="flap-label" x="{x0:.1}" y="{:.1}" fill="#d62728">{} {}</text>"##,
+                TOP - 4.0,
+                f.number,
+                esc(&f.links.join("+"))
+            );
+        }
     }
     // The NIC's steps: a tick per step at the top of the plot, its name and time as a title.
     for st in lag.map(|l| l.flaps.as_slice()).unwrap_or_default() {
@@ -315,12 +324,38 @@ mod tests {
         let w: f64 = bands[0].attribute("width").unwrap().parse().unwrap();
         assert!((x0 - (LEFT + 0.4 * (W - LEFT - RIGHT))).abs() < 0.2, "{x0}");
         assert!((w - 0.05 * (W - LEFT - RIGHT)).abs() < 0.2, "{w}");
+        assert_eq!(class("flap-label").len(), 2, "both flaps labelled: there is room");
         let lines = class("series");
         assert_eq!(lines.len(), 2);
         assert!(text.contains("p&lt;1&gt; rx"), "labels are escaped");
         // Member 0's line drops to the bottom of the plot during the flap.
         let bottom = format!("{:.1}", TOP + (H - TOP - BOTTOM));
         assert!(lines[0].attribute("points").unwrap().split(' ').any(|p| p.ends_with(&format!(",{bottom}"))));
+    }
+
+    /// A 1,000-flap soak: a band per flap (each titled), but labels only where they fit.
+    #[test]
+    fn a_thousand_flaps_keep_their_bands_and_labels_that_fit() {
+        let rx = report(&vec![(50, 50); 8000]);
+        let members = vec!["p0".to_string(), "p1".to_string()];
+        let recs: Vec<FlapRecord> = (0..1000)
+            .map(|i| FlapRecord {
+                number: i + 1,
+                links: vec![format!("s{}", i % 2)],
+                link_idx: vec![i % 2],
+                down_unix_s: 1000.0 + 0.5 + i as f64 * 0.79,
+                up_unix_s: 1000.0 + 0.55 + i as f64 * 0.79,
+                cut_short: false,
+            })
+            .collect();
+        let fl = flaps(Seen { rx: &rx, members: &members, links: None }, &recs, 0.0, &[], 10.0);
+        let text = svg(&rx, &members, &fl, None, None, "long");
+        let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+        let class = |c: &str| doc.descendants().filter(|n| n.attribute("class") == Some(c)).count();
+        assert_eq!(class("flap"), 1000);
+        let labels = class("flap-label");
+        assert!((2..=((W - LEFT - RIGHT) / LABEL_GAP) as usize + 1).contains(&labels), "{labels}");
+        assert!(text.len() < 1000 * 600, "bounded per flap: {} bytes", text.len());
     }
 
     #[test]

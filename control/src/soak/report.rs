@@ -223,6 +223,69 @@ fn distribution_line(r: &SoakReport) -> Option<String> {
     ))
 }
 
+/// The summary a person reads first, before any per-flap row (a 1,000-flap soak has 1,000):
+/// the distribution over the judged flaps, how many flaps failed, and the verdict.
+fn summary(r: &SoakReport) -> String {
+    let mut s = String::from("## Summary\n\n");
+    let t = &r.totals;
+    let res = &r.resolution;
+    if let Some(n) = t.failover_ms.as_ref().map(|d| d.n) {
+        let _ = writeln!(s, "| over {n} judged flap(s), ms | n | min | median | p99 | max |");
+        s.push_str("|---|---:|---:|---:|---:|---:|\n");
+        let show_res = |v: f64| res.show(v);
+        let one = |v: f64| format!("{v:.1}");
+        let whole = |v: f64| format!("{v:.0}");
+        type Show<'a> = &'a dyn Fn(f64) -> String;
+        let rows: [(&str, &Option<Dist>, Show); 3] = [
+            ("outage (failover)", &t.failover_ms, &show_res),
+            ("loss-derived", &t.loss_derived_ms, &one),
+            ("restore", &t.restore_ms, &whole),
+        ];
+        for (name, d, show) in rows {
+            match d {
+                Some(d) => {
+                    let _ = writeln!(
+                        s,
+                        "| {name} | {} | {} | {} | {} | {} |",
+                        d.n,
+                        show(d.min),
+                        show(d.median),
+                        show(d.p99),
+                        show(d.max)
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "| {name} | 0 | - | - | - | - |");
+                }
+            }
+        }
+        s.push('\n');
+    }
+    let failed: std::collections::BTreeSet<usize> = r.verdict.failures.iter().filter_map(|f| f.flap).collect();
+    let not_judged = r.flaps.iter().filter(|f| f.cut_short || f.overlaps.is_some()).count();
+    let _ = writeln!(
+        s,
+        "Flaps: {} of {} done, {} failed, {} not judged (cut short or overlapping), {} not restored.\n",
+        t.flaps_done,
+        t.flaps_planned,
+        failed.len(),
+        not_judged,
+        t.not_restored
+    );
+    let whole_soak = r.verdict.failures.iter().filter(|f| f.flap.is_none()).count();
+    let verdict = if r.verdict.pass {
+        "PASS".to_string()
+    } else {
+        format!(
+            "FAIL ({} failed check(s): {} per flap, {whole_soak} of the whole soak; listed at the end)",
+            r.verdict.failures.len(),
+            r.verdict.failures.len() - whole_soak
+        )
+    };
+    let _ = writeln!(s, "Verdict: {verdict}\n");
+    s
+}
+
 /// The per-flap table, totals and verdict as Markdown.
 pub fn markdown(r: &SoakReport) -> String {
     let mut s = String::new();
@@ -260,6 +323,8 @@ pub fn markdown(r: &SoakReport) -> String {
              followed by 5-tuple, and its loss is estimated from their pace.\n"
         );
     }
+    s.push_str(&summary(r));
+    s.push_str("## Per flap\n\n");
     s.push_str(
         "| flap | link | down at s | down ms | flows hit | outage ms | per-flow min / median / p99 ms \
          | all-traffic outage ms | lost | loss-derived ms | first / last loss ms | episodes | restore ms | notes |\n",
@@ -523,6 +588,44 @@ pub(crate) mod tests {
         assert!(md.contains("Tracked frames: 100000 received, 4539 lost (4.3426%)."));
         assert!(md.contains("Outage per flap: max 512.3 ms, mean 512.3 ms. Shares over the run: p0 48.0%, p1 52.0%."));
         assert!(md.contains("Verdict: FAIL\n- flap 1: outage 512.3 ms > --max-outage-ms 400"));
+    }
+
+    /// soak.json grows by a fixed record per flap: a 1,000-flap soak's is a few MB, not more.
+    #[test]
+    fn the_json_grows_by_a_bounded_record_per_flap() {
+        let size = |n: usize| {
+            let mut r = sample();
+            let flap = r.flaps[0].clone();
+            r.flaps = (1..=n).map(|number| FlapResult { number, ..flap.clone() }).collect();
+            serde_json::to_string_pretty(&r).unwrap().len()
+        };
+        let per_flap = (size(1001) - size(1)) / 1000;
+        assert!(per_flap < 16_000, "{per_flap} bytes a flap");
+    }
+
+    /// A person reads the distribution, the failed flaps and the verdict first; the rows after.
+    #[test]
+    fn the_summary_comes_before_the_per_flap_rows() {
+        let mut r = sample();
+        let flap = r.flaps[0].clone();
+        r.flaps = (1..=1000).map(|n| FlapResult { number: n, ..flap.clone() }).collect();
+        let outages: Vec<f64> = (1..=1000).map(|n| n as f64).collect();
+        r.totals = Totals { failover_ms: dist(outages), flaps_done: 1000, flaps_planned: 1000, ..r.totals.clone() };
+        let md = markdown(&r);
+        let at = |needle: &str| md.find(needle).unwrap_or_else(|| panic!("{needle:?} missing:\n{md}"));
+        assert!(at("## Summary") < at("| outage (failover) | 1000 | < 10 | 500.0 | 990.0 | 1000.0 |"), "{md}");
+        assert!(at("| outage (failover) |") < at("Flaps: 1000 of 1000 done, 1 failed, 0 not judged"));
+        assert!(
+            at("Flaps: 1000 of 1000 done") < at("Verdict: FAIL (1 failed check(s): 1 per flap, 0 of the whole soak")
+        );
+        assert!(at("Verdict: FAIL (") < at("## Per flap"));
+        assert!(at("## Per flap") < at("| 1 | s0 |") && at("| 1000 | s0 |") > at("## Per flap"));
+        assert!(md.contains("| loss-derived | 1 | 453.9 |"), "{md}");
+        // The failures are listed whole at the end, after every row.
+        assert!(at("Verdict: FAIL\n- flap 1:") > at("| 1000 | s0 |"));
+        r.verdict.pass = true;
+        r.verdict.failures.clear();
+        assert!(markdown(&r).contains("Flaps: 1000 of 1000 done, 0 failed, 0 not judged (cut short or overlapping), 0 not restored.\n\nVerdict: PASS\n\n## Per flap"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::soak::schedule::PlannedFlap;
 pub fn flap_all(run: &mut Prepared, s: &mut Session, start: Instant) -> Result<Ran> {
     let plan = run.schedule.plan();
     let mut records: Vec<FlapRecord> = Vec::new();
+    s.flaps_planned = Some(plan.len());
     for PlannedFlap { number, at, links } in &plan {
         s.phase = format!("before flap {number}/{}", plan.len());
         let when = if *number == 1 { When::BeforeFlaps } else { When::AfterFlap(number - 1) };
@@ -32,6 +33,7 @@ pub fn flap_all(run: &mut Prepared, s: &mut Session, start: Instant) -> Result<R
         let record = flap(run, s, *number, plan.len(), links)?;
         let completed = !record.cut_short;
         records.push(record);
+        s.flaps_done = records.len();
         if !completed {
             return Ok(Ran { records, complete: false });
         }

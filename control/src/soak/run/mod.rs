@@ -36,7 +36,7 @@ pub fn soak(args: &SoakArgs, spec: &LabSpec) -> Result<u8> {
     };
     run.flapper.restore();
     let stopped = stop::stop(args, &mut run, &mut s)?;
-    let code = report::report(args, &mut run, &s, &ran, ready, stopped)?;
+    let code = report::report(args, &mut run, &mut s, &ran, ready, stopped)?;
     drop(s);
     drop(run);
     Ok(code)

@@ -20,6 +20,7 @@ use crate::runner::SystemRunner;
 use crate::soak::args::SoakArgs;
 use crate::soak::flappers::{CmdFlapper, Flapper, LabFlapper};
 use crate::soak::link_counters::{self, LinkWatch};
+use crate::soak::metrics::MetricsFile;
 use crate::soak::nic_watch::{self, NicRun};
 use crate::soak::outputs::{self, Files, Reserved};
 use crate::soak::preflight::{self, Preflight};
@@ -52,6 +53,8 @@ pub struct Prepared {
     pub members: Vec<String>,
     /// Set by SIGINT/SIGTERM.
     pub stop: Arc<AtomicBool>,
+    /// `--metrics`, created before anything runs; the session takes it.
+    pub metrics: Option<MetricsFile>,
 }
 
 pub fn prepare(args: &SoakArgs, spec: &LabSpec) -> Result<Prepared> {
@@ -71,6 +74,8 @@ pub fn prepare(args: &SoakArgs, spec: &LabSpec) -> Result<Prepared> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating --out {}", args.out.display()))?;
     outputs::clear_previous(&args.out);
     let reserved = Reserved::new(&args.out, args.junit.as_deref())?;
+    let metrics =
+        args.metrics.as_deref().map(|p| MetricsFile::create(p, &args.out)).transpose().map_err(anyhow::Error::msg)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
@@ -98,6 +103,7 @@ pub fn prepare(args: &SoakArgs, spec: &LabSpec) -> Result<Prepared> {
         // A VF has no members: the links' split comes from the host links' counters.
         members: if args.lab && !args.vf { spec.links.iter().map(|(h, _)| h.clone()).collect() } else { Vec::new() },
         stop,
+        metrics,
     };
     start_watchers(args, spec, &mut run)?;
     Ok(run)

@@ -29,7 +29,7 @@ use crate::soak::{junit, latency, plot};
 pub fn report(
     args: &SoakArgs,
     run: &mut Prepared,
-    s: &Session,
+    s: &mut Session,
     ran: &Ran,
     ready: Ready,
     stopped: Stopped,
@@ -108,6 +108,8 @@ pub fn report(
     };
     let reserved = run.reserved.take().context("the soak's files were committed already")?;
     write(&report, &rx, link_series.as_ref(), reserved)?;
+    s.flaps_done = report.flaps.len();
+    s.finish_metrics(report.verdict.pass);
     Ok(show(&report, planned))
 }
 

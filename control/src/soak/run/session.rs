@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 
 use super::prepare::Prepared;
+use crate::soak::clock::unix_now;
 use crate::soak::integrity::{Integrity, When};
 use crate::soak::link_counters::{LinkWatch, LiveRates};
 use crate::soak::live::{EventTail, Live};
+use crate::soak::metrics::{Figures, MetricsFile};
 use crate::soak::peer::Peer;
 use crate::soak::traffic::Traffic;
 use procs::Proc;
@@ -37,6 +39,11 @@ pub struct Session {
     t0: Instant,
     last_progress: Instant,
     pub phase: String,
+    /// `--metrics`: rewritten with the progress line, from the same figures.
+    pub metrics: Option<MetricsFile>,
+    pub flaps_done: usize,
+    /// None while watching flaps done by hand.
+    pub flaps_planned: Option<usize>,
 }
 
 impl Session {
@@ -57,6 +64,9 @@ impl Session {
             t0: Instant::now(),
             last_progress: Instant::now(),
             phase: "starting".into(),
+            metrics: None,
+            flaps_done: 0,
+            flaps_planned: None,
         }
     }
 
@@ -95,6 +105,39 @@ impl Session {
             let _ = std::io::stdout().flush();
         } else {
             println!("{line}");
+        }
+        let f = self.figures(true);
+        if let Some(m) = self.metrics.as_mut() {
+            m.write(f);
+        }
+    }
+
+    /// The running figures `--metrics` shows, from the sample the progress line shows.
+    fn figures(&self, up: bool) -> Figures {
+        let l = &self.live;
+        Figures {
+            up,
+            flaps_done: self.flaps_done,
+            flaps_planned: self.flaps_planned,
+            rx_pps: l.rx_pps,
+            members: self.display_members().into_iter().zip(l.member_pps.iter().copied()).collect(),
+            links: self.link_rates.as_ref().map(LiveRates::pairs).unwrap_or_default(),
+            outages: l.outages,
+            last_outage_ms: l.last_outage_ms,
+            max_outage_ms: l.max_outage_ms,
+            tracked: l.tracking.then_some((l.tracked, l.lost)),
+            samples: l.samples,
+            peak_rss_bytes: crate::soak::metrics::peak_rss_bytes(),
+            updated_unix_s: unix_now(),
+            ..Default::default()
+        }
+    }
+
+    /// The last `--metrics` rewrite: the soak stopped, its report written with this verdict.
+    pub fn finish_metrics(&mut self, pass: bool) {
+        let f = Figures { finished: true, pass: Some(pass), ..self.figures(false) };
+        if let Some(m) = self.metrics.as_mut() {
+            m.write(f);
         }
     }
 

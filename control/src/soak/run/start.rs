@@ -25,6 +25,7 @@ pub fn start(args: &SoakArgs, spec: &LabSpec, run: &mut Prepared) -> Result<Sess
     let rx = Proc::spawn("receiver", &rx_argv, Path::new(&run.files.rx_log))?;
     run.claim.add_child(rx.pid(), "receiver");
     let mut s = Session::new(run, rx, Path::new(&run.files.rx_events), run_id);
+    s.metrics = run.metrics.take();
     s.wait_for(Duration::from_secs(30), "the receiver did not start", |l| l.started_unix_s.is_some())?;
     if let Some(p) = peer {
         let gen_argv = p.argv(args, spec, &run.vflag_dp, run_id.unwrap_or_default())?;
