@@ -22,7 +22,7 @@ use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 use cli_exit::BadUsage;
 
-use lab::LabSpec;
+use lab::{LabNames, LabSpec};
 use runner::SystemRunner;
 
 #[derive(Debug, Parser)]
@@ -47,15 +47,8 @@ enum Top {
         #[command(flatten)]
         vf: VfOpts,
     },
-    /// Failover soak: traffic over the LAG while links flap on a schedule; per-flap report,
-    /// plot and verdict (exit 0 pass, 3 fail, 1 error).
-    Soak {
-        #[command(flatten)]
-        args: Box<soak::SoakArgs>,
-        // The lab's names: in the soak's help beside its other lab options.
-        #[command(flatten, next_help_heading = "Lab")]
-        names: LabNames,
-    },
+    #[command(flatten)]
+    Soak(soak::SoakCommand),
     /// A matrix of soaks in one command: each cell (bond, hash, flap kind, link, flows, rate)
     /// one `soak` in a directory of its own; sweep.json, sweep.md, junit.xml (exit 0 every
     /// cell passed, 3 one failed or erred, 1 error or interrupted).
@@ -76,19 +69,6 @@ enum ReportAction {
     /// (soak and sweep directories at any depth), each row with the host's NIC, firmware,
     /// kernel and DPDK.
     Merge(merge::MergeArgs),
-}
-
-#[derive(Debug, Args)]
-struct LabNames {
-    /// The namespace playing the switch.
-    #[arg(long, default_value = "sw", global = true)]
-    ns: String,
-    /// Host ends of the links (where the DPDK bond runs), comma-separated.
-    #[arg(long, default_value = "p0,p1", value_delimiter = ',', global = true)]
-    host_links: Vec<String>,
-    /// Switch ends of the links, inside the namespace, comma-separated.
-    #[arg(long, default_value = "s0,s1", value_delimiter = ',', global = true)]
-    switch_links: Vec<String>,
 }
 
 /// The lab as the hardware VF-LAG looks to its VF (`lab up --vf`).
@@ -147,57 +127,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn spec(n: &LabNames) -> Result<LabSpec> {
-    if n.host_links.len() != n.switch_links.len() || n.host_links.is_empty() {
-        return Err(BadUsage(format!(
-            "--host-links {} and --switch-links {} must name the same number of links",
-            n.host_links.join(","),
-            n.switch_links.join(",")
-        ))
-        .into());
-    }
-    for (opt, name) in n
-        .host_links
-        .iter()
-        .map(|l| ("--host-links", l))
-        .chain(n.switch_links.iter().map(|l| ("--switch-links", l)))
-        .chain([("--ns", &n.ns)])
-    {
-        names::ifname(name).map_err(|e| BadUsage(format!("{opt} {e}")))?;
-    }
-    Ok(LabSpec { ns: n.ns.clone(), links: n.host_links.iter().cloned().zip(n.switch_links.iter().cloned()).collect() })
-}
-
-/// `vflag-ctl soak ARGV` parsed and its lab named as the soak itself would: how a sweep checks
-/// each cell before any runs. The error is one line.
-fn parse_soak(argv: &[String]) -> std::result::Result<(soak::SoakArgs, LabSpec), String> {
-    let words = ["vflag-ctl".to_string()].into_iter().chain(argv.iter().cloned());
-    let cli = Cli::try_parse_from(words).map_err(|e| cli_exit::one_line(&e.render().to_string()))?;
-    match cli.cmd {
-        Top::Soak { args, names } => Ok((*args, spec(&names).map_err(|e| e.to_string())?)),
-        _ => Err(format!("not a soak: {}", argv.join(" "))),
-    }
-}
-
-/// `vflag-ctl ARGV` parsed as an mlx5 command (a sweep's `up` and `down` on real hardware).
-fn parse_mlx5(argv: &[String]) -> std::result::Result<mlx5::cli::Command, String> {
-    let words = ["vflag-ctl".to_string()].into_iter().chain(argv.iter().cloned());
-    let cli = Cli::try_parse_from(words).map_err(|e| cli_exit::one_line(&e.render().to_string()))?;
-    match cli.cmd {
-        Top::Mlx5(c) => Ok(c),
-        _ => Err(format!("not an mlx5 command: {}", argv.join(" "))),
-    }
-}
-
 fn run(cli: Cli) -> Result<u8> {
     let (action, names, vfo) = match cli.cmd {
         Top::Lab { action, names, vf } => (action, names, vf),
-        Top::Soak { args, names } => return soak::soak(&args, &spec(&names)?),
+        Top::Soak(soak::SoakCommand::Soak { args, names }) => return soak::soak(&args, &names.spec()?),
         Top::Sweep(args) => return sweep::sweep(&args),
         Top::Mlx5(cmd) => return mlx5::cli::run(cmd),
         Top::Report { action: ReportAction::Merge(a) } => return merge::merge(&a),
     };
-    let spec = spec(&names)?;
+    let spec = names.spec()?;
     let r = &mut SystemRunner;
     let vf = vf_spec(&vfo, &spec)?;
     if let Some(vf) = &vf {

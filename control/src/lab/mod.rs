@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use crate::runner::{Cmd, Runner};
+use cli_exit::BadUsage;
 
 pub mod card_view;
 pub mod lag_model;
@@ -21,6 +22,48 @@ pub struct LabSpec {
     pub ns: String,
     /// (host end, switch end) per link.
     pub links: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+/// The lab's names on the command line (`lab` and `soak`): the namespace and the links.
+pub struct LabNames {
+    /// The namespace playing the switch.
+    #[arg(long, default_value = "sw", global = true)]
+    pub ns: String,
+    /// Host ends of the links (where the DPDK bond runs), comma-separated.
+    #[arg(long, default_value = "p0,p1", value_delimiter = ',', global = true)]
+    pub host_links: Vec<String>,
+    /// Switch ends of the links, inside the namespace, comma-separated.
+    #[arg(long, default_value = "s0,s1", value_delimiter = ',', global = true)]
+    pub switch_links: Vec<String>,
+}
+
+impl LabNames {
+    /// The lab they name, each name checked (exit 2 naming it).
+    pub fn spec(&self) -> Result<LabSpec> {
+        let n = self;
+        if n.host_links.len() != n.switch_links.len() || n.host_links.is_empty() {
+            return Err(BadUsage(format!(
+                "--host-links {} and --switch-links {} must name the same number of links",
+                n.host_links.join(","),
+                n.switch_links.join(",")
+            ))
+            .into());
+        }
+        for (opt, name) in n
+            .host_links
+            .iter()
+            .map(|l| ("--host-links", l))
+            .chain(n.switch_links.iter().map(|l| ("--switch-links", l)))
+            .chain([("--ns", &n.ns)])
+        {
+            crate::names::ifname(name).map_err(|e| BadUsage(format!("{opt} {e}")))?;
+        }
+        Ok(LabSpec {
+            ns: n.ns.clone(),
+            links: n.host_links.iter().cloned().zip(n.switch_links.iter().cloned()).collect(),
+        })
+    }
 }
 
 impl Default for LabSpec {

@@ -495,6 +495,19 @@ fn counters_cmd(
     Ok(0)
 }
 
+/// `vflag-ctl up|down|...` words (the command first) parsed as vflag-ctl parses them: a sweep's
+/// host steps on real hardware, checked before any runs. The error is one line.
+pub fn parse_argv(argv: &[String]) -> std::result::Result<Command, String> {
+    #[derive(clap::Parser)]
+    #[command(name = "vflag-ctl")]
+    struct One {
+        #[command(subcommand)]
+        cmd: Command,
+    }
+    let words = ["vflag-ctl".to_string()].into_iter().chain(argv.iter().cloned());
+    <One as clap::Parser>::try_parse_from(words).map(|o| o.cmd).map_err(|e| cli_exit::one_line(&e.render().to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -666,3 +666,32 @@ mod tests {
         assert!(parse_rate("-5").is_err() && parse_rate("").is_err());
     }
 }
+
+/// `vflag-ctl soak`, as a subcommand of vflag-ctl's own and as a sweep's cells are checked.
+#[derive(Debug, clap::Subcommand)]
+pub enum SoakCommand {
+    /// Failover soak: traffic over the LAG while links flap on a schedule; per-flap report,
+    /// plot and verdict (exit 0 pass, 3 fail, 1 error).
+    Soak {
+        #[command(flatten)]
+        args: Box<SoakArgs>,
+        // The lab's names: in the soak's help beside its other lab options.
+        #[command(flatten, next_help_heading = "Lab")]
+        names: crate::lab::LabNames,
+    },
+}
+
+/// `vflag-ctl soak ...` words (`soak` first) parsed as vflag-ctl parses them, and the lab they
+/// name checked: how a sweep checks each cell before any runs. The error is one line.
+pub fn parse_argv(argv: &[String]) -> std::result::Result<(SoakArgs, crate::lab::LabSpec), String> {
+    #[derive(clap::Parser)]
+    #[command(name = "vflag-ctl")]
+    struct One {
+        #[command(subcommand)]
+        cmd: SoakCommand,
+    }
+    let words = ["vflag-ctl".to_string()].into_iter().chain(argv.iter().cloned());
+    let one = <One as clap::Parser>::try_parse_from(words).map_err(|e| cli_exit::one_line(&e.render().to_string()))?;
+    let SoakCommand::Soak { args, names } = one.cmd;
+    Ok((*args, names.spec().map_err(|e| e.to_string())?))
+}

@@ -36,7 +36,7 @@ mod traffic;
 mod verdict;
 pub(crate) mod words;
 
-pub use args::{parse_rate, SoakArgs};
+pub use args::{parse_argv, parse_rate, SoakArgs, SoakCommand};
 pub use flappers::FlapKind;
 pub use report::SCHEMA;
 pub use run::soak;

@@ -261,11 +261,7 @@ mod tests {
     /// the child `vflag-ctl up|down` would; the state read back after each.
     fn apply(h: &mut FakeHost, argv: &[String]) -> Result<()> {
         use crate::mlx5::cli::Command;
-        let cli = <crate::Cli as clap::Parser>::try_parse_from(
-            std::iter::once("vflag-ctl".to_string()).chain(argv.iter().cloned()),
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let crate::Top::Mlx5(cmd) = cli.cmd else { panic!("not an mlx5 command: {argv:?}") };
+        let cmd = crate::mlx5::cli::parse_argv(argv).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (setup, up) = match cmd {
             Command::Up { setup, .. } => (setup.setup(false), true),
             Command::Down { setup, keep_vfs, .. } => (setup.setup(keep_vfs), false),

@@ -114,7 +114,7 @@ fn plan(a: &SweepArgs) -> Result<Plan> {
     for c in all {
         let argv = c.argv(lab, &pass, &a.out.join("cells").join(&c.name));
         let named = |e: String| BadUsage(format!("cell {} ({}): {e}", c.number, c.name));
-        let (args, spec) = crate::parse_soak(&argv).map_err(named)?;
+        let (args, spec) = crate::soak::parse_argv(&argv).map_err(named)?;
         if let Err(e) = args.bond_fit() {
             not_applicable.push(NotApplicable {
                 name: c.name.clone(),
@@ -155,7 +155,7 @@ fn hardware(p: &Plan) -> Result<Option<Hardware>> {
     let cmds = host::HostCmds::new(args, &setup, &p.up_args)?;
     // `up`'s own parser checks --up-args now, not at the first cell.
     let probe = cmds.up(&host::Conf::new(p.cells[0].0.params.bond, p.cells[0].0.params.bond_hash));
-    crate::parse_mlx5(&probe).map_err(|e| BadUsage(format!("--up-args: {e}")))?;
+    crate::mlx5::cli::parse_argv(&probe).map_err(|e| BadUsage(format!("--up-args: {e}")))?;
     cli_exit::require_root("sweep", "it brings the host's VF-LAG to each cell's bond with vflag-ctl up and down")?;
     let before = args.nic.with_env(|env| host::read(env, args, &setup)).context("reading the host before the sweep")?;
     Ok(Some(Hardware { cmds, before }))
@@ -412,10 +412,10 @@ mod tests {
             "up --mode xor --xmit-hash-policy layer2+3 --bond vf-bond --block 22 --vf 0000:01:00.2 \
              --vf-mac 52:54:00:00:00:01 --num-vfs 8"
         );
-        assert!(crate::parse_mlx5(&up).is_ok());
+        assert!(crate::mlx5::cli::parse_argv(&up).is_ok());
         let too_many = host::HostCmds::new(args, &setup, &["--num-vfs".into(), "99".into()]).unwrap();
         let bad = too_many.up(&host::Conf::new(vflag_contract::value::BondMode::Xor, None));
-        assert!(crate::parse_mlx5(&bad).unwrap_err().contains("at most 64 VFs per PF"), "{bad:?}");
+        assert!(crate::mlx5::cli::parse_argv(&bad).unwrap_err().contains("at most 64 VFs per PF"), "{bad:?}");
     }
 
     /// The host steps as children: a stand-in vflag-ctl that logs its argv (and fails `up
