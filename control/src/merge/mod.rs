@@ -16,10 +16,8 @@ use anyhow::{anyhow, bail, Result};
 use clap::{Args, ValueEnum};
 use cli_exit::BadUsage;
 use outfile::OutFile;
-use serde::Serialize;
 
-use crate::headline::HostEnv;
-use rows::{Outcome, Row};
+use rows::{Host, Outcome, Row};
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -42,15 +40,6 @@ pub struct MergeArgs {
 enum NameFrom {
     Dir,
     Env,
-}
-
-/// One host of the merge.
-#[derive(Debug, Clone, Serialize)]
-pub struct Host {
-    pub name: String,
-    pub dir: String,
-    /// Its first run's environment (every row carries its own).
-    pub env: HostEnv,
 }
 
 pub fn merge(a: &MergeArgs) -> Result<u8> {

@@ -5,8 +5,7 @@
 use junit::{Outcome as JOutcome, Property, Testcase, Testsuite, Testsuites};
 use serde::Serialize;
 
-use super::rows::{Outcome, Row};
-use super::Host;
+use super::rows::{Host, Outcome, Row};
 
 pub const SCHEMA: &str = "vflag-ctl.merged.v1";
 pub const MARKDOWN: &str = "merged.md";

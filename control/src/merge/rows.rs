@@ -192,6 +192,15 @@ pub fn recorded_hostname(rows: &[Row]) -> Result<String, String> {
 
 /// For tests here and in the other modules: a soak.json as `vflag-ctl soak` writes it, cut to
 /// what the merge reads.
+/// One host of the merge.
+#[derive(Debug, Clone, Serialize)]
+pub struct Host {
+    pub name: String,
+    pub dir: String,
+    /// Its first run's environment (every row carries its own).
+    pub env: HostEnv,
+}
+
 #[cfg(test)]
 pub fn soak_fixture(pass: bool, firmware: &str) -> serde_json::Value {
     serde_json::json!({

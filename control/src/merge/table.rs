@@ -5,8 +5,7 @@
 
 use std::fmt::Write;
 
-use super::rows::{Outcome, Row};
-use super::Host;
+use super::rows::{Host, Outcome, Row};
 use crate::headline::Headline;
 use crate::soak::markdown::md;
 
