@@ -3,7 +3,8 @@
 # emulated VF, two-ended: every watcher and both vflag-dp processes run) at FLAPS_SMALL (10)
 # and FLAPS_LARGE (200) flaps, as fast as the schedule allows (--interval 1100ms --down-ms 100),
 # samples the peak resident memory (VmHWM, /proc/PID/status) of vflag-ctl and of each vflag-dp
-# while it runs, and prints, for each soak: the peak of each process, the size of each report
+# while it runs, and prints, for each soak: each process's resident memory at every tenth of the
+# flaps (the trajectory: flat once the bounds are reached), the peak of each process, the size of each report
 # file, and then the growth per flap and per hour of soaking between the two, extrapolated to
 # 1,000 flaps of the default schedule (8 s apart: 8,000 s) as if the growth went on (it does
 # not past the bounds: vflag-dp's timeline at 2^16 bins, ~11 min at 10 ms; the soak's
@@ -24,8 +25,9 @@ ctl=${CTL:-target/release/vflag-ctl}
 # A lab of its own names, so a lab someone else has up is not touched.
 lab=(--ns lsb --host-links lsbh0,lsbh1 --switch-links lsbs0,lsbs1)
 
-# VmHWM of a pid in kB (0 once it is gone).
+# VmHWM (the peak) and VmRSS (now) of a pid in kB (0 once it is gone).
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # The pids of the vflag-dp processes below a pid (receiver, and the generator under ip netns exec).
 dp_below() {
@@ -44,12 +46,22 @@ run() {
         --flaps "$n" --interval "$interval" --down-ms "$down" --flows 16 --rate 20000 \
         "${metrics[@]}" --out "$dir" >"$out/flaps-$n.log" 2>&1 &
     pid=$!
+    local next_mark=$(( n / 10 )) done_now
+    SECONDS=0
     # The receiver is the first vflag-dp started (the lower pid), the generator the second.
     while kill -0 "$pid" 2>/dev/null; do
         ctl_peak=$(( $(hwm "$pid") > ctl_peak ? $(hwm "$pid") : ctl_peak ))
         mapfile -t dps < <(dp_below "$pid" | sort -n)
         if [ "${#dps[@]}" -ge 1 ]; then v=$(hwm "${dps[0]}"); rx_peak=$(( v > rx_peak ? v : rx_peak )); fi
         if [ "${#dps[@]}" -ge 2 ]; then v=$(hwm "${dps[1]}"); gen_peak=$(( v > gen_peak ? v : gen_peak )); fi
+        # The trajectory: resident memory now at each tenth of the flaps (flat once the bounds
+        # are reached is the point; a peak alone cannot tell flat from still growing).
+        done_now=$(awk '/^vflag_soak_flaps_done/ {print $2}' "$dir/metrics.prom" 2>/dev/null || true)
+        if [ -n "$done_now" ] && [ "$n" -ge 10 ] && [ "$done_now" -ge "$next_mark" ] && [ "${#dps[@]}" -ge 2 ]; then
+            printf '  at %4d flaps (%4d s): RSS vflag-ctl %6d kB, receiver %6d kB, far side %6d kB\n' \
+                "$done_now" "$SECONDS" "$(rss "$pid")" "$(rss "${dps[0]}")" "$(rss "${dps[1]}")" >&2
+            next_mark=$(( next_mark + n / 10 ))
+        fi
         sleep 0.1
     done
     local rc=0
