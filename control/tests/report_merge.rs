@@ -10,11 +10,8 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-const CTL: &str = env!("CARGO_BIN_EXE_vflag-ctl");
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+mod common;
+use common::{text, Lab, CTL};
 
 fn write(path: &Path, v: &Value) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -278,29 +275,6 @@ fn a_missing_dir_a_host_twice_or_no_dir_is_bad_usage() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("inventory"), "{}", text(&o));
 }
 
-/// A lab of this test's own names (`mg`/`mh`/`mw`, used nowhere else), taken down on drop.
-struct Lab(Vec<String>);
-
-impl Lab {
-    fn new(n: u32) -> Lab {
-        let id = std::process::id() % 10_000;
-        Lab(vec![
-            "--ns".into(),
-            format!("mg{n}{id}"),
-            "--host-links".into(),
-            format!("mh{n}a{id},mh{n}b{id}"),
-            "--switch-links".into(),
-            format!("mw{n}a{id},mw{n}b{id}"),
-        ])
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new(CTL).args(["lab", "down"]).args(&self.0).output();
-    }
-}
-
 #[test]
 fn two_real_lab_soaks_merge_with_their_environment() {
     let vflag_dp = Path::new(CTL).with_file_name("vflag-dp");
@@ -308,7 +282,7 @@ fn two_real_lab_soaks_merge_with_their_environment() {
     let d = tempfile::tempdir().unwrap();
     let mut hosts = Vec::new();
     for n in [1, 2] {
-        let lab = Lab::new(n);
+        let lab = Lab::new("mg", &n.to_string());
         let host = d.path().join(format!("reports/lab{n}"));
         let out = host.join("soak");
         let t0 = std::time::Instant::now();
@@ -317,7 +291,7 @@ fn two_real_lab_soaks_merge_with_their_environment() {
             .arg(&vflag_dp)
             .arg("--out")
             .arg(&out)
-            .args(&lab.0)
+            .args(lab.names())
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

@@ -4,73 +4,12 @@
 //! no links), and bad options. Each test leaves no namespace or veth behind.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CTL: &str = env!("CARGO_BIN_EXE_vflag-ctl");
-
-/// Soaks take both cores: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn vflag_dp() -> PathBuf {
-    let p = Path::new(CTL).with_file_name("vflag-dp");
-    assert!(p.is_file(), "{} missing: build the workspace (cargo test --workspace builds it)", p.display());
-    p
-}
-
-/// A lab with names of its own; removed on drop, whatever the test did.
-struct Lab {
-    ns: String,
-    host: [String; 2],
-    switch: [String; 2],
-}
-
-impl Lab {
-    fn new(tag: &str) -> Lab {
-        let id = std::process::id() % 10_000;
-        Lab {
-            ns: format!("sk{tag}{id}"),
-            host: [format!("h0{tag}{id}"), format!("h1{tag}{id}")],
-            switch: [format!("w0{tag}{id}"), format!("w1{tag}{id}")],
-        }
-    }
-
-    fn names(&self) -> Vec<String> {
-        vec![
-            "--ns".into(),
-            self.ns.clone(),
-            "--host-links".into(),
-            self.host.join(","),
-            "--switch-links".into(),
-            self.switch.join(","),
-        ]
-    }
-
-    /// Brings the lab up by hand, as an operator would before a hardware-mode soak.
-    fn up(&self) {
-        let up = Command::new(CTL).args(["lab", "up"]).args(self.names()).output().unwrap();
-        assert!(up.status.success(), "{}", text(&up));
-    }
-
-    fn gone(&self) -> bool {
-        let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-        let links = Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
-        let (ns, links) = (String::from_utf8_lossy(&ns.stdout), String::from_utf8_lossy(&links.stdout));
-        !ns.split_whitespace().any(|w| w == self.ns) && !self.host.iter().any(|h| links.contains(&format!(": {h}@")))
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new(CTL).args(["lab", "down"]).args(self.names()).output();
-    }
-}
+mod common;
+use common::{read_json, run_bounded, serial, text, vflag_dp, Lab, CTL};
 
 fn soak(lab: &Lab, out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(CTL);
@@ -79,32 +18,8 @@ fn soak(lab: &Lab, out: &Path, extra: &[&str]) -> Command {
     c
 }
 
-/// Runs to the end within `limit`, or is killed and the test fails.
-fn run_bounded(mut c: Command, limit: Duration) -> Output {
-    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let pid = child.id();
-    let t0 = Instant::now();
-    let watchdog = std::thread::spawn(move || {
-        while t0.elapsed() < limit {
-            std::thread::sleep(Duration::from_millis(200));
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                return;
-            }
-        }
-        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = watchdog.join();
-    assert!(t0.elapsed() < limit, "soak ran past {limit:?}: {}", text(&out));
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 fn read(out: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("soak.json")).unwrap()).unwrap()
+    read_json(&out.join("soak.json"))
 }
 
 fn f(v: &serde_json::Value) -> f64 {
@@ -186,7 +101,7 @@ fn check_link_counters(r: &serde_json::Value, out: &Path) {
 #[test]
 fn lacp_soak_spreads_fails_over_and_rebalances() {
     let _g = serial();
-    let lab = Lab::new("l");
+    let lab = Lab::new("sk", "l");
     let dir = tempfile::tempdir().unwrap();
     // LACP takes a returning member back after ~3 s: the interval leaves room for that.
     let args = ["--bond", "lacp", "--flaps", "2", "--interval", "6s", "--down-ms", "400", "--min-member-share", "30"];
@@ -265,7 +180,7 @@ fn lacp_soak_spreads_fails_over_and_rebalances() {
 #[test]
 fn fast_lacp_flaps_that_overlap_are_labelled_not_failed() {
     let _g = serial();
-    let lab = Lab::new("f");
+    let lab = Lab::new("sk", "f");
     let dir = tempfile::tempdir().unwrap();
     // 1.5 s apart, shorter than LACP's ~3 s rejoin: flap 2 takes link 1 down while link 0 is
     // still out of the aggregation, and flap 3 link 0 while link 1 is.
@@ -301,7 +216,7 @@ fn fast_lacp_flaps_that_overlap_are_labelled_not_failed() {
 #[test]
 fn xor_soak_with_an_impossible_share_limit_fails_with_exit_3() {
     let _g = serial();
-    let lab = Lab::new("x");
+    let lab = Lab::new("sk", "x");
     let dir = tempfile::tempdir().unwrap();
     // No member can carry 60% while two share 16 flows evenly.
     let args = ["--bond", "xor", "--flaps", "1", "--interval", "5s", "--down-ms", "400", "--min-member-share", "60"];
@@ -347,7 +262,7 @@ fn xor_soak_with_an_impossible_share_limit_fails_with_exit_3() {
 #[test]
 fn active_backup_soak_moves_traffic_to_the_other_link() {
     let _g = serial();
-    let lab = Lab::new("a");
+    let lab = Lab::new("sk", "a");
     let dir = tempfile::tempdir().unwrap();
     let args = ["--bond", "active-backup", "--flaps", "2", "--interval", "4s", "--down-ms", "400"];
     let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(60));
@@ -370,7 +285,7 @@ fn active_backup_soak_moves_traffic_to_the_other_link() {
 #[test]
 fn ctrl_c_mid_soak_writes_what_ran_and_tears_the_lab_down() {
     let _g = serial();
-    let lab = Lab::new("c");
+    let lab = Lab::new("sk", "c");
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("junit.xml");
     let xml_arg = xml.display().to_string();
@@ -436,7 +351,7 @@ fn ctrl_c_mid_soak_writes_what_ran_and_tears_the_lab_down() {
 #[test]
 fn hardware_mode_runs_the_receiver_from_dut_args_and_flaps_with_commands() {
     let _g = serial();
-    let lab = Lab::new("d");
+    let lab = Lab::new("sk", "d");
     let dir = tempfile::tempdir().unwrap();
     lab.up();
     let mut gen = switch_generator(&lab, "skdg");
@@ -563,7 +478,7 @@ impl Drop for Vf {
 #[test]
 fn hardware_mode_on_an_emulated_vf_splits_the_traffic_by_the_links_counters() {
     let _g = serial();
-    let lab = Lab::new("v");
+    let lab = Lab::new("sk", "v");
     let dir = tempfile::tempdir().unwrap();
     lab.up();
     let vf = Vf::new(&lab, "v");
@@ -609,7 +524,7 @@ fn hardware_mode_on_an_emulated_vf_splits_the_traffic_by_the_links_counters() {
 #[test]
 fn hardware_mode_runs_the_far_side_through_the_peer_command() {
     let _g = serial();
-    let lab = Lab::new("p");
+    let lab = Lab::new("sk", "p");
     let dir = tempfile::tempdir().unwrap();
     let bin = tempfile::tempdir().unwrap();
     lab.up();
@@ -738,7 +653,7 @@ fn bad_options_get_one_line_and_exit_2_before_anything_starts() {
 
 #[test]
 fn an_output_that_cannot_be_written_stops_the_soak_before_it_starts() {
-    let lab = Lab::new("o");
+    let lab = Lab::new("sk", "o");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("soak.json")).unwrap();
     let t0 = Instant::now();
@@ -785,7 +700,7 @@ fn pids_with(needle: &str) -> Vec<u32> {
 #[test]
 fn a_soak_killed_outright_leaves_no_dpdk_process_and_lab_down_cleans_up() {
     let _g = serial();
-    let lab = Lab::new("k");
+    let lab = Lab::new("sk", "k");
     let dir = tempfile::tempdir().unwrap();
     let args = ["--bond", "xor", "--flaps", "3", "--interval", "3s", "--down-ms", "300"];
     let mut child: Child = soak(&lab, dir.path(), &args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
@@ -832,7 +747,7 @@ impl Drop for VfLabDown<'_> {
 #[test]
 fn a_vf_soak_lets_the_lag_model_remap_and_splits_by_the_links_counters() {
     let _g = serial();
-    let lab = Lab::new("v");
+    let lab = Lab::new("sk", "v");
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("junit.xml");
     let xml_arg = xml.display().to_string();
@@ -944,7 +859,7 @@ fn fake_ssh(dir: &Path) -> String {
 #[test]
 fn a_two_ended_vf_soak_measures_the_round_trip_and_the_egress_split() {
     let _g = serial();
-    let lab = Lab::new("r");
+    let lab = Lab::new("sk", "r");
     let dir = tempfile::tempdir().unwrap();
     let bin = tempfile::tempdir().unwrap();
     let peer = format!("{} 'peer host' ip netns exec {}", fake_ssh(bin.path()), lab.ns);
@@ -995,7 +910,7 @@ fn a_two_ended_vf_soak_measures_the_round_trip_and_the_egress_split() {
 #[test]
 fn a_killed_two_ended_soak_leaves_no_far_side_running() {
     let _g = serial();
-    let lab = Lab::new("x");
+    let lab = Lab::new("sk", "x");
     let dir = tempfile::tempdir().unwrap();
     let bin = tempfile::tempdir().unwrap();
     let peer = format!("{} peerhost ip netns exec {}", fake_ssh(bin.path()), lab.ns);
@@ -1034,7 +949,7 @@ fn a_killed_two_ended_soak_leaves_no_far_side_running() {
 #[test]
 fn a_foreign_generators_flows_give_each_flaps_outage() {
     let _g = serial();
-    let lab = Lab::new("t");
+    let lab = Lab::new("sk", "t");
     let dir = tempfile::tempdir().unwrap();
     let stopped = dir.path().join("stopped");
     let testpmd = format!(
@@ -1102,7 +1017,7 @@ fn a_foreign_generators_flows_give_each_flaps_outage() {
 #[test]
 fn a_lacp_flap_is_noticed_by_lacps_timeout_alone() {
     let _g = serial();
-    let lab = Lab::new("l");
+    let lab = Lab::new("sk", "l");
     let dir = tempfile::tempdir().unwrap();
     let args = ["--flap-kind", "lacp", "--flaps", "1", "--interval", "12s", "--down-ms", "6000"];
     let out = run_bounded(soak(&lab, dir.path(), &args), Duration::from_secs(90));
@@ -1159,7 +1074,7 @@ fn metric(samples: &[(String, String, f64)], name: &str, label: &str) -> Option<
 #[test]
 fn metrics_file_follows_the_soak_live_and_ends_with_the_verdict() {
     let _g = serial();
-    let lab = Lab::new("m");
+    let lab = Lab::new("sk", "m");
     let dir = tempfile::tempdir().unwrap();
     let prom = dir.path().join("textfile").join("vflag.prom");
     // A directory that is not there: one line naming the file, before anything starts.

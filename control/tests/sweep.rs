@@ -4,62 +4,20 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const CTL: &str = env!("CARGO_BIN_EXE_vflag-ctl");
+mod common;
+use common::{read_json as read, run_bounded, serial, text, vflag_dp, Lab, CTL};
 
-/// Soaks take both cores: one sweep at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A lab with names of its own; removed on drop, whatever the test did.
-struct Lab {
-    ns: String,
-    host: [String; 2],
-    switch: [String; 2],
-}
-
-impl Lab {
-    fn new(tag: &str) -> Lab {
-        let id = std::process::id() % 10_000;
-        Lab {
-            ns: format!("sw{tag}{id}"),
-            host: [format!("h0{tag}{id}"), format!("h1{tag}{id}")],
-            switch: [format!("w0{tag}{id}"), format!("w1{tag}{id}")],
-        }
-    }
-
-    /// The soak options naming this lab and a short soak: what every cell gets after `--`.
-    fn soak_args(&self, flaps: &str) -> Vec<String> {
-        let dp = Path::new(CTL).with_file_name("vflag-dp");
-        assert!(dp.is_file(), "{} missing: build the workspace", dp.display());
-        let mut v: Vec<String> = vec!["--vflag-dp".into(), dp.display().to_string()];
-        v.extend(["--ns".into(), self.ns.clone(), "--host-links".into(), self.host.join(",")]);
-        v.extend(["--switch-links".into(), self.switch.join(",")]);
-        v.extend(["--flaps", flaps, "--interval", "3s", "--down-ms", "300"].map(String::from));
-        v
-    }
-
-    fn gone(&self) -> bool {
-        let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-        let links = Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
-        let (ns, links) = (String::from_utf8_lossy(&ns.stdout), String::from_utf8_lossy(&links.stdout));
-        !ns.split_whitespace().any(|w| w == self.ns) && !self.host.iter().any(|h| links.contains(&format!(": {h}@")))
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let names = ["--ns", &self.ns, "--host-links", &self.host.join(","), "--switch-links", &self.switch.join(",")];
-        let _ = Command::new(CTL).args(["lab", "down"]).args(names).output();
-    }
+/// The soak options naming `lab` and a short soak: what every cell gets after `--`.
+fn soak_args(lab: &Lab, flaps: &str) -> Vec<String> {
+    let mut v: Vec<String> = vec!["--vflag-dp".into(), vflag_dp().display().to_string()];
+    v.extend(lab.names());
+    v.extend(["--flaps", flaps, "--interval", "3s", "--down-ms", "300"].map(String::from));
+    v
 }
 
 fn sweep(out: &Path, axes: &[&str], pass: &[String]) -> Command {
@@ -67,35 +25,6 @@ fn sweep(out: &Path, axes: &[&str], pass: &[String]) -> Command {
     c.args(["sweep", "--lab", "--out"]).arg(out).args(axes).arg("--").args(pass);
     c.stdin(Stdio::null());
     c
-}
-
-/// Runs to the end within `limit`, or is interrupted and the test fails.
-fn run_bounded(mut c: Command, limit: Duration) -> Output {
-    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let pid = child.id();
-    let t0 = Instant::now();
-    let watchdog = std::thread::spawn(move || {
-        while t0.elapsed() < limit {
-            std::thread::sleep(Duration::from_millis(200));
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                return;
-            }
-        }
-        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = watchdog.join();
-    assert!(t0.elapsed() < limit, "sweep ran past {limit:?}: {}", text(&out));
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn read(path: &Path) -> Value {
-    let t = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&t).unwrap()
 }
 
 /// sweep.json, sweep.md and junit.xml say the same of every cell, and each cell that ran has
@@ -140,12 +69,12 @@ fn check_consistent(out: &Path) -> Value {
 #[test]
 fn a_three_by_two_sweep_runs_every_cell_to_a_verdict() {
     let _g = serial();
-    let lab = Lab::new("m");
+    let lab = Lab::new("sw", "m");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
     let t0 = Instant::now();
     let axes = ["--bond", "active-backup,xor,lacp", "--flap-kind", "carrier,admin"];
-    let o = run_bounded(sweep(&out, &axes, &lab.soak_args("1")), Duration::from_secs(240));
+    let o = run_bounded(sweep(&out, &axes, &soak_args(&lab, "1")), Duration::from_secs(240));
     let took = t0.elapsed();
     let md = std::fs::read_to_string(out.join("sweep.md")).unwrap_or_default();
     println!("{md}\n3x2 sweep took {:.0} s", took.as_secs_f64());
@@ -199,10 +128,10 @@ fn a_three_by_two_sweep_runs_every_cell_to_a_verdict() {
 #[test]
 fn a_failing_cell_does_not_stop_the_next_and_the_sweep_exits_3() {
     let _g = serial();
-    let lab = Lab::new("f");
+    let lab = Lab::new("sw", "f");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
-    let mut pass = lab.soak_args("1");
+    let mut pass = soak_args(&lab, "1");
     pass.extend(["--max-outage-ms".into(), "250".into()]);
     let o = run_bounded(sweep(&out, &["--bond", "xor", "--link", "both,alternate"], &pass), Duration::from_secs(120));
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
@@ -243,12 +172,12 @@ fn pids_with(needle: &str) -> Vec<u32> {
 #[test]
 fn ctrl_c_mid_sweep_stops_the_running_cell_and_writes_what_ran() {
     let _g = serial();
-    let lab = Lab::new("i");
+    let lab = Lab::new("sw", "i");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
     let axes = ["--bond", "xor", "--flows", "8,16,32"];
     let mut child: Child =
-        sweep(&out, &axes, &lab.soak_args("3")).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        sweep(&out, &axes, &soak_args(&lab, "3")).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let t0 = Instant::now();
     let mut seen = String::new();
     let second_log = out.join("cells/02-xor-l34-carrier-alternate-16f/soak.log");
@@ -262,7 +191,7 @@ fn ctrl_c_mid_sweep_stops_the_running_cell_and_writes_what_ran() {
                 std::thread::sleep(Duration::from_millis(100));
             }
             let second =
-                run_bounded(sweep(&dir.path().join("other"), &axes, &lab.soak_args("3")), Duration::from_secs(10));
+                run_bounded(sweep(&dir.path().join("other"), &axes, &soak_args(&lab, "3")), Duration::from_secs(10));
             assert_eq!(second.status.code(), Some(1), "one sweep per lab: {}", text(&second));
             assert!(text(&second).contains("is in use by a sweep"), "{}", text(&second));
             let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
