@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{read_json, run_bounded, serial, text, vflag_dp, Lab, CTL};
+use common::{pids_with, read_json, run_bounded, serial, text, vflag_dp, Lab, CTL};
 
 fn soak(lab: &Lab, out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(CTL);
@@ -680,21 +680,6 @@ fn an_output_that_cannot_be_written_stops_the_soak_before_it_starts() {
     assert!(lab.gone(), "no lab was brought up");
     assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0, "no temporary file left in --out");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "nothing beside --junit but --out");
-}
-
-/// The pids of the processes whose command line holds `needle`.
-fn pids_with(needle: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'));
-            !zombie
-                && std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
-        })
-        .collect()
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{read_json as read, run_bounded, serial, text, vflag_dp, Lab, CTL};
+use common::{pids_with, read_json as read, run_bounded, serial, text, vflag_dp, Lab, CTL};
 
 /// The soak options naming `lab` and a short soak: what every cell gets after `--`.
 fn soak_args(lab: &Lab, flaps: &str) -> Vec<String> {
@@ -150,21 +150,6 @@ fn a_failing_cell_does_not_stop_the_next_and_the_sweep_exits_3() {
     let md = std::fs::read_to_string(out.join("sweep.md")).unwrap();
     assert!(md.contains("- xor-l34-carrier-both-16f (fail): "), "{md}");
     assert!(lab.gone());
-}
-
-/// The pids of the processes whose command line holds `needle`.
-fn pids_with(needle: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'));
-            !zombie
-                && std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
-        })
-        .collect()
 }
 
 /// Ctrl-C in the second of three cells: that cell's soak stops and writes its report, the
