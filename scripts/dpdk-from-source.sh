@@ -10,8 +10,10 @@
 #   bash scripts/dpdk-from-source.sh --print-deb-src 24.11          # the deb-src entry it would add
 # Debian's source comes through the archive the machine's apt already uses (a deb-src entry
 # derived from its `deb` entries, scripts/deb-src.sh); the release site is the fallback.
-# The prefix is $DPDK_PREFIX or target/dpdk/<series>, the cargo build target/dpdk-<series>-cargo; a second run
-# with the same source rebuilds nothing. Root (packages, hugepages, namespaces).
+# The prefix is $DPDK_PREFIX or target/dpdk/<series> (/opt/vflag-dpdk/<series> for a checkout
+# under a world-writable directory such as /tmp, which DPDK's EAL will not load drivers from),
+# the cargo build target/dpdk-<series>-cargo; a second run with the same source rebuilds
+# nothing. Root (packages, hugepages, namespaces).
 set -euo pipefail
 usage="usage: dpdk-from-source.sh [--print-deb-src] 22.11|23.11|24.11|25.11"
 print_deb_src=
@@ -114,8 +116,32 @@ if [ -z "$src" ]; then
     fi
 fi
 
-cargo build --release -p meson-wrapper
+# The first directory of $1 or above it that anyone may write to (none: empty). The EAL will not
+# load driver plugins from under one ("directory path ... is world-writable and insecure"), so
+# a DPDK installed there starts with no drivers at all.
+world_writable_above() {
+    local d=$1
+    while [ ! -e "$d" ]; do d=$(dirname "$d"); done
+    while :; do
+        if [ -n "$(find "$d" -maxdepth 0 -perm -0002)" ]; then
+            printf '%s\n' "$d"
+            return
+        fi
+        [ "$d" = / ] && return
+        d=$(dirname "$d")
+    done
+}
 prefix=${DPDK_PREFIX:-$root/target/dpdk/$series}
+open_dir=$(world_writable_above "$prefix")
+if [ -n "$open_dir" ]; then
+    if [ -n "${DPDK_PREFIX:-}" ]; then
+        echo "dpdk-from-source.sh: DPDK_PREFIX=$DPDK_PREFIX is under $open_dir, which anyone may write to: DPDK's EAL refuses to load drivers from there; give a prefix outside it (e.g. /opt/dpdk-$series)" >&2
+        exit 2
+    fi
+    prefix=/opt/vflag-dpdk/$series
+    echo "dpdk-from-source.sh: this checkout is under $open_dir, which anyone may write to, and DPDK's EAL refuses to load drivers from there: installing DPDK into $prefix instead (DPDK_PREFIX to choose)"
+fi
+cargo build --release -p meson-wrapper
 target/release/vflag-meson --src "$src" --prefix "$prefix" --work "target/dpdk/work-$series"
 
 # vflag against the private DPDK: dpdk-sys finds it through DPDK_PREFIX; the binaries, their

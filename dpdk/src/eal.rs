@@ -21,7 +21,7 @@ pub struct Eal {
 }
 
 impl Eal {
-    /// Starts the EAL with `args` (EAL options only; argv[0] is added). Once per process.
+    /// Starts the EAL with `args` (EAL options only; `argv[0]` is added). Once per process.
     pub fn init(args: &[String]) -> Result<Eal> {
         if INITIALISED.swap(true, Ordering::SeqCst) {
             return Err(DpdkError::new("rte_eal_init (called twice)", libc::EALREADY));

@@ -9,8 +9,10 @@
 //!   [`queue::RxQueue`]/[`queue::TxQueue`] per queue: `Send`, not `Clone`, not `Sync`, borrowing
 //!   the port (and so the EAL). Bursts go through them only (`rxq.rx_burst(&mut burst, max)`,
 //!   `txq.tx_burst(&mut burst)`, `txq.flush()`); no safe function bursts on a raw id.
-//! - [`mbuf::Burst`] owns its mbufs; [`mempool`], [`link_events`], [`telemetry`], [`clock`]
-//!   (the TSC), [`version`] (release differences) and [`error::DpdkError`].
+//! - [`Eal::pktmbuf_pool`] makes a [`mempool::Mempool`] that borrows the EAL; the ports that
+//!   receive into it and the [`mbuf::Burst`]s holding its mbufs (a burst owns them) borrow the
+//!   pool. Then [`link_events`], [`telemetry`], [`clock`] (the TSC), [`version`] (release
+//!   differences) and [`error::DpdkError`].
 
 pub mod clock;
 pub mod eal;

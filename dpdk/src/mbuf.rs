@@ -1,5 +1,7 @@
 //! Bursts of mbufs: the unit the hot path works in. A [`Burst`] owns the mbufs it holds and
-//! frees them when dropped, so no packet leaks on an early return.
+//! frees them when dropped, so no packet leaks on an early return. It borrows the pool its
+//! mbufs come from (through [`Burst::alloc`], or the receive queue of a port configured with
+//! the pool), so it cannot outlive the pool nor the EAL (see [`crate::mempool`]).
 
 use std::marker::PhantomData;
 
@@ -11,17 +13,18 @@ pub const MAX_BURST: usize = 512;
 
 /// Owned mbufs, plus scratch arrays for their data pointers (kept here so the hot path never
 /// initialises a stack array per burst).
-pub struct Burst {
+pub struct Burst<'pool> {
     /// PREFETCH_AHEAD spare slots at the end, so [`Frames`] can read the slot ahead of any
     /// frame without a bounds test.
     pkts: [*mut ffi::rte_mbuf; MAX_BURST + PREFETCH_AHEAD],
     len: usize,
     data: [*mut u8; MAX_BURST],
     lens: [u16; MAX_BURST],
+    _pool: PhantomData<&'pool Mempool<'pool>>,
 }
 
 // SAFETY: a Burst exclusively owns its mbufs; DPDK mbufs may be freed or sent from any lcore.
-unsafe impl Send for Burst {}
+unsafe impl Send for Burst<'_> {}
 
 /// What `--verbose` shows about one received packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,19 +37,20 @@ pub struct MbufInfo {
     pub ol_flags: u64,
 }
 
-impl Default for Burst {
+impl Default for Burst<'_> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Burst {
+impl<'pool> Burst<'pool> {
     pub fn new() -> Self {
         Burst {
             pkts: [std::ptr::null_mut(); MAX_BURST + PREFETCH_AHEAD],
             len: 0,
             data: [std::ptr::null_mut(); MAX_BURST],
             lens: [0; MAX_BURST],
+            _pool: PhantomData,
         }
     }
 
@@ -104,7 +108,7 @@ impl Burst {
 
     /// Allocates `n` fresh mbufs from `pool`, appended; all or nothing.
     #[inline]
-    pub fn alloc(&mut self, pool: &Mempool, n: u16) -> bool {
+    pub fn alloc(&mut self, pool: &'pool Mempool<'_>, n: u16) -> bool {
         let n = n.min((MAX_BURST - self.len) as u16);
         // SAFETY: room for n pointers from index len; the pool is valid.
         let ret = unsafe { ffi::vflag_mbuf_alloc_bulk(pool.as_ptr(), self.pkts.as_mut_ptr().add(self.len), n as u32) };
@@ -258,7 +262,7 @@ pub struct Frame<'a> {
 enum Rest<'a> {
     /// The frame's mbuf (its first segment); the others hang off it. Alive and unchanged for
     /// `'a`: the burst that owns it is borrowed that long.
-    Mbuf(*const ffi::rte_mbuf, PhantomData<&'a Burst>),
+    Mbuf(*const ffi::rte_mbuf, PhantomData<&'a ffi::rte_mbuf>),
     /// The segments after the head, of a frame built from byte slices.
     Slices(&'a [&'a [u8]]),
 }
@@ -338,7 +342,7 @@ impl<'a> From<&'a [u8]> for Frame<'a> {
 pub struct Frames<'a> {
     next: *const *mut ffi::rte_mbuf,
     end: *const *mut ffi::rte_mbuf,
-    _burst: PhantomData<&'a mut Burst>,
+    _burst: PhantomData<&'a mut [*mut ffi::rte_mbuf]>,
 }
 
 impl<'a> Iterator for Frames<'a> {
@@ -422,7 +426,7 @@ fn prefetch(p: *const u8) {
     let _ = p;
 }
 
-impl Drop for Burst {
+impl Drop for Burst<'_> {
     fn drop(&mut self) {
         self.free_all();
     }

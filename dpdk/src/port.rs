@@ -128,7 +128,8 @@ impl<'eal> Port<'eal> {
 
     /// Configures the port and sets up its queues, receiving into `pool`. The queue handles
     /// of this configuration are then had once from [`Port::queues`].
-    pub fn configure(&mut self, cfg: &PortConfig, pool: &Mempool) -> Result<Descriptors> {
+    /// `pool` stays borrowed as long as the port handle lives: its rings hold the pool's mbufs.
+    pub fn configure(&mut self, cfg: &PortConfig, pool: &'eal Mempool<'_>) -> Result<Descriptors> {
         (self.rx_queues, self.tx_queues) = (0, 0);
         let d = configure(self.id, cfg, pool)?;
         (self.rx_queues, self.tx_queues) = (cfg.rx_queues, cfg.tx_queues);
@@ -230,7 +231,7 @@ pub struct Descriptors {
 
 /// Configures `port` and sets up its queues, receiving into `pool` (for [`Port::configure`],
 /// which knows then which queues exist).
-fn configure(port: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Descriptors> {
+fn configure(port: PortId, cfg: &PortConfig, pool: &Mempool<'_>) -> Result<Descriptors> {
     let info = info(port)?;
     // SAFETY: reads constants.
     let (rss_all, fast_free, scatter) =

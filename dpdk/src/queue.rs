@@ -28,26 +28,32 @@
 //! ```
 //!
 //! ```compile_fail,E0505
-//! fn closed(eal: &dpdk::Eal, burst: &mut dpdk::mbuf::Burst) {
+//! fn closed(eal: &dpdk::Eal) {
 //!     let port = eal.take_port(0).unwrap();
 //!     let q = port.queues().unwrap();
 //!     port.close().unwrap();
-//!     q.rx[0].rx_burst(burst, 32);
+//!     let mut burst = dpdk::mbuf::Burst::new();
+//!     q.rx[0].rx_burst(&mut burst, 32);
 //! }
 //! ```
 //!
-//! while this, the handles dropped before the port closes, does:
+//! while this, the handles and the burst dropped before the port closes, does:
 //!
 //! ```no_run
-//! fn fine(eal: &dpdk::Eal, burst: &mut dpdk::mbuf::Burst) {
+//! fn fine(eal: &dpdk::Eal) {
 //!     let port = eal.take_port(0).unwrap();
 //!     let q = port.queues().unwrap();
-//!     q.rx[0].rx_burst(burst, 32);
-//!     q.tx[0].tx_burst(burst);
+//!     let mut burst = dpdk::mbuf::Burst::new();
+//!     q.rx[0].rx_burst(&mut burst, 32);
+//!     q.tx[0].tx_burst(&mut burst);
 //!     drop(q);
+//!     drop(burst);
 //!     port.close().unwrap();
 //! }
 //! ```
+//!
+//! A burst that received from a queue borrows the queue's port as well (its mbufs come from
+//! the port's pool, which outlives the port): it is made after the port and dropped before it.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -98,7 +104,7 @@ impl<'p> Queues<'p> {
     }
 }
 
-impl RxQueue<'_> {
+impl<'p> RxQueue<'p> {
     #[inline]
     pub fn port(&self) -> PortId {
         self.port
@@ -110,8 +116,10 @@ impl RxQueue<'_> {
     }
 
     /// Receives up to `max` packets into `burst`, appended to those it holds. Returns how many.
+    /// The mbufs come from the pool the port was configured with, which outlives the port's
+    /// borrow `'p`: so does the burst that holds them.
     #[inline]
-    pub fn rx_burst(&self, burst: &mut Burst, max: u16) -> u16 {
+    pub fn rx_burst(&self, burst: &mut Burst<'p>, max: u16) -> u16 {
         let (slots, room) = burst.rx_slots(max);
         // SAFETY: the handle names a queue set up on a valid port, used by this thread only
         // (the handle is not Sync, and not Clone); `slots` has room for `room` pointers.

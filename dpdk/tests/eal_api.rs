@@ -10,7 +10,7 @@ use dpdk::eal::Eal;
 use dpdk::lcore::LCORE_PANICKED;
 use dpdk::link_events::LinkWatch;
 use dpdk::mbuf::Burst;
-use dpdk::mempool::Mempool;
+use dpdk::mempool;
 use dpdk::port::{self, PortConfig};
 
 #[test]
@@ -52,7 +52,7 @@ fn eal_ports_bursts_lcores_and_links() {
     assert_eq!(port::port_by_name("net_ring0"), Some(ports[1]));
     assert_eq!(port::port_by_name("net_nothing9"), None);
 
-    let pool = Arc::new(Mempool::pktmbuf("t_pool", 4095, 64, Mempool::default_buf_size(), -1).unwrap());
+    let pool = Arc::new(eal.pktmbuf_pool("t_pool", 4095, 64, mempool::default_buf_size(), -1).unwrap());
     let cfg = PortConfig {
         rx_queues: 1,
         tx_queues: 1,
@@ -219,11 +219,12 @@ fn eal_ports_bursts_lcores_and_links() {
     assert!(done.load(Ordering::SeqCst), "the scope waited for lcore 1 first");
 
     drop(watch);
-    drop((null_q, ring_q));
+    drop((null_q, ring_q, b));
     for mut p in handles {
         p.stop().unwrap();
         p.close().unwrap();
     }
+    assert_eq!(pool.in_use(), 0, "every mbuf is back once the bursts and ports are gone");
     drop(pool);
     drop(eal);
 }

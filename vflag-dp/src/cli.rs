@@ -330,8 +330,8 @@ impl Config {
                 cli.gen.pkt_size
             ));
         }
-        let mbuf_size = cli.ports.mbuf_size.unwrap_or_else(dpdk::mempool::Mempool::default_buf_size);
-        let headroom = dpdk::mempool::Mempool::headroom();
+        let mbuf_size = cli.ports.mbuf_size.unwrap_or_else(dpdk::mempool::default_buf_size);
+        let headroom = dpdk::mempool::headroom();
         let generates = cli.run.fwd.generates();
         if generates && u32::from(cli.gen.pkt_size) + u32::from(headroom) > u32::from(mbuf_size) {
             return Err(format!(

@@ -55,7 +55,8 @@ pub struct LcoreJob<'p> {
     pub burst: u16,
     pub pkt_size: u16,
     pub verbose: bool,
-    pub pool: Arc<Mempool>,
+    /// Where the generator's mbufs come from (borrowed: the pool outlives every lcore).
+    pub pool: &'p Mempool<'p>,
     pub stop: Arc<AtomicBool>,
     pub analysis: Option<LcoreAnalysis>,
     /// The ports are an 802.3ad bond: receive-only lcores flush tx, send-only lcores poll rx,
@@ -68,7 +69,7 @@ pub struct LcoreJob<'p> {
 struct Lane<'p> {
     job: StreamJob<'p>,
     tally: StreamTally,
-    burst: Burst,
+    burst: Burst<'p>,
 }
 
 /// Idle passes between two checks of the clock for closing gaps.
@@ -86,7 +87,7 @@ fn lacp_flush_tx(lanes: &[Lane]) {
     }
 }
 
-impl LcoreJob<'_> {
+impl<'p> LcoreJob<'p> {
     /// Runs until `stop` is set (or every stream's quota is met). Returns 0.
     pub fn run(mut self) -> i32 {
         let streams = std::mem::take(&mut self.streams);
@@ -282,7 +283,7 @@ impl LcoreJob<'_> {
     /// retried (none lost); without, they are freed and counted as TX-dropped, as testpmd does.
     /// gen-rx (`analysis`): between two sending passes a receiving one analyses what came back,
     /// and it goes on receiving after the quota is sent, until the stop.
-    fn generate(&self, lanes: &mut [Lane], mut analysis: Option<&mut LcoreAnalysis>) {
+    fn generate(&self, lanes: &mut [Lane<'p>], mut analysis: Option<&mut LcoreAnalysis>) {
         for lane in lanes.iter().filter(|l| l.job.quota == Some(0)) {
             lane.job.counters.mark_done();
         }
@@ -323,7 +324,7 @@ impl LcoreJob<'_> {
                     want = p.due(now, want);
                 }
                 let held = burst.len();
-                if want > 0 && burst.alloc(&self.pool, want) {
+                if want > 0 && burst.alloc(self.pool, want) {
                     burst.fill_from(held, self.pkt_size, |_, f| g.fill(f, now));
                     if let Some(p) = g.pacer.as_mut() {
                         p.sent(u64::from(want));

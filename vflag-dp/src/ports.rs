@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use dpdk::eal::Eal;
 use dpdk::link_events::LinkWatch;
-use dpdk::mempool::Mempool;
+use dpdk::mempool::{self, Mempool};
 use dpdk::port::{self, Port, PortConfig, PortInfo};
 use dpdk::queue::Queues;
 use serde::Serialize;
@@ -78,7 +78,13 @@ pub fn discover_ports(eal: &EalConfig, cfg: &PortsConfig) -> Result<Vec<PortInfo
 }
 
 /// `fwd_lcores` and `burst`: the lcores' caches and bursts hold mbufs too.
-pub fn create_pool(cfg: &PortsConfig, fwd_lcores: usize, burst: u16, infos: &[PortInfo]) -> Result<Mempool> {
+pub fn create_pool<'eal>(
+    eal: &'eal Eal,
+    cfg: &PortsConfig,
+    fwd_lcores: usize,
+    burst: u16,
+    infos: &[PortInfo],
+) -> Result<Mempool<'eal>> {
     let buf_size = cfg.mbuf_size;
     let per_port = u32::from(cfg.rxq) * u32::from(cfg.rxd) + u32::from(cfg.txq) * u32::from(cfg.txd);
     let lcores = fwd_lcores as u32 + 1;
@@ -87,7 +93,8 @@ pub fn create_pool(cfg: &PortsConfig, fwd_lcores: usize, burst: u16, infos: &[Po
         per_port * infos.len() as u32 + lcores * (MEMPOOL_CACHE + u32::from(burst)) + streams * u32::from(burst) + 1024;
     let count = cfg.mbufs.unwrap_or(wanted.max(8192));
     let socket = infos.first().map_or(-1, |p| p.socket);
-    let pool = Mempool::pktmbuf("vflag_mbufs", count, MEMPOOL_CACHE, buf_size, socket)
+    let pool = eal
+        .pktmbuf_pool("vflag_mbufs", count, MEMPOOL_CACHE, buf_size, socket)
         .map_err(|e| anyhow::anyhow!("{e}: lower --mbufs or give DPDK more memory (hugepages, -m)"))?;
     Ok(pool)
 }
@@ -98,7 +105,7 @@ const FRAME_OVERHEAD: u32 = 14 + 4 + 4;
 /// Whether `p` receives into chained mbufs: asked (--rx-scatter), or needed by --mtu (its
 /// longest frame does not fit one mbuf's data room). A port whose driver cannot is refused.
 fn rx_scatter(cfg: &PortsConfig, p: &PortInfo) -> Result<bool> {
-    let room = u32::from(cfg.mbuf_size - Mempool::headroom());
+    let room = u32::from(cfg.mbuf_size - mempool::headroom());
     let longest = cfg.mtu.map(|m| u32::from(m) + FRAME_OVERHEAD);
     let needed = longest.is_some_and(|l| l > room);
     if (cfg.rx_scatter || needed) && !p.rx_scatter {
@@ -117,7 +124,7 @@ fn rx_scatter(cfg: &PortsConfig, p: &PortInfo) -> Result<bool> {
             p.name,
             p.driver,
             if needed {
-                format!("; give --mbuf-size {} or more", longest.unwrap_or_default() + u32::from(Mempool::headroom()))
+                format!("; give --mbuf-size {} or more", longest.unwrap_or_default() + u32::from(mempool::headroom()))
             } else {
                 String::new()
             }
@@ -156,7 +163,7 @@ pub fn setup_ports<'eal>(
     lacp_timers_ms: Option<(u32, u32)>,
     eal: &'eal Eal,
     infos: &[PortInfo],
-    pool: &Mempool,
+    pool: &'eal Mempool<'_>,
     open: &mut OpenPorts<'eal>,
     watch: &mut LinkWatch,
 ) -> Result<Vec<port::Descriptors>> {

@@ -69,7 +69,7 @@ pub fn run(cfg: Config) -> Result<Outcome> {
         .map_err(|e| prefix_in_use().unwrap_or_else(|| anyhow::anyhow!("{e}: {}", eal_hint(&e))))?;
     let infos = ports::discover_ports(&cfg.eal, &cfg.ports)?;
     let members = bond_members(&cfg)?;
-    let pool = Arc::new(ports::create_pool(&cfg.ports, cfg.eal.fwd_lcores.len(), cfg.forwarding.burst, &infos)?);
+    let pool = ports::create_pool(&eal, &cfg.ports, cfg.eal.fwd_lcores.len(), cfg.forwarding.burst, &infos)?;
     let mut open = ports::OpenPorts(Vec::new());
     let mut watch = LinkWatch::new(4096);
     let descs = ports::setup_ports(&cfg.ports, cfg.eal.lacp_timers_ms(), &eal, &infos, &pool, &mut open, &mut watch)?;
