@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::soak::short_ms;
 use crate::soak::SCHEMA;
 
 /// A soak's outcome and headline figures.
@@ -25,6 +26,10 @@ pub struct Headline {
     pub flaps_planned: usize,
     /// The longest per-flap outage over the judged flaps, ms (null: none judged).
     pub worst_failover_ms: Option<f64>,
+    /// The shortest outage the soak could see, ms: a failover under it shows as "< N" (null:
+    /// a report from before it was read here).
+    #[serde(default)]
+    pub resolution_ms: Option<f64>,
     /// The longest restore time, ms (null: nothing had to restore).
     pub worst_restore_ms: Option<f64>,
     /// Judged flaps whose link did not carry its share again.
@@ -66,6 +71,7 @@ impl Headline {
             flaps_done: t["flaps_done"].as_u64().unwrap_or(0) as usize,
             flaps_planned: t["flaps_planned"].as_u64().unwrap_or(0) as usize,
             worst_failover_ms: t["failover_ms"]["max"].as_f64(),
+            resolution_ms: r["resolution"]["ms"].as_f64().filter(|v| *v > 0.0),
             worst_restore_ms: t["restore_ms"]["max"].as_f64(),
             not_restored: t["not_restored"].as_u64().unwrap_or(0) as usize,
             lost: t["tracked"]["lost"].as_u64(),
@@ -80,6 +86,18 @@ impl Headline {
                 .filter_map(|x| x.as_str().or_else(|| x["line"].as_str()).map(str::to_string))
                 .collect(),
         })
+    }
+}
+
+impl Headline {
+    /// The worst failover as the soak's own table shows an outage: "< 10" under the
+    /// resolution (never a bare 0.0), "-" when no flap was judged.
+    pub fn failover_text(&self) -> String {
+        match (self.worst_failover_ms, self.resolution_ms) {
+            (None, _) => "-".into(),
+            (Some(v), Some(res)) if v < res => format!("< {}", short_ms(res)),
+            (Some(v), _) => format!("{v:.1}"),
+        }
     }
 }
 
@@ -118,6 +136,7 @@ mod tests {
     fn report() -> Value {
         json!({
             "schema": SCHEMA, "complete": true, "interrupted": false,
+            "resolution": {"gap_ms": 10.0, "k": 8.0, "ms": 10.0, "from": "receiver"},
             "environment": {"hostname": "dut1", "nic": "ConnectX-6 Dx", "firmware": "22.36.1010", "kernel": "6.1.0", "dpdk": "DPDK 22.11.11"},
             "totals": {
                 "flaps_planned": 3, "flaps_done": 3,
@@ -156,6 +175,23 @@ mod tests {
         let h = Headline::from_soak_json(&r).unwrap();
         assert_eq!(h.shares_pct, vec![40.0, 60.0]);
         assert_eq!((h.lost, h.loss_pct), (None, None));
+    }
+
+    #[test]
+    fn a_failover_under_the_resolution_reads_as_the_soaks_table_has_it() {
+        let mut h = Headline::from_soak_json(&report()).unwrap();
+        assert_eq!((h.resolution_ms, h.failover_text()), (Some(10.0), "< 10".to_string()), "9 ms under 10");
+        h.worst_failover_ms = Some(0.0);
+        assert_eq!(h.failover_text(), "< 10", "no bare 0.0");
+        h.worst_failover_ms = Some(13.04);
+        assert_eq!(h.failover_text(), "13.0");
+        h.resolution_ms = Some(12.5);
+        h.worst_failover_ms = Some(3.0);
+        assert_eq!(h.failover_text(), "< 12.5");
+        h.resolution_ms = None;
+        assert_eq!(h.failover_text(), "3.0", "an older report without one: the figure");
+        h.worst_failover_ms = None;
+        assert_eq!(h.failover_text(), "-");
     }
 
     #[test]

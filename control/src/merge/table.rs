@@ -43,7 +43,7 @@ pub fn markdown(hosts: &[Host], rows: &[Row]) -> String {
             opt(&r.env.dpdk),
             md(&r.key()),
             outcome_word(r.outcome),
-            h.map_or("-".into(), |h| ms(h.worst_failover_ms)),
+            h.map_or("-".into(), Headline::failover_text),
             h.map_or("-".into(), restore),
             h.map_or("-".into(), loss),
             h.map_or("-".into(), shares)
@@ -169,8 +169,8 @@ fn pivot(hosts: &[Host], rows: &[Row]) -> Option<String> {
         for h in hosts {
             let text = match rows.iter().find(|r| r.host == h.name && key(r) == *k) {
                 None => "".into(),
-                Some(r) => match r.headline.as_ref().and_then(|h| h.worst_failover_ms) {
-                    Some(f) => format!("{} {f:.1}", outcome_word(r.outcome)),
+                Some(r) => match r.headline.as_ref().filter(|h| h.worst_failover_ms.is_some()) {
+                    Some(h) => format!("{} {}", outcome_word(r.outcome), h.failover_text()),
                     None => outcome_word(r.outcome).into(),
                 },
             };

@@ -37,6 +37,7 @@ mod verdict;
 pub(crate) mod words;
 
 pub use args::{parse_argv, parse_rate, SoakArgs, SoakCommand};
+pub use failover::short_ms;
 pub use flappers::FlapKind;
 pub use report::SCHEMA;
 pub use run::soak;

@@ -141,7 +141,7 @@ pub fn figures(h: &Headline) -> String {
     };
     format!(
         "worst failover {} ms, worst restore {} ms, {lost}, shares {} %, {}/{} flaps",
-        ms(h.worst_failover_ms),
+        h.failover_text(),
         ms(h.worst_restore_ms),
         shares(h),
         h.flaps_done,
@@ -200,7 +200,7 @@ pub fn markdown(r: &SweepReport) -> String {
             p.flows,
             p.rate,
             c.outcome.name(),
-            h.map_or("-".into(), |h| ms(h.worst_failover_ms)),
+            h.map_or("-".into(), Headline::failover_text),
             h.map_or("-".into(), |h| ms(h.worst_restore_ms)),
             h.and_then(|h| h.lost).map_or("-".into(), |l| l.to_string()),
             h.and_then(|h| h.loss_pct).map_or("-".into(), |l| format!("{l:.3}")),
@@ -261,7 +261,7 @@ fn pivot(r: &SweepReport) -> String {
                 Some(c) => match (&c.headline, c.outcome) {
                     (_, Outcome::NotRun) => "not run".into(),
                     (Some(h), o) => {
-                        format!("{}{}", ms(h.worst_failover_ms), if o == Outcome::Pass { "" } else { " (fail)" })
+                        format!("{}{}", h.failover_text(), if o == Outcome::Pass { "" } else { " (fail)" })
                     }
                     (None, o) => o.name().into(),
                 },
