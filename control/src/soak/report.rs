@@ -21,6 +21,8 @@ pub struct Settings {
     /// (a receiver on real hardware).
     pub mode: &'static str,
     pub bond: Option<String>,
+    /// The lab bond's transmit hash (`--bond-hash`; null for active-backup and off the lab).
+    pub bond_hash: Option<&'static str>,
     pub flaps: usize,
     pub interval_ms: u64,
     pub down_ms: u64,
@@ -512,6 +514,7 @@ pub(crate) mod tests {
             settings: Settings {
                 mode: "lab",
                 bond: Some("lacp".into()),
+                bond_hash: Some("l34"),
                 flaps: 1,
                 interval_ms: 6000,
                 down_ms: 500,

@@ -243,6 +243,7 @@ fn settings(args: &SoakArgs, schedule: &Schedule, seed: u64, links: &[String]) -
             _ => "dut",
         },
         bond: args.lab.then(|| args.bond.name().to_string()),
+        bond_hash: args.bond_hash().filter(|_| args.lab).map(|h| h.name()),
         flaps: schedule.flaps,
         interval_ms: schedule.interval.as_millis() as u64,
         down_ms: schedule.down.as_millis() as u64,
@@ -298,5 +299,21 @@ mod tests {
             assert_eq!((r.gap_ms, r.ms, r.flow_interval_ms), (25.0, 25.0, None), "{dut}");
         }
         assert_eq!(resolution(&args(&["--dut-args", "-a x", "--duration", "5s"]), &rx).ms, 10.0);
+    }
+
+    #[test]
+    fn the_settings_carry_the_lab_bonds_hash() {
+        let schedule = Schedule {
+            flaps: 1,
+            interval: std::time::Duration::from_secs(3),
+            down: std::time::Duration::from_millis(300),
+            choice: crate::soak::LinkChoice::Alternate,
+            links: 2,
+        };
+        let hash = |a: &[&str]| settings(&args(a), &schedule, 0, &[]).bond_hash;
+        assert_eq!(hash(&["--lab", "--bond", "xor", "--bond-hash", "l23"]), Some("l23"));
+        assert_eq!(hash(&["--lab", "--bond", "lacp"]), Some("l34"), "the default hash");
+        assert_eq!(hash(&["--lab", "--bond", "active-backup"]), None, "no hash to choose");
+        assert_eq!(hash(&["--dut-args", "-a x", "--duration", "5s"]), None, "the DUT's bond is the host's");
     }
 }
