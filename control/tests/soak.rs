@@ -12,8 +12,13 @@ mod common;
 use common::{pids_with, read_json, run_bounded, serial, text, vflag_dp, Lab, CTL};
 
 fn soak(lab: &Lab, out: &Path, extra: &[&str]) -> Command {
+    soak_with(&vflag_dp(), lab, out, extra)
+}
+
+/// A lab soak with the vflag-dp at `dp`.
+fn soak_with(dp: &Path, lab: &Lab, out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(CTL);
-    c.args(["soak", "--lab", "--vflag-dp"]).arg(vflag_dp()).arg("--out").arg(out).args(lab.names()).args(extra);
+    c.args(["soak", "--lab", "--vflag-dp"]).arg(dp).arg("--out").arg(out).args(lab.names()).args(extra);
     c.stdin(Stdio::null());
     c
 }
@@ -1119,5 +1124,62 @@ fn metrics_file_follows_the_soak_live_and_ends_with_the_verdict() {
     assert!((metric(&s, "vflag_soak_tracked_lost_total", "").unwrap() - lost).abs() <= lost * 0.05 + 50.0, "{after}");
     let left: Vec<_> = std::fs::read_dir(prom.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["vflag.prom"], "no temporary file left beside it");
+    assert!(lab.gone());
+}
+
+/// A vflag-dp that, started as the soak's receiver, first fails `fail` times as DPDK's
+/// af_packet driver does when another process holds its fanout group id, then runs. Written
+/// into `dir` with the count of its failures.
+fn losing_the_fanout_race(dir: &Path, fail: usize) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    let script = dir.join("vflag-dp");
+    let count = dir.join("failures");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             case \" $* \" in *rx.json*)\n\
+               n=$(cat {count} 2>/dev/null || echo 0)\n\
+               if [ \"$n\" -lt {fail} ]; then\n\
+                 echo $((n + 1)) > {count}\n\
+                 echo 'af_packet: could not set PACKET_FANOUT on AF_PACKET socket for pa1: Invalid argument' >&2\n\
+                 exit 1\n\
+               fi;;\n\
+             esac\n\
+             exec {real} \"$@\"\n",
+            count = count.display(),
+            real = vflag_dp().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn a_receiver_that_loses_the_fanout_race_is_started_again_twice_at_most() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--bond", "xor", "--flaps", "1", "--interval", "3s", "--down-ms", "300"];
+    let again = "holds its af_packet fanout group id; starting it again";
+    // Lost once: started again, and the soak runs as any other.
+    let lab = Lab::new("sk", "r");
+    let once = losing_the_fanout_race(&dir.path().join("once"), 1);
+    let out = dir.path().join("out-once");
+    let got = run_bounded(soak_with(&once, &lab, &out, &args), Duration::from_secs(60));
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got));
+    assert_eq!(text(&got).matches(again).count(), 1, "{}", text(&got));
+    check_common(&read(&out), &out, 1);
+    assert!(lab.gone());
+    drop(lab);
+    // Lost every time: after three starts, an error with the driver's line.
+    let lab = Lab::new("sk", "r");
+    let always = losing_the_fanout_race(&dir.path().join("always"), 9);
+    let got = run_bounded(soak_with(&always, &lab, &dir.path().join("out-always"), &args), Duration::from_secs(60));
+    assert_eq!(got.status.code(), Some(1), "{}", text(&got));
+    assert_eq!(text(&got).matches(again).count(), 2, "{}", text(&got));
+    assert!(text(&got).contains("could not set PACKET_FANOUT"), "{}", text(&got));
+    assert_eq!(std::fs::read_to_string(dir.path().join("always/failures")).unwrap().trim(), "3");
     assert!(lab.gone());
 }
