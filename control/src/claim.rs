@@ -3,7 +3,8 @@
 //! with the holder's pid. The file also lists the holder's children (pid and kernel start
 //! time): the kernel drops the lock when its holder dies, however it dies, and whoever takes
 //! it next stops any child still running from that list (a start time that no longer matches
-//! is another process that reused the pid, and is left alone).
+//! is another process that reused the pid, and is left alone). A sweep holds its lab or DUT
+//! across its cells (`sweep-<key>`): only its own cells' soaks take it meanwhile.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -67,6 +68,9 @@ impl Claim {
             }
             Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
         }
+        if !key.starts_with(SWEPT) {
+            refuse_if_swept(dir, key, what)?;
+        }
         let mut old = String::new();
         file.read_to_string(&mut old).ok();
         for c in children_of(&old) {
@@ -106,6 +110,31 @@ impl Drop for Claim {
     fn drop(&mut self) {
         self.children.clear();
         let _ = self.save();
+    }
+}
+
+/// A sweep holds `sweep-<key>` from its first cell to its last, so that nothing else takes the
+/// lab or DUT between two cells; each cell's soak, its child, still takes `<key>` itself.
+const SWEPT: &str = "sweep-";
+
+/// Refuses `key` while a sweep holds it, unless that sweep is this process's parent (a cell).
+fn refuse_if_swept(dir: &Path, key: &str, what: &str) -> Result<()> {
+    let path = dir.join(format!("{SWEPT}{key}.lock"));
+    let Ok(file) = File::open(&path) else { return Ok(()) };
+    match file.try_lock() {
+        // Free: released again when `file` closes.
+        Ok(()) => Ok(()),
+        Err(TryLockError::WouldBlock) => {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            match holder_of(&text).0 {
+                Some(pid) if pid == std::os::unix::process::parent_id() => Ok(()),
+                pid => bail!(
+                    "{what} is in use by a sweep, vflag-ctl pid {}, between two of its cells",
+                    pid.map_or("unknown".to_string(), |p| p.to_string())
+                ),
+            }
+        }
+        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
     }
 }
 
@@ -199,6 +228,24 @@ mod tests {
         drop(first);
         let again = Claim::take(dir.path(), "lab-sw", "lab sw", "lab down").unwrap();
         assert_eq!(again.holder, "lab down");
+    }
+
+    #[test]
+    fn a_sweep_keeps_its_lab_from_anyone_but_its_own_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let sweep = Claim::take(dir.path(), "sweep-lab-sw", "lab sw", "sweep").unwrap();
+        // This process is not the sweep's child: as a plain soak (or `lab down`) between cells.
+        let e = Claim::take(dir.path(), "lab-sw", "lab sw", "soak").err().unwrap().to_string();
+        assert_eq!(
+            e,
+            format!("lab sw is in use by a sweep, vflag-ctl pid {}, between two of its cells", std::process::id())
+        );
+        assert!(Claim::take(dir.path(), "lab-other", "lab other", "soak").is_ok(), "another lab is free");
+        drop(sweep);
+        assert!(Claim::take(dir.path(), "lab-sw", "lab sw", "soak").is_ok(), "free once the sweep ends");
+        // A sweep's lock file left by a sweep that died holds no lock: no refusal.
+        assert!(dir.path().join("sweep-lab-sw.lock").exists());
+        assert!(Claim::take(dir.path(), "lab-sw", "lab sw", "soak").is_ok());
     }
 
     #[test]
